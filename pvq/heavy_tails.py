@@ -1,0 +1,172 @@
+"""Heavy-tailed weights: pruning vs quantization as the kurtosis grows (paper §3, Figure 2).
+
+The sweep builds one distribution per kurtosis value (:func:`pvq.distributions.distribution_for_kurtosis`),
+computes the MSE-optimal quantization SNR and the paired pruning SNR at every bit-width,
+and summarises where each method wins.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .analytic import optimal_clip, prune_snr_db
+from .distributions import distribution_for_kurtosis, gennorm_kurtosis
+from .pruning import paired_sparsity
+
+__all__ = ["crossover_bits", "family_sweep", "kurtosis_sweep", "pruning_win_onset", "reachable_kurtosis"]
+
+
+def kurtosis_sweep(
+    family: str,
+    kurtosis_values,
+    n_bits,
+    *,
+    dof: float = 2.0,
+    grid: str = "signed",
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Quantization and paired pruning SNR for a family swept over kurtosis.
+
+    Parameters
+    ----------
+    family : {'truncated_student_t', 'student_t', 'gennorm'}
+    kurtosis_values : sequence of float
+        Pearson kurtosis of each distribution.
+    n_bits : sequence of int
+        Bit-widths ``b``, paired with sparsity ``1 - b/16``.
+    dof : float
+        Degrees of freedom of the truncated Student-t.
+    grid : {'signed', 'symmetric'}
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``distribution, dof, truncation, shape, kurtosis, n_bits, sparsity,
+        quant_snr_db, prune_snr_db`` (``truncation`` is ``inf`` when untruncated; ``dof`` and
+        ``shape`` are ``nan`` where they do not apply). ``kurtosis`` is recomputed from the
+        built distribution.
+    """
+    rows = []
+    for k in tqdm(list(kurtosis_values), desc=f"{family} kurtosis sweep", disable=not progress):
+        dist = distribution_for_kurtosis(family, k, dof=dof)
+        p = dict(dist.params)
+        for b in n_bits:
+            c = paired_sparsity(b)
+            rows.append(
+                {
+                    "distribution": dist.name,
+                    "dof": p.get("dof", math.nan),
+                    "truncation": dist.truncation,
+                    "shape": p.get("shape", math.nan),
+                    "kurtosis": dist.kurtosis,
+                    "n_bits": int(b),
+                    "sparsity": c,
+                    "quant_snr_db": optimal_clip(dist, n_bits=b, grid=grid).snr_db,
+                    "prune_snr_db": prune_snr_db(dist, c),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def crossover_bits(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Per kurtosis value, the largest bit-width at which pruning beats quantization.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``kurtosis, max_prune_win_bits`` (0 where quantization wins at every
+        bit-width of the sweep).
+    """
+    wins = sweep.assign(prune_wins=sweep.prune_snr_db > sweep.quant_snr_db)
+    out = (
+        wins.groupby("kurtosis", sort=True)
+        .apply(lambda g: int(g.loc[g.prune_wins, "n_bits"].max()) if g.prune_wins.any() else 0, include_groups=False)
+        .rename("max_prune_win_bits")
+        .reset_index()
+    )
+    return out
+
+
+def pruning_win_onset(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Per bit-width, the smallest kurtosis of the sweep at which pruning wins.
+
+    Linear interpolation in ``log κ`` of the SNR difference between the last losing and the
+    first winning sweep point gives ``onset_kurtosis``; ``nan`` where pruning never wins.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``n_bits, sparsity, onset_kurtosis, first_win_kurtosis``.
+    """
+    rows = []
+    for b, g in sweep.sort_values("kurtosis").groupby("n_bits"):
+        diff = (g.prune_snr_db - g.quant_snr_db).to_numpy()
+        kurt = g["kurtosis"].to_numpy()
+        win = np.flatnonzero(diff > 0)
+        onset = first = math.nan
+        if win.size:
+            i = win[0]
+            first = kurt[i]
+            onset = first
+            if i > 0:
+                x0, x1 = math.log(kurt[i - 1]), math.log(kurt[i])
+                onset = math.exp(x0 + (x1 - x0) * (-diff[i - 1]) / (diff[i] - diff[i - 1]))
+        rows.append(
+            {"n_bits": int(b), "sparsity": g.sparsity.iloc[0], "onset_kurtosis": onset, "first_win_kurtosis": first}
+        )
+    return pd.DataFrame(rows)
+
+
+def reachable_kurtosis(family: str, *, dof: float = 2.0) -> tuple[float, float]:
+    """Open interval of Pearson kurtosis a family can reach (see ``distribution_for_kurtosis``)."""
+    if family == "truncated_student_t":
+        return 1.8, (3.0 + 6.0 / (dof - 4.0) if dof > 4 else math.inf)
+    if family == "student_t":
+        return 3.0, math.inf
+    if family == "gennorm":
+        return 1.8, gennorm_kurtosis(0.05)
+    raise ValueError(f"family must be one of ('truncated_student_t', 'student_t', 'gennorm'), got {family!r}")
+
+
+def family_sweep(
+    families,
+    *,
+    kurtosis_min: float,
+    kurtosis_max: float,
+    n_kurtosis: int,
+    n_bits,
+    grid: str = "signed",
+    progress: bool = False,
+) -> pd.DataFrame:
+    """:func:`kurtosis_sweep` for several families over the same kurtosis range.
+
+    Parameters
+    ----------
+    families : sequence of (str, str, float)
+        ``(label, family, dof)`` triples.
+    kurtosis_min, kurtosis_max : float
+        Range of the log-spaced kurtosis grid, clipped to what each family can reach.
+    n_kurtosis : int
+        Grid size per family.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sweeps stacked, with a ``family`` column holding the label.
+    """
+    parts = []
+    for label, family, dof in families:
+        lo, hi = reachable_kurtosis(family, dof=dof)
+        k_lo = max(kurtosis_min, lo if family != "student_t" else 3.0)
+        k_hi = min(kurtosis_max, 0.999 * hi)
+        if not k_lo < k_hi:
+            raise ValueError(f"{label}: no kurtosis in [{kurtosis_min}, {kurtosis_max}] is reachable")
+        grid_k = np.geomspace(k_lo, k_hi, n_kurtosis)
+        parts.append(kurtosis_sweep(family, grid_k, n_bits, dof=dof, grid=grid, progress=progress).assign(family=label))
+    return pd.concat(parts, ignore_index=True)

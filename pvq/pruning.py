@@ -1,0 +1,80 @@
+"""Unstructured magnitude pruning (paper §2).
+
+Per tensor, exactly ``⌊c·n⌋`` entries of smallest ``|w|`` over the flattened tensor are
+set to zero, ``c`` being the sparsity. The analytic counterpart for a symmetric density
+prunes every value with ``|w| < τ``, ``τ = F⁻¹(1/2 + c/2)``
+(see :func:`pvq.analytic.prune_mse`).
+
+The paper pairs INT-b quantization with sparsity ``c = 1 - b/16`` against an FP16 baseline
+(:func:`paired_sparsity`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .quantization import check_n_bits
+
+__all__ = ["check_sparsity", "paired_sparsity", "prune", "prune_mask"]
+
+BASELINE_BITS = 16
+
+
+def check_sparsity(sparsity, *, name: str = "sparsity") -> float:
+    """Validate a sparsity ``c ∈ [0, 1)`` and return it as ``float``."""
+    try:
+        c = float(sparsity)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1), got {sparsity!r}") from None
+    if isinstance(sparsity, bool) or not (0.0 <= c < 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1), got {sparsity!r}")
+    return c
+
+
+def paired_sparsity(n_bits: int, *, baseline_bits: int = BASELINE_BITS) -> float:
+    """Sparsity with the same storage as INT-b: ``c = 1 - b / 16`` (paper §1).
+
+    Mask, index and scale storage are ignored, as in the paper (this favours pruning).
+    """
+    b = check_n_bits(n_bits)
+    if b > baseline_bits:
+        raise ValueError(f"n_bits={b} exceeds the baseline of {baseline_bits} bits")
+    return 1.0 - b / baseline_bits
+
+
+def prune_mask(w, *, sparsity: float) -> np.ndarray:
+    """Boolean keep-mask zeroing exactly ``⌊c·n⌋`` entries of smallest magnitude.
+
+    Ties in ``|w|`` are broken by position (earlier entries are pruned first), so the count
+    is exact whatever the values.
+
+    Parameters
+    ----------
+    w : array_like
+        Weights, any shape.
+    sparsity : float
+        Share ``c ∈ [0, 1)`` of entries to remove.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` where the weight is kept; same shape as ``w``.
+    """
+    c = check_sparsity(sparsity)
+    w = np.asarray(w)
+    flat = np.abs(w.reshape(-1))
+    if flat.size and not np.all(np.isfinite(flat)):
+        raise ValueError("w contains NaN or Inf values")
+    k = math.floor(c * flat.size)
+    keep = np.ones(flat.size, dtype=bool)
+    if k:
+        keep[np.argsort(flat, kind="stable")[:k]] = False
+    return keep.reshape(w.shape)
+
+
+def prune(w, *, sparsity: float) -> np.ndarray:
+    """Magnitude-pruned copy of ``w`` with exactly ``⌊c·n⌋`` zeroed entries (paper §2)."""
+    w = np.asarray(w, dtype=np.float64)
+    return np.where(prune_mask(w, sparsity=sparsity), w, 0.0)
