@@ -1,0 +1,57 @@
+"""pvq: pruning vs quantization, the executable edition of Kuzmin et al. (NeurIPS 2023).
+
+The public API re-exports the functions the book's chapters call.
+"""
+
+from .analytic import (
+    ClipResult,
+    error_profile,
+    optimal_clip,
+    prune_mse,
+    prune_snr_db,
+    pruning_threshold,
+    quant_mse,
+    quantized_level_masses,
+    snr_table,
+)
+from .distributions import (
+    DISTRIBUTIONS,
+    SymmetricDistribution,
+    distribution_for_kurtosis,
+    from_scipy,
+    make_distribution,
+    truncation_for_kurtosis,
+)
+from .metrics import kurtosis, snr_db, snr_db_from_mse
+from .pruning import paired_sparsity, prune, prune_mask
+from .quantization import int_grid, quantize, quantize_int, scale_from_clip
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "ClipResult",
+    "SymmetricDistribution",
+    "distribution_for_kurtosis",
+    "error_profile",
+    "from_scipy",
+    "int_grid",
+    "kurtosis",
+    "make_distribution",
+    "optimal_clip",
+    "paired_sparsity",
+    "prune",
+    "prune_mask",
+    "prune_mse",
+    "prune_snr_db",
+    "pruning_threshold",
+    "quant_mse",
+    "quantize",
+    "quantize_int",
+    "quantized_level_masses",
+    "scale_from_clip",
+    "snr_db",
+    "snr_db_from_mse",
+    "snr_table",
+    "truncation_for_kurtosis",
+]

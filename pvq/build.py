@@ -1,0 +1,193 @@
+"""Execute the chapters with papermill under a profile, ready for the book build.
+
+Each ``notebooks/NN_slug.py`` (jupytext ``py:percent``) is read, given the parameters of
+``params/<profile>.yaml`` that its parameters cell declares (plus explicit overrides), and
+executed by papermill with the book root as working directory. The executed notebook is
+written atomically to ``book/chapters/<stem>.ipynb``; a failed one is kept under
+``_build/failed/`` for inspection and never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .params import check_profile
+from .paths import RESULTS_ENV, notebook_sources
+
+__all__ = ["NotebookRun", "declared_parameters", "execute_chapters", "load_profile", "profile_parameters"]
+
+log = logging.getLogger(__name__)
+
+CLAIMS_STEM = "99_claims"
+
+
+def load_profile(profile: str, root: Path) -> dict:
+    """Parameter overrides of ``params/<profile>.yaml`` (an empty file means none)."""
+    check_profile(profile)
+    path = Path(root) / "params" / f"{profile}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"profile file {path} is missing")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a mapping of parameter names to values")
+    return data
+
+
+def declared_parameters(source: Path) -> dict:
+    """Names and default values of a ``py:percent`` notebook's parameters cell.
+
+    The cell is the one tagged ``parameters``; it must hold literal assignments only.
+    """
+    import jupytext
+
+    nb = jupytext.read(source)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{source.name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    out = {}
+    for node in ast.parse(cells[0].source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"{source.name}: the parameters cell must hold plain assignments only")
+        out[node.targets[0].id] = ast.literal_eval(node.value)
+    return out
+
+
+def profile_parameters(source: Path, profile: str, root: Path, overrides: dict | None = None) -> dict:
+    """Parameters to pass to one notebook: its declared names taken from the profile and overrides.
+
+    The ``profile`` parameter itself is always set.
+    """
+    declared = declared_parameters(source)
+    chosen = {k: v for k, v in load_profile(profile, root).items() if k in declared}
+    chosen.update({k: v for k, v in (overrides or {}).items() if k in declared})
+    if "profile" in declared:
+        chosen["profile"] = profile
+    return chosen
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """Outcome of one executed chapter."""
+
+    stem: str
+    output: Path
+    seconds: float
+    parameters: dict
+
+
+def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, timeout: int) -> NotebookRun:
+    import jupytext
+    import papermill
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    out = out_dir / f"{source.stem}.ipynb"
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{source.stem}.", suffix=".ipynb")
+    os.close(fd)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            nb,
+            tmp,
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(root),
+            execution_timeout=timeout,
+            progress_bar=False,
+            log_output=False,
+        )
+    except Exception as err:
+        failed = root / "_build" / "failed"
+        failed.mkdir(parents=True, exist_ok=True)
+        shutil.move(tmp, failed / out.name)
+        raise RuntimeError(
+            f"notebook {source.name} failed (executed copy: {failed / out.name}): {str(err).strip()[-2000:]}"
+        ) from None
+    os.replace(tmp, out)
+    return NotebookRun(source.stem, out, time.perf_counter() - start, parameters)
+
+
+def execute_chapters(
+    profile: str = "full",
+    *,
+    root: Path | None = None,
+    out_dir: Path | None = None,
+    results_dir: Path | None = None,
+    only: list[str] | None = None,
+    overrides: dict | None = None,
+    jobs: int = 2,
+    timeout: int = 3600,
+    progress: bool = True,
+) -> list[NotebookRun]:
+    """Execute the chapters (the Claims page last) and return what ran.
+
+    Parameters
+    ----------
+    profile : {'ci', 'full'}
+        Parameter profile (``params/<profile>.yaml``).
+    root : Path, optional
+        Book root holding ``notebooks/``, ``params/`` and ``_toc.yml`` (default: found from
+        the working directory).
+    out_dir : Path, optional
+        Where executed notebooks go (default ``<root>/book/chapters``).
+    results_dir : Path, optional
+        Results folder handed to the notebooks through ``PVQ_RESULTS_DIR``.
+    only : list of str, optional
+        Stems (or numeric prefixes such as ``'02'``) to run; the Claims page always runs.
+    overrides : dict, optional
+        Parameter values; a name no chapter declares is an error.
+    jobs : int
+        Chapters executed at once.
+    timeout : int
+        Per-cell timeout in seconds.
+    progress : bool
+        Show a progress bar.
+    """
+    from tqdm import tqdm
+
+    from .paths import book_root
+
+    check_profile(profile)
+    root = book_root(root)
+    out_dir = Path(out_dir) if out_dir else root / "book" / "chapters"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = notebook_sources(root)
+    if not sources:
+        raise FileNotFoundError(f"no notebooks/NN_*.py under {root}")
+    known = set().union(*(declared_parameters(s) for s in sources))
+    unknown = sorted(set(overrides or {}) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; the chapters declare {sorted(known)}")
+    if only:
+        stems = {s.stem for s in sources}
+        picked = {s.stem for s in sources for o in only if s.stem == o or s.stem.split("_")[0] == o}
+        missing = [o for o in only if not any(o in (st, st.split("_")[0]) for st in stems)]
+        if missing:
+            raise ValueError(f"unknown chapter(s) {missing}; available: {sorted(stems)}")
+        sources = [s for s in sources if s.stem in picked or s.stem == CLAIMS_STEM]
+    plan = [(s, profile_parameters(s, profile, root, overrides)) for s in sources]
+    if results_dir is not None:
+        os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
+    chapters = [p for p in plan if p[0].stem != CLAIMS_STEM]
+    last = [p for p in plan if p[0].stem == CLAIMS_STEM]
+    runs: list[NotebookRun] = []
+    with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=not progress) as bar:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(_execute_one, s, out_dir, p, root, timeout) for s, p in chapters]
+            for fut in futures:
+                runs.append(fut.result())
+                bar.update()
+        for s, p in last:
+            runs.append(_execute_one(s, out_dir, p, root, timeout))
+            bar.update()
+    return runs

@@ -1,0 +1,176 @@
+"""Notebook parameters: profiles, validation and the record of a run.
+
+Every notebook has one parameters cell of literal assignments whose defaults are the
+``full`` profile; ``params/<profile>.yaml`` overrides them with the same names across
+notebooks. The next cell validates them into one of the frozen dataclasses below, which
+raises a :class:`ValueError` naming the parameter and its allowed values *before* any heavy
+work, and displays the result as the record of the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .distributions import check_distribution_name
+from .pruning import BASELINE_BITS
+from .quantization import check_grid, check_n_bits
+
+__all__ = ["HEAVY_TAIL_FAMILIES", "PROFILES", "DistributionsParams", "SetupParams", "check_profile"]
+
+PROFILES: tuple[str, ...] = ("ci", "full")
+HEAVY_TAIL_FAMILIES: tuple[str, ...] = ("truncated_student_t", "student_t", "gennorm")
+
+
+def check_profile(profile: str) -> str:
+    """Validate a profile name (``'ci'`` or ``'full'``)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    return profile
+
+
+def _bits_list(values, name: str) -> tuple[int, ...]:
+    if isinstance(values, int | str) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list of bit-widths in 1..16, got {values!r}")
+    out = tuple(check_n_bits(v, name=name) for v in values)
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} has repeated bit-widths: {list(out)}")
+    return tuple(sorted(out))
+
+
+def _positive_number(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if isinstance(value, bool) or not v > 0 or math.isinf(v):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def _count(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+class _Params:
+    """Shared display for the parameter records."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The parameters as a two-column table (the record of the run)."""
+        rows = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+        return pd.DataFrame(rows, columns=["parameter", "value"]).set_index("parameter")
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html()
+
+
+@dataclass(frozen=True)
+class SetupParams(_Params):
+    """Parameters of chapter 1 (set-up and storage accounting).
+
+    Attributes
+    ----------
+    profile : {'ci', 'full'}
+    n_bits : tuple of int
+        Bit-widths compared (each in 1..16, below ``baseline_bits``).
+    baseline_bits : int
+        Bits of the uncompressed baseline (16 = FP16).
+    index_bits : int
+        Index bits per kept weight for the index-based sparse format.
+    """
+
+    profile: str = "full"
+    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    baseline_bits: int = BASELINE_BITS
+    index_bits: int = 4
+
+    def __post_init__(self):
+        check_profile(self.profile)
+        baseline = check_n_bits(self.baseline_bits, name="baseline_bits")
+        bits = _bits_list(self.n_bits, "n_bits")
+        if max(bits) >= baseline:
+            raise ValueError(f"n_bits must be below baseline_bits={baseline}, got {list(bits)}")
+        object.__setattr__(self, "n_bits", bits)
+        object.__setattr__(self, "index_bits", _count(self.index_bits, "index_bits"))
+
+
+@dataclass(frozen=True)
+class DistributionsParams(_Params):
+    """Parameters of chapter 2 (statistical distributions, Figures 1–2).
+
+    Attributes
+    ----------
+    profile : {'ci', 'full'}
+    n_bits : tuple of int
+        Bit-widths, each paired with sparsity ``1 - b/16``.
+    grid : {'signed', 'symmetric'}
+        Integer grid of the main figures (the normal table shows both).
+    distribution : {'normal', 'student_t', 'truncated_student_t', 'laplace', 'gennorm', 'uniform'}
+        Light-tailed distribution of Figure 1 (the paper: ``'normal'``).
+    heavy_tail_distribution : {'truncated_student_t', 'student_t', 'gennorm'}
+        Family swept over kurtosis in Figure 2.
+    dof : float
+        Degrees of freedom ``ν > 0`` of the truncated Student-t (the truncation is solved
+        for each kurtosis).
+    kurtosis_min, kurtosis_max : float
+        Range of the Pearson kurtosis axis.
+    n_kurtosis : int
+        Number of kurtosis values (log-spaced).
+    family_dofs : tuple of float
+        ``ν`` of the truncated Student-t families in the sensitivity study.
+    n_family_kurtosis : int
+        Kurtosis values per family in the sensitivity study.
+    mc_samples : int
+        Monte Carlo samples for the independent check of the analytic errors.
+    seed : int
+        Seed of the Monte Carlo check.
+    """
+
+    profile: str = "full"
+    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    grid: str = "signed"
+    distribution: str = "normal"
+    heavy_tail_distribution: str = "truncated_student_t"
+    dof: float = 2.0
+    kurtosis_min: float = 3.0
+    kurtosis_max: float = 200.0
+    n_kurtosis: int = 40
+    family_dofs: tuple = (1.0, 2.0, 3.0)
+    n_family_kurtosis: int = 12
+    mc_samples: int = 1_000_000
+    seed: int = 0
+
+    def __post_init__(self):
+        check_profile(self.profile)
+        bits = _bits_list(self.n_bits, "n_bits")
+        if max(bits) >= BASELINE_BITS:
+            raise ValueError(f"n_bits must be below the {BASELINE_BITS}-bit baseline, got {list(bits)}")
+        object.__setattr__(self, "n_bits", bits)
+        check_grid(self.grid)
+        if self.grid == "symmetric" and min(bits) < 2:
+            raise ValueError("grid='symmetric' needs every n_bits >= 2")
+        check_distribution_name(self.distribution)
+        if self.heavy_tail_distribution not in HEAVY_TAIL_FAMILIES:
+            raise ValueError(
+                f"heavy_tail_distribution must be one of {HEAVY_TAIL_FAMILIES}, got {self.heavy_tail_distribution!r}"
+            )
+        object.__setattr__(self, "dof", _positive_number(self.dof, "dof (degrees of freedom)"))
+        kmin = _positive_number(self.kurtosis_min, "kurtosis_min")
+        kmax = _positive_number(self.kurtosis_max, "kurtosis_max")
+        if not 1.8 < kmin < kmax:
+            raise ValueError(f"need 1.8 < kurtosis_min < kurtosis_max, got {kmin} and {kmax}")
+        object.__setattr__(self, "kurtosis_min", kmin)
+        object.__setattr__(self, "kurtosis_max", kmax)
+        _count(self.n_kurtosis, "n_kurtosis", 2)
+        dofs = tuple(_positive_number(v, "family_dofs (degrees of freedom)") for v in self.family_dofs)
+        object.__setattr__(self, "family_dofs", dofs)
+        _count(self.n_family_kurtosis, "n_family_kurtosis", 2)
+        _count(self.mc_samples, "mc_samples", 1000)
+        _count(self.seed, "seed", 0)

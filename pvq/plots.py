@@ -1,0 +1,172 @@
+"""Figures of the book. Each function takes tidy data and returns a matplotlib Figure.
+
+No global ``pyplot`` state is touched: figures are built with
+:class:`matplotlib.figure.Figure` directly, so they never leak or show by themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+__all__ = [
+    "PRUNE_COLOR",
+    "QUANT_COLOR",
+    "plot_crossover",
+    "plot_heavy_tail",
+    "plot_normal_comparison",
+    "plot_storage",
+]
+
+QUANT_COLOR = "#1f77b4"
+PRUNE_COLOR = "#d62728"
+
+
+def plot_normal_comparison(
+    curves: pd.DataFrame, levels: pd.DataFrame, snr: pd.DataFrame, *, n_bits: int, sparsity: float, spike: float
+) -> Figure:
+    """Figure 1: densities after quantization and pruning, weighted error, SNR vs compression.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        Columns ``w, density, pruned_density, quant_weighted_error, prune_weighted_error``.
+    levels : DataFrame
+        Columns ``level, probability, spacing``: the quantizer's levels and their masses.
+    snr : DataFrame
+        Columns ``n_bits, sparsity, quant_snr_db, prune_snr_db`` (one grid).
+    n_bits, sparsity : int, float
+        The comparison point of the left and middle panels.
+    spike : float
+        Probability mass that pruning moves to 0 (drawn as an arrow).
+    """
+    fig = Figure(figsize=(13, 3.8), layout="constrained")
+    ax_d, ax_e, ax_s = fig.subplots(1, 3)
+    ax_d.plot(curves.w, curves.density, color="0.5", lw=1.2, label="original density")
+    ax_d.vlines(
+        levels.level,
+        0,
+        levels.probability / levels.spacing,
+        color=QUANT_COLOR,
+        lw=2,
+        label=f"INT{n_bits}: mass / level spacing",
+    )
+    ax_d.plot(curves.w, curves.pruned_density, color=PRUNE_COLOR, lw=1.5, label=f"{sparsity:.0%} pruned")
+    top = float(curves.density.max()) * 1.6
+    ax_d.annotate(
+        f"mass {spike:.2f} at 0",
+        xy=(0, top * 0.97),
+        xytext=(0.6, top * 0.9),
+        color=PRUNE_COLOR,
+        arrowprops={"arrowstyle": "->", "color": PRUNE_COLOR},
+    )
+    ax_d.set(ylim=(0, top), xlabel="w", ylabel="density", title="distributions after compression")
+    ax_d.legend(fontsize=8, loc="upper left")
+    ax_e.plot(curves.w, curves.quant_weighted_error, color=QUANT_COLOR, label=f"INT{n_bits}")
+    ax_e.plot(curves.w, curves.prune_weighted_error, color=PRUNE_COLOR, label=f"{sparsity:.0%} pruning")
+    ax_e.set(xlabel="w", ylabel="(w - F(w))² p(w)", title="squared error weighted by density", yscale="log")
+    ax_e.set_ylim(bottom=max(1e-6, float(curves.quant_weighted_error[curves.quant_weighted_error > 0].min())))
+    ax_e.legend(fontsize=8)
+    x = 1 - snr.n_bits / 16
+    ax_s.plot(x, snr.quant_snr_db, "o-", color=QUANT_COLOR, label="quantization")
+    ax_s.plot(x, snr.prune_snr_db, "s-", color=PRUNE_COLOR, label="pruning")
+    for b, xx, q in zip(snr.n_bits, x, snr.quant_snr_db, strict=True):
+        ax_s.annotate(f"INT{b}", (xx, q), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax_s.set(xlabel="compression (pruned share 1 - b/16)", ylabel="SNR (dB)", title="SNR vs compression")
+    ax_s.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax_s.legend(fontsize=8)
+    ax_s.grid(alpha=0.3)
+    return fig
+
+
+def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
+    """Figure 2: pruning SNR and quantization SNR vs kurtosis, and who wins where.
+
+    Parameters
+    ----------
+    sweep : DataFrame
+        Columns ``kurtosis, n_bits, sparsity, quant_snr_db, prune_snr_db``.
+    """
+    fig = Figure(figsize=(13, 3.9), layout="constrained")
+    ax_p, ax_q, ax_m = fig.subplots(1, 3)
+    bits = sorted(sweep.n_bits.unique())
+    cmap = colormaps["viridis"]
+    for i, b in enumerate(bits):
+        g = sweep[sweep.n_bits == b].sort_values("kurtosis")
+        color = cmap(i / max(len(bits) - 1, 1))
+        ax_p.plot(g["kurtosis"], g.prune_snr_db, color=color, label=f"{g.sparsity.iloc[0]:.2%}")
+        ax_q.plot(g["kurtosis"], g.quant_snr_db, color=color, label=f"INT{b}")
+    for ax, what in ((ax_p, "pruning"), (ax_q, "quantization")):
+        ax.set(xscale="log", xlabel="kurtosis (Pearson)", ylabel="SNR (dB)", title=f"{what} SNR")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+    pivot = sweep.pivot_table(index="n_bits", columns="kurtosis", values="quant_snr_db") - sweep.pivot_table(
+        index="n_bits", columns="kurtosis", values="prune_snr_db"
+    )
+    k = pivot.columns.to_numpy()
+    b = pivot.index.to_numpy()
+    lim = float(np.nanmax(np.abs(pivot.to_numpy())))
+    mesh = ax_m.pcolormesh(k, b, pivot.to_numpy(), cmap="RdBu", norm=TwoSlopeNorm(0, -lim, lim), shading="nearest")
+    if len(b) > 1 and len(k) > 1:
+        ax_m.contour(k, b, pivot.to_numpy(), levels=[0], colors="k", linewidths=1.5)
+    fig.colorbar(mesh, ax=ax_m, label="quantization − pruning SNR (dB)")
+    ax_m.set(
+        xscale="log",
+        xlabel="kurtosis (Pearson)",
+        ylabel="bits b (pruning 1 - b/16)",
+        title="blue: quantization wins, red: pruning wins",
+    )
+    ax_m.set_yticks(b)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_crossover(crossover: pd.DataFrame) -> Figure:
+    """Largest bit-width at which pruning wins, vs kurtosis, one line per distribution family.
+
+    Parameters
+    ----------
+    crossover : DataFrame
+        Columns ``family, kurtosis, max_prune_win_bits``.
+    """
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    for fam, g in crossover.groupby("family", sort=False):
+        g = g.sort_values("kurtosis")
+        ax.step(g["kurtosis"], g.max_prune_win_bits, where="mid", marker="o", ms=3, label=fam)
+    ax.set(
+        xscale="log",
+        xlabel="kurtosis (Pearson)",
+        ylabel="pruning wins up to b bits (0: never)",
+        title="where pruning starts to win depends on the tail family",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_storage(table: pd.DataFrame) -> Figure:
+    """Sparsity needed to match INT-b storage under each sparse format.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``n_bits, format, equivalent_sparsity``.
+    """
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for fmt, g in table.groupby("format", sort=False):
+        ax.plot(g.n_bits, g.equivalent_sparsity, "o-", label=fmt)
+    ax.set(
+        xlabel="INT-b storage budget (bits per weight)",
+        ylabel="sparsity needed",
+        title="equal-storage sparsity by sparse format",
+    )
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.grid(alpha=0.3)
+    ax.legend(title="format", fontsize=8)
+    return fig
