@@ -1,0 +1,41 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# (ch-claims)=
+# # Claims
+#
+# The claims C1–C9 of the paper, each with the verdict a chapter of this book computed from its
+# own results in this build, and the numbers behind it. A claim part that no chapter has checked
+# says so. Verdicts: *reproduced*, *partly reproduced*, *not reproduced*, *not yet checked*.
+
+# %% tags=["parameters"]
+profile = "full"
+
+# %%
+from pvq.claims import collect_claims
+from pvq.params import check_profile
+from pvq.paths import notebook_sources, results_root
+from pvq.publish import glue, save_table
+
+check_profile(profile)
+chapters = {p.stem for p in notebook_sources()}
+claims = collect_claims(results_root(), chapters)
+save_table(claims, "99_claims", "claims")
+glue("n-checked", int((claims.verdict != "not yet checked").sum()))
+glue("n-parts", len(claims))
+claims.style.hide(axis="index").set_properties(**{"text-align": "left", "vertical-align": "top"})
+
+# %% [markdown]
+# {glue:text}`n-checked` of {glue:text}`n-parts` claim parts have a verdict in this build. Data:
+# {download}`claims.csv </results/99_claims/claims.csv>`.
