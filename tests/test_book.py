@@ -1,0 +1,182 @@
+"""End to end: every chapter under the ci profile, the strict book build, and a real browser.
+
+Everything happens in a temporary copy of the book sources, so a full-profile book built by
+``make book`` is never touched.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+import pytest
+
+from pvq.build import execute_chapters
+
+from .conftest import ROOT
+from .test_analytic import DIGEST_NORMAL
+
+pytestmark = pytest.mark.slow
+
+SOURCES = ["_config.yml", "_toc.yml", "book", "notebooks", "params"]
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("book")
+    for name in SOURCES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("chapters", "__pycache__"))
+        else:
+            shutil.copy(src, root / name)
+    old = os.environ.get("PVQ_RESULTS_DIR")
+    runs = execute_chapters("ci", root=root, results_dir=root / "results", progress=False)
+    if old is None:
+        os.environ.pop("PVQ_RESULTS_DIR", None)
+    else:
+        os.environ["PVQ_RESULTS_DIR"] = old
+    build = subprocess.run(
+        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return {"root": root, "runs": runs, "build": build}
+
+
+def test_every_chapter_ran(book):
+    stems = {r.stem for r in book["runs"]}
+    assert stems == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py")}
+    for r in book["runs"]:
+        assert r.parameters.get("profile") == "ci"
+
+
+def test_result_tables(book):
+    res = book["root"] / "results"
+    normal = pd.read_csv(res / "02_distributions" / "normal_snr.csv")
+    assert list(normal.columns) == ["n_bits", "sparsity", "grid", "clip", "quant_snr_db", "prune_snr_db"]
+    for r in normal.itertuples():
+        _, signed, symmetric, prune = DIGEST_NORMAL[r.n_bits]
+        assert r.quant_snr_db == pytest.approx(signed if r.grid == "signed" else symmetric, abs=0.01)
+        assert r.prune_snr_db == pytest.approx(prune, abs=0.01)
+    heavy = pd.read_csv(res / "02_distributions" / "heavy_tail_snr.csv")
+    assert list(heavy.columns) == [
+        "distribution",
+        "dof",
+        "truncation",
+        "kurtosis",
+        "n_bits",
+        "sparsity",
+        "quant_snr_db",
+        "prune_snr_db",
+    ]
+    assert heavy["kurtosis"].min() == pytest.approx(3.0, rel=1e-6) and heavy["kurtosis"].max() >= 100
+    claims = pd.read_csv(res / "99_claims" / "claims.csv").set_index(["claim", "scope"])
+    assert claims.loc[("C1", "all"), "verdict"] == "reproduced"
+    assert claims.loc[("C2", "all"), "verdict"] in {"reproduced", "partly reproduced"}
+    assert claims.loc[("C8", "mask cost"), "verdict"] == "reproduced"
+    assert "not written yet" in claims.loc[("C4", "all"), "evidence"]
+    for fig in ("fig-normal-comparison", "fig-heavy-tail", "fig-heavy-tail-families"):
+        assert (res / "02_distributions" / f"{fig}.png").stat().st_size > 10_000
+
+
+def test_strict_build_succeeds(book):
+    b = book["build"]
+    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
+    html = book["root"] / "_build" / "html"
+    for page in ("book/chapters/01_setup.html", "book/chapters/02_distributions.html", "book/chapters/99_claims.html"):
+        assert (html / page).is_file()
+    # every download link of the chapters made it into the build
+    assert list((html / "_downloads").rglob("normal_snr.csv"))
+
+
+def _pages(html: Path):
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
+
+
+def _ids(page: Path) -> set[str]:
+    return set(re.findall(r'id="([^"]+)"', page.read_text(encoding="utf-8")))
+
+
+def test_pages_in_a_real_browser(book, tmp_path):
+    """Offline: math typeset, every image loaded, no request leaves the machine, no broken link."""
+    from playwright.sync_api import sync_playwright
+
+    html = book["root"] / "_build" / "html"
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian chromium is required (make test installs it)"
+    outside, problems = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page.on(
+            "request",
+            lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:", "blob:", "about:")) else None,
+        )
+        for path in _pages(html):
+            text = path.read_text(encoding="utf-8")
+            redirect = re.search(r'http-equiv="refresh"[^>]*url=([^"]+)"', text, flags=re.IGNORECASE)
+            if redirect:  # the root index.html only forwards to the first page
+                if not (path.parent / redirect.group(1)).is_file():
+                    problems.append(f"{path.name}: redirect to a missing page {redirect.group(1)}")
+                continue
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            if "math notranslate" in text:
+                page.wait_for_selector("mjx-container", timeout=20_000)
+                raw = page.evaluate(
+                    "Array.from(document.querySelectorAll('.math'))"
+                    ".filter(e => !e.querySelector('mjx-container')).length"
+                )
+                if raw:
+                    problems.append(f"{path.name}: {raw} math elements not typeset")
+            broken = page.evaluate(
+                "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+            )
+            problems += [f"{path.name}: image not loaded {src}" for src in broken]
+            for href in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
+                url = urlparse(href)
+                if url.scheme != "file":
+                    continue
+                target = Path(unquote(url.path))
+                if not target.exists():
+                    problems.append(f"{path.name}: broken link {href}")
+                elif url.fragment and target.suffix == ".html" and url.fragment not in _ids(target):
+                    problems.append(f"{path.name}: missing anchor {href}")
+            if path.name in {"02_distributions.html", "01_setup.html", "99_claims.html"}:
+                page.screenshot(path=str(tmp_path / f"{path.stem}.png"), full_page=True)
+        browser.close()
+    assert not outside, f"requests left the machine: {sorted(set(outside))[:5]}"
+    assert not problems, "\n".join(problems[:20])
+    for name in ("02_distributions", "01_setup", "99_claims"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 50_000
+
+
+def test_bad_parameter_stops_the_chapter_before_heavy_work(tmp_path):
+    with pytest.raises(RuntimeError, match=r"n_bits must be an integer in 1\.\.16, got 0"):
+        execute_chapters(
+            "ci",
+            root=ROOT,
+            out_dir=tmp_path,
+            results_dir=tmp_path / "results",
+            only=["02"],
+            overrides={"n_bits": [0, 4]},
+            progress=False,
+        )
+    assert not (tmp_path / "02_distributions.ipynb").exists()
