@@ -64,6 +64,8 @@ P
 # are set to zero ({py:func}`pvq.pruning.prune`), ties broken by position so that the count is
 # exact. For a density, this is the threshold $\tau = F^{-1}(1/2 + c/2)$.
 #
+# The levels of each grid are in {download}`integer_grids.csv </results/01_setup/integer_grids.csv>`.
+#
 # **Error metric.** $\mathrm{SNR} = 10 \log_{10} \big(E[w^2] / E[(w - F(w))^2]\big)$ in dB,
 # $F$ being either operator.
 
@@ -179,7 +181,7 @@ glue("c8-mask-verdict", verdict.verdict)
 pd.DataFrame([verdict.__dict__])
 
 # %% [markdown]
-# At INT4 storage a bitmask forces pruning from 75% to {glue:text}`int4-mask-sparsity:.2f`%
+# At INT4 storage a bitmask forces pruning from {glue:text}`int4-sparsity:.2f`% to {glue:text}`int4-mask-sparsity:.2f`%
 # sparsity, and on normal weights its SNR falls from {glue:text}`int4-ideal-prune-snr:.2f` dB
 # to {glue:text}`int4-mask-prune-snr:.2f` dB, against {glue:text}`int4-quant-snr-normal:.2f` dB
 # for INT4 quantization. The paper's remark that a mask costs at least

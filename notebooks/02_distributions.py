@@ -27,6 +27,8 @@ profile = "full"
 n_bits = [2, 3, 4, 5, 6, 7, 8]
 grid = "signed"
 distribution = "normal"
+figure_n_bits = 4
+figure_sparsity = 0.75
 heavy_tail_distribution = "truncated_student_t"
 dof = 2.0
 kurtosis_min = 3.0
@@ -67,6 +69,8 @@ P = DistributionsParams(
     n_bits=n_bits,
     grid=grid,
     distribution=distribution,
+    figure_n_bits=figure_n_bits,
+    figure_sparsity=figure_sparsity,
     heavy_tail_distribution=heavy_tail_distribution,
     dof=dof,
     kurtosis_min=kurtosis_min,
@@ -122,13 +126,17 @@ table.pivot(index=["n_bits", "sparsity"], columns="grid", values=["clip", "quant
 
 # %% [markdown]
 # `clip` is the MSE-optimal $\alpha^*$ in units of the standard deviation. The signed grid
-# (the paper's code) gains up to 1 dB over the restricted symmetric grid at 2 bits because its
-# extra negative level is used; the gap vanishes as bits grow. Data:
+# (the paper's code) gains up to {glue:text}`grid-gain-max:.2f` dB over the restricted
+# symmetric grid (at {glue:text}`grid-gain-bits` bits) because its extra negative level is used;
+# the gap shrinks as bits grow. Data:
 # {download}`normal_snr.csv </results/02_distributions/normal_snr.csv>`.
 
 # %%
-b_fig = 4 if 4 in P.n_bits else P.n_bits[len(P.n_bits) // 2]
-c_fig = paired_sparsity(b_fig)
+gain = table.pivot(index="n_bits", columns="grid", values="quant_snr_db")
+gain = gain["signed"] - gain["symmetric"]
+glue("grid-gain-max", float(gain.max()))
+glue("grid-gain-bits", int(gain.idxmax()))
+b_fig, c_fig = P.figure_n_bits, P.figure_sparsity
 clip_fig = optimal_clip(dist, n_bits=b_fig, grid=P.grid).clip
 sd = float(np.sqrt(dist.second_moment))
 w = np.linspace(-4 * sd, 4 * sd, 4001)
@@ -139,20 +147,23 @@ save_table(curves, STEM, "figure1_curves")
 save_table(levels, STEM, "figure1_levels")
 fig1 = plot_normal_comparison(curves, levels, main, n_bits=b_fig, sparsity=c_fig, spike=c_fig)
 publish_figure(fig1, STEM, "fig-normal-comparison")
-
-row = main[main.n_bits == b_fig].iloc[0]
+glue("fig1-dist", dist.describe())
 glue("fig1-bits", b_fig)
 glue("fig1-sparsity", 100 * c_fig)
-glue("fig1-quant-snr", float(row.quant_snr_db))
-glue("fig1-prune-snr", float(row.prune_snr_db))
-glue("fig1-clip", float(row["clip"]))
+glue("fig1-clip", clip_fig / sd)
 glue("fig1-tau", pruning_threshold(dist, c_fig) / sd)
-sym = table[(table.grid == "symmetric") & (table.n_bits == b_fig)]
-glue("fig1-quant-snr-symmetric", float(sym.quant_snr_db.iloc[0]))
+
+int4 = table[table.n_bits == 4].set_index("grid")
+nan = float("nan")
+signed4 = float(int4.loc["signed", "quant_snr_db"]) if len(int4) else nan
+symmetric4 = float(int4.loc["symmetric", "quant_snr_db"]) if len(int4) else nan
+glue("int4-quant-snr", signed4)
+glue("int4-quant-snr-symmetric", symmetric4)
+glue("int4-prune-snr", float(int4.loc["signed", "prune_snr_db"]) if len(int4) else nan)
 glue("paper-int4-quant", PAPER["normal_int4_quant_snr_db"][0])
 glue("paper-75-prune", PAPER["normal_75pct_prune_snr_db"][0])
 glue("min-margin", float((main.quant_snr_db - main.prune_snr_db).min()))
-lo_q, hi_q = sorted([float(row.quant_snr_db), float(sym.quant_snr_db.iloc[0])])
+lo_q, hi_q = sorted([signed4, symmetric4])
 paper_q = PAPER["normal_int4_quant_snr_db"][0]
 glue(
     "paper-int4-position",
@@ -165,23 +176,24 @@ glue(
 # ```{glue:figure} fig-normal-comparison
 # :name: fig-normal-comparison
 #
-# Standard normal weights. Left: the density, the INT{glue:text}`fig1-bits` levels (probability
-# mass of each level divided by the level spacing, so it reads as a density) and what remains
-# after {glue:text}`fig1-sparsity:.0f`% pruning (plus a point mass at 0). Middle: squared error
-# weighted by the density, $(w - F(w))^2 p(w)$. Right: SNR for each comparison point.
-# Data: {download}`figure1_curves.csv </results/02_distributions/figure1_curves.csv>`.
+# Weights drawn from {glue:md}`fig1-dist`. Left: the density, the INT{glue:text}`fig1-bits`
+# levels (probability mass of each level divided by the level spacing, so it reads as a density)
+# and what remains after {glue:text}`fig1-sparsity:.2f`% pruning (plus a point mass at 0).
+# Middle: squared error weighted by the density, $(w - F(w))^2 p(w)$. Right: SNR for each
+# comparison point $b$ vs $1 - b/16$. Data:
+# {download}`figure1_curves.csv </results/02_distributions/figure1_curves.csv>`.
 # ```
 #
 # Pruning removes everything below $\tau$ = {glue:text}`fig1-tau:.3f`σ, where most of the mass is:
 # its weighted error is large over the whole centre. Quantization spreads a small error
-# everywhere, with clipping at $\alpha^*$ = {glue:text}`fig1-clip:.3f`σ. At INT{glue:text}`fig1-bits`
-# against {glue:text}`fig1-sparsity:.0f`% pruning we find **{glue:text}`fig1-quant-snr:.2f` dB
-# vs {glue:text}`fig1-prune-snr:.2f` dB**; the paper quotes about
-# {glue:text}`paper-int4-quant:.1f` dB and {glue:text}`paper-75-prune:.1f` dB.
+# everywhere, with clipping at $\alpha^*$ = {glue:text}`fig1-clip:.3f`σ. At INT4 against 75%
+# pruning we find **{glue:text}`int4-quant-snr:.2f` dB vs {glue:text}`int4-prune-snr:.2f` dB**;
+# the paper quotes about {glue:text}`paper-int4-quant:.1f` dB and
+# {glue:text}`paper-75-prune:.1f` dB.
 #
 # The pruning value agrees with the paper's. For quantization the grid matters: the signed grid
-# gives {glue:text}`fig1-quant-snr:.2f` dB and the restricted symmetric grid
-# {glue:text}`fig1-quant-snr-symmetric:.2f` dB; the paper's value {glue:md}`paper-int4-position`.
+# gives {glue:text}`int4-quant-snr:.2f` dB and the restricted symmetric grid
+# {glue:text}`int4-quant-snr-symmetric:.2f` dB; the paper's value {glue:md}`paper-int4-position`.
 # The paper's text does not say which grid or clipping search produced its number. Either way,
 # quantization wins at every comparison point, by at least {glue:text}`min-margin:.2f` dB.
 #

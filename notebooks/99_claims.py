@@ -22,8 +22,10 @@
 # %% tags=["parameters"]
 profile = "full"
 
-# %%
-from pvq.claims import collect_claims
+# %% tags=["hide-input"]
+from IPython.display import Markdown
+
+from pvq.claims import claims_markdown, collect_claims
 from pvq.params import check_profile
 from pvq.paths import notebook_sources, results_root
 from pvq.publish import glue, save_table
@@ -34,7 +36,7 @@ claims = collect_claims(results_root(), chapters)
 save_table(claims, "99_claims", "claims")
 glue("n-checked", int((claims.verdict != "not yet checked").sum()))
 glue("n-parts", len(claims))
-claims.style.hide(axis="index").set_properties(**{"text-align": "left", "vertical-align": "top"})
+Markdown(claims_markdown(claims))
 
 # %% [markdown]
 # {glue:text}`n-checked` of {glue:text}`n-parts` claim parts have a verdict in this build. Data:

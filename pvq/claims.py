@@ -24,6 +24,7 @@ __all__ = [
     "check_c1",
     "check_c2",
     "check_c8_mask_cost",
+    "claims_markdown",
     "collect_claims",
     "save_verdicts",
 ]
@@ -187,6 +188,19 @@ def collect_claims(results_root: Path, chapters: set[str]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def claims_markdown(table: pd.DataFrame) -> str:
+    """Render :func:`collect_claims`'s table as Markdown: one section per claim, one line per part."""
+    lines = []
+    for claim_id, parts in table.groupby("claim", sort=False):
+        first = parts.iloc[0]
+        lines += [f"**{claim_id}.** {first.statement} *(paper {first.source})*", ""]
+        for p in parts.itertuples():
+            scope = "" if p.scope == "all" else f" ({p.scope})"
+            lines.append(f"- **{p.verdict}**{scope}, chapter `{p.chapter}`: {p.evidence}")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def check_c1(normal: pd.DataFrame, *, grid: str = "signed") -> Verdict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .distributions import check_distribution_name
-from .pruning import BASELINE_BITS
+from .pruning import BASELINE_BITS, check_sparsity
 from .quantization import check_grid, check_n_bits
 
 __all__ = ["HEAVY_TAIL_FAMILIES", "PROFILES", "DistributionsParams", "SetupParams", "check_profile"]
@@ -114,6 +114,8 @@ class DistributionsParams(_Params):
         Integer grid of the main figures (the normal table shows both).
     distribution : {'normal', 'student_t', 'truncated_student_t', 'laplace', 'gennorm', 'uniform'}
         Light-tailed distribution of Figure 1 (the paper: ``'normal'``).
+    figure_n_bits, figure_sparsity : int, float
+        The comparison point drawn in Figure 1's left and middle panels (paper: INT4 vs 75%).
     heavy_tail_distribution : {'truncated_student_t', 'student_t', 'gennorm'}
         Family swept over kurtosis in Figure 2.
     dof : float
@@ -137,6 +139,8 @@ class DistributionsParams(_Params):
     n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
     grid: str = "signed"
     distribution: str = "normal"
+    figure_n_bits: int = 4
+    figure_sparsity: float = 0.75
     heavy_tail_distribution: str = "truncated_student_t"
     dof: float = 2.0
     kurtosis_min: float = 3.0
@@ -157,6 +161,13 @@ class DistributionsParams(_Params):
         if self.grid == "symmetric" and min(bits) < 2:
             raise ValueError("grid='symmetric' needs every n_bits >= 2")
         check_distribution_name(self.distribution)
+        check_n_bits(self.figure_n_bits, name="figure_n_bits")
+        object.__setattr__(self, "figure_sparsity", check_sparsity(self.figure_sparsity, name="figure_sparsity"))
+        if self.distribution in ("student_t", "truncated_student_t", "gennorm"):
+            raise ValueError(
+                f"distribution={self.distribution!r} needs shape parameters; Figure 1 takes a parameter-free family "
+                "('normal', 'laplace', 'uniform'); heavy tails are swept by heavy_tail_distribution"
+            )
         if self.heavy_tail_distribution not in HEAVY_TAIL_FAMILIES:
             raise ValueError(
                 f"heavy_tail_distribution must be one of {HEAVY_TAIL_FAMILIES}, got {self.heavy_tail_distribution!r}"

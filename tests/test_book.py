@@ -5,18 +5,17 @@ Everything happens in a temporary copy of the book sources, so a full-profile bo
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pytest
 
 from pvq.build import execute_chapters
 
+from .browser import check_site
 from .conftest import ROOT
 from .test_analytic import DIGEST_NORMAL
 
@@ -95,77 +94,28 @@ def test_strict_build_succeeds(book):
     assert list((html / "_downloads").rglob("normal_snr.csv"))
 
 
-def _pages(html: Path):
-    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
-
-
-def _ids(page: Path) -> set[str]:
-    return set(re.findall(r'id="([^"]+)"', page.read_text(encoding="utf-8")))
-
-
 def test_pages_in_a_real_browser(book, tmp_path):
     """Offline: math typeset, every image loaded, no request leaves the machine, no broken link."""
-    from playwright.sync_api import sync_playwright
-
-    html = book["root"] / "_build" / "html"
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian chromium is required (make test installs it)"
-    outside, problems = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
-        page.on(
-            "request",
-            lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:", "blob:", "about:")) else None,
-        )
-        for path in _pages(html):
-            text = path.read_text(encoding="utf-8")
-            redirect = re.search(r'http-equiv="refresh"[^>]*url=([^"]+)"', text, flags=re.IGNORECASE)
-            if redirect:  # the root index.html only forwards to the first page
-                if not (path.parent / redirect.group(1)).is_file():
-                    problems.append(f"{path.name}: redirect to a missing page {redirect.group(1)}")
-                continue
-            page.goto(path.as_uri())
-            page.wait_for_load_state("load")
-            if "math notranslate" in text:
-                page.wait_for_selector("mjx-container", timeout=20_000)
-                raw = page.evaluate(
-                    "Array.from(document.querySelectorAll('.math'))"
-                    ".filter(e => !e.querySelector('mjx-container')).length"
-                )
-                if raw:
-                    problems.append(f"{path.name}: {raw} math elements not typeset")
-            broken = page.evaluate(
-                "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
-            )
-            problems += [f"{path.name}: image not loaded {src}" for src in broken]
-            for href in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
-                url = urlparse(href)
-                if url.scheme != "file":
-                    continue
-                target = Path(unquote(url.path))
-                if not target.exists():
-                    problems.append(f"{path.name}: broken link {href}")
-                elif url.fragment and target.suffix == ".html" and url.fragment not in _ids(target):
-                    problems.append(f"{path.name}: missing anchor {href}")
-            if path.name in {"02_distributions.html", "01_setup.html", "99_claims.html"}:
-                page.screenshot(path=str(tmp_path / f"{path.stem}.png"), full_page=True)
-        browser.close()
+    names = ("02_distributions", "01_setup", "99_claims")
+    outside, problems = check_site(book["root"] / "_build" / "html", tmp_path, names)
     assert not outside, f"requests left the machine: {sorted(set(outside))[:5]}"
     assert not problems, "\n".join(problems[:20])
-    for name in ("02_distributions", "01_setup", "99_claims"):
+    for name in names:
         assert (tmp_path / f"{name}.png").stat().st_size > 50_000
+
+
+def test_the_browser_check_catches_broken_pages(tmp_path):
+    (tmp_path / "ok.html").write_text('<html><body><p id="here">fine</p></body></html>')
+    (tmp_path / "bad.html").write_text(
+        '<html><body><img src="missing.png"><a href="nowhere.html">x</a><a href="ok.html#gone">y</a>'
+        '<span class="math notranslate">\\(x^2\\)</span>'
+        '<script src="https://cdn.example.invalid/lib.js"></script></body></html>'
+    )
+    outside, problems = check_site(tmp_path)
+    assert any("cdn.example.invalid" in u for u in outside)
+    text = "\n".join(problems)
+    for expected in ("image not loaded", "broken link", "missing anchor", "MathJax typeset nothing"):
+        assert expected in text
 
 
 def test_bad_parameter_stops_the_chapter_before_heavy_work(tmp_path):

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from pvq.claims import CLAIMS, Verdict, check_c1, check_c2, collect_claims, save_verdicts
+from pvq.claims import CLAIMS, Verdict, check_c1, check_c2, claims_markdown, collect_claims, save_verdicts
 
 
 def normal_table(margin):
@@ -60,3 +60,11 @@ def test_collect_claims(results_tmp):
     assert "wrote no verdict" in row.loc[("C2", "all"), "evidence"]
     assert "not written yet" in row.loc[("C4", "all"), "evidence"]
     assert row.loc[("C8", "mask cost"), "verdict"] == "not yet checked"
+
+
+def test_claims_markdown(results_tmp):
+    save_verdicts("02_distributions", [Verdict("C1", "all", "reproduced", "INT4 19.26 dB")])
+    text = claims_markdown(collect_claims(results_tmp, {"02_distributions"}))
+    assert sum(text.count(f"**{c.id}.**") for c in CLAIMS) == len(CLAIMS)
+    assert "- **reproduced**, chapter `02_distributions`: INT4 19.26 dB" in text
+    assert "- **not yet checked** (natural sparsity), chapter `03_weight_tensors`" in text
