@@ -56,15 +56,17 @@ def plot_normal_comparison(
     )
     ax_d.plot(curves.w, curves.pruned_density, color=PRUNE_COLOR, lw=1.5, label=f"{sparsity:.0%} pruned")
     top = float(curves.density.max()) * 1.6
+    ax_d.vlines([0.0], 0, top, color=PRUNE_COLOR, lw=2.5)
     ax_d.annotate(
-        f"mass {spike:.2f} at 0",
-        xy=(0, top * 0.97),
-        xytext=(0.6, top * 0.9),
+        f"pruned: mass {spike:.2f} at 0",
+        xy=(0, top * 0.93),
+        xytext=(0.56, 0.80),
+        textcoords="axes fraction",
         color=PRUNE_COLOR,
         arrowprops={"arrowstyle": "->", "color": PRUNE_COLOR},
     )
     ax_d.set(ylim=(0, top), xlabel="w", ylabel="density", title="distributions after compression")
-    ax_d.legend(fontsize=8, loc="upper left")
+    ax_d.legend(fontsize=7, loc="upper left")
     ax_e.plot(curves.w, curves.quant_weighted_error, color=QUANT_COLOR, label=f"INT{n_bits}")
     ax_e.plot(curves.w, curves.prune_weighted_error, color=PRUNE_COLOR, label=f"{sparsity:.0%} pruning")
     ax_e.set(xlabel="w", ylabel="(w - F(w))² p(w)", title="squared error weighted by density", yscale="log")
