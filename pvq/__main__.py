@@ -1,4 +1,8 @@
-"""Command line: ``python -m pvq run-notebooks --profile ci``."""
+"""Command line.
+
+``python -m pvq analyze SOURCE``: pruning vs quantization for every layer weight of a model.
+``python -m pvq run-notebooks --profile ci``: execute the book's chapters.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,35 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--results", type=Path, help="results folder (default: results/ or $PVQ_RESULTS_DIR)")
     run.add_argument("--jobs", type=int, default=2, help="chapters executed at once (default: 2)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ana = sub.add_parser(
+        "analyze",
+        help="compare pruning and quantization on every layer weight of a model",
+        description=(
+            "For every convolution/linear weight tensor of SOURCE and every bit-width b, compare INT-b "
+            "quantization with pruning at sparsity 1 - b/16 (paper section 4, Figure 3). Writes "
+            "tensors.csv, recommendations.csv, skipped.csv (tensors that could not be analysed) and "
+            "the two Figure-3 plots to --out, and prints a summary."
+        ),
+        epilog=(
+            "SOURCE: a short name of the offline models ("
+            + ", ".join(_model_names())
+            + "), a checkpoint file (.pt/.pth/.bin/.ckpt state dict, .safetensors, .onnx), a Hugging Face "
+            "style folder, or online torchvision:<name> / hf:<org>/<name>."
+        ),
+    )
+    ana.add_argument("source", help="model name, file or folder (see below)")
+    ana.add_argument("--bits", default="2-8", help="bit-widths, e.g. 2-8 or 2,4,8 (default 2-8)")
+    ana.add_argument("--range", dest="range_method", choices=["exact", "paper"], default="exact",
+                     help="clipping used for the verdicts: pvq's MSE-optimal search (exact) or the paper's "
+                          "100-candidate grid (paper); both are written to tensors.csv (default exact)")  # fmt: skip
+    ana.add_argument("--grid", choices=["signed", "symmetric"], default="signed", help="integer grid (default signed)")
+    ana.add_argument("--no-fp16", dest="fp16", action="store_false", help="do not round weights to FP16 first")
+    ana.add_argument("--out", type=Path, help="output folder (default: pvq-analysis/<model>)")
+    ana.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
+
+    if args.command == "analyze":
+        return _analyze(args)
 
     from .build import execute_chapters
 
@@ -58,6 +90,58 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for r in runs:
         print(f"{r.stem}: {r.seconds:.1f} s -> {r.output}")
+    return 0
+
+
+def _model_names() -> list[str]:
+    from .weights import MODELS
+
+    return list(MODELS)
+
+
+def _analyze(args) -> int:
+    from .analyze import QUANT_COLUMNS, analyze_model, kurtosis_boundary, parse_bits, recommendations, win_share_by_bits
+    from .plots import plot_tensor_snr, plot_win_vs_kurtosis
+    from .publish import atomic_write
+    from .weights import CheckpointError, resolve
+
+    try:
+        bits = parse_bits(args.bits)
+        if args.grid == "symmetric" and min(bits) < 2:
+            raise ValueError("--grid symmetric needs bit-widths >= 2")
+        ckpt = resolve(args.source)
+        tensors, skipped = analyze_model(ckpt, bits, fp16=args.fp16, grid=args.grid, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, CheckpointError) as err:
+        print(f"pvq analyze: error: {err}", file=sys.stderr)
+        return 2
+    out = args.out or Path("pvq-analysis") / ckpt.label
+    out.mkdir(parents=True, exist_ok=True)
+    col = QUANT_COLUMNS[args.range_method]
+
+    def csv(df, name):
+        atomic_write(out / name, lambda p: df.to_csv(p, index=False))
+
+    csv(tensors, "tensors.csv")
+    csv(recommendations(tensors, method=args.range_method), "recommendations.csv")
+    csv(skipped, "skipped.csv")
+    if len(tensors):
+        for name, fig in (
+            ("fig-tensor-snr.png", plot_tensor_snr(tensors, quant_col=col, title=ckpt.label)),
+            ("fig-win-vs-kurtosis.png",
+             plot_win_vs_kurtosis(tensors, kurtosis_boundary(tensors, method=args.range_method), quant_col=col)),
+        ):  # fmt: skip
+            atomic_write(out / name, lambda p, f=fig: f.savefig(p, dpi=130, format="png"))
+    n = tensors.tensor.nunique()
+    print(f"{ckpt.label}: {n} layer weight tensors analysed, {len(skipped)} skipped; clipping: {args.range_method}")
+    for r in skipped.itertuples():
+        print(f"  skipped {r.tensor}: {r.reason}")
+    for r in win_share_by_bits(tensors, method=args.range_method).itertuples():
+        print(
+            f"  INT{r.n_bits} vs {r.sparsity:.2%} pruning: quantization better on {r.quant_wins_share:.1%} "
+            f"of tensors (median margin {r.median_margin_db:+.2f} dB)"
+        )
+    print(f"written to {out}/: tensors.csv, recommendations.csv, skipped.csv, fig-tensor-snr.png, "
+          "fig-win-vs-kurtosis.png")  # fmt: skip
     return 0
 
 

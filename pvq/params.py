@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,7 +20,14 @@ from .distributions import check_distribution_name
 from .pruning import BASELINE_BITS, check_sparsity
 from .quantization import check_grid, check_n_bits
 
-__all__ = ["HEAVY_TAIL_FAMILIES", "PROFILES", "DistributionsParams", "SetupParams", "check_profile"]
+__all__ = [
+    "HEAVY_TAIL_FAMILIES",
+    "PROFILES",
+    "DistributionsParams",
+    "SetupParams",
+    "WeightTensorsParams",
+    "check_profile",
+]
 
 PROFILES: tuple[str, ...] = ("ci", "full")
 HEAVY_TAIL_FAMILIES: tuple[str, ...] = ("truncated_student_t", "student_t", "gennorm")
@@ -185,3 +193,55 @@ class DistributionsParams(_Params):
         _count(self.n_family_kurtosis, "n_family_kurtosis", 2)
         _count(self.mc_samples, "mc_samples", 1000)
         _count(self.seed, "seed", 0)
+
+
+@dataclass(frozen=True)
+class WeightTensorsParams(_Params):
+    """Parameters of chapter 3 (real weight tensors, Figure 3).
+
+    Attributes
+    ----------
+    profile : {'ci', 'full'}
+    models : tuple of str
+        Offline short names (:data:`pvq.weights.MODELS`), checkpoint paths, or online names
+        (``torchvision:<name>``, ``hf:<org>/<name>``).
+    n_bits : tuple of int
+        Bit-widths, each paired with sparsity ``1 - b/16`` (1..15).
+    fp16 : bool
+        Round weights to FP16 first (the paper's baseline).
+    grid : {'signed', 'symmetric'}
+    n_certify : int
+        Tensors (smallest first) whose clipping optimum is proven by branch and bound, to
+        measure the fast search's gap.
+    """
+
+    profile: str = "full"
+    models: tuple = ()
+    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    fp16: bool = True
+    grid: str = "signed"
+    n_certify: int = 40
+
+    def __post_init__(self):
+        from .weights import MODELS, ONLINE_PREFIXES
+
+        check_profile(self.profile)
+        if isinstance(self.models, str) or not self.models:
+            raise ValueError(f"models must be a non-empty list of model names or paths, got {self.models!r}")
+        for m in self.models:
+            if not isinstance(m, str):
+                raise ValueError(f"models must hold strings, got {m!r}")
+            if m not in MODELS and not m.startswith(ONLINE_PREFIXES) and not Path(m).exists():
+                raise ValueError(
+                    f"unknown model {m!r} in models; known offline models: {', '.join(MODELS)} "
+                    "(or a checkpoint path, torchvision:<name>, hf:<org>/<name>)"
+                )
+        object.__setattr__(self, "models", tuple(self.models))
+        bits = _bits_list(self.n_bits, "n_bits")
+        if max(bits) >= BASELINE_BITS:
+            raise ValueError(f"n_bits must be below the {BASELINE_BITS}-bit baseline, got {list(bits)}")
+        object.__setattr__(self, "n_bits", bits)
+        if not isinstance(self.fp16, bool):
+            raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
+        check_grid(self.grid)
+        _count(self.n_certify, "n_certify", 0)

@@ -19,6 +19,8 @@ __all__ = [
     "plot_heavy_tail",
     "plot_normal_comparison",
     "plot_storage",
+    "plot_tensor_snr",
+    "plot_win_vs_kurtosis",
 ]
 
 QUANT_COLOR = "#1f77b4"
@@ -171,4 +173,61 @@ def plot_storage(table: pd.DataFrame) -> Figure:
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.grid(alpha=0.3)
     ax.legend(title="format", fontsize=8)
+    return fig
+
+
+def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title: str = "") -> Figure:
+    """Figure 3 left: pruning SNR against quantization SNR, one point per tensor and bit-width.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Columns ``n_bits, sparsity, prune_snr_db`` and ``quant_col``.
+    """
+    fig = Figure(figsize=(6.2, 5.6), layout="constrained")
+    ax = fig.subplots()
+    bits = sorted(df.n_bits.unique(), reverse=True)
+    cmap = colormaps["viridis"]
+    for i, b in enumerate(bits):
+        g = df[df.n_bits == b]
+        ax.scatter(g[quant_col], g.prune_snr_db, s=7, alpha=0.6, color=cmap(i / max(len(bits) - 1, 1)),
+                   label=f"INT{b} vs {g.sparsity.iloc[0]:.2%}")  # fmt: skip
+    hi = float(np.nanmax([df[quant_col].max(), df.prune_snr_db.max(), 1.0])) * 1.05
+    ax.plot([0, hi], [0, hi], color="k", lw=1)
+    ax.text(hi * 0.62, hi * 0.55, "y = x", fontsize=8)
+    ax.set(xlim=(0, hi), ylim=(0, hi), xlabel="quantization SNR (dB)", ylabel="pruning SNR (dB)",
+           title=title or "every tensor: above the line, pruning wins")  # fmt: skip
+    ax.legend(fontsize=7, markerscale=2)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col: str = "quant_snr_db") -> Figure:
+    """Figure 3 right: which method wins against the tensor's kurtosis, per bit-width.
+
+    Each tensor is a point at (kurtosis, bit-width), red where pruning wins; the black marks
+    are the fitted boundaries (kurtosis where pruning's win probability is 1/2).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Columns ``kurtosis, n_bits, prune_snr_db`` and ``quant_col``.
+    boundary : DataFrame
+        Columns ``n_bits, boundary_kurtosis`` (:func:`pvq.analyze.kurtosis_boundary`).
+    """
+    fig = Figure(figsize=(7.5, 4.6), layout="constrained")
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)
+    jitter = rng.uniform(-0.28, 0.28, len(df))
+    prune = (df.prune_snr_db > df[quant_col]).to_numpy()
+    y = df.n_bits.to_numpy() + jitter
+    ax.scatter(df["kurtosis"][~prune], y[~prune], s=5, alpha=0.35, color=QUANT_COLOR, label="quantization wins")
+    ax.scatter(df["kurtosis"][prune], y[prune], s=9, alpha=0.8, color=PRUNE_COLOR, label="pruning wins")
+    ok = boundary.dropna(subset=["boundary_kurtosis"])
+    ax.scatter(ok.boundary_kurtosis, ok.n_bits, marker="|", s=400, color="k", lw=2, label="fitted boundary")
+    ax.set(xscale="log", xlabel="tensor kurtosis (Pearson)", ylabel="bits b (pruning 1 - b/16)",
+           title="who wins, by tensor kurtosis")  # fmt: skip
+    ax.set_yticks(sorted(df.n_bits.unique()))
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
     return fig

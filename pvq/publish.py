@@ -62,7 +62,7 @@ def glue(name: str, value, *, display: bool = False) -> None:
     _glue(name, Markdown(value) if isinstance(value, str) else value, display=display)
 
 
-def publish_figure(fig, stem: str, name: str) -> Path:
+def publish_figure(fig, stem: str, name: str) -> None:
     """Save ``fig`` as ``results/<stem>/<name>.png`` and glue that very image under ``name``.
 
     The book shows the saved file, so the figure on the page and the downloadable one are
@@ -72,4 +72,3 @@ def publish_figure(fig, stem: str, name: str) -> Path:
 
     path = save_figure(fig, stem, name)
     glue(name, Image(filename=str(path)), display=False)
-    return path

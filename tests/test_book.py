@@ -75,11 +75,22 @@ def test_result_tables(book):
         "prune_snr_db",
     ]
     assert heavy["kurtosis"].min() == pytest.approx(3.0, rel=1e-6) and heavy["kurtosis"].max() >= 100
+    tensors = pd.read_csv(res / "03_weight_tensors" / "tensors.csv")
+    assert list(tensors.columns) == [
+        "model", "tensor", "numel", "n_bits", "sparsity", "kurtosis", "excess_kurtosis",
+        "quant_snr_db_paper", "quant_snr_db", "prune_snr_db", "prune_snr_db_corrected", "natural_sparsity",
+    ]  # fmt: skip
+    assert (tensors.quant_snr_db >= tensors.quant_snr_db_paper - 1e-9).all()
+    assert "mobilenet_v2" in set(tensors.model)
     claims = pd.read_csv(res / "99_claims" / "claims.csv").set_index(["claim", "scope"])
     assert claims.loc[("C1", "all"), "verdict"] == "reproduced"
     assert claims.loc[("C2", "all"), "verdict"] in {"reproduced", "partly reproduced"}
     assert claims.loc[("C8", "mask cost"), "verdict"] == "reproduced"
     assert "not written yet" in claims.loc[("C4", "all"), "evidence"]
+    assert claims.loc[("C3", "all"), "verdict"] != "not yet checked"
+    assert claims.loc[("C8", "natural sparsity"), "verdict"] != "not yet checked"
+    for fig in ("fig-tensor-snr", "fig-win-vs-kurtosis"):
+        assert (res / "03_weight_tensors" / f"{fig}.png").stat().st_size > 10_000
     for fig in ("fig-normal-comparison", "fig-heavy-tail", "fig-heavy-tail-families"):
         assert (res / "02_distributions" / f"{fig}.png").stat().st_size > 10_000
 
@@ -96,7 +107,7 @@ def test_strict_build_succeeds(book):
 
 def test_pages_in_a_real_browser(book, tmp_path):
     """Offline: math typeset, every image loaded, no request leaves the machine, no broken link."""
-    names = ("02_distributions", "01_setup", "99_claims")
+    names = ("02_distributions", "01_setup", "03_weight_tensors", "99_claims")
     outside, problems = check_site(book["root"] / "_build" / "html", tmp_path, names)
     assert not outside, f"requests left the machine: {sorted(set(outside))[:5]}"
     assert not problems, "\n".join(problems[:20])

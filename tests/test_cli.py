@@ -27,3 +27,80 @@ def test_unknown_profile():
 def test_help():
     r = run("run-notebooks", "--help")
     assert r.returncode == 0 and "--profile" in r.stdout
+
+
+def test_analyze_end_to_end_on_a_written_checkpoint(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    rng = np.random.default_rng(0)
+    sd = {
+        "conv.weight": torch.from_numpy(rng.standard_t(4, size=(8, 4, 3, 3)).astype(np.float32)),
+        "fc.weight": torch.from_numpy(rng.laplace(size=(10, 32)).astype(np.float32)),
+        "dead.weight": torch.zeros(4, 4),
+        "broken.weight": torch.tensor([[1.0, float("nan")], [0.0, 2.0]]),
+        "fc.bias": torch.zeros(10),
+    }
+    ckpt = tmp_path / "tiny.pth"
+    torch.save({"state_dict": sd}, ckpt)
+    out = tmp_path / "out"
+    r = run("analyze", str(ckpt), "--bits", "2,4,8", "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "2 layer weight tensors analysed, 2 skipped" in r.stdout
+    assert "skipped broken.weight: contains NaN or Inf" in r.stdout
+    tensors = pd.read_csv(out / "tensors.csv")
+    assert list(tensors.columns) == [
+        "model", "tensor", "numel", "n_bits", "sparsity", "kurtosis", "excess_kurtosis",
+        "quant_snr_db_paper", "quant_snr_db", "prune_snr_db", "prune_snr_db_corrected", "natural_sparsity",
+    ]  # fmt: skip
+    assert sorted(tensors.tensor.unique()) == ["conv.weight", "fc.weight"] and sorted(tensors.n_bits.unique()) == [
+        2,
+        4,
+        8,
+    ]
+    skipped = pd.read_csv(out / "skipped.csv").set_index("tensor").reason
+    assert skipped["dead.weight"] == "all zeros" and skipped["broken.weight"] == "contains NaN or Inf"
+    rec = pd.read_csv(out / "recommendations.csv")
+    assert set(rec.recommendation) <= {"quantize", "prune"} and len(rec) == len(tensors)
+    for fig in ("fig-tensor-snr.png", "fig-win-vs-kurtosis.png"):
+        assert (out / fig).stat().st_size > 10_000
+
+
+def test_analyze_the_real_mobilenet(tmp_path):
+    import pandas as pd
+
+    r = run("analyze", "mobilenet_v2", "--out", str(tmp_path), "--no-progress", "--range", "paper")
+    assert r.returncode == 0, r.stderr
+    assert "mobilenet_v2: 53 layer weight tensors analysed, 0 skipped; clipping: paper" in r.stdout
+    t = pd.read_csv(tmp_path / "tensors.csv")
+    assert len(t) == 53 * 7 and (t.quant_snr_db >= t.quant_snr_db_paper - 1e-9).all()
+
+
+def test_analyze_bad_inputs(tmp_path):
+    import torch
+
+    (tmp_path / "garbage.pth").write_bytes(b"\x80\x04garbage")
+    (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
+    torch.save({"bn.weight": torch.ones(3)}, tmp_path / "bn.pt")
+    cases = [
+        (["does-not-exist.pth"], "no such file or folder"),
+        ([str(tmp_path / "garbage.pth")], "cannot be read as a torch checkpoint"),
+        ([str(tmp_path / "notes.csv")], "not a checkpoint type"),
+        ([str(tmp_path / "bn.pt")], "no convolution or linear weight tensors"),
+        (["resnet9000"], "unknown model 'resnet9000'; known offline models: mobilenet_v2"),
+        (["mobilenet_v2", "--bits", "0-4"], "bit-widths must be integers in 1..15"),
+        (["mobilenet_v2", "--bits", "two"], "bits must look like"),
+    ]
+    for args, message in cases:
+        r = run("analyze", *args, "--out", str(tmp_path / "o"), "--no-progress")
+        assert r.returncode == 2, (args, r.stdout)
+        assert message in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
+    assert not (tmp_path / "o").exists()  # nothing written for a refused input
+
+
+def test_analyze_help():
+    r = run("analyze", "--help")
+    assert r.returncode == 0
+    for word in ("--bits", "--range", "--no-fp16", "--out", "mobilenet_v2", "torchvision:<name>"):
+        assert word in r.stdout

@@ -1,0 +1,248 @@
+"""Model-level analysis of real weights (paper §4, Figure 3) and its summaries.
+
+:func:`analyze_model` streams every layer weight of a checkpoint through
+:func:`pvq.tensors.analyze_tensor`; the summary functions turn the per-tensor table into the
+chapter's tables: who wins per bit-width, natural sparsity, win share by kurtosis bin with a
+fitted boundary, per-model shares, and per-tensor recommendations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+from tqdm import tqdm
+
+from .tensors import TENSOR_COLUMNS, SortedWeights, analyze_tensor, check_tensor, natural_sparsity
+from .weights import Checkpoint, iter_weights
+
+__all__ = [
+    "KURTOSIS_BINS",
+    "analyze_model",
+    "describe_between",
+    "kurtosis_boundary",
+    "natural_sparsity_minmax",
+    "natural_sparsity_table",
+    "parse_bits",
+    "recommendations",
+    "win_share_by_bits",
+    "win_share_by_kurtosis",
+]
+
+KURTOSIS_BINS = (0.0, 4.0, 6.0, 10.0, 30.0, 100.0, math.inf)
+QUANT_COLUMNS = {"exact": "quant_snr_db", "paper": "quant_snr_db_paper"}
+
+
+def parse_bits(text: str) -> list[int]:
+    """Parse ``'2-8'``, ``'4'`` or ``'2,3,8'`` into sorted bit-widths in 1..15.
+
+    Raises
+    ------
+    ValueError
+        Malformed text, or a bit-width outside 1..15 (16 bits is the baseline itself).
+    """
+    bits: set[int] = set()
+    try:
+        for part in str(text).split(","):
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                bits.update(range(lo, hi + 1))
+            else:
+                bits.add(int(part))
+    except ValueError:
+        raise ValueError(f"bits must look like '2-8' or '2,4,8', got {text!r}") from None
+    if not bits or min(bits) < 1 or max(bits) > 15:
+        raise ValueError(f"bit-widths must be integers in 1..15 (below the 16-bit baseline), got {text!r}")
+    return sorted(bits)
+
+
+def analyze_model(
+    ckpt: Checkpoint,
+    n_bits,
+    *,
+    fp16: bool = True,
+    grid: str = "signed",
+    progress: bool = False,
+    label: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figure 3's numbers for every layer weight of one checkpoint.
+
+    Returns
+    -------
+    tensors : pandas.DataFrame
+        One row per (tensor, bit-width), columns :data:`pvq.tensors.TENSOR_COLUMNS`.
+    skipped : pandas.DataFrame
+        Columns ``model, tensor, numel, reason`` for tensors that could not be analysed
+        (non-finite values, FP16 overflow, all zeros, constant).
+    """
+    model = label or ckpt.label
+    rows, skipped = [], []
+    weights = iter_weights(ckpt)
+    first = next(weights)  # open and check the file before any progress bar or heavy work
+    for name, w in tqdm(
+        itertools.chain([first], weights), desc=model, unit=" tensors", disable=not progress, leave=False
+    ):
+        got, reason = analyze_tensor(w, n_bits, model=model, tensor=name, fp16=fp16, grid=grid)
+        if reason:
+            skipped.append({"model": model, "tensor": name, "numel": int(np.size(w)), "reason": reason})
+        rows += got
+    return (
+        pd.DataFrame(rows, columns=TENSOR_COLUMNS),
+        pd.DataFrame(skipped, columns=["model", "tensor", "numel", "reason"]),
+    )
+
+
+def _wins(df: pd.DataFrame, method: str) -> pd.Series:
+    return df[QUANT_COLUMNS[method]] > df["prune_snr_db"]
+
+
+def win_share_by_bits(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFrame:
+    """Share of tensors where quantization beats pruning, per bit-width.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``n_bits, sparsity, tensors, quant_wins_share, median_margin_db``.
+    """
+    d = df.assign(win=_wins(df, method), margin=df[QUANT_COLUMNS[method]] - df["prune_snr_db"])
+    out = d.groupby("n_bits").agg(
+        sparsity=("sparsity", "first"),
+        tensors=("win", "size"),
+        quant_wins_share=("win", "mean"),
+        median_margin_db=("margin", "median"),
+    )
+    return out.reset_index()
+
+
+def natural_sparsity_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and median share of exact zeros after quantization, per bit-width."""
+    out = df.groupby("n_bits").natural_sparsity.agg(["mean", "median"]).reset_index()
+    return out.rename(columns={"mean": "natural_sparsity_mean", "median": "natural_sparsity_median"})
+
+
+def win_share_by_kurtosis(df: pd.DataFrame, *, method: str = "exact", bins=KURTOSIS_BINS) -> pd.DataFrame:
+    """Share of tensors where *pruning* wins, per bit-width and kurtosis bin.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``n_bits, kurtosis_bin, tensors, prune_wins_share``.
+    """
+    d = df.assign(prune_wins=~_wins(df, method), kurtosis_bin=pd.cut(df["kurtosis"], list(bins), right=False))
+    out = d.groupby(["n_bits", "kurtosis_bin"], observed=True).agg(
+        tensors=("prune_wins", "size"), prune_wins_share=("prune_wins", "mean")
+    )
+    out = out.reset_index()
+    out["kurtosis_bin"] = out["kurtosis_bin"].astype(str)
+    return out
+
+
+def kurtosis_boundary(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFrame:
+    """Per bit-width, a logistic fit of P(pruning wins) against log kurtosis.
+
+    ``P = 1 / (1 + exp(-(a + c·log κ)))`` by maximum likelihood; the boundary is the kurtosis
+    where ``P = 1/2``, ``κ* = exp(-a/c)``. ``nan`` when one method wins every tensor (no
+    boundary inside the data) or the fit has no positive slope.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``n_bits, boundary_kurtosis, slope, tensors``.
+    """
+    rows = []
+    for b, g in df.groupby("n_bits"):
+        y = (~_wins(g, method)).to_numpy(dtype=float)
+        x = np.log(g["kurtosis"].to_numpy())
+        boundary = slope = math.nan
+        if 0 < y.sum() < y.size:
+
+            def nll(p, x=x, y=y):
+                z = p[0] + p[1] * x
+                return float(np.sum(np.logaddexp(0, z) - y * z))
+
+            res = optimize.minimize(nll, x0=[0.0, 1.0], method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10})
+            a, c = res.x
+            if c > 0:
+                boundary, slope = math.exp(-a / c), float(c)
+        rows.append({"n_bits": int(b), "boundary_kurtosis": boundary, "slope": slope, "tensors": len(g)})
+    return pd.DataFrame(rows)
+
+
+def recommendations(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFrame:
+    """Per tensor and compression point: quantize or prune, and by how many dB.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, tensor, n_bits, sparsity, recommendation, margin_db`` (margin of the
+        recommended method over the other).
+    """
+    q = df[QUANT_COLUMNS[method]]
+    diff = q - df["prune_snr_db"]
+    return pd.DataFrame(
+        {
+            "model": df["model"],
+            "tensor": df["tensor"],
+            "n_bits": df["n_bits"],
+            "sparsity": df["sparsity"],
+            "recommendation": np.where(diff >= 0, "quantize", "prune"),
+            "margin_db": diff.abs(),
+        }
+    )
+
+
+def natural_sparsity_minmax(ckpt: Checkpoint, n_bits, *, fp16: bool = True, grid: str = "signed", label=None):
+    """Natural sparsity with the min–max range (``α = max|w|``) instead of an MSE-chosen clip.
+
+    A second convention for the share of exact zeros, to see which one the paper's ≈13% / ≈35%
+    follow.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, tensor, n_bits, natural_sparsity_minmax``.
+    """
+    rows = []
+    for name, w in iter_weights(ckpt):
+        values, _ = check_tensor(w, fp16=fp16)
+        if values is None:
+            continue
+        sw = SortedWeights.build(values)
+        for b in n_bits:
+            rows.append(
+                {
+                    "model": label or ckpt.label,
+                    "tensor": name,
+                    "n_bits": int(b),
+                    "natural_sparsity_minmax": natural_sparsity(sw, sw.max_abs, n_bits=b, grid=grid),
+                }
+            )
+    return pd.DataFrame(rows, columns=["model", "tensor", "n_bits", "natural_sparsity_minmax"])
+
+
+def describe_between(reference: dict, low: pd.Series, high: pd.Series, *, what: str = "the paper's value") -> str:
+    """One sentence per bit-width saying where a reference value lies against two conventions.
+
+    Parameters
+    ----------
+    reference : dict
+        ``{n_bits: value}``.
+    low, high : pandas.Series
+        The two conventions' values indexed by ``n_bits``.
+    """
+    parts = []
+    for b, ref in sorted(reference.items(), reverse=True):
+        if b not in low.index or b not in high.index:
+            continue
+        lo, hi = sorted([float(low[b]), float(high[b])])
+        if lo <= ref <= hi:
+            where = "between the two"
+        elif ref < lo:
+            where = "below both"
+        else:
+            where = "above both"
+        parts.append(f"INT{b}: {what} {ref:.1%} lies {where} ({lo:.1%} and {hi:.1%})")
+    return "; ".join(parts)

