@@ -25,17 +25,20 @@ from .distributions import (
 from .metrics import kurtosis, snr_db, snr_db_from_mse
 from .pruning import paired_sparsity, prune, prune_mask
 from .quantization import int_grid, quantize, quantize_int, scale_from_clip
+from .weights import MODELS, iter_weights, resolve
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DISTRIBUTIONS",
+    "MODELS",
     "ClipResult",
     "SymmetricDistribution",
     "distribution_for_kurtosis",
     "error_profile",
     "from_scipy",
     "int_grid",
+    "iter_weights",
     "kurtosis",
     "make_distribution",
     "optimal_clip",
@@ -49,6 +52,7 @@ __all__ = [
     "quantize",
     "quantize_int",
     "quantized_level_masses",
+    "resolve",
     "scale_from_clip",
     "snr_db",
     "snr_db_from_mse",

@@ -37,12 +37,13 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
 
 from .distributions import SymmetricDistribution
 from .metrics import snr_db_from_mse
 from .pruning import check_sparsity, paired_sparsity
-from .quantization import Grid, check_grid, int_grid, scale_from_clip
+from .quantization import Grid, check_grid, int_grid, quantize, scale_from_clip
 
 __all__ = [
     "ClipResult",
@@ -375,10 +376,6 @@ def error_profile(dist: SymmetricDistribution, w, *, clip: float, n_bits: int, s
         ``p(w)``, the continuous part of the pruned density (``p(w)`` where ``|w| ≥ τ``), and
         ``(w - F(w))² p(w)`` for the quantizer and for pruning.
     """
-    import pandas as pd
-
-    from .quantization import quantize
-
     w = np.asarray(w, dtype=np.float64)
     p = dist.pdf(w)
     tau = pruning_threshold(dist, sparsity)

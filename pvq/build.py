@@ -176,18 +176,25 @@ def execute_chapters(
             raise ValueError(f"unknown chapter(s) {missing}; available: {sorted(stems)}")
         sources = [s for s in sources if s.stem in picked or s.stem == CLAIMS_STEM]
     plan = [(s, profile_parameters(s, profile, root, overrides)) for s in sources]
-    if results_dir is not None:
-        os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
     chapters = [p for p in plan if p[0].stem != CLAIMS_STEM]
     last = [p for p in plan if p[0].stem == CLAIMS_STEM]
     runs: list[NotebookRun] = []
-    with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=not progress) as bar:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(_execute_one, s, out_dir, p, root, timeout) for s, p in chapters]
-            for fut in futures:
-                runs.append(fut.result())
+    previous = os.environ.get(RESULTS_ENV)
+    if results_dir is not None:  # the kernels inherit the environment
+        os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
+    try:
+        with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=not progress) as bar:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                futures = [pool.submit(_execute_one, s, out_dir, p, root, timeout) for s, p in chapters]
+                for fut in futures:
+                    runs.append(fut.result())
+                    bar.update()
+            for s, p in last:
+                runs.append(_execute_one(s, out_dir, p, root, timeout))
                 bar.update()
-        for s, p in last:
-            runs.append(_execute_one(s, out_dir, p, root, timeout))
-            bar.update()
+    finally:
+        if previous is None:
+            os.environ.pop(RESULTS_ENV, None)
+        else:
+            os.environ[RESULTS_ENV] = previous
     return runs

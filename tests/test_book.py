@@ -27,18 +27,15 @@ SOURCES = ["_config.yml", "_toc.yml", "book", "notebooks", "params"]
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     root = tmp_path_factory.mktemp("book")
+    previous = os.environ.get("PVQ_RESULTS_DIR")
     for name in SOURCES:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("chapters", "__pycache__"))
         else:
             shutil.copy(src, root / name)
-    old = os.environ.get("PVQ_RESULTS_DIR")
     runs = execute_chapters("ci", root=root, results_dir=root / "results", progress=False)
-    if old is None:
-        os.environ.pop("PVQ_RESULTS_DIR", None)
-    else:
-        os.environ["PVQ_RESULTS_DIR"] = old
+    assert os.environ.get("PVQ_RESULTS_DIR") == previous  # the runner restores the environment
     build = subprocess.run(
         [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "-W", "-n", "--keep-going"],
         capture_output=True,
