@@ -1,0 +1,217 @@
+"""Per-layer pruning as a best-subset least-squares problem (paper §5).
+
+For one output channel with inputs ``X`` and weights ``w`` (a chunk of ``n`` input dimensions),
+pruning to at most ``k`` non-zeros with the kept weights refitted is
+
+.. math::
+
+    \\min_{|C| \\le k}\\ \\min_{\\hat w_C} \\lVert X w - X_C \\hat w_C \\rVert^2
+    = \\lVert Xw \\rVert^2 - g_C^\\top H_{CC}^{-1} g_C, \\qquad H = X^\\top X,\\ g = Hw .
+
+The paper's MIQP also bounds the refitted weights by ``-c·m⊙l ≤ ŵ ≤ c·m⊙u`` (``c = 2``); the
+solvers here drop that box (it is inactive in almost every instance measured) and
+:func:`scip_boxed_miqp` solves the paper's boxed form as an independent cross-check.
+
+Solvers: :func:`magnitude` (no refit and with refit, the paper's baseline), :func:`sparsegpt`
+(Frantar & Alistarh 2023, one row), :func:`greedy_obs` (Optimal Brain Surgeon, one weight at a
+time with refit), and :func:`exact_prune`, a branch and bound over the support whose bound is
+``res(C) +`` the ``m``-th smallest single-removal cost ``Δ_j = β_j²/[H_CC⁻¹]_jj`` among the
+free weights (``m`` removals still to make): removing any set costs at least as much as removing
+its most expensive member.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "PruneResult",
+    "exact_prune",
+    "greedy_obs",
+    "keep_count",
+    "magnitude",
+    "prune_objective",
+    "scip_boxed_miqp",
+    "sparsegpt",
+]
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """A pruned (and possibly refitted) chunk and what is known about the optimum."""
+
+    w_hat: np.ndarray
+    objective: float
+    lower_bound: float
+    proven: bool
+    nodes: int = 0
+
+
+def keep_count(n: int, n_bits: int, *, baseline_bits: int = 16) -> int:
+    """Weights kept in a chunk of ``n`` at the pairing of INT-b: ``⌊n·b/16⌋`` (paper: Σm ≤ n·b/16)."""
+    return math.floor(n * n_bits / baseline_bits)
+
+
+def prune_objective(r: np.ndarray, w, w_hat) -> float:
+    """``||X(w - ŵ)||² = ||R(w - ŵ)||²`` in residual form."""
+    v = r @ (np.asarray(w, dtype=np.float64) - np.asarray(w_hat, dtype=np.float64))
+    return float(v @ v)
+
+
+def _refit(h: np.ndarray, w: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Least-squares weights on ``support``: ``ŵ_C = H_CC⁻¹ (Hw)_C``, zero elsewhere."""
+    out = np.zeros_like(w)
+    if support.size:
+        out[support] = np.linalg.solve(h[np.ix_(support, support)], (h @ w)[support])
+    return out
+
+
+def magnitude(r: np.ndarray, w, k: int, *, refit: bool) -> PruneResult:
+    """Keep the ``k`` largest ``|w|``; with ``refit`` the kept weights are re-solved by least squares."""
+    w = np.asarray(w, dtype=np.float64)
+    support = np.sort(np.argsort(-np.abs(w), kind="stable")[:k])
+    w_hat = _refit(r.T @ r, w, support) if refit else np.where(np.isin(np.arange(w.size), support), w, 0.0)
+    return PruneResult(w_hat, prune_objective(r, w, w_hat), 0.0, False)
+
+
+def sparsegpt(r: np.ndarray, w, k: int, *, damp: float = 0.0) -> PruneResult:
+    """SparseGPT for one row: mask by ``w_i² / [H⁻¹]_ii²`` (keep the ``k`` largest), then prune in
+    order, pushing each removed weight's error onto the later ones through the Cholesky factor of
+    ``H⁻¹`` (as GPTQ does for rounding)."""
+    w = np.array(w, dtype=np.float64)
+    n = w.size
+    h = r.T @ r
+    if damp:
+        h = h + damp * np.mean(np.diag(h)) * np.eye(n)
+    u = np.linalg.cholesky(np.linalg.inv(h)).T
+    score = w**2 / np.diag(u) ** 2
+    keep = np.zeros(n, dtype=bool)
+    keep[np.argsort(-score, kind="stable")[:k]] = True
+    w_orig = w.copy()
+    for i in range(n):
+        if not keep[i]:
+            err = w[i] / u[i, i]
+            w[i + 1 :] -= err * u[i, i + 1 :]
+            w[i] = 0.0
+    return PruneResult(w, prune_objective(r, w_orig, w), 0.0, False)
+
+
+def _removal_costs(hinv: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    return beta**2 / np.diag(hinv)
+
+
+def greedy_obs(r: np.ndarray, w, k: int) -> PruneResult:
+    """Optimal Brain Surgeon, greedily: remove the weight whose removal (with refit) costs least."""
+    w = np.asarray(w, dtype=np.float64)
+    h = r.T @ r
+    support = np.arange(w.size)
+    while support.size > k:
+        hinv = np.linalg.inv(h[np.ix_(support, support)])
+        beta = hinv @ (h @ w)[support]
+        support = np.delete(support, int(np.argmin(_removal_costs(hinv, beta))))
+    w_hat = _refit(h, w, support)
+    return PruneResult(w_hat, prune_objective(r, w, w_hat), 0.0, False)
+
+
+def exact_prune(r: np.ndarray, w, k: int, *, max_nodes: int = 1_000_000) -> PruneResult:
+    """Exact best-subset pruning with least-squares refit, by branch and bound.
+
+    Depth-first over "remove j" / "keep j" decisions, removals of the cheapest weight first; the
+    inverse ``H_CC⁻¹`` is downdated by a rank-one step on each removal. The incumbent starts at
+    the best of greedy OBS, SparseGPT and magnitude with refit. ``proven`` is False when
+    ``max_nodes`` ran out.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    n = w.size
+    h = r.T @ r
+    g = h @ w
+    total = float(w @ g)  # ||Xw||²
+    starts = [greedy_obs(r, w, k), sparsegpt(r, w, k, damp=0.01), magnitude(r, w, k, refit=True)]
+    incumbent = min(starts, key=lambda s: s.objective)
+    best = incumbent.objective
+    best_support = np.flatnonzero(incumbent.w_hat)
+    if k >= n:
+        w_hat = w.copy()
+        return PruneResult(w_hat, 0.0, 0.0, True)
+    if k <= 0:
+        return PruneResult(np.zeros(n), total, total, True)
+    nodes = 0
+
+    def search(support, fixed, hinv, res):
+        nonlocal best, best_support, nodes
+        nodes += 1
+        if nodes > max_nodes:
+            raise _Budget
+        m = support.size - k
+        if m == 0:
+            if res < best:
+                best, best_support = res, support.copy()
+            return
+        beta = hinv @ g[support]
+        delta = _removal_costs(hinv, beta)
+        free = ~fixed
+        free_idx = np.flatnonzero(free)
+        if free_idx.size < m:
+            return
+        bound = res + np.partition(delta[free_idx], m - 1)[m - 1]
+        if bound >= best * (1 - 1e-12):
+            return
+        j = int(free_idx[np.argmin(delta[free_idx])])
+        # branch 1: remove j (rank-one downdate of the inverse)
+        keep = np.arange(support.size) != j
+        h_down = hinv[np.ix_(keep, keep)] - np.outer(hinv[keep, j], hinv[j, keep]) / hinv[j, j]
+        search(support[keep], fixed[keep], h_down, res + delta[j])
+        # branch 2: keep j for good
+        if free_idx.size - 1 >= m:
+            fixed2 = fixed.copy()
+            fixed2[j] = True
+            search(support, fixed2, hinv, res)
+
+    proven = True
+    try:
+        search(np.arange(n), np.zeros(n, dtype=bool), np.linalg.inv(h), total - float(g @ np.linalg.solve(h, g)))
+    except _Budget:
+        proven = False
+    w_hat = _refit(h, w, np.sort(best_support))
+    obj = prune_objective(r, w, w_hat)
+    return PruneResult(w_hat, obj, obj if proven else 0.0, proven, nodes)
+
+
+class _Budget(Exception):
+    """The node budget ran out."""
+
+
+def scip_boxed_miqp(r: np.ndarray, w, k: int, *, box: float = 2.0, time_limit: float = 60.0) -> PruneResult:
+    """The paper's boxed MIQP solved by SCIP (PySCIPOpt): an independent cross-check.
+
+    ``min ||R(w - ŵ)||²`` s.t. ``Σ m ≤ k``, ``-box·m_i·l ≤ ŵ_i ≤ box·m_i·u`` with ``l = -min w``,
+    ``u = max w`` (so ``ŵ_i = 0`` when ``m_i = 0``). ``proven`` is SCIP's optimality status.
+    """
+    from pyscipopt import Model, quicksum
+
+    w = np.asarray(w, dtype=np.float64)
+    n = w.size
+    lo_b, hi_b = box * max(-float(w.min()), 0.0), box * max(float(w.max()), 0.0)
+    model = Model()
+    model.hideOutput()
+    model.setParam("limits/time", time_limit)
+    what = [model.addVar(lb=-lo_b, ub=hi_b, name=f"w{i}") for i in range(n)]
+    mask = [model.addVar(vtype="B", name=f"m{i}") for i in range(n)]
+    for i in range(n):
+        model.addCons(what[i] <= hi_b * mask[i])
+        model.addCons(what[i] >= -lo_b * mask[i])
+    model.addCons(quicksum(mask) <= k)
+    resid = [model.addVar(lb=None, name=f"e{i}") for i in range(n)]
+    for i in range(n):
+        model.addCons(resid[i] == quicksum(float(r[i, j]) * (float(w[j]) - what[j]) for j in range(i, n)))
+    obj = model.addVar(lb=0, name="obj")
+    model.addCons(obj >= quicksum(e * e for e in resid))
+    model.setObjective(obj, "minimize")
+    model.optimize()
+    w_hat = np.array([model.getVal(v) for v in what])
+    value = prune_objective(r, w, w_hat)
+    proven = model.getStatus() == "optimal"
+    return PruneResult(w_hat, value, float(model.getDualbound()) if proven else 0.0, proven)
