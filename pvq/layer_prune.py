@@ -9,8 +9,8 @@ pruning to at most ``k`` non-zeros with the kept weights refitted is
     = \\lVert Xw \\rVert^2 - g_C^\\top H_{CC}^{-1} g_C, \\qquad H = X^\\top X,\\ g = Hw .
 
 The paper's MIQP also bounds the refitted weights by ``-c·m⊙l ≤ ŵ ≤ c·m⊙u`` (``c = 2``); the
-solvers here drop that box (it is inactive in almost every instance measured) and
-:func:`scip_boxed_miqp` solves the paper's boxed form as an independent cross-check.
+solvers here drop that box, which can only lower the optimum, and :func:`scip_boxed_miqp` solves
+the paper's boxed form as an independent cross-check (the tests compare the two).
 
 Solvers: :func:`magnitude` (no refit and with refit, the paper's baseline), :func:`sparsegpt`
 (Frantar & Alistarh 2023, one row), :func:`greedy_obs` (Optimal Brain Surgeon, one weight at a
@@ -26,6 +26,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .layer_quant import inverse_cholesky
 
 __all__ = [
     "PruneResult",
@@ -83,10 +85,7 @@ def sparsegpt(r: np.ndarray, w, k: int, *, damp: float = 0.0) -> PruneResult:
     ``H⁻¹`` (as GPTQ does for rounding)."""
     w = np.array(w, dtype=np.float64)
     n = w.size
-    h = r.T @ r
-    if damp:
-        h = h + damp * np.mean(np.diag(h)) * np.eye(n)
-    u = np.linalg.cholesky(np.linalg.inv(h)).T
+    u = inverse_cholesky(r, damp=damp)
     score = w**2 / np.diag(u) ** 2
     keep = np.zeros(n, dtype=bool)
     keep[np.argsort(-score, kind="stable")[:k]] = True

@@ -36,6 +36,7 @@ __all__ = [
     "exact_quant",
     "factor",
     "gptq",
+    "inverse_cholesky",
     "obq",
     "quant_objective",
     "round_to_nearest",
@@ -96,6 +97,17 @@ def round_to_nearest(w, scale: float, lo: int, hi: int) -> np.ndarray:
     return np.clip(np.rint(np.asarray(w, dtype=np.float64) / scale), lo, hi).astype(np.int64)
 
 
+def inverse_cholesky(r: np.ndarray, *, damp: float = 0.0) -> np.ndarray:
+    """Upper Cholesky factor ``U`` of ``H⁻¹`` (``UᵀU = H⁻¹``), ``H = RᵀR + damp·mean(diag)·I``.
+
+    The factor GPTQ and SparseGPT use to spread one weight's error over the weights after it.
+    """
+    h = r.T @ r
+    if damp:
+        h = h + damp * np.mean(np.diag(h)) * np.eye(h.shape[0])
+    return np.linalg.cholesky(np.linalg.inv(h)).T
+
+
 def gptq(r: np.ndarray, w, scale: float, lo: int, hi: int, *, damp: float = 0.0) -> np.ndarray:
     """GPTQ for one row: quantize weights in order, pushing each rounding error onto the rest.
 
@@ -105,10 +117,7 @@ def gptq(r: np.ndarray, w, scale: float, lo: int, hi: int, *, damp: float = 0.0)
     """
     w = np.array(w, dtype=np.float64)
     n = w.size
-    h = r.T @ r
-    if damp:
-        h = h + damp * np.mean(np.diag(h)) * np.eye(n)
-    u = np.linalg.cholesky(np.linalg.inv(h)).T
+    u = inverse_cholesky(r, damp=damp)
     z = np.zeros(n, dtype=np.int64)
     for i in range(n):
         z[i] = min(max(int(np.rint(w[i] / scale)), lo), hi)
