@@ -66,6 +66,7 @@ class MobileNetV2(nn.Module):
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
 
     def forward(self, x):
+        """Class logits for normalised images ``(batch, 3, H, W)``."""
         x = nn.functional.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
         return self.classifier(x)
 
@@ -120,6 +121,7 @@ class MiniLM(nn.Module):
         )
 
     def forward(self, ids, attention_mask):
+        """Token representations ``(batch, tokens, hidden)`` for token ids and their attention mask."""
         pos = torch.arange(ids.shape[1]).unsqueeze(0)
         e = self.embeddings
         x = e.LayerNorm(

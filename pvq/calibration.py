@@ -135,6 +135,9 @@ def layer_input_rows(module: nn.Module, inputs: torch.Tensor, *, mask: torch.Ten
         return [(x.double().numpy(), np.arange(module.out_features))]
     if not isinstance(module, nn.Conv2d):
         raise ValueError(f"{type(module).__name__} is not a conv/linear layer")
+    pad = getattr(module, "static_padding", None)  # "same" padding applied inside forward (EfficientNet)
+    if pad is not None:
+        inputs = pad(inputs)
     g = module.groups
     cin, cout = module.in_channels // g, module.out_channels // g
     out = []

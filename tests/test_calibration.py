@@ -70,6 +70,21 @@ def test_im2col_rows_reproduce_the_convolution(mobilenet):
             np.testing.assert_allclose(rows @ w[c], expected, rtol=1e-4, atol=1e-4)
 
 
+def test_im2col_rows_with_same_padding_inside_forward():
+    model = build_model("efficientnet_lite0")
+    name = "_blocks.5._depthwise_conv"  # stride 2, asymmetric "same" padding applied in forward
+    x = sample_images(1, seed=2)
+    captured = capture_inputs(model, [name], x)[name]
+    conv = dict(model.named_modules())[name]
+    with torch.no_grad():
+        y = conv(captured)
+    rows, channels = layer_input_rows(conv, captured)[7]
+    w = conv.weight.detach().double().numpy().reshape(conv.out_channels, -1)
+    np.testing.assert_allclose(
+        rows @ w[channels[0]], y[:, channels[0]].reshape(-1).double().numpy(), rtol=1e-4, atol=1e-4
+    )
+
+
 def test_linear_rows_drop_padding():
     lin = torch.nn.Linear(4, 3)
     x = torch.randn(2, 5, 4)

@@ -1,0 +1,343 @@
+"""The per-layer comparison (paper §5, Figure 4): problems, sweep, cache and layer SNRs.
+
+A layer's problem for output channel ``c``: the rows ``X`` its inputs produce on real
+calibration data, its FP16-rounded weights ``w_c`` cut into chunks of at most ``chunk_size``
+input dimensions (a depthwise kernel is one chunk), each chunk solved on its own by every
+method at every comparison point (INT-b vs keeping ``⌊n·b/16⌋`` weights). Only the triangular
+factor ``R`` of each chunk travels (``||X v|| = ||R v||``), so problems are small.
+
+Layer SNR of a method: ``-10·log10(Σ error / Σ ||Xw||²)`` over the layer's channels and chunks.
+
+The sweep goes through any ``concurrent.futures.Executor`` (a local process pool by
+default; a Dask cluster's ``client.get_executor()`` when a scheduler is named) and caches each
+chunk's result as a JSON file written atomically, so an interrupted sweep resumes and a corrupt
+entry is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .layer_prune import exact_prune, greedy_obs, keep_count, magnitude, scip_boxed_miqp, sparsegpt
+from .layer_quant import exact_quant, factor, gptq, obq, quant_objective, round_to_nearest, sdp_bounds
+from .publish import atomic_write
+from .quantization import int_grid
+
+__all__ = [
+    "DASK_ENV",
+    "DEFAULT_LAYERS",
+    "Chunk",
+    "layer_chunks",
+    "layer_snr",
+    "make_executor",
+    "paired_gap",
+    "run_sweep",
+    "solve_chunk",
+]
+
+DASK_ENV = "PVQ_DASK_SCHEDULER"
+CACHE_VERSION = 1
+
+#: Layers studied by default (the paper's MobileNetV2 layers, EfficientNet-Lite0 convolutions,
+#: MiniLM attention and feed-forward projections).
+DEFAULT_LAYERS: dict[str, tuple[str, ...]] = {
+    "mobilenet_v2": ("features.8.conv.0.0", "features.8.conv.1.0", "features.11.conv.0.0", "features.11.conv.1.0"),
+    "efficientnet_lite0": ("_blocks.5._depthwise_conv", "_blocks.5._project_conv", "_blocks.10._expand_conv"),
+    "minilm_l6": (
+        "encoder.layer.2.attention.self.query",
+        "encoder.layer.2.attention.output.dense",
+        "encoder.layer.5.intermediate.dense",
+        "encoder.layer.5.output.dense",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One least-squares problem: a chunk of one output channel's weights and its input factor."""
+
+    model: str
+    layer: str
+    channel: int
+    index: int
+    r: np.ndarray
+    w: np.ndarray
+    scales: tuple  # ((n_bits, scale), ...)
+
+    @property
+    def norm(self) -> float:
+        """``||Xw||²``."""
+        v = self.r @ self.w
+        return float(v @ v)
+
+    def key(self, n_bits, options: dict) -> str:
+        """Content hash: what the chunk is, the comparison points and the solver options."""
+        h = hashlib.sha256()
+        h.update(json.dumps([CACHE_VERSION, self.model, self.layer, self.channel, self.index, list(n_bits),
+                             sorted(options.items()), list(self.scales)], default=str).encode())  # fmt: skip
+        h.update(np.ascontiguousarray(self.r).tobytes())
+        h.update(np.ascontiguousarray(self.w).tobytes())
+        return h.hexdigest()[:32]
+
+
+def layer_chunks(
+    model_name: str,
+    layer: str,
+    *,
+    n_bits,
+    n_inputs: int = 64,
+    chunk_size: int = 32,
+    max_channels: int | None = None,
+    grid: str = "signed",
+    seed: int = 0,
+    captured=None,
+) -> tuple[list[Chunk], dict]:
+    """Build a layer's chunk problems from real inputs.
+
+    Parameters
+    ----------
+    model_name : {'mobilenet_v2', 'efficientnet_lite0', 'minilm_l6'}
+    layer : str
+        Name of a conv/linear module.
+    n_bits : sequence of int
+        Comparison points; the per-tensor scale for each is the MSE-optimal clipping of the
+        FP16-rounded weights (:func:`pvq.tensors.optimal_clip_tensor`).
+    n_inputs : int
+        Calibration images / text passages.
+    chunk_size : int
+        Largest number of input dimensions per problem (must be ≥ 1).
+    max_channels : int, optional
+        Use only the first ``max_channels`` output channels (evenly spread over groups).
+    captured : tuple, optional
+        ``(model, inputs tensor, mask)`` to reuse a forward pass.
+
+    Returns
+    -------
+    chunks : list of Chunk
+    info : dict
+        ``rows`` (rows of X), ``channels`` (used), ``dead_channels`` (``Xw = 0``, skipped),
+        ``chunk_dims`` (sizes of the chunks).
+    """
+    from .architectures import build_model
+    from .calibration import capture_inputs, layer_input_rows, sample_images, sample_text
+    from .tensors import SortedWeights, check_tensor, optimal_clip_tensor
+
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if n_inputs < 8:
+        raise ValueError(f"n_inputs must be >= 8 calibration inputs, got {n_inputs}")
+    if captured is None:
+        model = build_model(model_name)
+        if model_name == "minilm_l6":
+            ids, mask = sample_text(n_inputs, seed=seed)
+            batch, mask = (ids, mask), mask
+        else:
+            batch, mask = (sample_images(n_inputs, seed=seed),), None
+    else:
+        model, batch, mask = captured
+    inputs = capture_inputs(model, [layer], *batch)[layer]
+    module = dict(model.named_modules())[layer]
+    groups = layer_input_rows(module, inputs, mask=mask)
+    weight = module.weight.detach().double().numpy().reshape(module.weight.shape[0], -1)
+    weight = weight.astype(np.float16).astype(np.float64)
+    sw = SortedWeights.build(check_tensor(weight, fp16=False)[0])
+    scales = []
+    for b in n_bits:
+        _, q_max = int_grid(b, grid)
+        scales.append((int(b), optimal_clip_tensor(sw, n_bits=b, grid=grid)[0] / max(q_max, 1)))
+    per_group = None
+    if max_channels is not None:
+        per_group = max(1, math.ceil(max_channels / len(groups)))
+    chunks, dead, used = [], 0, 0
+    for x, channels in groups:
+        chosen = channels if per_group is None else channels[:per_group]
+        if max_channels is not None and len(groups) > max_channels:
+            chosen = channels[:1]
+        factors = {}
+        for c in chosen:
+            if max_channels is not None and used >= max_channels:
+                break
+            w = weight[c]
+            if not np.any(x @ w):
+                dead += 1
+                continue
+            used += 1
+            for i, start in enumerate(range(0, w.size, chunk_size)):
+                if start not in factors:
+                    factors[start] = factor(x[:, start : start + chunk_size])
+                chunks.append(Chunk(model_name, layer, int(c), i, factors[start], w[start : start + chunk_size].copy(),
+                                    tuple(scales)))  # fmt: skip
+        if max_channels is not None and used >= max_channels:
+            break
+    info = {"rows": int(groups[0][0].shape[0]), "channels": used, "dead_channels": dead,
+            "chunk_dims": sorted({c.w.size for c in chunks})}  # fmt: skip
+    return chunks, info
+
+
+def solve_chunk(
+    chunk: Chunk,
+    n_bits,
+    *,
+    grid: str = "signed",
+    quant_nodes: int = 2_000_000,
+    prune_nodes: int = 200_000,
+    sdp: bool = False,
+    scip: bool = False,
+) -> list[dict]:
+    """Every method on one chunk at every comparison point.
+
+    Returns
+    -------
+    list of dict
+        Rows ``model, layer, channel, chunk, n, n_bits, side, method, error, lower_bound,
+        proven, seconds, norm``; ``side`` is ``'quantization'`` or ``'pruning'``.
+    """
+    scales = dict(chunk.scales)
+    rows = []
+    r, w = chunk.r, chunk.w
+    norm = chunk.norm
+
+    def add(b, side, method, error, lower=math.nan, proven=False, seconds=math.nan):
+        rows.append({"model": chunk.model, "layer": chunk.layer, "channel": chunk.channel, "chunk": chunk.index,
+                     "n": w.size, "n_bits": int(b), "side": side, "method": method, "error": float(error),
+                     "lower_bound": float(lower), "proven": bool(proven), "seconds": float(seconds),
+                     "norm": norm})  # fmt: skip
+
+    for b in n_bits:
+        lo, hi = int_grid(b, grid)
+        s = scales[int(b)]
+        t = time.perf_counter()
+        ex = exact_quant(None, w, s, lo, hi, r=r, max_nodes=quant_nodes)
+        add(b, "quantization", "exact", ex.objective, ex.lower_bound, ex.proven, time.perf_counter() - t)
+        add(b, "quantization", "round-to-nearest", quant_objective(r, w, s, round_to_nearest(w, s, lo, hi)))
+        add(b, "quantization", "GPTQ", quant_objective(r, w, s, gptq(r, w, s, lo, hi, damp=0.01)))
+        add(b, "quantization", "OBQ", quant_objective(r, w, s, obq(r, w, s, lo, hi, damp=0.01)))
+        if sdp:
+            t = time.perf_counter()
+            lower, upper = sdp_bounds(r, w, s, lo, hi)
+            add(b, "quantization", "SDP bounds", upper.objective, lower, False, time.perf_counter() - t)
+        k = keep_count(w.size, b)
+        t = time.perf_counter()
+        ep = exact_prune(r, w, k, max_nodes=prune_nodes)
+        add(b, "pruning", "exact", ep.objective, ep.lower_bound, ep.proven, time.perf_counter() - t)
+        add(b, "pruning", "magnitude", magnitude(r, w, k, refit=False).objective)
+        add(b, "pruning", "magnitude + refit", magnitude(r, w, k, refit=True).objective)
+        add(b, "pruning", "SparseGPT", sparsegpt(r, w, k, damp=0.01).objective)
+        add(b, "pruning", "greedy OBS", greedy_obs(r, w, k).objective)
+        if scip:
+            t = time.perf_counter()
+            sc = scip_boxed_miqp(r, w, k, time_limit=30)
+            add(b, "pruning", "SCIP boxed MIQP", sc.objective, sc.lower_bound, sc.proven, time.perf_counter() - t)
+    return rows
+
+
+def _cached_solve(args) -> list[dict]:
+    chunk, n_bits, options, cache_dir = args
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"{chunk.key(n_bits, options)}.json"
+        if path.is_file():
+            try:
+                rows = json.loads(path.read_text())
+                if isinstance(rows, list) and rows and all("error" in r for r in rows):
+                    return rows
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass  # corrupt entry: recompute and overwrite
+    rows = solve_chunk(chunk, n_bits, **options)
+    if path is not None:
+        atomic_write(path, lambda p: p.write_text(json.dumps(rows)))
+    return rows
+
+
+def make_executor(scheduler: str | None = None, *, workers: int = 2) -> Executor:
+    """A local process pool, or a Dask cluster's executor when ``scheduler`` (or ``$PVQ_DASK_SCHEDULER``) names one."""
+    address = scheduler or os.environ.get(DASK_ENV)
+    if address:
+        from distributed import Client
+
+        return Client(address).get_executor()
+    return ProcessPoolExecutor(max_workers=workers)
+
+
+def run_sweep(
+    chunks: Iterable[Chunk],
+    n_bits,
+    *,
+    executor: Executor | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+    sdp_every: int = 0,
+    scip_every: int = 0,
+    **options,
+) -> pd.DataFrame:
+    """Solve every chunk (through ``executor``, or in this process) and stack the rows.
+
+    ``sdp_every = k`` runs the SDP bounds on every k-th chunk (they cost ~1 s each at n = 32),
+    ``scip_every`` the SCIP cross-check likewise; 0 runs neither. Results are identical whatever
+    the executor, and cached per chunk when ``cache_dir`` is given.
+    """
+    chunks = list(chunks)
+    jobs = []
+    for i, c in enumerate(chunks):
+        opts = dict(options, sdp=bool(sdp_every) and i % sdp_every == 0, scip=bool(scip_every) and i % scip_every == 0)
+        jobs.append((c, [int(b) for b in n_bits], opts, None if cache_dir is None else str(cache_dir)))
+    results = executor.map(_cached_solve, jobs) if executor is not None else map(_cached_solve, jobs)
+    rows = []
+    for part in tqdm(results, total=len(jobs), desc="chunks", disable=not progress):
+        rows += part
+    return pd.DataFrame(rows)
+
+
+def layer_snr(results: pd.DataFrame) -> pd.DataFrame:
+    """Layer SNR per (model, layer, n_bits, side, method): ``-10·log10(Σ error / Σ ||Xw||²)``.
+
+    Also the SNR of the summed proven lower bounds (``snr_upper_db``: no solution can beat it)
+    where every chunk has one, the share of chunks proven optimal, and the chunk count.
+    """
+    g = results.groupby(["model", "layer", "n_bits", "side", "method"], sort=False)
+    out = g.agg(
+        error=("error", "sum"),
+        norm=("norm", "sum"),
+        lower=("lower_bound", "sum"),
+        proven=("proven", "mean"),
+        chunks=("error", "size"),
+        has_lower=("lower_bound", lambda s: s.notna().all()),
+    )
+    out["snr_db"] = -10 * np.log10(out.error / out.norm)
+    with np.errstate(divide="ignore"):
+        out["snr_upper_db"] = np.where(out.has_lower, -10 * np.log10(out.lower / out.norm), np.nan)
+    return out.drop(columns=["has_lower"]).reset_index()
+
+
+def paired_gap(results: pd.DataFrame, method: str, *, side: str, reference: str = "exact") -> pd.DataFrame:
+    """How far a method lies from the reference on the chunks where both ran (per layer and point).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, layer, n_bits, chunks, gap_db`` (``10·log10(Σ error / Σ error_ref)``; positive:
+        worse than the reference) and ``lower_gap_db`` (the same for the method's lower bounds).
+    """
+    keys = ["model", "layer", "channel", "chunk", "n_bits"]
+    a = results[(results.side == side) & (results.method == method)]
+    ref = results[(results.side == side) & (results.method == reference)]
+    m = a.merge(ref[[*keys, "error"]], on=keys, suffixes=("", "_ref"))
+    g = m.groupby(["model", "layer", "n_bits"], sort=False).agg(
+        chunks=("error", "size"), error=("error", "sum"), ref=("error_ref", "sum"), lower=("lower_bound", "sum")
+    )
+    g["gap_db"] = 10 * np.log10(g.error / g.ref)
+    with np.errstate(divide="ignore"):
+        g["lower_gap_db"] = 10 * np.log10(g.lower / g.ref)
+    return g.drop(columns=["error", "ref", "lower"]).reset_index()

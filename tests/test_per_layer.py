@@ -1,0 +1,105 @@
+"""The per-layer sweep: real problems, identical results through any executor, a resumable cache."""
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pvq.layer_quant import quant_objective
+from pvq.per_layer import layer_chunks, layer_snr, paired_gap, run_sweep, solve_chunk
+from pvq.quantization import int_grid
+
+BITS = [2, 4, 8]
+
+
+@pytest.fixture(scope="module")
+def small_chunks():
+    chunks, info = layer_chunks("mobilenet_v2", "features.11.conv.0.0", n_bits=BITS, n_inputs=8, chunk_size=6,
+                                max_channels=2)  # fmt: skip
+    return chunks, info
+
+
+def test_chunks_of_a_real_layer(small_chunks):
+    chunks, info = small_chunks
+    assert info["channels"] == 2 and info["rows"] == 8 * 14 * 14 and info["chunk_dims"] == [4, 6]
+    assert len(chunks) == 2 * 11  # 64 inputs in chunks of 6: ten of 6 and one of 4, per channel
+    assert all(c.r.shape == (c.w.size, c.w.size) for c in chunks)
+
+
+def test_exact_methods_equal_brute_force_on_real_chunks(small_chunks):
+    chunks, _ = small_chunks
+    for c in chunks[:3]:
+        rows = pd.DataFrame(solve_chunk(c, [2]))
+        lo, hi = int_grid(2)
+        s = dict(c.scales)[2]
+        brute = min(
+            quant_objective(c.r, c.w, s, np.array(z)) for z in itertools.product(range(lo, hi + 1), repeat=c.w.size)
+        )
+        exact = rows[(rows.side == "quantization") & (rows.method == "exact")].iloc[0]
+        assert exact.proven and exact.error == pytest.approx(brute, rel=1e-9)
+        for side in ("quantization", "pruning"):
+            part = rows[rows.side == side]
+            assert (part.error >= part[part.method == "exact"].error.iloc[0] * (1 - 1e-9)).all()
+
+
+def test_sweep_is_the_same_through_dask_and_a_process_pool(small_chunks, tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distributed import Client, LocalCluster
+
+    chunks, _ = small_chunks
+    chunks = chunks[:6]
+    local = run_sweep(chunks, BITS)
+    with ProcessPoolExecutor(2) as pool:
+        pooled = run_sweep(chunks, BITS, executor=pool)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            dasked = run_sweep(chunks, BITS, executor=client.get_executor())
+    cols = ["model", "layer", "channel", "chunk", "n_bits", "side", "method", "error", "proven"]
+    pd.testing.assert_frame_equal(local[cols], pooled[cols])
+    pd.testing.assert_frame_equal(local[cols], dasked[cols])
+
+
+def test_cache_resumes_and_recovers_from_corruption(small_chunks, tmp_path):
+    chunks, _ = small_chunks
+    chunks = chunks[:4]
+    first = run_sweep(chunks[:2], BITS, cache_dir=tmp_path)  # "interrupted" after two chunks
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    broken = sorted(tmp_path.glob("*.json"))[0]
+    broken.write_text('[{"model": "trunc')  # a corrupt entry
+    full = run_sweep(chunks, BITS, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 4
+    again = run_sweep(chunks, BITS, cache_dir=tmp_path)
+    cols = ["channel", "chunk", "n_bits", "side", "method", "error"]
+    pd.testing.assert_frame_equal(full[cols], again[cols])
+    pd.testing.assert_frame_equal(full[cols].iloc[: len(first)], first[cols])
+    assert json.loads(broken.read_text())[0]["model"] == "mobilenet_v2"
+
+
+def test_layer_snr_and_paired_gap(small_chunks):
+    chunks, _ = small_chunks
+    df = run_sweep(chunks[:4], [4], sdp_every=2)
+    snr = layer_snr(df).set_index(["side", "method"])
+    assert snr.loc[("quantization", "exact"), "snr_db"] >= snr.loc[("quantization", "GPTQ"), "snr_db"] - 1e-9
+    assert snr.loc[("pruning", "exact"), "snr_db"] >= snr.loc[("pruning", "greedy OBS"), "snr_db"] - 1e-9
+    gap = paired_gap(df, "SDP bounds", side="quantization")
+    assert gap.chunks.iloc[0] == 2 and gap.gap_db.iloc[0] >= -1e-9 and gap.lower_gap_db.iloc[0] <= 1e-9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"layer": "features.99"}, "unknown layer 'features.99'"),
+        ({"layer": "features.11.conv.0.1"}, "not conv/linear"),
+        ({"chunk_size": 0}, "chunk_size must be >= 1"),
+        ({"n_inputs": 2}, "n_inputs must be >= 8"),
+    ],
+)
+def test_bad_input(kwargs, message):
+    args = {"layer": "features.11.conv.0.0", "n_bits": [4], "n_inputs": 8, "max_channels": 1} | kwargs
+    with pytest.raises(ValueError, match=message):
+        layer_chunks("mobilenet_v2", **args)
+    with pytest.raises(ValueError, match="no runnable architecture"):
+        layer_chunks("crepe_full", layer="conv1", n_bits=[4])
