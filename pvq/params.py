@@ -24,6 +24,7 @@ __all__ = [
     "HEAVY_TAIL_FAMILIES",
     "PROFILES",
     "DistributionsParams",
+    "PerLayerParams",
     "SetupParams",
     "WeightTensorsParams",
     "check_profile",
@@ -245,3 +246,72 @@ class WeightTensorsParams(_Params):
             raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
         check_grid(self.grid)
         _count(self.n_certify, "n_certify", 0)
+
+
+@dataclass(frozen=True)
+class PerLayerParams(_Params):
+    """Parameters of chapter 4 (per-layer post-training comparison, Figure 4).
+
+    Attributes
+    ----------
+    profile : {'ci', 'full'}
+    layers : dict of str to list of str
+        Runnable model (``'mobilenet_v2'``, ``'efficientnet_lite0'``, ``'minilm_l6'``) → layer names.
+    n_bits : tuple of int
+    n_inputs : int
+        Calibration images / text passages (≥ 8).
+    chunk_size : int
+        Largest number of input dimensions per problem (≥ 1).
+    max_chunks : int
+        Chunks studied per layer (evenly spread over the layer).
+    prune_nodes, quant_nodes : int
+        Node budgets of the exact pruning and quantization searches.
+    scip_max_n : int
+        SCIP cross-check on chunks of at most this many weights (0: none).
+    workers : int
+        Local worker processes.
+    dask_scheduler : str
+        Address of a Dask scheduler (empty: local processes; ``$PVQ_DASK_SCHEDULER`` also works).
+    seed : int
+    """
+
+    profile: str = "full"
+    layers: dict = dataclasses.field(default_factory=dict)
+    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    n_inputs: int = 64
+    chunk_size: int = 32
+    max_chunks: int = 8
+    prune_nodes: int = 50_000
+    quant_nodes: int = 2_000_000
+    scip_max_n: int = 16
+    workers: int = 2
+    dask_scheduler: str = ""
+    seed: int = 0
+
+    def __post_init__(self):
+        runnable = ("mobilenet_v2", "efficientnet_lite0", "minilm_l6")
+        check_profile(self.profile)
+        if not isinstance(self.layers, dict) or not self.layers:
+            raise ValueError(f"layers must map model names to lists of layer names, got {self.layers!r}")
+        for model, names in self.layers.items():
+            if model not in runnable:
+                raise ValueError(f"unknown model {model!r} in layers; runnable models: {runnable}")
+            if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
+        object.__setattr__(self, "layers", {m: tuple(v) for m, v in self.layers.items()})
+        bits = _bits_list(self.n_bits, "n_bits")
+        if max(bits) >= BASELINE_BITS:
+            raise ValueError(f"n_bits must be below the {BASELINE_BITS}-bit baseline, got {list(bits)}")
+        object.__setattr__(self, "n_bits", bits)
+        _count(self.n_inputs, "n_inputs", 8)
+        _count(self.chunk_size, "chunk_size", 1)
+        _count(self.max_chunks, "max_chunks", 1)
+        _count(self.prune_nodes, "prune_nodes", 1)
+        _count(self.quant_nodes, "quant_nodes", 1)
+        _count(self.scip_max_n, "scip_max_n", 0)
+        _count(self.workers, "workers", 1)
+        if not isinstance(self.dask_scheduler, str):
+            raise ValueError(
+                f"dask_scheduler must be a string (empty for local processes), got {self.dask_scheduler!r}"
+            )
+        _count(self.seed, "seed", 0)

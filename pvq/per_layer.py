@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Iterable
@@ -39,6 +40,7 @@ __all__ = [
     "DASK_ENV",
     "DEFAULT_LAYERS",
     "Chunk",
+    "comparison_table",
     "layer_chunks",
     "layer_snr",
     "make_executor",
@@ -102,6 +104,7 @@ def layer_chunks(
     max_channels: int | None = None,
     grid: str = "signed",
     seed: int = 0,
+    max_chunks: int | None = None,
     captured=None,
 ) -> tuple[list[Chunk], dict]:
     """Build a layer's chunk problems from real inputs.
@@ -120,6 +123,9 @@ def layer_chunks(
         Largest number of input dimensions per problem (must be ≥ 1).
     max_channels : int, optional
         Use only the first ``max_channels`` output channels (evenly spread over groups).
+    max_chunks : int, optional
+        Keep this many chunks, evenly spaced over the layer's channels and positions (the
+        paper's Figure 4 also studies a subset of each layer).
     captured : tuple, optional
         ``(model, inputs tensor, mask)`` to reuse a forward pass.
 
@@ -181,7 +187,10 @@ def layer_chunks(
                                     tuple(scales)))  # fmt: skip
         if max_channels is not None and used >= max_channels:
             break
-    info = {"rows": int(groups[0][0].shape[0]), "channels": used, "dead_channels": dead,
+    total = len(chunks)
+    if max_chunks is not None and total > max_chunks:
+        chunks = [chunks[i] for i in np.linspace(0, total - 1, max_chunks).round().astype(int)]
+    info = {"rows": int(groups[0][0].shape[0]), "channels": used, "dead_channels": dead, "chunks_total": total,
             "chunk_dims": sorted({c.w.size for c in chunks})}  # fmt: skip
     return chunks, info
 
@@ -262,13 +271,17 @@ def _cached_solve(args) -> list[dict]:
 
 
 def make_executor(scheduler: str | None = None, *, workers: int = 2) -> Executor:
-    """A local process pool, or a Dask cluster's executor when ``scheduler`` (or ``$PVQ_DASK_SCHEDULER``) names one."""
+    """A local process pool, or a Dask cluster's executor when ``scheduler`` (or ``$PVQ_DASK_SCHEDULER``) names one.
+
+    The pool starts its workers with ``spawn``: forking a process that holds torch threads can
+    deadlock.
+    """
     address = scheduler or os.environ.get(DASK_ENV)
     if address:
         from distributed import Client
 
         return Client(address).get_executor()
-    return ProcessPoolExecutor(max_workers=workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def run_sweep(
@@ -279,19 +292,20 @@ def run_sweep(
     cache_dir: Path | None = None,
     progress: bool = False,
     sdp_every: int = 0,
-    scip_every: int = 0,
+    scip_max_n: int = 0,
     **options,
 ) -> pd.DataFrame:
     """Solve every chunk (through ``executor``, or in this process) and stack the rows.
 
-    ``sdp_every = k`` runs the SDP bounds on every k-th chunk (they cost ~1 s each at n = 32),
-    ``scip_every`` the SCIP cross-check likewise; 0 runs neither. Results are identical whatever
+    ``sdp_every = k`` runs the SDP bounds on every k-th chunk (0: none; they cost up to ~1 s
+    each at n = 32); the SCIP cross-check runs on chunks of at most ``scip_max_n`` weights (0:
+    none; SCIP needs seconds to minutes at n = 32). Results are identical whatever
     the executor, and cached per chunk when ``cache_dir`` is given.
     """
     chunks = list(chunks)
     jobs = []
     for i, c in enumerate(chunks):
-        opts = dict(options, sdp=bool(sdp_every) and i % sdp_every == 0, scip=bool(scip_every) and i % scip_every == 0)
+        opts = dict(options, sdp=bool(sdp_every) and i % sdp_every == 0, scip=c.w.size <= scip_max_n)
         jobs.append((c, [int(b) for b in n_bits], opts, None if cache_dir is None else str(cache_dir)))
     results = executor.map(_cached_solve, jobs) if executor is not None else map(_cached_solve, jobs)
     rows = []
@@ -341,3 +355,31 @@ def paired_gap(results: pd.DataFrame, method: str, *, side: str, reference: str 
     with np.errstate(divide="ignore"):
         g["lower_gap_db"] = 10 * np.log10(g.lower / g.ref)
     return g.drop(columns=["error", "ref", "lower"]).reset_index()
+
+
+def comparison_table(snr: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, layer, n_bits) with the numbers Figure 4 draws.
+
+    Columns: ``quant_exact_db``, ``quant_exact_proven`` (share of chunks), ``quant_sdp_lower_db``
+    (SNR of the rounding upper bound on the error, i.e. the paper's lower end of the box),
+    ``quant_sdp_upper_db`` (SNR of the certified SDP lower bound on the error, the box's upper
+    end), ``prune_exact_db``, ``prune_exact_proven``, ``prune_bound_db`` (SNR no pruning can
+    exceed: from the proven lower bounds, ``inf`` if a chunk is unproven) and the heuristics'
+    SNRs.
+    """
+    piv = snr.pivot_table(index=["model", "layer", "n_bits"], columns=["side", "method"], values="snr_db", sort=False)
+    out = pd.DataFrame(index=piv.index)
+    q, p = "quantization", "pruning"
+    get = snr.set_index(["model", "layer", "n_bits", "side", "method"])
+    out["quant_exact_db"] = piv[(q, "exact")]
+    out["quant_exact_proven"] = get.xs((q, "exact"), level=("side", "method"))["proven"]
+    if (q, "SDP bounds") in piv:
+        out["quant_sdp_lower_db"] = piv[(q, "SDP bounds")]
+        out["quant_sdp_upper_db"] = get.xs((q, "SDP bounds"), level=("side", "method"))["snr_upper_db"]
+    out["prune_exact_db"] = piv[(p, "exact")]
+    out["prune_exact_proven"] = get.xs((p, "exact"), level=("side", "method"))["proven"]
+    out["prune_bound_db"] = get.xs((p, "exact"), level=("side", "method"))["snr_upper_db"]
+    for side, method in piv.columns:
+        if method != "exact" and method != "SDP bounds":
+            out[f"{'quant' if side == q else 'prune'}_{method}_db"] = piv[(side, method)]
+    return out.reset_index()

@@ -6,6 +6,8 @@ No global ``pyplot`` state is touched: figures are built with
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
@@ -18,6 +20,7 @@ __all__ = [
     "plot_crossover",
     "plot_heavy_tail",
     "plot_normal_comparison",
+    "plot_per_layer",
     "plot_storage",
     "plot_tensor_snr",
     "plot_win_vs_kurtosis",
@@ -230,4 +233,50 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     ax.set_yticks(sorted(df.n_bits.unique()))
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def plot_per_layer(table: pd.DataFrame) -> Figure:
+    """Figure 4: per layer and comparison point, the paper's bounds and the exact optima.
+
+    Each panel is a layer and x is the comparison point (INT-b vs ``1 - b/16``). The blue bar
+    spans the paper's quantization bounds (randomized rounding to the SDP lower bound), the blue
+    dot is the exact quantization optimum, the red dot the exact pruning optimum (hollow where a
+    chunk's optimum was not proven), small markers the heuristics (GPTQ, magnitude + refit).
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`pvq.per_layer.comparison_table`, one row per (model, layer, n_bits).
+    """
+    layers = list(dict.fromkeys(zip(table.model, table.layer, strict=True)))
+    cols = min(4, len(layers))
+    rows = math.ceil(len(layers) / cols)
+    fig = Figure(figsize=(3.6 * cols, 3.0 * rows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, (model, layer) in zip(axes, layers, strict=False):
+        t = table[(table.model == model) & (table.layer == layer)].sort_values("n_bits")
+        x = t.n_bits.to_numpy()
+        if "quant_sdp_lower_db" in t:
+            top = np.minimum(t.quant_sdp_upper_db.to_numpy(), t.quant_exact_db.to_numpy() + 30)
+            ax.vlines(x - 0.12, t.quant_sdp_lower_db, top, color=QUANT_COLOR, lw=5, alpha=0.35,
+                      label="quant. SDP bounds (paper)")  # fmt: skip
+        ax.plot(x - 0.12, t.quant_exact_db, "o", color=QUANT_COLOR, ms=5, label="quant. exact")
+        proven = t.prune_exact_proven.to_numpy() >= 1
+        ax.plot(x[proven] + 0.12, t.prune_exact_db[proven], "o", color=PRUNE_COLOR, ms=5, label="prune exact")
+        ax.plot(x[~proven] + 0.12, t.prune_exact_db[~proven], "o", mfc="none", color=PRUNE_COLOR, ms=5,
+                label="prune best found")  # fmt: skip
+        if "quant_GPTQ_db" in t:
+            ax.plot(x - 0.12, t["quant_GPTQ_db"], "_", color=QUANT_COLOR, ms=9, label="GPTQ")
+        if "prune_magnitude + refit_db" in t:
+            ax.plot(x + 0.12, t["prune_magnitude + refit_db"], "_", color=PRUNE_COLOR, ms=9, label="magnitude + refit")
+        ax.set_title(f"{model}\n{layer}", fontsize=8)
+        ax.set_xticks(x, [f"{b}b" for b in x], fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(layers) :]:
+        ax.set_visible(False)
+    axes[0].set_ylabel("layer SNR (dB)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=6, fontsize=7)
     return fig

@@ -83,8 +83,14 @@ def test_result_tables(book):
     assert claims.loc[("C1", "all"), "verdict"] == "reproduced"
     assert claims.loc[("C2", "all"), "verdict"] in {"reproduced", "partly reproduced"}
     assert claims.loc[("C8", "mask cost"), "verdict"] == "reproduced"
-    assert "not written yet" in claims.loc[("C4", "all"), "evidence"]
+    assert "not written yet" in claims.loc[("C5", "all"), "evidence"]
     assert claims.loc[("C3", "all"), "verdict"] != "not yet checked"
+    assert claims.loc[("C4", "all"), "verdict"] != "not yet checked"
+    comparison = pd.read_csv(res / "04_per_layer" / "comparison.csv")
+    assert set(comparison.layer) == {"features.8.conv.1.0", "features.11.conv.0.0"}
+    assert (comparison.quant_sdp_lower_db <= comparison.quant_exact_db + 1e-9).all()  # rounding never beats the optimum
+    assert (comparison.quant_exact_db <= comparison.quant_sdp_upper_db + 1e-9).all()  # nor the certified bound
+    assert (res / "04_per_layer" / "fig-per-layer.png").stat().st_size > 10_000
     assert claims.loc[("C8", "natural sparsity"), "verdict"] != "not yet checked"
     for fig in ("fig-tensor-snr", "fig-win-vs-kurtosis"):
         assert (res / "03_weight_tensors" / f"{fig}.png").stat().st_size > 10_000
@@ -104,7 +110,7 @@ def test_strict_build_succeeds(book):
 
 def test_pages_in_a_real_browser(book, tmp_path):
     """Offline: math typeset, every image loaded, no request leaves the machine, no broken link."""
-    names = ("02_distributions", "01_setup", "03_weight_tensors", "99_claims")
+    names = ("02_distributions", "01_setup", "03_weight_tensors", "04_per_layer", "99_claims")
     outside, problems = check_site(book["root"] / "_build" / "html", tmp_path, names)
     assert not outside, f"requests left the machine: {sorted(set(outside))[:5]}"
     assert not problems, "\n".join(problems[:20])

@@ -58,7 +58,7 @@ def test_collect_claims(results_tmp):
     row = table.set_index(["claim", "scope"])
     assert row.loc[("C1", "all"), "verdict"] == "reproduced"
     assert "wrote no verdict" in row.loc[("C2", "all"), "evidence"]
-    assert "not written yet" in row.loc[("C4", "all"), "evidence"]
+    assert "not written yet" in row.loc[("C5", "all"), "evidence"]
     assert row.loc[("C8", "mask cost"), "verdict"] == "not yet checked"
 
 
