@@ -39,6 +39,7 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/bench_optimal_clip.py
 	$(PY) benchmarks/bench_range_search.py
+	$(PY) benchmarks/bench_per_layer.py
 
 clean:
 	rm -rf _build book/chapters results

@@ -45,7 +45,7 @@ def main(per_size: int = 8) -> None:
                 t1 = time.perf_counter()
                 sdp_bounds(c.r, c.w, s, lo, hi)
                 t2 = time.perf_counter()
-                p = exact_prune(c.r, c.w, keep_count(n, b), max_nodes=200_000)
+                p = exact_prune(c.r, c.w, keep_count(n, b))
                 t3 = time.perf_counter()
                 tq.append(t1 - t0)
                 ts.append(t2 - t1)

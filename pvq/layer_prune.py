@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .layer_quant import inverse_cholesky
@@ -115,7 +116,7 @@ def greedy_obs(r: np.ndarray, w, k: int) -> PruneResult:
     return PruneResult(w_hat, prune_objective(r, w, w_hat), 0.0, False)
 
 
-def exact_prune(r: np.ndarray, w, k: int, *, max_nodes: int = 1_000_000) -> PruneResult:
+def exact_prune(r: np.ndarray, w, k: int, *, max_nodes: int = 20_000_000) -> PruneResult:
     """Exact best-subset pruning with least-squares refit, by branch and bound.
 
     Depth-first over "remove j" / "keep j" decisions, removals of the cheapest weight first; the
@@ -137,50 +138,105 @@ def exact_prune(r: np.ndarray, w, k: int, *, max_nodes: int = 1_000_000) -> Prun
         return PruneResult(w_hat, 0.0, 0.0, True)
     if k <= 0:
         return PruneResult(np.zeros(n), total, total, True)
-    nodes = 0
-
-    def search(support, fixed, hinv, res):
-        nonlocal best, best_support, nodes
-        nodes += 1
-        if nodes > max_nodes:
-            raise _Budget
-        m = support.size - k
-        if m == 0:
-            if res < best:
-                best, best_support = res, support.copy()
-            return
-        beta = hinv @ g[support]
-        delta = _removal_costs(hinv, beta)
-        free = ~fixed
-        free_idx = np.flatnonzero(free)
-        if free_idx.size < m:
-            return
-        bound = res + np.partition(delta[free_idx], m - 1)[m - 1]
-        if bound >= best * (1 - 1e-12):
-            return
-        j = int(free_idx[np.argmin(delta[free_idx])])
-        # branch 1: remove j (rank-one downdate of the inverse)
-        keep = np.arange(support.size) != j
-        h_down = hinv[np.ix_(keep, keep)] - np.outer(hinv[keep, j], hinv[j, keep]) / hinv[j, j]
-        search(support[keep], fixed[keep], h_down, res + delta[j])
-        # branch 2: keep j for good
-        if free_idx.size - 1 >= m:
-            fixed2 = fixed.copy()
-            fixed2[j] = True
-            search(support, fixed2, hinv, res)
-
-    proven = True
-    try:
-        search(np.arange(n), np.zeros(n, dtype=bool), np.linalg.inv(h), total - float(g @ np.linalg.solve(h, g)))
-    except _Budget:
-        proven = False
-    w_hat = _refit(h, w, np.sort(best_support))
+    hinv = np.linalg.inv(h)
+    root = total - float(g @ hinv @ g)
+    start = np.zeros(n, dtype=np.bool_)
+    start[best_support] = True
+    best, support, nodes, proven = _branch_and_bound(hinv, g, max(root, 0.0), k, best, start, max_nodes)
+    w_hat = _refit(h, w, np.flatnonzero(support))
     obj = prune_objective(r, w, w_hat)
-    return PruneResult(w_hat, obj, obj if proven else 0.0, proven, nodes)
+    return PruneResult(w_hat, obj, obj if proven else 0.0, bool(proven), int(nodes))
 
 
-class _Budget(Exception):
-    """The node budget ran out."""
+@numba.njit(cache=True)
+def _branch_and_bound(hinv0, g, res0, k, best0, support0, max_nodes):  # pragma: no cover - compiled
+    """Depth-first branch and bound over supports; an explicit stack of (support, fixed, H_CC⁻¹, res)."""
+    n = g.size
+    depth = 2 * n + 2
+    hs = np.empty((depth, n, n))
+    sup = np.zeros((depth, n), dtype=np.bool_)
+    fix = np.zeros((depth, n), dtype=np.bool_)
+    res = np.empty(depth)
+    stage = np.zeros(depth, dtype=np.int64)
+    chosen = np.zeros(depth, dtype=np.int64)
+    delta = np.empty(n)
+    hs[0] = hinv0
+    sup[0, :] = True
+    res[0] = res0
+    best = best0
+    best_sup = support0.copy()
+    nodes = 0
+    d = 0
+    while d >= 0:
+        if stage[d] == 0:
+            nodes += 1
+            if nodes > max_nodes:
+                return best, best_sup, nodes, False
+            count = 0
+            for a in range(n):
+                if sup[d, a]:
+                    count += 1
+            m = count - k
+            if m == 0:
+                if res[d] < best:
+                    best = res[d]
+                    best_sup[:] = sup[d]
+                d -= 1
+                continue
+            nfree = 0
+            for a in range(n):
+                if sup[d, a]:
+                    acc = 0.0
+                    for b in range(n):
+                        if sup[d, b]:
+                            acc += hs[d, a, b] * g[b]
+                    delta[a] = acc * acc / hs[d, a, a]
+                    if not fix[d, a]:
+                        nfree += 1
+            if nfree < m:
+                d -= 1
+                continue
+            vals = np.empty(nfree)
+            idx = np.empty(nfree, dtype=np.int64)
+            t = 0
+            for a in range(n):
+                if sup[d, a] and not fix[d, a]:
+                    vals[t] = delta[a]
+                    idx[t] = a
+                    t += 1
+            order = np.argsort(vals)
+            if res[d] + vals[order[m - 1]] >= best * (1 - 1e-12):
+                d -= 1
+                continue
+            j = idx[order[0]]
+            chosen[d] = j
+            stage[d] = 1
+            c = d + 1  # first child: remove j, rank-one downdate of the inverse
+            sup[c, :] = sup[d]
+            sup[c, j] = False
+            fix[c, :] = fix[d]
+            hjj = hs[d, j, j]
+            for a in range(n):
+                if sup[c, a]:
+                    for b in range(n):
+                        if sup[c, b]:
+                            hs[c, a, b] = hs[d, a, b] - hs[d, a, j] * hs[d, j, b] / hjj
+            res[c] = res[d] + delta[j]
+            stage[c] = 0
+            d = c
+        elif stage[d] == 1:
+            stage[d] = 2
+            c = d + 1  # second child: keep j for good
+            sup[c, :] = sup[d]
+            fix[c, :] = fix[d]
+            fix[c, chosen[d]] = True
+            hs[c] = hs[d]
+            res[c] = res[d]
+            stage[c] = 0
+            d = c
+        else:
+            d -= 1
+    return best, best_sup, nodes, True
 
 
 def scip_boxed_miqp(r: np.ndarray, w, k: int, *, box: float = 2.0, time_limit: float = 60.0) -> PruneResult:

@@ -201,7 +201,7 @@ def solve_chunk(
     *,
     grid: str = "signed",
     quant_nodes: int = 2_000_000,
-    prune_nodes: int = 200_000,
+    prune_nodes: int = 20_000_000,
     sdp: bool = False,
     scip: bool = False,
 ) -> list[dict]:
