@@ -233,7 +233,7 @@ def _blast_order(h: np.ndarray) -> np.ndarray:
 
 
 def exact_quant(
-    x: np.ndarray, w, scale: float, lo: int, hi: int, *, max_nodes: int = 2_000_000, r: np.ndarray | None = None
+    x: np.ndarray, w, scale: float, lo: int, hi: int, *, max_nodes: int = 200_000_000, r: np.ndarray | None = None
 ) -> QuantResult:
     """The exact integer optimum of ``min ||X(w - s z)||²`` over the box, by sphere decoding.
 

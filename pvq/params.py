@@ -282,7 +282,7 @@ class PerLayerParams(_Params):
     chunk_size: int = 32
     max_chunks: int = 8
     prune_nodes: int = 20_000_000
-    quant_nodes: int = 2_000_000
+    quant_nodes: int = 200_000_000
     scip_max_n: int = 16
     workers: int = 2
     dask_scheduler: str = ""

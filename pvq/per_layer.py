@@ -200,7 +200,7 @@ def solve_chunk(
     n_bits,
     *,
     grid: str = "signed",
-    quant_nodes: int = 2_000_000,
+    quant_nodes: int = 200_000_000,
     prune_nodes: int = 20_000_000,
     sdp: bool = False,
     scip: bool = False,
