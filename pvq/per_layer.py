@@ -9,9 +9,9 @@ factor ``R`` of each chunk travels (``||X v|| = ||R v||``), so problems are smal
 Layer SNR of a method: ``-10·log10(Σ error / Σ ||Xw||²)`` over the layer's channels and chunks.
 
 The sweep goes through any ``concurrent.futures.Executor`` (a local process pool by
-default; a Dask cluster's ``client.get_executor()`` when a scheduler is named) and caches each
-chunk's result as a JSON file written atomically, so an interrupted sweep resumes and a corrupt
-entry is recomputed.
+default; a Dask cluster's ``client.get_executor()`` when a scheduler is named) and caches the
+result of each (chunk, comparison point) as a JSON file written atomically, so an interrupted
+sweep resumes and a corrupt entry is recomputed.
 """
 
 from __future__ import annotations
@@ -295,18 +295,19 @@ def run_sweep(
     scip_max_n: int = 0,
     **options,
 ) -> pd.DataFrame:
-    """Solve every chunk (through ``executor``, or in this process) and stack the rows.
+    """Solve every chunk at every point (through ``executor``, or in this process) and stack the rows.
 
     ``sdp_every = k`` runs the SDP bounds on every k-th chunk (0: none; they cost up to ~1 s
     each at n = 32); the SCIP cross-check runs on chunks of at most ``scip_max_n`` weights (0:
     none; SCIP needs seconds to minutes at n = 32). Results are identical whatever
-    the executor, and cached per chunk when ``cache_dir`` is given.
+    the executor, and cached per (chunk, point) when ``cache_dir`` is given.
     """
     chunks = list(chunks)
     jobs = []
     for i, c in enumerate(chunks):
         opts = dict(options, sdp=bool(sdp_every) and i % sdp_every == 0, scip=c.w.size <= scip_max_n)
-        jobs.append((c, [int(b) for b in n_bits], opts, None if cache_dir is None else str(cache_dir)))
+        for b in n_bits:  # one job and one cache entry per (chunk, comparison point)
+            jobs.append((c, [int(b)], opts, None if cache_dir is None else str(cache_dir)))
     results = executor.map(_cached_solve, jobs) if executor is not None else map(_cached_solve, jobs)
     rows = []
     for part in tqdm(results, total=len(jobs), desc="chunks", disable=not progress):

@@ -66,11 +66,11 @@ def test_cache_resumes_and_recovers_from_corruption(small_chunks, tmp_path):
     chunks, _ = small_chunks
     chunks = chunks[:4]
     first = run_sweep(chunks[:2], BITS, cache_dir=tmp_path)  # "interrupted" after two chunks
-    assert len(list(tmp_path.glob("*.json"))) == 2
+    assert len(list(tmp_path.glob("*.json"))) == 2 * len(BITS)  # one entry per (chunk, point)
     broken = sorted(tmp_path.glob("*.json"))[0]
     broken.write_text('[{"model": "trunc')  # a corrupt entry
     full = run_sweep(chunks, BITS, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.json"))) == 4
+    assert len(list(tmp_path.glob("*.json"))) == 4 * len(BITS)
     again = run_sweep(chunks, BITS, cache_dir=tmp_path)
     cols = ["channel", "chunk", "n_bits", "side", "method", "error"]
     pd.testing.assert_frame_equal(full[cols], again[cols])
