@@ -187,8 +187,8 @@ pd.DataFrame([verdict.__dict__])
 # for INT4 quantization. The paper's remark that a mask costs at least
 # {glue:text}`paper-mask-bits:.0f` bit per weight holds for a plain bitmask; an entropy-coded
 # mask can spend less than one bit at high sparsity, but never nothing, so the pairing always
-# moves against pruning. Scale storage for quantization (one FP16 number per tensor) is
-# negligible for any tensor of more than a few hundred weights.
+# moves against pruning. Quantization's own overhead, one FP16 scale per tensor, adds $16/n$ bits
+# per weight to a tensor of $n$ weights, against the mask's cost per weight whatever the size.
 #
 # ## What this chapter supports
 #

@@ -57,7 +57,6 @@ from pvq.analyze import (
     analyze_model,
     describe_between,
     kurtosis_boundary,
-    natural_sparsity_minmax,
     natural_sparsity_table,
     win_share_by_bits,
     win_share_by_kurtosis,
@@ -73,7 +72,7 @@ from pvq.claims import (
 from pvq.params import WeightTensorsParams
 from pvq.plots import plot_tensor_snr, plot_win_vs_kurtosis
 from pvq.publish import glue, publish_figure, save_table
-from pvq.tensors import SortedWeights, certified_clip_tensor, check_tensor, optimal_clip_tensor
+from pvq.tensors import TENSOR_COLUMNS, SortedWeights, certified_clip_tensor, check_tensor, optimal_clip_tensor
 from pvq.weights import MODELS, iter_weights, resolve
 
 STEM = "03_weight_tensors"
@@ -98,7 +97,7 @@ for m, ckpt in checkpoints.items():
     skipped_frames.append(sk)
 tensors = pd.concat(frames, ignore_index=True)
 skipped = pd.concat(skipped_frames, ignore_index=True)
-save_table(tensors, STEM, "tensors")
+save_table(tensors[TENSOR_COLUMNS], STEM, "tensors")
 save_table(skipped, STEM, "skipped")
 per_model = tensors.groupby("model", sort=False).agg(tensors=("tensor", "nunique"), weights=("numel", "sum"))
 per_model["weights"] //= len(P.n_bits)
@@ -184,8 +183,9 @@ table.style.format(
 # Quantization wins on at least {glue:text}`min-share:.1f`% of tensors at every comparison point;
 # at INT{glue:text}`lowest-bits` it is {glue:text}`lowest-share:.1f`% here against
 # {glue:text}`lowest-paper-share:.1f`% in the paper's data. Our set is smaller and different
-# (11 networks instead of 45 plus three language models), so the shares need not match; the
-# trend with bits is the claim. Data: {download}`win_share.csv </results/03_weight_tensors/win_share.csv>`.
+# ({glue:text}`n-models` networks instead of the paper's 46 plus three language models), so the
+# shares need not match; the trend with bits is the claim. Data:
+# {download}`win_share.csv </results/03_weight_tensors/win_share.csv>`.
 #
 # ## Kurtosis decides where pruning can win
 
@@ -205,10 +205,7 @@ by_kurt.pivot(index="kurtosis_bin", columns="n_bits", values="prune_wins_share")
 
 # %%
 natural = natural_sparsity_table(tensors)
-minmax = pd.concat(
-    [natural_sparsity_minmax(ck, P.n_bits, fp16=P.fp16, grid=P.grid, label=m) for m, ck in checkpoints.items()]
-)
-natural["minmax_range"] = minmax.groupby("n_bits").natural_sparsity_minmax.mean().to_numpy()
+natural["minmax_range"] = tensors.groupby("n_bits").natural_sparsity_minmax.mean().to_numpy()
 natural["paper_text"] = natural.n_bits.map({8: PAPER["natural_sparsity_int8"][0], 4: PAPER["natural_sparsity_int4"][0]})
 natural["paper_released_data"] = natural.n_bits.map(PAPER_RELEASED_NATURAL_SPARSITY)
 mnv2 = tensors[tensors.model == "mobilenet_v2"]
@@ -239,7 +236,7 @@ natural.style.format("{:.1%}", subset=[c for c in natural.columns if c != "n_bit
 # {glue:text}`ns-paper-2:.1f`%. **Why the difference?** Two explanations can be tested here.
 #
 # - *A different range setting.* With the min–max range ($\alpha = \max|w|$, no clipping) the
-#   zero bin is wider: {glue:text}`ns-minmax-8:.1f`%, {glue:text}`ns-minmax-4:.1f`% and
+#   shares are {glue:text}`ns-minmax-8:.1f`%, {glue:text}`ns-minmax-4:.1f`% and
 #   {glue:text}`ns-minmax-2:.1f`%. Against the two conventions: {glue:md}`ns-position`.
 # - *A different model set.* For a near-normal tensor the zero bin at INT8 holds about
 #   $P(|w| \le s/2)$ = {glue:text}`normal-zero-share-8:.2f`% of the weights with the MSE-optimal

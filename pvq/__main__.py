@@ -103,6 +103,7 @@ def _analyze(args) -> int:
     from .analyze import QUANT_COLUMNS, analyze_model, kurtosis_boundary, parse_bits, recommendations, win_share_by_bits
     from .plots import plot_tensor_snr, plot_win_vs_kurtosis
     from .publish import atomic_write
+    from .tensors import TENSOR_COLUMNS
     from .weights import CheckpointError, resolve
 
     try:
@@ -121,7 +122,7 @@ def _analyze(args) -> int:
     def csv(df, name):
         atomic_write(out / name, lambda p: df.to_csv(p, index=False))
 
-    csv(tensors, "tensors.csv")
+    csv(tensors[TENSOR_COLUMNS], "tensors.csv")
     csv(recommendations(tensors, method=args.range_method), "recommendations.csv")
     csv(skipped, "skipped.csv")
     if len(tensors):

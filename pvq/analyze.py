@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import optimize
 from tqdm import tqdm
 
-from .tensors import TENSOR_COLUMNS, SortedWeights, analyze_tensor, check_tensor, natural_sparsity
+from .tensors import TENSOR_COLUMNS, analyze_tensor
 from .weights import Checkpoint, iter_weights
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "analyze_model",
     "describe_between",
     "kurtosis_boundary",
-    "natural_sparsity_minmax",
     "natural_sparsity_table",
     "parse_bits",
     "recommendations",
@@ -73,7 +72,8 @@ def analyze_model(
     Returns
     -------
     tensors : pandas.DataFrame
-        One row per (tensor, bit-width), columns :data:`pvq.tensors.TENSOR_COLUMNS`.
+        One row per (tensor, bit-width), columns :data:`pvq.tensors.TENSOR_COLUMNS` and
+        ``natural_sparsity_minmax`` (write ``tensors[TENSOR_COLUMNS]`` for ``tensors.csv``).
     skipped : pandas.DataFrame
         Columns ``model, tensor, numel, reason`` for tensors that could not be analysed
         (non-finite values, FP16 overflow, all zeros, constant).
@@ -90,7 +90,7 @@ def analyze_model(
             skipped.append({"model": model, "tensor": name, "numel": int(np.size(w)), "reason": reason})
         rows += got
     return (
-        pd.DataFrame(rows, columns=TENSOR_COLUMNS),
+        pd.DataFrame(rows, columns=[*TENSOR_COLUMNS, "natural_sparsity_minmax"]),
         pd.DataFrame(skipped, columns=["model", "tensor", "numel", "reason"]),
     )
 
@@ -192,35 +192,6 @@ def recommendations(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFrame:
             "margin_db": diff.abs(),
         }
     )
-
-
-def natural_sparsity_minmax(ckpt: Checkpoint, n_bits, *, fp16: bool = True, grid: str = "signed", label=None):
-    """Natural sparsity with the min–max range (``α = max|w|``) instead of an MSE-chosen clip.
-
-    A second convention for the share of exact zeros, to see which one the paper's ≈13% / ≈35%
-    follow.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``model, tensor, n_bits, natural_sparsity_minmax``.
-    """
-    rows = []
-    for name, w in iter_weights(ckpt):
-        values, _ = check_tensor(w, fp16=fp16)
-        if values is None:
-            continue
-        sw = SortedWeights.build(values)
-        for b in n_bits:
-            rows.append(
-                {
-                    "model": label or ckpt.label,
-                    "tensor": name,
-                    "n_bits": int(b),
-                    "natural_sparsity_minmax": natural_sparsity(sw, sw.max_abs, n_bits=b, grid=grid),
-                }
-            )
-    return pd.DataFrame(rows, columns=["model", "tensor", "n_bits", "natural_sparsity_minmax"])
 
 
 def describe_between(reference: dict, low: pd.Series, high: pd.Series, *, what: str = "the paper's value") -> str:

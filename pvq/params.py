@@ -41,7 +41,8 @@ def check_profile(profile: str) -> str:
     return profile
 
 
-def _bits_list(values, name: str) -> tuple[int, ...]:
+def _bits_list(values, name: str, *, below: int) -> tuple[int, ...]:
+    """Sorted, distinct bit-widths in 1..16, all below the ``below``-bit baseline."""
     if isinstance(values, int | str) or not hasattr(values, "__iter__"):
         raise ValueError(f"{name} must be a list of bit-widths in 1..16, got {values!r}")
     out = tuple(check_n_bits(v, name=name) for v in values)
@@ -49,6 +50,8 @@ def _bits_list(values, name: str) -> tuple[int, ...]:
         raise ValueError(f"{name} must not be empty")
     if len(set(out)) != len(out):
         raise ValueError(f"{name} has repeated bit-widths: {list(out)}")
+    if max(out) >= below:
+        raise ValueError(f"{name} must be below the {below}-bit baseline, got {list(out)}")
     return tuple(sorted(out))
 
 
@@ -103,10 +106,7 @@ class SetupParams(_Params):
     def __post_init__(self):
         check_profile(self.profile)
         baseline = check_n_bits(self.baseline_bits, name="baseline_bits")
-        bits = _bits_list(self.n_bits, "n_bits")
-        if max(bits) >= baseline:
-            raise ValueError(f"n_bits must be below baseline_bits={baseline}, got {list(bits)}")
-        object.__setattr__(self, "n_bits", bits)
+        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=baseline))
         object.__setattr__(self, "index_bits", _count(self.index_bits, "index_bits"))
 
 
@@ -162,12 +162,9 @@ class DistributionsParams(_Params):
 
     def __post_init__(self):
         check_profile(self.profile)
-        bits = _bits_list(self.n_bits, "n_bits")
-        if max(bits) >= BASELINE_BITS:
-            raise ValueError(f"n_bits must be below the {BASELINE_BITS}-bit baseline, got {list(bits)}")
-        object.__setattr__(self, "n_bits", bits)
+        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
         check_grid(self.grid)
-        if self.grid == "symmetric" and min(bits) < 2:
+        if self.grid == "symmetric" and min(self.n_bits) < 2:
             raise ValueError("grid='symmetric' needs every n_bits >= 2")
         check_distribution_name(self.distribution)
         check_n_bits(self.figure_n_bits, name="figure_n_bits")
@@ -238,10 +235,7 @@ class WeightTensorsParams(_Params):
                     "(or a checkpoint path, torchvision:<name>, hf:<org>/<name>)"
                 )
         object.__setattr__(self, "models", tuple(self.models))
-        bits = _bits_list(self.n_bits, "n_bits")
-        if max(bits) >= BASELINE_BITS:
-            raise ValueError(f"n_bits must be below the {BASELINE_BITS}-bit baseline, got {list(bits)}")
-        object.__setattr__(self, "n_bits", bits)
+        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
         if not isinstance(self.fp16, bool):
             raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
         check_grid(self.grid)
@@ -299,10 +293,7 @@ class PerLayerParams(_Params):
             if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
                 raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
         object.__setattr__(self, "layers", {m: tuple(v) for m, v in self.layers.items()})
-        bits = _bits_list(self.n_bits, "n_bits")
-        if max(bits) >= BASELINE_BITS:
-            raise ValueError(f"n_bits must be below the {BASELINE_BITS}-bit baseline, got {list(bits)}")
-        object.__setattr__(self, "n_bits", bits)
+        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
         _count(self.n_inputs, "n_inputs", 8)
         _count(self.chunk_size, "chunk_size", 1)
         _count(self.max_chunks, "max_chunks", 1)

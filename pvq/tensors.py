@@ -37,6 +37,7 @@ __all__ = [
     "analyze_tensor",
     "certified_clip_tensor",
     "check_tensor",
+    "clip_search",
     "natural_sparsity",
     "optimal_clip_tensor",
     "paper_clip",
@@ -250,8 +251,29 @@ def optimal_clip_tensor(
 ) -> tuple[float, float]:
     """MSE-optimal clipping value for one tensor, never worse than the paper's grid.
 
-    1. A coarse scan of ``n_scan`` geometrically spaced values from ``max|w|/10⁴`` to
-       ``max|w| + 0.5``.
+    See :func:`clip_search`, which also returns the paper's choice found on the way.
+
+    Returns
+    -------
+    (clip, mse) : (float, float)
+    """
+    _, _, clip, mse = clip_search(sw, n_bits=n_bits, grid=grid, n_scan=n_scan, budget=budget, lloyd=lloyd)
+    return clip, mse
+
+
+def clip_search(
+    sw: SortedWeights,
+    *,
+    n_bits: int,
+    grid: Grid = "signed",
+    n_scan: int = 150,
+    budget: float = 15.0,
+    lloyd: bool = True,
+) -> tuple[float, float, float, float]:
+    """The paper's clipping choice and the MSE-optimal one, from one shared evaluation.
+
+    1. The paper's 100 candidates (:func:`paper_clip_candidates`) and a coarse scan of
+       ``n_scan`` geometrically spaced values from ``max|w|/10⁴`` to ``max|w| + 0.5``.
     2. A fine linear scan around the best coarse value (± two coarse steps); its size is set so
        that the whole search costs about ``budget`` passes over the tensor (each evaluation
        costs one binary search per level).
@@ -268,7 +290,7 @@ def optimal_clip_tensor(
 
     Returns
     -------
-    (clip, mse) : (float, float)
+    (paper_clip, paper_mse, clip, mse) : (float, float, float, float)
     """
     q_min, q_max = int_grid(n_bits, grid)
     paper = paper_clip_candidates(sw.max_abs)
@@ -288,8 +310,8 @@ def optimal_clip_tensor(
         if m2 < mse:
             clip, mse = c2, m2
     if mse >= p_mse * (1 - 1e-6):
-        return p_clip, p_mse
-    return clip, mse
+        return p_clip, p_mse, p_clip, p_mse
+    return p_clip, p_mse, clip, mse
 
 
 def _lower_bounds(sw: SortedWeights, s_lo: np.ndarray, s_hi: np.ndarray, n_bits: int, grid: Grid) -> np.ndarray:
@@ -386,7 +408,9 @@ def analyze_tensor(
     Returns
     -------
     rows : list of dict
-        One row per bit-width with the keys of :data:`TENSOR_COLUMNS` (empty when skipped).
+        One row per bit-width with the keys of :data:`TENSOR_COLUMNS` (empty when skipped), then
+        ``natural_sparsity_minmax``: the share of zeros with the min–max range ``α = max|w|``, a
+        second convention the chapter compares with the paper's numbers.
     reason : str
         Why the tensor was skipped, or ``''``.
     """
@@ -400,8 +424,7 @@ def analyze_tensor(
     rows = []
     for b in n_bits:
         c = paired_sparsity(b)
-        p_clip, p_mse = _paper_choice(sw, b, grid)
-        _, e_mse = optimal_clip_tensor(sw, n_bits=b, grid=grid)
+        p_clip, p_mse, _, e_mse = clip_search(sw, n_bits=b, grid=grid)
         zeros = natural_sparsity(sw, p_clip, n_bits=b, grid=grid)
         keep = (1.0 - zeros) * b / 16
         rows.append(
@@ -418,6 +441,7 @@ def analyze_tensor(
                 "prune_snr_db": snr_db_from_mse(sw.power, prune_mse_sorted(sw, c)),
                 "prune_snr_db_corrected": snr_db_from_mse(sw.power, prune_mse_sorted(sw, 1.0 - keep)),
                 "natural_sparsity": zeros,
+                "natural_sparsity_minmax": natural_sparsity(sw, sw.max_abs, n_bits=b, grid=grid),
             }
         )
     return rows, ""

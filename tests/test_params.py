@@ -42,7 +42,7 @@ def test_bad_distribution_parameters(kwargs, message):
 
 
 def test_bad_setup_parameters():
-    with pytest.raises(ValueError, match="below baseline_bits"):
+    with pytest.raises(ValueError, match="n_bits must be below the 16-bit baseline"):
         SetupParams(n_bits=[8, 16])
     with pytest.raises(ValueError, match="index_bits"):
         SetupParams(index_bits=0)

@@ -96,6 +96,14 @@ def test_pruning_count_exact_with_ties():
         assert prune_mse_sorted(sw, c) == pytest.approx(direct, abs=1e-15)
 
 
+def test_minmax_natural_sparsity_counts_exact_zeros():
+    v = heavy(6, 2000)
+    rows, _ = analyze_tensor(v, [2, 4, 8], fp16=False)
+    for r in rows:
+        codes, _ = quantize_int(v, n_bits=r["n_bits"], clip=float(np.abs(v).max()))
+        assert r["natural_sparsity_minmax"] == pytest.approx(np.mean(codes == 0), abs=1e-12)
+
+
 def test_natural_sparsity_counts_exact_zeros():
     v = heavy(5, 3000)
     sw = SortedWeights.build(v)
@@ -116,7 +124,7 @@ def test_analyze_tensor_rows():
     w = np.random.default_rng(0).laplace(size=(16, 8, 3, 3)).astype(np.float32)
     rows, reason = analyze_tensor(w, [2, 4, 8], model="m", tensor="t")
     assert reason == "" and [r["n_bits"] for r in rows] == [2, 4, 8]
-    assert list(rows[0]) == TENSOR_COLUMNS
+    assert list(rows[0]) == [*TENSOR_COLUMNS, "natural_sparsity_minmax"]
     v = w.astype(np.float16).astype(np.float64).ravel()
     assert rows[0]["kurtosis"] == pytest.approx(stats.kurtosis(v, fisher=False), rel=1e-10)
     assert rows[0]["excess_kurtosis"] == pytest.approx(kurtosis(v, excess=True), rel=1e-10)
@@ -125,6 +133,7 @@ def test_analyze_tensor_rows():
         assert r["sparsity"] == 1 - r["n_bits"] / 16
         assert r["prune_snr_db_corrected"] <= r["prune_snr_db"] + 1e-12  # less budget, never better
         assert 0 <= r["natural_sparsity"] <= 1
+        assert 0 <= r["natural_sparsity_minmax"] <= 1
     t = 10 * math.log10(np.mean(v**2) / np.mean((v - prune(v, sparsity=0.875)) ** 2))
     assert rows[0]["prune_snr_db"] == pytest.approx(t, rel=1e-9)
 
