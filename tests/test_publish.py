@@ -22,3 +22,14 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.csv"]  # no temporary file left behind
+
+
+def test_written_file_gets_the_usual_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "y.csv", lambda p: p.write_text("a"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
