@@ -1,13 +1,14 @@
 # Two commands do everything on a fresh Debian machine:
 #   make book   -- set up .venv, execute every chapter (PROFILE=full by default), build the HTML book
 #   make test   -- same set-up (plus Chromium), then the whole test suite (unit, notebooks, book, browser)
+# Both install the Debian data set Fashion-MNIST (chapters 5-7) when run as root.
 PROFILE ?= full
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pvq-installed
 
-.PHONY: setup system-deps notebooks book test lint bench clean
+.PHONY: setup system-deps data notebooks book test lint bench clean
 
 setup: $(STAMP)
 
@@ -20,9 +21,12 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 	@touch $@
 
 system-deps:
-	@bash tools/system-deps.sh
+	@bash tools/system-deps.sh fashion-mnist chromium
 
-notebooks: setup
+data:
+	@bash tools/system-deps.sh fashion-mnist
+
+notebooks: setup data
 	$(PY) -m pvq run-notebooks --profile $(PROFILE)
 
 book: notebooks
@@ -40,6 +44,7 @@ bench: setup
 	$(PY) benchmarks/bench_optimal_clip.py
 	$(PY) benchmarks/bench_range_search.py
 	$(PY) benchmarks/bench_per_layer.py
+	$(PY) benchmarks/bench_training_step.py
 
 clean:
 	rm -rf _build book/chapters results

@@ -1,16 +1,43 @@
 #!/usr/bin/env bash
-# System packages the tests need: Debian's Chromium (the browser check of the built book).
-# Installed with apt-get when running as root; otherwise the command fails and says what to install.
+# System packages the book and the tests need, installed with apt-get when running as root:
+#   fashion-mnist  Debian's dataset-fashion-mnist (chapters 5-7 fine-tune on it)
+#   chromium       Debian's Chromium (the browser check of the built book, tests only)
+# Usage: tools/system-deps.sh [fashion-mnist] [chromium]   (no argument: both)
+# Anything missing that cannot be installed stops with a message saying what to do.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1; then
-    exit 0
-fi
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(fashion-mnist chromium)
+
+have_fashion_mnist() {
+    local f=train-images-idx3-ubyte.gz
+    for d in "${PVQ_FASHION_MNIST:-}" /usr/share/datasets/fashion-mnist "$HOME/.cache/pvq/fashion-mnist"; do
+        [ -n "$d" ] && [ -f "$d/$f" ] && return 0
+    done
+    return 1
+}
+
+missing=()
+for dep in "${wanted[@]}"; do
+    case "$dep" in
+        fashion-mnist) have_fashion_mnist || missing+=(dataset-fashion-mnist) ;;
+        chromium) command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core) ;;
+        *) echo "error: unknown dependency '$dep' (known: fashion-mnist, chromium)" >&2; exit 2 ;;
+    esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian chromium for the browser test ..."
+    echo "installing Debian packages: ${missing[*]} ..."
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
-    command -v chromium >/dev/null 2>&1 && exit 0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    exit 0
 fi
-echo "error: the tests need Chromium. Install it (Debian: 'sudo apt-get install chromium') and rerun 'make test'." >&2
+echo "error: missing system packages: ${missing[*]}." >&2
+echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
+case " ${missing[*]} " in
+    *" dataset-fashion-mnist "*)
+        echo "  Fashion-MNIST without root: .venv/bin/python -c 'import pvq.data as d; d.download_fashion_mnist()'" >&2
+        echo "  (needs a network) or put the four IDX .gz files in a folder named by \$PVQ_FASHION_MNIST." >&2 ;;
+esac
 exit 1
