@@ -1,0 +1,549 @@
+"""Training from scratch and fine-tuning with quantization or pruning in the loop (paper §6).
+
+One fine-tuning recipe for both methods, as in the paper's repository: the same epochs, data
+order, optimiser (SGD with momentum, cosine learning rate from ``lr`` to ``final_lr_ratio · lr``)
+and weight decay; QAT adds a separate Adam optimiser for the quantization scales
+(:mod:`pvq.qat`), pruning a Zhu–Gupta mask schedule (:mod:`pvq.gradual`). Batch-norm is not
+folded; its statistics are re-estimated on ``bn_batches`` training batches before every
+evaluation (:func:`reestimate_bn`). A non-finite loss stops the run and marks it ``diverged``.
+
+A run is described by a :class:`FineTuneSpec` (hashable, with a stable :meth:`~FineTuneSpec.key`)
+and returns a plain dict, so runs can be cached as JSON and executed in other processes
+(:mod:`pvq.runs`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import ImageData
+from .gradual import GradualPruner
+from .nets import build_trainable, check_architecture, probe_layers, weight_layers
+from .pruning import BASELINE_BITS, check_sparsity
+from .qat import attach_qat, bake, clamp_scales, scale_parameters
+from .quantization import check_n_bits
+from .representations import capture_activations, centred_gram, compare_representations
+
+__all__ = [
+    "FASHION_MNIST_MEAN",
+    "FASHION_MNIST_STD",
+    "METHODS",
+    "PAPER_RECIPE",
+    "ArrayTask",
+    "FineTuneSpec",
+    "PretrainSpec",
+    "PretrainedBase",
+    "as_task",
+    "evaluate",
+    "finetune",
+    "pretrain",
+    "reestimate_bn",
+    "resolve_device",
+    "training_step",
+    "weight_statistics",
+]
+
+METHODS: tuple[str, ...] = ("qat", "prune", "qat+prune")
+
+# The fine-tuning recipe of the paper's repository (ImageNet), shown beside the book's own.
+PAPER_RECIPE = {
+    "epochs": (20, "paper repository: 20 epochs of ImageNet fine-tuning"),
+    "momentum": (0.9, "paper repository: SGD, momentum 0.9"),
+    "final_lr_ratio": (0.01, "paper repository: cosine schedule to 0.01 × lr"),
+    "scale_lr": (1e-5, "paper repository: quantization scales by Adam, lr 1e-5, no weight decay"),
+    "first_last_bits": (8, "paper repository: first and last layer at 8 bits"),
+    "mask_interval": (50, "paper repository: pruning mask updated every 50 steps"),
+    "prune_end": (0.75, "paper repository: target sparsity reached at the end of epoch 15 of 20"),
+    "bn_batches": (50, "paper repository: batch-norm statistics re-estimated on 50 training batches"),
+}
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
+
+
+def resolve_device(device: str) -> torch.device:
+    """``'cpu'``, ``'cuda'`` (error if none) or ``'auto'`` (CUDA when present, else CPU)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available; use 'cpu' or 'auto'")
+        return torch.device(device)
+    raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+
+
+def _key(obj) -> str:
+    return hashlib.sha1(json.dumps(dataclasses.asdict(obj), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PretrainSpec:
+    """Training a network from scratch (the FP32 baseline every fine-tuning run starts from).
+
+    SGD (momentum 0.9), cosine learning rate from ``lr`` to 0, random horizontal flips,
+    ``epochs`` passes over the whole training set.
+    """
+
+    arch: str
+    seed: int = 0
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+
+    def __post_init__(self):
+        check_architecture(self.arch)
+        for name in ("seed", "epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "seed" else 1):
+                raise ValueError(f"pretraining {name} must be a non-negative integer, got {v!r}")
+
+    def key(self) -> str:
+        """Stable hash of every field (the cache key)."""
+        return f"{self.arch}-{_key(self)}"
+
+
+@dataclass(frozen=True)
+class PretrainedBase:
+    """A network pretrained elsewhere and fine-tuned as it is (the ImageNet models of paper §6).
+
+    Unlike :class:`PretrainSpec` it describes no training: the weights come from ``source``
+    (e.g. the package file of an offline model, :mod:`pvq.imagenet`), which is part of the
+    cache key, so other weights give other runs.
+
+    Attributes
+    ----------
+    arch : str
+        Architecture name, passed to the task's ``build`` (which validates it).
+    source : str
+        Where the weights come from.
+    """
+
+    arch: str
+    source: str
+
+    def __post_init__(self):
+        for name in ("arch", "source"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"pretrained base {name} must be a non-empty string, got {v!r}")
+
+    def key(self) -> str:
+        """Stable hash of both fields."""
+        return f"{self.arch}-{_key(self)}"
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """One fine-tuning run: a method at one compression point, one seed, one recipe.
+
+    Attributes
+    ----------
+    base : PretrainSpec or PretrainedBase
+        The FP32 network fine-tuned: one trained from scratch here (Fashion-MNIST), or one
+        pretrained elsewhere (ImageNet, :mod:`pvq.imagenet`).
+    method : {'qat', 'prune', 'qat+prune'}
+    n_bits : int or None
+        Bit-width of QAT (``None`` for pruning alone).
+    sparsity : float
+        Target sparsity of pruning (0 for QAT alone).
+    seed : int
+        Seed of the fine-tuning data order.
+    epochs : int
+        Fine-tuning epochs of ``epoch_images`` images each.
+    epoch_images : int
+        Training images per epoch (a fresh random subset each epoch; 0: the whole set).
+    lr, momentum, weight_decay, final_lr_ratio, batch_size :
+        SGD recipe shared by both methods.
+    scale_lr : float
+        Adam learning rate of the quantization scales.
+    first_last_bits : int
+        Bit-width of the first and last layer under QAT.
+    mask_interval : int
+        Steps between pruning mask updates (:math:`\\Delta t`).
+    prune_end : float
+        Fraction of the run at which the target sparsity is reached.
+    bn_batches : int
+        Training batches for the batch-norm re-estimation before evaluation.
+    probe_points : int
+        Checkpoints at which representations are compared with the original (0: none).
+    probe_images : int
+        Test images in the probe batch.
+    device : str
+        ``'cpu'``, ``'cuda'`` or ``'auto'`` (not part of the cache key).
+    """
+
+    base: PretrainSpec | PretrainedBase
+    method: str
+    n_bits: int | None = None
+    sparsity: float = 0.0
+    seed: int = 0
+    epochs: int = 2
+    epoch_images: int = 12800
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-5
+    final_lr_ratio: float = 0.01
+    scale_lr: float = 1e-5
+    first_last_bits: int = 8
+    mask_interval: int = 5
+    prune_end: float = 0.75
+    bn_batches: int = 50
+    probe_points: int = 0
+    probe_images: int = 256
+    device: str = dataclasses.field(default="cpu", compare=False)
+
+    def __post_init__(self):
+        if not isinstance(self.base, PretrainSpec | PretrainedBase):
+            raise ValueError(f"base must be a PretrainSpec or a PretrainedBase, got {type(self.base).__name__}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        quantized = "qat" in self.method
+        if quantized:
+            check_n_bits(self.n_bits)
+        elif self.n_bits is not None:
+            raise ValueError(f"method {self.method!r} takes no n_bits, got {self.n_bits!r}")
+        s = check_sparsity(self.sparsity)
+        if "prune" in self.method and s <= 0:
+            raise ValueError(f"method {self.method!r} needs a sparsity in (0, 1), got {self.sparsity!r}")
+        if self.method == "qat" and s:
+            raise ValueError("method 'qat' takes no sparsity; use 'qat+prune'")
+        check_n_bits(self.first_last_bits, name="first_last_bits")
+        for name in ("epochs", "batch_size", "mask_interval", "bn_batches", "probe_images"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        for name in ("epoch_images", "probe_points", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        for name in ("lr", "scale_lr", "final_lr_ratio"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and 0 < v < math.inf):
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+        if not 0 < self.prune_end <= 1:
+            raise ValueError(f"prune_end must be in (0, 1], got {self.prune_end!r}")
+
+    def key(self) -> str:
+        """Stable hash of every field that changes the result (the cache key)."""
+        d = dataclasses.asdict(self)
+        d.pop("device")
+        return f"{self.base.arch}-{self.method}-{hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]}"
+
+    def label(self) -> str:
+        """Short description, e.g. ``'INT4'``, ``'75% pruning'``, ``'INT4 + 50% pruning'``."""
+        parts = []
+        if self.n_bits is not None:
+            parts.append(f"INT{self.n_bits}")
+        if self.sparsity:
+            parts.append(f"{self.sparsity:.2%}".replace(".00%", "%") + " pruning")
+        return " + ".join(parts)
+
+
+def _prepare(x: np.ndarray, device) -> torch.Tensor:
+    t = torch.from_numpy(x).to(device).float().div_(255.0).sub_(FASHION_MNIST_MEAN).div_(FASHION_MNIST_STD)
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+def _batches(data: ImageData, *, batch_size: int, images: int, generator: torch.Generator, device, flip: bool):
+    """Endless stream of training batches: each epoch a fresh permutation (first ``images`` of it)."""
+    n = data.x_train.shape[0]
+    images = n if images in (0, None) else min(images, n)
+    y_all = torch.from_numpy(data.y_train)
+    while True:
+        order = torch.randperm(n, generator=generator)[:images]
+        for i in range(0, images - batch_size + 1, batch_size):
+            idx = order[i : i + batch_size].numpy()
+            x = _prepare(data.x_train[idx], device)
+            if flip:
+                m = (torch.rand(x.shape[0], generator=generator) < 0.5).to(device)
+                x = torch.where(m[:, None, None, None], x.flip(3), x)
+            yield x, y_all[idx].to(device)
+
+
+class ArrayTask:
+    """The fine-tuning task behind :func:`finetune`: in-memory images (Fashion-MNIST).
+
+    Any object with the same four methods and ``n_train`` / ``n_classes`` attributes can stand in
+    (:class:`pvq.imagenet.ImageNetTask` streams an ImageNet folder).
+    """
+
+    def __init__(self, data: ImageData):
+        self.data = data
+        self.n_train = data.x_train.shape[0]
+        self.n_classes = data.n_classes
+
+    def build(self, arch: str) -> nn.Module:
+        """A network for this task (weights loaded separately)."""
+        return build_trainable(arch, n_classes=self.n_classes)
+
+    def train_batches(self, *, batch_size: int, images: int, generator: torch.Generator, device, flip: bool):
+        """Endless stream of ``(x, y)`` training batches."""
+        return _batches(self.data, batch_size=batch_size, images=images, generator=generator, device=device, flip=flip)
+
+    def accuracy(self, model: nn.Module, *, device) -> float:
+        """Top-1 test accuracy."""
+        return evaluate(model, self.data.x_test, self.data.y_test, device=device)
+
+    def probe_inputs(self, n: int, *, device) -> torch.Tensor:
+        """The first ``n`` test images, prepared as network inputs."""
+        return _prepare(self.data.x_test[:n], device)
+
+
+def as_task(data):
+    """Wrap an :class:`~pvq.data.ImageData` into an :class:`ArrayTask`; pass a task through."""
+    return ArrayTask(data) if isinstance(data, ImageData) else data
+
+
+def steps_per_epoch(images: int, batch_size: int, n_train: int) -> int:
+    """Optimiser steps in one epoch of ``images`` training images (0: all ``n_train``)."""
+    images = n_train if images in (0, None) else min(images, n_train)
+    return max(images // batch_size, 1)
+
+
+@torch.no_grad()
+def reestimate_bn(model: nn.Module, batches, n_batches: int) -> nn.Module:
+    """Recompute every batch-norm layer's running statistics on ``n_batches`` batches.
+
+    The running mean and variance are reset and replaced by their plain average over the
+    batches (momentum ``None``), in training mode without gradients; parameters, other buffers
+    and the model's mode are left as they were.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return model
+    was_training = model.training
+    saved = [(m, m.momentum) for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for _ in range(n_batches):
+        x, _y = next(batches)
+        model(x)
+    for m, mom in saved:
+        m.momentum = mom
+    model.train(was_training)
+    return model
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, *, device, batch: int = 1000) -> float:
+    """Top-1 accuracy of ``model`` (in eval mode) on uint8 images ``x`` and labels ``y``."""
+    was = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, x.shape[0], batch):
+        pred = model(_prepare(x[i : i + batch], device)).argmax(1).cpu()
+        correct += int((pred == torch.from_numpy(y[i : i + batch])).sum())
+    model.train(was)
+    return correct / x.shape[0]
+
+
+def _cosine(step: int, total: int, lr: float, final_ratio: float) -> float:
+    return lr * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
+
+
+def pretrain(spec: PretrainSpec, data: ImageData, *, device: str = "cpu", progress=None) -> tuple[dict, dict]:
+    """Train ``spec.arch`` from scratch; return ``(state_dict, info)`` with the test accuracy.
+
+    ``progress`` (optional) is called as ``progress(step, total)``.
+    """
+    dev = resolve_device(device)
+    model = build_trainable(spec.arch, n_classes=data.n_classes, seed=spec.seed).to(dev)
+    model = model.to(memory_format=torch.channels_last)
+    gen = torch.Generator().manual_seed(spec.seed)
+    per_epoch = steps_per_epoch(0, spec.batch_size, data.x_train.shape[0])
+    total = spec.epochs * per_epoch
+    stream = _batches(data, batch_size=spec.batch_size, images=0, generator=gen, device=dev, flip=True)
+    opt = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=0.9, weight_decay=spec.weight_decay)
+    t0 = time.perf_counter()
+    for step in range(total):
+        for g in opt.param_groups:
+            g["lr"] = _cosine(step, total, spec.lr, 0.0)
+        x, y = next(stream)
+        loss = F.cross_entropy(model(x), y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"pretraining {spec.arch} diverged at step {step} (loss {loss.item()})")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if progress is not None:
+            progress(step + 1, total)
+    info = {
+        "arch": spec.arch,
+        "key": spec.key(),
+        "accuracy": evaluate(model, data.x_test, data.y_test, device=dev),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "weights": sum(m.weight.numel() for _, m in weight_layers(model)),
+        "seconds": time.perf_counter() - t0,
+    }
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}, info
+
+
+def weight_statistics(model: nn.Module, bits: dict | None) -> dict:
+    """Zeros and average bits per weight of the conv/linear weights of a (baked) model.
+
+    Average bits per weight is the paper's Figure 5 x-axis, over all layers:
+    :math:`\\sum_l b_l \\cdot \\mathrm{nnz}_l / \\sum_l n_l`, with :math:`b_l` the layer's bit-width
+    (``bits``; 16 for an unquantized layer, the paper's FP16 baseline) and
+    :math:`\\mathrm{nnz}_l` its non-zero weights.
+    """
+    n = nnz = bit_sum = 0
+    for name, m in weight_layers(model):
+        w = m.weight.detach()
+        k = int(torch.count_nonzero(w))
+        b = BASELINE_BITS if bits is None else bits[name]
+        n += w.numel()
+        nnz += k
+        bit_sum += b * k
+    return {"weights": n, "zeros": 1 - nnz / n, "avg_bits": bit_sum / n}
+
+
+def training_step(model: nn.Module, x, y, opt, *, scale_opt=None, pruner: GradualPruner | None = None, step: int = 0):
+    """One step of the recipe: cross-entropy, backward, SGD (and the scales' Adam), pruning masks.
+
+    The quantization scales are kept positive after their step; the pruned weights are re-zeroed
+    after the SGD step and the masks updated for ``step + 1`` (:meth:`GradualPruner.step`).
+
+    Returns
+    -------
+    torch.Tensor or None
+        The loss, or ``None`` (and no update) when it is not finite.
+    """
+    loss = F.cross_entropy(model(x), y)
+    if not torch.isfinite(loss):
+        return None
+    opt.zero_grad(set_to_none=True)
+    if scale_opt is not None:
+        scale_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if scale_opt is not None:
+        scale_opt.step()
+        clamp_scales(p for g in scale_opt.param_groups for p in g["params"])
+    if pruner is not None:
+        pruner.apply()
+        pruner.step(step + 1)
+    return loss
+
+
+def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> dict:
+    """Fine-tune the pretrained network with QAT and/or gradual pruning; return the run's record.
+
+    Returns
+    -------
+    dict
+        ``status`` ('ok' or 'diverged'), ``accuracy`` (top-1 on the test set after batch-norm
+        re-estimation; NaN if diverged), ``zeros`` and ``avg_bits`` of the final weights,
+        ``mask_sparsity`` (pruning), ``loss`` ([step, loss] every few steps), ``representations``
+        ([{step, layer, snr_db, cka}] when ``probe_points`` > 0), ``steps``, ``seconds``.
+    """
+    dev = resolve_device(spec.device)
+    bad = [k for k, v in base_state.items() if torch.is_floating_point(v) and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"the starting network has NaN or infinite values in {bad[:5]}: nothing to fine-tune")
+    task = as_task(data)
+    model = task.build(spec.base.arch)
+    model.load_state_dict(base_state)
+    model = model.to(dev).to(memory_format=torch.channels_last)
+    original = copy.deepcopy(model).eval() if spec.probe_points else None
+    gen = torch.Generator().manual_seed(10_000 + spec.seed)
+    stream = task.train_batches(
+        batch_size=spec.batch_size, images=spec.epoch_images, generator=gen, device=dev, flip=True
+    )
+    bn_gen = torch.Generator().manual_seed(20_000 + spec.seed)  # BN batches: their own stream, same for all methods
+    bn_stream = task.train_batches(batch_size=spec.batch_size, images=0, generator=bn_gen, device=dev, flip=False)
+    total = spec.epochs * steps_per_epoch(spec.epoch_images, spec.batch_size, task.n_train)
+
+    bits = attach_qat(model, spec.n_bits, first_last_bits=spec.first_last_bits) if "qat" in spec.method else None
+    scales = scale_parameters(model)
+    scale_ids = {id(p) for p in scales}
+    weights = [p for p in model.parameters() if id(p) not in scale_ids]
+    opt = torch.optim.SGD(weights, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
+    scale_opt = torch.optim.Adam(scales, lr=spec.scale_lr) if scales else None
+    pruner = None
+    if "prune" in spec.method:
+        end = max(1, round(spec.prune_end * total))
+        pruner = GradualPruner(model, final=spec.sparsity, end_step=end, interval=spec.mask_interval)
+        pruner.step(0)
+
+    probes, reference = [], None
+    checkpoints = set()
+    if spec.probe_points:
+        probe_x = task.probe_inputs(spec.probe_images, device=dev)
+        names = probe_layers(model)
+        reference = capture_activations(original, probe_x, names)
+        grams = {n: centred_gram(a) for n, a in reference.items()}
+        checkpoints = {round(v) for v in np.linspace(0, total, spec.probe_points)}
+
+    def probe(step):
+        snap = copy.deepcopy(model)
+        reestimate_bn(snap, bn_stream, max(1, spec.bn_batches // 5))
+        snap.eval()
+        current = capture_activations(snap, probe_x, names)
+        for row in compare_representations(reference, current, reference_grams=grams):
+            probes.append({"step": step, **row})
+
+    t0 = time.perf_counter()
+    status, losses = "ok", []
+    every = max(1, total // 100)
+    if 0 in checkpoints:
+        probe(0)
+    for step in range(total):
+        lr = _cosine(step, total, spec.lr, spec.final_lr_ratio)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = next(stream)
+        loss = training_step(model, x, y, opt, scale_opt=scale_opt, pruner=pruner, step=step)
+        if loss is None:
+            status = "diverged"
+            losses.append([step, float("nan")])
+            break
+        if step % every == 0 or step == total - 1:
+            losses.append([step, loss.item()])
+        if step + 1 in checkpoints and step + 1 != total:
+            probe(step + 1)
+        if progress is not None:
+            progress(step + 1, total)
+
+    record = {
+        "key": spec.key(),
+        "arch": spec.base.arch,
+        "method": spec.method,
+        "label": spec.label(),
+        "n_bits": spec.n_bits,
+        "sparsity": spec.sparsity,
+        "seed": spec.seed,
+        "epochs": spec.epochs,
+        "steps": total,
+        "status": status,
+        "loss": losses,
+        "mask_sparsity": None if pruner is None else pruner.achieved(),
+    }
+    if status == "ok":
+        reestimate_bn(model, bn_stream, spec.bn_batches)
+        if total in checkpoints:
+            probe(total)
+        bake(model)
+        record["accuracy"] = task.accuracy(model, device=dev)
+        record.update(weight_statistics(model, bits))
+        if any(not torch.isfinite(p).all() for p in model.parameters()):
+            record.update(status="diverged", accuracy=math.nan)
+    else:
+        record.update(accuracy=math.nan, zeros=math.nan, avg_bits=math.nan)
+    record["representations"] = probes
+    record["seconds"] = time.perf_counter() - t0
+    return record
