@@ -28,8 +28,12 @@ __all__ = [
     "check_c2",
     "check_c3",
     "check_c4",
+    "check_c5",
+    "check_c6",
+    "check_c7",
     "check_c8_mask_cost",
     "check_c8_natural_sparsity",
+    "check_c9",
     "claims_markdown",
     "collect_claims",
     "save_verdicts",
@@ -44,6 +48,8 @@ PAPER = {
     "heavy_tail_prune_win_max_bits": (3, "paper §3 / Fig. 2: pruning wins only at about 2–3 bits per value"),
     "natural_sparsity_int8": (0.13, "paper §7: ≈13% zeros at INT8"),
     "natural_sparsity_int4": (0.35, "paper §7: ≈35% zeros at INT4"),
+    "resnet50_int4_top1": (0.763, "paper Table 1: ResNet-50 on ImageNet, INT4 QAT, 76.3% top-1"),
+    "resnet50_prune75_top1": (0.761, "paper Table 1: ResNet-50 on ImageNet, 75% gradual pruning, 76.1% top-1"),
     "mask_bits_per_weight": (1.0, "paper §7: an unstructured mask costs ≥ 1 bit per weight (≥ 6.25% of FP16)"),
 }
 
@@ -369,3 +375,104 @@ def check_c4(table: pd.DataFrame, *, moderate_bits: int = 4) -> Verdict:
     else:
         verdict = "not reproduced"
     return Verdict("C4", "all", verdict, evidence)
+
+
+def check_c5(t1: pd.DataFrame, *, extreme_bits: int = 3, z: float = 2.0) -> Verdict:
+    """C5 from Table 1 (:func:`pvq.finetune_results.table1`, base epochs only).
+
+    Pruning *significantly* beats QAT at a point when its mean accuracy is higher by more than
+    ``z`` standard errors of the difference (over seeds). Reproduced when that never happens
+    above ``extreme_bits`` bits; not reproduced otherwise. The evidence counts every point.
+    """
+    t = t1[t1.epochs == t1.epochs.min()]
+    se = t.gap_se.fillna(0.0)
+    prune_sig = t.gap < -z * se
+    qat_sig = t.gap > z * se
+    moderate = t.n_bits > extreme_bits
+    n_mod_prune = int((prune_sig & moderate).sum())
+    extreme = t[~moderate]
+    evidence = (
+        f"QAT's mean accuracy is higher at {int((t.gap > 0).sum())} of {len(t)} (architecture, point) pairs "
+        f"(significantly, > {z:g} s.e., at {int(qat_sig.sum())}); pruning significantly better at "
+        f"{n_mod_prune} pair(s) above {extreme_bits} bits and {int((prune_sig & ~moderate).sum())} of {len(extreme)} "
+        f"at ≤ {extreme_bits} bits; largest QAT lead {100 * float(t.gap.max()):.2f} points "
+        f"(at {int(t.n_bits[t.gap.idxmax()])} bits), smallest {100 * float(t.gap.min()):.2f}"
+    )
+    return Verdict("C5", "all", "reproduced" if n_mod_prune == 0 else "not reproduced", evidence)
+
+
+def check_c6(longer: pd.DataFrame) -> Verdict:
+    """C6 from the longer fine-tuning table (:func:`pvq.finetune_results.longer_table`).
+
+    At the longest run of each (architecture, point): does pruning gain more from the extra
+    epochs than QAT (``gain_prune > gain_qat``)? Reproduced when it does at every pair, partly
+    when at some, not reproduced when at none.
+    """
+    t = longer[longer.factor == longer.factor.max()]
+    more = t.gain_prune > t.gain_qat
+    gap0 = longer[longer.factor == 1].set_index(["arch", "n_bits"]).gap
+    evidence = (
+        f"with {int(t.factor.max())}× the fine-tuning epochs pruning gains more than QAT at {int(more.sum())} of "
+        f"{len(t)} (architecture, point) pairs (mean gain {100 * float(t.gain_prune.mean()):+.2f} vs "
+        f"{100 * float(t.gain_qat.mean()):+.2f} points); QAT's lead goes from "
+        f"{100 * float(gap0.mean()):.2f} to {100 * float(t.gap.mean()):.2f} points on average"
+    )
+    verdict = "reproduced" if bool(more.all()) else ("partly reproduced" if bool(more.any()) else "not reproduced")
+    return Verdict("C6", "all", verdict, evidence)
+
+
+def check_c7(recovery: pd.DataFrame, *, min_recovery_db: float = 0.1) -> Verdict:
+    """C7 from :func:`pvq.finetune_results.representation_recovery` (all points, all layers).
+
+    Pruned networks "return" when their activation SNR against the original rises by at least
+    ``min_recovery_db`` after the target sparsity is reached; QAT networks "settle on new
+    representations" when their SNR at the end is below their SNR right after quantization.
+    Reproduced when both hold for most (> 50%) layer × point pairs, partly when one does.
+    """
+    p = recovery[recovery.method == "prune"]
+    q = recovery[recovery.method == "qat"]
+    p_back = float((p.recovered_db >= min_recovery_db).mean()) if len(p) else math.nan
+    q_away = float((q.drift_db < 0).mean()) if len(q) else math.nan
+    evidence = (
+        f"pruned networks: SNR against the original rises after the target sparsity is reached at "
+        f"{100 * p_back:.0f}% of {len(p)} (point, layer) pairs (median {float(p.recovered_db.median()):+.2f} dB); "
+        f"QAT networks end further from the original than right after quantization at {100 * q_away:.0f}% of "
+        f"{len(q)} pairs (median change {float(q.drift_db.median()):+.2f} dB); final CKA median "
+        f"{float(p.cka_end.median()):.4f} (pruning) vs {float(q.cka_end.median()):.4f} (QAT)"
+    )
+    ok_p, ok_q = p_back > 0.5, q_away > 0.5
+    verdict = "reproduced" if ok_p and ok_q else ("partly reproduced" if ok_p or ok_q else "not reproduced")
+    return Verdict("C7", "all", verdict, evidence)
+
+
+def check_c9(front: pd.DataFrame) -> Verdict:
+    """C9 from :func:`pvq.finetune_results.pareto_front`: where combined models beat both methods alone.
+
+    A combined model beats either alone when it is more accurate than every quantized-only and
+    every pruned-only model with no more average bits per weight (and at least one such model
+    exists: a combined model below every single-method model's bits has no rival in the grid
+    and is listed separately). The claim asks *where*; the
+    verdict is reproduced when the data answer it (the evidence says where, or that nowhere).
+    """
+    c = front[front.kind == "combined"]
+    best_alone = np.fmax(c.best_other_quantized.fillna(-np.inf), c.best_other_pruned.fillna(-np.inf))
+    has_rival = np.isfinite(best_alone)
+    wins = c[has_rival & (c.accuracy_mean > best_alone)]
+    alone = c[~has_rival]
+    if len(wins):
+        where = "; ".join(
+            f"{r.arch} {r.label} ({r.avg_bits:.2f} bits/weight, {100 * r.accuracy_mean:.2f}%)"
+            for r in wins.itertuples()
+        )
+        evidence = f"{len(wins)} of {len(c)} combined models beat every single-method model with as few bits: {where}"
+    else:
+        evidence = (
+            f"none of {len(c)} combined models beats the best quantized-only or pruned-only model with as few "
+            "average bits per weight"
+        )
+    if len(alone):
+        evidence += (
+            f"; {len(alone)} combined model(s) sit below the fewest bits any single method reaches in this grid "
+            f"({', '.join(f'{r.arch} {r.label}' for r in alone.itertuples())}), so have no rival to compare with"
+        )
+    return Verdict("C9", "all", "reproduced", evidence)

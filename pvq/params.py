@@ -24,6 +24,7 @@ __all__ = [
     "HEAVY_TAIL_FAMILIES",
     "PROFILES",
     "DistributionsParams",
+    "FineTuningParams",
     "PerLayerParams",
     "SetupParams",
     "WeightTensorsParams",
@@ -306,3 +307,117 @@ class PerLayerParams(_Params):
                 f"dask_scheduler must be a string (empty for local processes), got {self.dask_scheduler!r}"
             )
         _count(self.seed, "seed", 0)
+
+
+@dataclass(frozen=True)
+class FineTuningParams(_Params):
+    """Parameters of chapters 5–7 (fine-tuning, combining, representations; paper §6).
+
+    Attributes
+    ----------
+    profile : {'ci', 'full'}
+    architectures : tuple of str
+        Networks trained from scratch on Fashion-MNIST (``'resnet_small'``, ``'mobilenet_small'``).
+    ft_bits : tuple of int
+        QAT bit-widths; each is compared with pruning at ``1 - b/16``.
+    seeds : tuple of int
+        Fine-tuning seeds (at least one; the book uses three).
+    pretrain_epochs : int
+        Epochs of training from scratch (whole training set).
+    ft_epochs, epoch_images : int
+        Fine-tuning epochs, each of ``epoch_images`` random training images (0: all 60,000).
+    lr, scale_lr, weight_decay : float
+        SGD learning rate (both methods), Adam learning rate of the QAT scales, weight decay.
+    mask_interval : int
+        Steps between pruning mask updates.
+    bn_batches : int
+        Batches for batch-norm re-estimation before each evaluation.
+    long_factors : tuple of int
+        Longer fine-tuning: multiples of ``ft_epochs``.
+    long_bits : tuple of int
+        Comparison points of the longer fine-tuning (INT-b and its paired sparsity).
+    combine_bits : tuple of int
+        QAT bit-widths additionally pruned in chapter 6.
+    combine_sparsity : tuple of float
+        Pruning ratios applied on top of them.
+    probe_points : int
+        Checkpoints per run where representations are compared with the original (0: none).
+    probe_images : int
+        Test images in the representation probe.
+    workers : int
+    dask_scheduler : str
+    device : {'auto', 'cpu', 'cuda'}
+        ``'auto'`` trains on a CUDA GPU when one is present.
+    data_folder : str
+        Folder with the Fashion-MNIST IDX files (empty: the default search).
+    """
+
+    profile: str = "full"
+    architectures: tuple = ("resnet_small", "mobilenet_small")
+    ft_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    seeds: tuple = (0, 1, 2)
+    pretrain_epochs: int = 6
+    ft_epochs: int = 2
+    epoch_images: int = 12800
+    lr: float = 0.01
+    scale_lr: float = 1e-5
+    weight_decay: float = 5e-5
+    mask_interval: int = 5
+    bn_batches: int = 50
+    long_factors: tuple = (2, 4)
+    long_bits: tuple = (2, 3)
+    combine_bits: tuple = (2, 4, 8)
+    combine_sparsity: tuple = (0.5, 0.75)
+    probe_points: int = 6
+    probe_images: int = 256
+    workers: int = 2
+    dask_scheduler: str = ""
+    device: str = "auto"
+    data_folder: str = ""
+
+    def __post_init__(self):
+        from .nets import check_architecture
+
+        check_profile(self.profile)
+        if isinstance(self.architectures, str) or not self.architectures:
+            raise ValueError(f"architectures must be a non-empty list, got {self.architectures!r}")
+        object.__setattr__(self, "architectures", tuple(check_architecture(a) for a in self.architectures))
+        object.__setattr__(self, "ft_bits", _bits_list(self.ft_bits, "ft_bits", below=BASELINE_BITS))
+        if isinstance(self.seeds, int | str) or not self.seeds:
+            raise ValueError(f"seeds must be a non-empty list of integers, got {self.seeds!r}")
+        object.__setattr__(self, "seeds", tuple(_count(s, "seeds", 0) for s in self.seeds))
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds has repeated values: {list(self.seeds)}")
+        _count(self.pretrain_epochs, "pretrain_epochs")
+        _count(self.ft_epochs, "ft_epochs")
+        _count(self.epoch_images, "epoch_images", 0)
+        for name in ("lr", "scale_lr"):
+            _positive_number(getattr(self, name), name)
+        if isinstance(self.weight_decay, bool) or not (
+            isinstance(self.weight_decay, int | float) and self.weight_decay >= 0
+        ):
+            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        _count(self.mask_interval, "mask_interval")
+        _count(self.bn_batches, "bn_batches")
+        if isinstance(self.long_factors, int | str):
+            raise ValueError(f"long_factors must be a list of integers >= 2, got {self.long_factors!r}")
+        object.__setattr__(self, "long_factors", tuple(_count(f, "long_factors", 2) for f in self.long_factors))
+        object.__setattr__(self, "long_bits", _bits_list(self.long_bits, "long_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "combine_bits", _bits_list(self.combine_bits, "combine_bits", below=BASELINE_BITS))
+        if isinstance(self.combine_sparsity, int | float | str) or not self.combine_sparsity:
+            raise ValueError(f"combine_sparsity must be a non-empty list, got {self.combine_sparsity!r}")
+        sp = tuple(check_sparsity(s, name="combine_sparsity") for s in self.combine_sparsity)
+        if any(s == 0 for s in sp):
+            raise ValueError("combine_sparsity values must be in (0, 1): 0 is QAT alone, already in the grid")
+        object.__setattr__(self, "combine_sparsity", tuple(sorted(sp)))
+        _count(self.probe_points, "probe_points", 0)
+        if self.probe_points == 1:
+            raise ValueError("probe_points must be 0 (none) or >= 2 (the start and the end of a run)")
+        _count(self.probe_images, "probe_images", 2)
+        _count(self.workers, "workers")
+        if not isinstance(self.dask_scheduler, str):
+            raise ValueError(f"dask_scheduler must be a string, got {self.dask_scheduler!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if not isinstance(self.data_folder, str):
+            raise ValueError(f"data_folder must be a string (empty: default search), got {self.data_folder!r}")

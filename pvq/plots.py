@@ -17,11 +17,15 @@ from matplotlib.figure import Figure
 __all__ = [
     "PRUNE_COLOR",
     "QUANT_COLOR",
+    "plot_combining",
     "plot_crossover",
     "plot_heavy_tail",
+    "plot_longer",
     "plot_normal_comparison",
     "plot_per_layer",
+    "plot_representations",
     "plot_storage",
+    "plot_table1",
     "plot_tensor_snr",
     "plot_win_vs_kurtosis",
 ]
@@ -279,4 +283,109 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
     axes[0].set_ylabel("layer SNR (dB)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=6, fontsize=7)
+    return fig
+
+
+def plot_table1(t1: pd.DataFrame, baselines: pd.DataFrame | None = None) -> Figure:
+    """Table 1 as a figure: test accuracy against the comparison point, QAT vs pruning, per architecture.
+
+    Error bars are ± one standard deviation over seeds; the dashed line is the FP32 baseline.
+    """
+    archs = list(dict.fromkeys(t1.arch))
+    fig = Figure(figsize=(4.2 * len(archs), 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(archs), squeeze=False)).ravel()
+    for ax, arch in zip(axes, archs, strict=True):
+        t = t1[(t1.arch == arch) & (t1.epochs == t1.epochs.min())].sort_values("n_bits")
+        x = t.n_bits.to_numpy()
+        ax.errorbar(x - 0.06, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
+                    color=QUANT_COLOR, ms=4, capsize=2, label="QAT (INT-b)")  # fmt: skip
+        ax.errorbar(x + 0.06, 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
+                    color=PRUNE_COLOR, ms=4, capsize=2, label="gradual pruning (1 - b/16)")  # fmt: skip
+        if baselines is not None and arch in set(baselines.arch):
+            ax.axhline(100 * float(baselines[baselines.arch == arch].accuracy.iloc[0]), ls="--", color="0.4",
+                       lw=1, label="FP32 baseline")  # fmt: skip
+        ax.set_xticks(x, [f"{b}b\n{1 - b / 16:.0%}" for b in x], fontsize=7)
+        ax.set_title(arch, fontsize=9)
+        ax.set_xlabel("bits per weight (QAT) / sparsity (pruning)", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def plot_longer(longer: pd.DataFrame) -> Figure:
+    """Longer fine-tuning: accuracy against the epochs multiple, per architecture and point."""
+    keys = list(dict.fromkeys(zip(longer.arch, longer.n_bits, strict=True)))
+    fig = Figure(figsize=(3.0 * len(keys), 3.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False)).ravel()
+    for ax, (arch, b) in zip(axes, keys, strict=True):
+        t = longer[(longer.arch == arch) & (longer.n_bits == b)].sort_values("factor")
+        ax.errorbar(t.factor, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
+                    color=QUANT_COLOR, capsize=2, label=f"INT{b}")  # fmt: skip
+        ax.errorbar(t.factor, 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
+                    color=PRUNE_COLOR, capsize=2, label=f"{1 - b / 16:.2%} pruned")  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(t.factor, [f"{f:g}×" for f in t.factor])
+        ax.set_title(f"{arch}, INT{b} vs {1 - b / 16:.2%}", fontsize=8)
+        ax.set_xlabel("fine-tuning length", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("test accuracy (%)")
+    return fig
+
+
+def plot_combining(front: pd.DataFrame) -> Figure:
+    """Figure 5: accuracy against average bits per weight.
+
+    Quantized models with only their natural sparsity are crosses, pruned FP16 models red
+    squares, and each base bit-width's combined models a line from its quantized model.
+    """
+    archs = list(dict.fromkeys(front.arch))
+    fig = Figure(figsize=(4.4 * len(archs), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(archs), squeeze=False)).ravel()
+    for ax, arch in zip(axes, archs, strict=True):
+        t = front[front.arch == arch]
+        q = t[t.kind == "quantized"].sort_values("avg_bits")
+        p = t[t.kind == "pruned"].sort_values("avg_bits")
+        ax.plot(q.avg_bits, 100 * q.accuracy_mean, "x", color=QUANT_COLOR, ms=7, mew=2,
+                label="quantized (natural sparsity only)")  # fmt: skip
+        ax.plot(p.avg_bits, 100 * p.accuracy_mean, "s--", color=PRUNE_COLOR, ms=4, lw=1, label="pruned (FP16)")
+        c = t[t.kind == "combined"]
+        markers = "o^vD<>"
+        for i, (b, g) in enumerate(c.groupby("n_bits")):
+            g = g.sort_values("avg_bits")
+            base = q[q.n_bits == b]
+            xs = np.concatenate([base.avg_bits, g.avg_bits])
+            ys = 100 * np.concatenate([base.accuracy_mean, g.accuracy_mean])
+            ax.plot(xs, ys, markers[i % len(markers)] + "-", color=colormaps["viridis"](i / max(1, c.n_bits.nunique())),
+                    ms=5, lw=1, label=f"INT{int(b)} + pruning")  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("average bits per weight (non-zeros × bit-width)", fontsize=8)
+        ax.set_title(arch, fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Figure:
+    """Representation similarity to the original network over fine-tuning, QAT vs pruning, per point."""
+    keys = list(dict.fromkeys(summary.arch))
+    fig = Figure(figsize=(4.4 * len(keys), 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False)).ravel()
+    for ax, arch in zip(axes, keys, strict=True):
+        t = summary[summary.arch == arch]
+        for (method, label), g in t.groupby(["method", "label"], sort=False):
+            g = g.sort_values("progress")
+            b = int(g.n_bits.iloc[0]) if method == "qat" else round(16 * (1 - g.sparsity.iloc[0]))
+            shade = 0.35 + 0.65 * (8 - b) / 6
+            color = QUANT_COLOR if method == "qat" else PRUNE_COLOR
+            ax.plot(g.progress, g[metric], "o-" if method == "qat" else "s--", color=color, alpha=min(shade, 1.0),
+                    ms=3, lw=1, label=label)  # fmt: skip
+        ax.axvline(0.75, color="0.5", lw=0.8, ls=":")
+        ax.set_xlabel("fraction of fine-tuning (dotted: pruning target reached)", fontsize=8)
+        ax.set_title(arch, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel({"snr_db": "activation SNR vs original (dB)", "cka": "linear CKA vs original"}[metric])
+    axes[-1].legend(fontsize=6, ncol=2)
     return fig

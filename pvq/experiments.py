@@ -1,0 +1,119 @@
+"""The run grids of chapters 5–7, built from their parameters (paper §6 at CPU scale).
+
+* :func:`table1_specs`: QAT at every INT-b and gradual pruning at its paired sparsity
+  ``1 - b/16``, every architecture and seed (Table 1; the representation probes of chapter 7
+  are recorded in the same runs).
+* :func:`longer_specs`: the same at the ``long_bits`` points with ``ft_epochs × factor`` epochs.
+* :func:`combine_specs`: QAT models additionally pruned (Figure 5).
+
+:func:`execute` trains the FP32 baselines and then every run through one executor, with the
+shared cache of :mod:`pvq.runs`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .params import FineTuningParams
+from .per_layer import make_executor
+from .pruning import paired_sparsity
+from .runs import default_cache_dir, ensure_pretrained, run_grid
+from .training import FineTuneSpec, PretrainSpec
+
+__all__ = ["base_spec", "combine_specs", "execute", "longer_specs", "run_spec", "table1_specs"]
+
+
+def base_spec(p: FineTuningParams, arch: str) -> PretrainSpec:
+    """The FP32 baseline of ``arch`` (trained once, seed 0; the fine-tuning seeds vary)."""
+    return PretrainSpec(arch, seed=0, epochs=p.pretrain_epochs)
+
+
+def run_spec(p: FineTuningParams, arch: str, method: str, *, n_bits=None, sparsity=0.0, seed=0, factor=1):
+    """One fine-tuning run with the chapter's shared recipe."""
+    return FineTuneSpec(
+        base_spec(p, arch),
+        method,
+        n_bits=n_bits,
+        sparsity=sparsity,
+        seed=seed,
+        epochs=p.ft_epochs * factor,
+        epoch_images=p.epoch_images,
+        lr=p.lr,
+        scale_lr=p.scale_lr,
+        weight_decay=p.weight_decay,
+        mask_interval=p.mask_interval,
+        bn_batches=p.bn_batches,
+        probe_points=p.probe_points if factor == 1 and method != "qat+prune" else 0,
+        probe_images=p.probe_images,
+        device=p.device,
+    )
+
+
+def table1_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+    """QAT at each ``ft_bits`` and pruning at each paired sparsity, per architecture and seed."""
+    return [
+        spec
+        for arch in p.architectures
+        for b in p.ft_bits
+        for seed in p.seeds
+        for spec in (
+            run_spec(p, arch, "qat", n_bits=b, seed=seed),
+            run_spec(p, arch, "prune", sparsity=paired_sparsity(b), seed=seed),
+        )
+    ]
+
+
+def longer_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+    """The longer fine-tuning runs (``long_factors × ft_epochs``) at the ``long_bits`` points."""
+    return [
+        spec
+        for arch in p.architectures
+        for f in p.long_factors
+        for b in p.long_bits
+        for seed in p.seeds
+        for spec in (
+            run_spec(p, arch, "qat", n_bits=b, seed=seed, factor=f),
+            run_spec(p, arch, "prune", sparsity=paired_sparsity(b), seed=seed, factor=f),
+        )
+    ]
+
+
+def combine_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+    """QAT at each ``combine_bits`` with gradual pruning at each ``combine_sparsity`` on top."""
+    return [
+        run_spec(p, arch, "qat+prune", n_bits=b, sparsity=s, seed=seed)
+        for arch in p.architectures
+        for b in p.combine_bits
+        for s in p.combine_sparsity
+        for seed in p.seeds
+    ]
+
+
+def execute(
+    p: FineTuningParams, specs, *, cache_dir: Path | None = None, progress: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Train the baselines the specs need, then run every spec (cached); return (baselines, runs, records).
+
+    Runs go to ``p.workers`` local processes, or to the Dask cluster ``p.dask_scheduler`` /
+    ``$PVQ_DASK_SCHEDULER``; with one worker and no cluster they run in this process.
+    """
+    specs = list(specs)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder = p.data_folder or None
+    from .data import load_fashion_mnist
+
+    load_fashion_mnist(folder)  # a missing data set fails here, before any worker starts
+    bases = list(dict.fromkeys(s.base for s in specs))
+    in_process = p.workers == 1 and not p.dask_scheduler
+    executor = None if in_process else make_executor(p.dask_scheduler or None, workers=p.workers)
+    try:
+        baselines = ensure_pretrained(
+            bases, cache_dir=cache_dir, executor=executor, data_folder=folder, device=p.device
+        )
+        table, records = run_grid(specs, cache_dir=cache_dir, executor=executor, data_folder=folder, progress=progress)
+    finally:
+        if executor is not None and hasattr(executor, "shutdown"):
+            executor.shutdown()
+    return baselines, table, records

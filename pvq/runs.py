@@ -1,0 +1,207 @@
+"""Running grids of training runs: cached, resumable, in local processes or on a Dask cluster.
+
+Chapters 5–7 share one cache folder (``results/training-cache`` by default): a pretrained
+network is stored as ``pretrained/<key>.pt`` with ``<key>.json`` beside it, a fine-tuning run as
+``finetune/<key>.json``; keys hash every setting that changes the result
+(:meth:`pvq.training.FineTuneSpec.key`), every file is written atomically, and a corrupt entry
+is recomputed. An interrupted build therefore resumes where it stopped, and a chapter reuses
+the runs another chapter already made. Jobs go through :func:`pvq.per_layer.make_executor`
+(a spawn process pool, or the executor of a Dask cluster).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from concurrent.futures import Executor
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .data import ImageData, load_fashion_mnist
+from .paths import results_root
+from .publish import atomic_write
+from .training import PretrainSpec, finetune, pretrain
+
+__all__ = [
+    "RUN_COLUMNS",
+    "default_cache_dir",
+    "ensure_pretrained",
+    "load_pretrained",
+    "representation_table",
+    "run_grid",
+    "summarize_runs",
+]
+
+RUN_COLUMNS = [
+    "key",
+    "arch",
+    "method",
+    "label",
+    "n_bits",
+    "sparsity",
+    "seed",
+    "epochs",
+    "steps",
+    "status",
+    "accuracy",
+    "zeros",
+    "avg_bits",
+    "seconds",
+]
+
+_DATA: dict[str, ImageData] = {}
+
+
+def default_cache_dir() -> Path:
+    """``<results>/training-cache``."""
+    return results_root() / "training-cache"
+
+
+def _data(folder: str | None) -> ImageData:
+    key = folder or ""
+    if key not in _DATA:
+        _DATA[key] = load_fashion_mnist(folder)
+    return _DATA[key]
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _spec_json(spec) -> str:
+    return json.dumps(dataclasses.asdict(spec), sort_keys=True)
+
+
+def load_pretrained(spec: PretrainSpec, cache_dir: Path) -> tuple[dict, dict] | None:
+    """The cached ``(state_dict, info)`` of ``spec``, or ``None`` if absent or unreadable."""
+    folder = Path(cache_dir) / "pretrained"
+    info = _read_json(folder / f"{spec.key()}.json")
+    if not isinstance(info, dict) or "accuracy" not in info:
+        return None
+    try:
+        state = torch.load(folder / f"{spec.key()}.pt", map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    return state, info
+
+
+def _pretrain_job(args) -> dict:
+    spec, cache_dir, data_folder, device, threads = args
+    if threads:
+        torch.set_num_threads(threads)
+    cached = load_pretrained(spec, cache_dir)
+    if cached is not None:
+        return cached[1]
+    state, info = pretrain(spec, _data(data_folder), device=device)
+    folder = Path(cache_dir) / "pretrained"
+    atomic_write(folder / f"{spec.key()}.pt", lambda p: torch.save(state, p))
+    info["spec"] = json.loads(_spec_json(spec))
+    atomic_write(folder / f"{spec.key()}.json", lambda p: p.write_text(json.dumps(info, indent=1)))
+    return info
+
+
+def ensure_pretrained(
+    specs,
+    *,
+    cache_dir: Path,
+    executor: Executor | None = None,
+    data_folder: str | None = None,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """Train (or load from the cache) every FP32 baseline in ``specs``; one row per network."""
+    specs = list(dict.fromkeys(specs))
+    jobs = [(s, str(cache_dir), data_folder, device, 1 if executor is not None else 0) for s in specs]
+    rows = list(executor.map(_pretrain_job, jobs)) if executor is not None else [_pretrain_job(j) for j in jobs]
+    return pd.DataFrame([{k: v for k, v in r.items() if k != "spec"} for r in rows])
+
+
+def _finetune_job(args) -> dict:
+    spec, cache_dir, data_folder, threads = args
+    path = Path(cache_dir) / "finetune" / f"{spec.key()}.json"
+    cached = _read_json(path)
+    if isinstance(cached, dict) and cached.get("key") == spec.key() and "status" in cached:
+        return cached
+    if threads:
+        torch.set_num_threads(threads)
+    loaded = load_pretrained(spec.base, cache_dir)
+    if loaded is None:
+        raise FileNotFoundError(f"pretrained network {spec.base.key()} missing from {cache_dir}; run ensure_pretrained")
+    record = finetune(spec, loaded[0], _data(data_folder))
+    record["base_accuracy"] = loaded[1]["accuracy"]
+    record["spec"] = json.loads(_spec_json(spec))
+    atomic_write(path, lambda p: p.write_text(json.dumps(record)))
+    return record
+
+
+def run_grid(
+    specs,
+    *,
+    cache_dir: Path,
+    executor: Executor | None = None,
+    data_folder: str | None = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Fine-tune every spec (their pretrained networks must be cached); return the runs.
+
+    Returns
+    -------
+    (table, records) : (pandas.DataFrame, list of dict)
+        One row per run with :data:`RUN_COLUMNS` plus ``base_accuracy``, and the full records
+        (loss curves, representation probes). Diverged runs are rows with
+        ``status == 'diverged'`` and NaN accuracy: never dropped.
+    """
+    specs = list(dict.fromkeys(specs))
+    threads = 1 if executor is not None else 0
+    jobs = [(s, str(cache_dir), data_folder, threads) for s in specs]
+    results = executor.map(_finetune_job, jobs) if executor is not None else map(_finetune_job, jobs)
+    records = list(tqdm(results, total=len(jobs), desc="fine-tuning runs", disable=not progress))
+    table = pd.DataFrame([{c: r.get(c, math.nan) for c in [*RUN_COLUMNS, "base_accuracy"]} for r in records])
+    return table, records
+
+
+def summarize_runs(table: pd.DataFrame, by=("arch", "method", "label", "n_bits", "sparsity", "epochs")) -> pd.DataFrame:
+    """Mean and standard deviation of the accuracy over seeds, per setting.
+
+    Diverged runs are counted in ``n_diverged`` and left out of the mean and std (``n_ok`` says
+    how many runs the mean is over); a setting where every run diverged has NaN accuracy.
+    """
+    by = list(by)
+    t = table.copy()
+    for c in ("n_bits", "sparsity"):
+        t[c] = t[c].fillna(0)
+    ok = t["status"] == "ok"
+    g = t.groupby(by, dropna=False)
+    out = g.agg(n_runs=("seed", "size"), avg_bits=("avg_bits", "mean"), zeros=("zeros", "mean")).reset_index()
+    stats = t[ok].groupby(by, dropna=False)["accuracy"].agg(["mean", "std", "size"]).reset_index()
+    stats = stats.rename(columns={"mean": "accuracy_mean", "std": "accuracy_std", "size": "n_ok"})
+    out = out.merge(stats, on=by, how="left")
+    out["n_ok"] = out["n_ok"].fillna(0).astype(int)
+    out["n_diverged"] = out["n_runs"] - out["n_ok"]
+    return out
+
+
+def representation_table(records: list[dict]) -> pd.DataFrame:
+    """Long table of the representation probes: one row per (run, checkpoint, layer)."""
+    rows = []
+    for r in records:
+        for p in r.get("representations") or []:
+            rows.append(
+                {
+                    "arch": r["arch"],
+                    "method": r["method"],
+                    "label": r["label"],
+                    "n_bits": r["n_bits"],
+                    "sparsity": r["sparsity"],
+                    "seed": r["seed"],
+                    "steps": r["steps"],
+                    **p,
+                }
+            )
+    return pd.DataFrame(rows)
