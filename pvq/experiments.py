@@ -3,6 +3,7 @@
 * :func:`table1_specs`: QAT at every INT-b and gradual pruning at its paired sparsity
   ``1 - b/16``, every architecture and seed (Table 1; the representation probes of chapter 7
   are recorded in the same runs).
+* :func:`control_specs`: the FP32 networks fine-tuned with the same recipe (no compression).
 * :func:`longer_specs`: the same at the ``long_bits`` points with ``ft_epochs × factor`` epochs.
 * :func:`combine_specs`: QAT models additionally pruned (Figure 5).
 
@@ -22,7 +23,7 @@ from .pruning import paired_sparsity
 from .runs import default_cache_dir, ensure_pretrained, run_grid
 from .training import FineTuneSpec, PretrainSpec
 
-__all__ = ["base_spec", "combine_specs", "execute", "longer_specs", "run_spec", "table1_specs"]
+__all__ = ["base_spec", "combine_specs", "control_specs", "execute", "longer_specs", "run_spec", "table1_specs"]
 
 
 def base_spec(p: FineTuningParams, arch: str) -> PretrainSpec:
@@ -45,7 +46,7 @@ def run_spec(p: FineTuningParams, arch: str, method: str, *, n_bits=None, sparsi
         weight_decay=p.weight_decay,
         mask_interval=p.mask_interval,
         bn_batches=p.bn_batches,
-        probe_points=p.probe_points if factor == 1 and method != "qat+prune" else 0,
+        probe_points=p.probe_points if method != "qat+prune" else 0,
         probe_images=p.probe_images,
         device=p.device,
     )
@@ -63,6 +64,15 @@ def table1_specs(p: FineTuningParams) -> list[FineTuneSpec]:
             run_spec(p, arch, "prune", sparsity=paired_sparsity(b), seed=seed),
         )
     ]
+
+
+def control_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+    """The uncompressed control: each FP32 network fine-tuned with the same recipe, per seed.
+
+    It separates what fine-tuning itself does (to accuracy and to the representations) from
+    what the compression does.
+    """
+    return [run_spec(p, arch, "fp32", seed=seed) for arch in p.architectures for seed in p.seeds]
 
 
 def longer_specs(p: FineTuningParams) -> list[FineTuneSpec]:

@@ -87,6 +87,7 @@ def combine_points(runs: pd.DataFrame) -> pd.DataFrame:
     """
     s = summarize_runs(runs[runs.epochs == runs.epochs.min()])
     kind = {"qat": "quantized", "prune": "pruned", "qat+prune": "combined"}
+    s = s[s.method.isin(kind)].copy()
     s["kind"] = s.method.map(kind)
     cols = ["arch", "kind", "label", "n_bits", "sparsity", "avg_bits", "zeros", "accuracy_mean", "accuracy_std"]
     return s[[*cols, "n_ok", "n_runs"]].sort_values(["arch", "kind", "avg_bits"]).reset_index(drop=True)
@@ -116,7 +117,7 @@ def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
 def representation_summary(probes: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds and layers of activation SNR and CKA against the original, per checkpoint."""
     t = probes.replace([np.inf, -np.inf], np.nan)
-    keys = ["arch", "method", "label", "n_bits", "sparsity", "step", "steps"]
+    keys = ["arch", "method", "label", "n_bits", "sparsity", "epochs", "step", "steps"]
     t = t.fillna({"n_bits": 0})
     g = t.groupby(keys, dropna=False).agg(snr_db=("snr_db", "mean"), cka=("cka", "mean")).reset_index()
     g["progress"] = g.step / g.steps
@@ -124,24 +125,27 @@ def representation_summary(probes: pd.DataFrame) -> pd.DataFrame:
 
 
 def representation_recovery(probes: pd.DataFrame, *, prune_end: float = 0.75) -> pd.DataFrame:
-    """Per run kind and layer: SNR against the original at the start, at its lowest, and at the end.
+    """Per run kind, length and layer: how far the network comes back toward the original.
 
-    For pruning the lowest point is taken after the target sparsity is reached (``prune_end`` of
-    the run); ``recovered_db = end - lowest`` says how far the network came back toward the
-    original afterwards. For QAT ``drift_db = end - start`` says whether fine-tuning moved it
-    toward (> 0) or away from (< 0) the original.
+    The compression is fully in place from the start for QAT and from ``prune_end`` of the run
+    for pruning (its last mask update). From there on, ``snr_lowest`` is the lowest activation
+    SNR against the original (mean over seeds) and ``recovered_db = snr_end - snr_lowest`` how
+    far fine-tuning brought the network back toward the original representations; the same
+    measure for both methods. ``drift_db = snr_end - snr_start`` compares the end with the very
+    first checkpoint (right after quantization for QAT; the unpruned network for pruning).
     """
     t = probes.replace([np.inf, -np.inf], np.nan).fillna({"n_bits": 0})
     t["progress"] = t.step / t.steps
+    keys = ["arch", "method", "label", "n_bits", "sparsity", "epochs", "layer"]
     rows = []
-    for key, g in t.groupby(["arch", "method", "label", "n_bits", "sparsity", "layer"], sort=False):
+    for key, g in t.groupby(keys, sort=False):
         m = g.groupby("progress")[["snr_db", "cka"]].mean()
         start, end = m.iloc[0], m.iloc[-1]
-        after = m[m.index >= prune_end - 1e-9] if key[1] == "prune" else m
-        lowest = after.snr_db.min()
+        settled = m[m.index >= prune_end - 1e-9] if "prune" in key[1] else m
+        lowest = settled.snr_db.min()
         rows.append(
             {
-                **dict(zip(["arch", "method", "label", "n_bits", "sparsity", "layer"], key, strict=True)),
+                **dict(zip(keys, key, strict=True)),
                 "snr_start": start.snr_db,
                 "snr_lowest": lowest,
                 "snr_end": end.snr_db,

@@ -65,8 +65,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # zhu_gupta, s_i = 0, s_f = 0.75, from epoch 0 to epoch 15 of 20. The mask interval (50 steps) and the 50
 # batch-norm re-estimation batches complete the recipe; the shared values are pvq.training.PAPER_RECIPE.
 _COMMON = {k: v for k, (v, _source) in PAPER_RECIPE.items()}
-#: The paper repository's ImageNet hyperparameters, per architecture: ``lr_prune`` (75% pruning),
-#: ``lr_qat`` (INT4 QAT), ``batch_size``, ``weight_decay`` and the settings shared by both methods.
+#: The paper repository's ImageNet hyperparameters for each architecture, namely ``lr_prune`` (75%
+#: pruning), ``lr_qat`` (INT4 QAT), ``batch_size``, ``weight_decay`` and the settings shared by both methods.
 PAPER_RECIPES: dict[str, dict] = {
     "mobilenet_v2": {"lr_prune": 3.3e-4, "lr_qat": 3.3e-4, "batch_size": 128, "weight_decay": 5e-5, **_COMMON},
     "efficientnet_lite0": {"lr_prune": 3.3e-4, "lr_qat": 3.3e-3, "batch_size": 128, "weight_decay": 5e-5, **_COMMON},

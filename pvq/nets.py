@@ -98,6 +98,7 @@ class MobileNetSmall(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+#: The networks trained from scratch, by name.
 TRAINABLE = {"resnet_small": ResNetSmall, "mobilenet_small": MobileNetSmall}
 
 

@@ -369,7 +369,11 @@ def plot_combining(front: pd.DataFrame) -> Figure:
 
 
 def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Figure:
-    """Representation similarity to the original network over fine-tuning, QAT vs pruning, per point."""
+    """Representation similarity to the original network over fine-tuning, QAT vs pruning, per point.
+
+    The FP32 control (method ``'fp32'``: fine-tuned without compression), when present, is the
+    black line: what fine-tuning alone does to the representations.
+    """
     keys = list(dict.fromkeys(summary.arch))
     fig = Figure(figsize=(4.4 * len(keys), 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False)).ravel()
@@ -377,6 +381,9 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
         t = summary[summary.arch == arch]
         for (method, label), g in t.groupby(["method", "label"], sort=False):
             g = g.sort_values("progress")
+            if method == "fp32":
+                ax.plot(g.progress, g[metric], "k.-", lw=1.5, ms=4, label=label)
+                continue
             b = int(g.n_bits.iloc[0]) if method == "qat" else round(16 * (1 - g.sparsity.iloc[0]))
             shade = 0.35 + 0.65 * (8 - b) / 6
             color = QUANT_COLOR if method == "qat" else PRUNE_COLOR

@@ -102,6 +102,7 @@ class WeightFakeQuant(nn.Module):
         self.scale = nn.Parameter(torch.tensor(float(scale)))
 
     def forward(self, w):
+        """The fake-quantized weights (:func:`fake_quantize` with this layer's scale)."""
         return fake_quantize(w, self.scale, n_bits=self.n_bits, grid=self.grid)
 
     def extra_repr(self) -> str:

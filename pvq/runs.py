@@ -36,6 +36,7 @@ __all__ = [
     "summarize_runs",
 ]
 
+#: Columns of the run table of :func:`run_grid`.
 RUN_COLUMNS = [
     "key",
     "arch",
@@ -200,6 +201,7 @@ def representation_table(records: list[dict]) -> pd.DataFrame:
                     "n_bits": r["n_bits"],
                     "sparsity": r["sparsity"],
                     "seed": r["seed"],
+                    "epochs": r["epochs"],
                     "steps": r["steps"],
                     **p,
                 }

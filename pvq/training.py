@@ -54,7 +54,7 @@ __all__ = [
     "weight_statistics",
 ]
 
-METHODS: tuple[str, ...] = ("qat", "prune", "qat+prune")
+METHODS: tuple[str, ...] = ("qat", "prune", "qat+prune", "fp32")  # 'fp32': the uncompressed control
 
 # The fine-tuning recipe of the paper's repository (ImageNet), shown beside the book's own.
 PAPER_RECIPE = {
@@ -220,6 +220,8 @@ class FineTuneSpec:
             raise ValueError(f"method {self.method!r} needs a sparsity in (0, 1), got {self.sparsity!r}")
         if self.method == "qat" and s:
             raise ValueError("method 'qat' takes no sparsity; use 'qat+prune'")
+        if self.method == "fp32" and s:
+            raise ValueError("method 'fp32' (the uncompressed control) takes no sparsity")
         check_n_bits(self.first_last_bits, name="first_last_bits")
         for name in ("epochs", "batch_size", "mask_interval", "bn_batches", "probe_images"):
             v = getattr(self, name)
@@ -244,6 +246,8 @@ class FineTuneSpec:
 
     def label(self) -> str:
         """Short description, e.g. ``'INT4'``, ``'75% pruning'``, ``'INT4 + 50% pruning'``."""
+        if self.method == "fp32":
+            return "FP32 fine-tuned"
         parts = []
         if self.n_bits is not None:
             parts.append(f"INT{self.n_bits}")
@@ -416,7 +420,7 @@ def training_step(model: nn.Module, x, y, opt, *, scale_opt=None, pruner: Gradua
     """One step of the recipe: cross-entropy, backward, SGD (and the scales' Adam), pruning masks.
 
     The quantization scales are kept positive after their step; the pruned weights are re-zeroed
-    after the SGD step and the masks updated for ``step + 1`` (:meth:`GradualPruner.step`).
+    after the SGD step and the masks updated for ``step + 1`` (:meth:`pvq.gradual.GradualPruner.step`).
 
     Returns
     -------

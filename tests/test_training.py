@@ -60,6 +60,8 @@ def test_tiny_runs_learn_for_both_methods(small_data, pretrained):
             assert r["zeros"] >= kw["sparsity"] - 0.01
         if method == "qat":
             assert 0 < r["avg_bits"] < 8
+        if method == "fp32":
+            assert r["zeros"] == 0 and r["avg_bits"] == 16
 
 
 def test_diverging_run_is_reported_not_averaged(small_data, pretrained):
@@ -186,6 +188,11 @@ def test_spec_validation_and_keys():
     assert a.key() == FineTuneSpec(base, "qat", n_bits=4, device="auto").key()  # device is not a result setting
     assert a.key() != FineTuneSpec(base, "qat", n_bits=4, seed=1).key()
     assert FineTuneSpec(base, "qat+prune", n_bits=4, sparsity=0.5).label() == "INT4 + 50% pruning"
+    assert FineTuneSpec(base, "fp32").label() == "FP32 fine-tuned"
+    with pytest.raises(ValueError, match="no n_bits"):
+        FineTuneSpec(base, "fp32", n_bits=8)
+    with pytest.raises(ValueError, match="no sparsity"):
+        FineTuneSpec(base, "fp32", sparsity=0.5)
 
 
 def test_grid_specs_follow_the_parameters():
@@ -194,7 +201,9 @@ def test_grid_specs_follow_the_parameters():
     assert len(t1) == 1 * 2 * 2 * 2
     assert {(s.n_bits, s.sparsity) for s in t1 if s.method == "prune"} == {(None, 0.875), (None, 0.75)}
     longer = experiments.longer_specs(p)
-    assert {s.epochs for s in longer} == {2 * p.ft_epochs} and all(s.probe_points == 0 for s in longer)
+    assert {s.epochs for s in longer} == {2 * p.ft_epochs} and all(s.probe_points == p.probe_points for s in longer)
+    assert all(s.probe_points == 0 for s in experiments.combine_specs(p))  # chapter 7 does not probe them
+    assert [s.method for s in experiments.control_specs(p)] == ["fp32", "fp32"]
     assert len(experiments.combine_specs(p)) == 1 * len(p.combine_bits) * len(p.combine_sparsity) * 2
 
 
@@ -214,3 +223,12 @@ def test_grid_specs_follow_the_parameters():
 def test_fine_tuning_params_reject_bad_values(bad, match):
     with pytest.raises(ValueError, match=match):
         FineTuningParams(**bad)
+
+
+def test_imagenet_parameters_are_checked_before_training(tmp_path):
+    from pvq.data import DatasetNotFoundError
+
+    with pytest.raises(DatasetNotFoundError, match="has no 'train/' sub-folder"):
+        FineTuningParams(imagenet_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="unknown ImageNet architecture"):
+        FineTuningParams(imagenet_arch="resnet_small")
