@@ -350,6 +350,12 @@ class FineTuningParams(_Params):
         ``'auto'`` trains on a CUDA GPU when one is present.
     data_folder : str
         Folder with the Fashion-MNIST IDX files (empty: the default search).
+    imagenet_dir : str
+        ImageNet folder (``train/<class>/``, ``val/<class>/``); empty: the ImageNet runs are skipped.
+    imagenet_arch : {'mobilenet_v2', 'efficientnet_lite0'}
+        Network of the ImageNet runs (from the offline pretrained weights).
+    imagenet_epochs : int
+        Fine-tuning epochs of the ImageNet runs (the paper: 20).
     """
 
     profile: str = "full"
@@ -374,6 +380,9 @@ class FineTuningParams(_Params):
     dask_scheduler: str = ""
     device: str = "auto"
     data_folder: str = ""
+    imagenet_dir: str = ""
+    imagenet_arch: str = "mobilenet_v2"
+    imagenet_epochs: int = 20
 
     def __post_init__(self):
         from .nets import check_architecture
@@ -421,3 +430,13 @@ class FineTuningParams(_Params):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         if not isinstance(self.data_folder, str):
             raise ValueError(f"data_folder must be a string (empty: default search), got {self.data_folder!r}")
+        from .imagenet import check_imagenet_arch
+
+        check_imagenet_arch(self.imagenet_arch)
+        _count(self.imagenet_epochs, "imagenet_epochs")
+        if not isinstance(self.imagenet_dir, str):
+            raise ValueError(f"imagenet_dir must be a string (empty: no ImageNet runs), got {self.imagenet_dir!r}")
+        if self.imagenet_dir:
+            from .data import check_imagenet_folder
+
+            check_imagenet_folder(self.imagenet_dir)  # a wrong layout stops here, before any training
