@@ -30,6 +30,7 @@ from torch import nn
 from .data import ImageData
 from .gradual import GradualPruner
 from .nets import build_trainable, check_architecture, probe_layers, weight_layers
+from .params import _count, _positive_number
 from .pruning import BASELINE_BITS, check_sparsity
 from .qat import attach_qat, bake, clamp_scales, scale_parameters
 from .quantization import check_n_bits
@@ -104,10 +105,10 @@ class PretrainSpec:
 
     def __post_init__(self):
         check_architecture(self.arch)
-        for name in ("seed", "epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "seed" else 1):
-                raise ValueError(f"pretraining {name} must be a non-negative integer, got {v!r}")
+        _count(self.seed, "seed", 0)
+        _count(self.epochs, "pretraining epochs")
+        _count(self.batch_size, "batch_size")
+        _positive_number(self.lr, "lr")
 
     def key(self) -> str:
         """Stable hash of every field (the cache key)."""
@@ -224,17 +225,11 @@ class FineTuneSpec:
             raise ValueError("method 'fp32' (the uncompressed control) takes no sparsity")
         check_n_bits(self.first_last_bits, name="first_last_bits")
         for name in ("epochs", "batch_size", "mask_interval", "bn_batches", "probe_images"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+            _count(getattr(self, name), name)
         for name in ("epoch_images", "probe_points", "seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+            _count(getattr(self, name), name, 0)
         for name in ("lr", "scale_lr", "final_lr_ratio"):
-            v = getattr(self, name)
-            if not (isinstance(v, int | float) and 0 < v < math.inf):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
+            _positive_number(getattr(self, name), name)
         if not 0 < self.prune_end <= 1:
             raise ValueError(f"prune_end must be in (0, 1], got {self.prune_end!r}")
 

@@ -184,6 +184,12 @@ def test_spec_validation_and_keys():
         FineTuneSpec(base, "distill")
     with pytest.raises(ValueError, match="architecture"):
         PretrainSpec("resnet50")
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        FineTuneSpec(base, "qat", n_bits=4, epochs=0)
+    with pytest.raises(ValueError, match="lr must be a positive"):
+        FineTuneSpec(base, "prune", sparsity=0.5, lr=-1.0)
+    with pytest.raises(ValueError, match="pretraining epochs"):
+        PretrainSpec("resnet_small", epochs=0)
     a = FineTuneSpec(base, "qat", n_bits=4, device="cpu")
     assert a.key() == FineTuneSpec(base, "qat", n_bits=4, device="auto").key()  # device is not a result setting
     assert a.key() != FineTuneSpec(base, "qat", n_bits=4, seed=1).key()
