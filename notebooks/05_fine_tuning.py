@@ -37,9 +37,10 @@
 # - **Both**: SGD with momentum 0.9, cosine learning rate to 1% of its start, batch-norm
 #   statistics re-estimated on training batches before every evaluation.
 #
-# The fine-tuning is short (a few hundred steps on a model trained for a few epochs), where the
-# paper's is 20 ImageNet epochs; the [longer fine-tuning](sec-longer) section below shows how the
-# comparison moves with length. Readers with ImageNet and a GPU can run the paper's exact setting
+# The fine-tuning is short ({glue:text}`ft-steps` steps on a network trained from scratch for
+# {glue:text}`pretrain-epochs` epochs), where the paper's is 20 ImageNet epochs; the
+# [longer fine-tuning](sec-longer) section below shows how the comparison moves with length.
+# Readers with ImageNet and a GPU can run the paper's exact setting
 # (see [the ImageNet path](sec-imagenet)).
 
 # %% tags=["parameters"]
@@ -148,6 +149,7 @@ recipe.style.hide(axis="index")
 # %%
 glue("lr", P.lr)
 glue("wd", P.weight_decay)
+glue("ft-steps", spec.epochs * images // spec.batch_size)
 glue("n-mask-updates", round(spec.prune_end * spec.epochs * images // spec.batch_size / spec.mask_interval))
 specs = experiments.table1_specs(P) + experiments.control_specs(P) + experiments.longer_specs(P)
 baselines, runs, records = experiments.execute(P, specs)

@@ -127,7 +127,8 @@ glue("n-diverged", int((runs.status != "ok").sum()))
 # ## Natural sparsity
 #
 # A quantized network already stores zeros: every weight that rounds to level 0. The crosses sit
-# left of their nominal bit-width by exactly that fraction.
+# left of their nominal bit-width by about that fraction (the 8-bit first and last layers add a
+# little back).
 
 # %%
 q = front[front.kind == "quantized"][["arch", "n_bits", "zeros", "avg_bits", "accuracy_mean"]]
