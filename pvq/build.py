@@ -5,6 +5,11 @@ Each ``notebooks/NN_slug.py`` (jupytext ``py:percent``) is read, given the param
 executed by papermill with the book root as working directory. The executed notebook is
 written atomically to ``book/chapters/<stem>.ipynb``; a failed one is kept under
 ``_build/failed/`` for inspection and never replaces a good one.
+
+Chapters run ``jobs`` at a time, except those that share work: a notebook whose jupytext header
+names a chain (``pvq: {chain: NAME}``) runs after the previous chapter of the same chain, in one
+slot, so that the later ones reuse the earlier one's cached runs instead of repeating them at
+the same time.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ import yaml
 from .params import check_profile
 from .paths import RESULTS_ENV, notebook_sources
 
-__all__ = ["NotebookRun", "declared_parameters", "execute_chapters", "load_profile", "profile_parameters"]
+__all__ = [
+    "NotebookRun",
+    "chain_name",
+    "declared_parameters",
+    "execute_chapters",
+    "load_profile",
+    "profile_parameters",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +72,29 @@ def declared_parameters(source: Path) -> dict:
             raise ValueError(f"{source.name}: the parameters cell must hold plain assignments only")
         out[node.targets[0].id] = ast.literal_eval(node.value)
     return out
+
+
+def chain_name(source: Path) -> str | None:
+    """The chain a notebook belongs to (``pvq: {chain: NAME}`` in its jupytext header), or ``None``."""
+    import jupytext
+
+    meta = jupytext.read(source).metadata.get("pvq") or {}
+    return meta.get("chain") if isinstance(meta, dict) else None
+
+
+def _chained(plan: list) -> list[list]:
+    """Group the plan into jobs: each chain's chapters in one job, in order; every other chapter alone."""
+    jobs, by_chain = [], {}
+    for source, params in plan:
+        name = chain_name(source)
+        if name is None:
+            jobs.append([(source, params)])
+        elif name in by_chain:
+            by_chain[name].append((source, params))
+        else:
+            by_chain[name] = [(source, params)]
+            jobs.append(by_chain[name])
+    return jobs
 
 
 def profile_parameters(source: Path, profile: str, root: Path, overrides: dict | None = None) -> dict:
@@ -147,7 +182,7 @@ def execute_chapters(
     overrides : dict, optional
         Parameter values; a name no chapter declares is an error.
     jobs : int
-        Chapters executed at once.
+        Chapters (or chains of chapters, :func:`chain_name`) executed at once.
     timeout : int
         Per-cell timeout in seconds.
     progress : bool
@@ -184,11 +219,18 @@ def execute_chapters(
         os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
     try:
         with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=not progress) as bar:
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                futures = [pool.submit(_execute_one, s, out_dir, p, root, timeout) for s, p in chapters]
-                for fut in futures:
-                    runs.append(fut.result())
+
+            def run_job(job):
+                out = []
+                for s, p in job:
+                    out.append(_execute_one(s, out_dir, p, root, timeout))
                     bar.update()
+                return out
+
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                futures = [pool.submit(run_job, job) for job in _chained(chapters)]
+                for fut in futures:
+                    runs += fut.result()
             for s, p in last:
                 runs.append(_execute_one(s, out_dir, p, root, timeout))
                 bar.update()
