@@ -20,7 +20,7 @@ import pandas as pd
 from .params import FineTuningParams
 from .per_layer import make_executor
 from .pruning import paired_sparsity
-from .runs import default_cache_dir, ensure_pretrained, run_grid
+from .runs import _data, default_cache_dir, ensure_pretrained, run_grid
 from .training import FineTuneSpec, PretrainSpec
 
 __all__ = ["base_spec", "combine_specs", "control_specs", "execute", "longer_specs", "run_spec", "table1_specs"]
@@ -112,9 +112,7 @@ def execute(
     specs = list(specs)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = p.data_folder or None
-    from .data import load_fashion_mnist
-
-    load_fashion_mnist(folder)  # a missing data set fails here, before any worker starts
+    _data(folder)  # a missing or corrupt data set fails here, before any worker starts (and in-process runs reuse it)
     bases = list(dict.fromkeys(s.base for s in specs))
     in_process = p.workers == 1 and not p.dask_scheduler
     executor = None if in_process else make_executor(p.dask_scheduler or None, workers=p.workers)

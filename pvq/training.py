@@ -84,8 +84,13 @@ def resolve_device(device: str) -> torch.device:
     raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
 
 
+def _digest(fields: dict) -> str:
+    """Stable 16-hex-digit hash of a JSON-able mapping (the cache keys)."""
+    return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _key(obj) -> str:
-    return hashlib.sha1(json.dumps(dataclasses.asdict(obj), sort_keys=True).encode()).hexdigest()[:16]
+    return _digest(dataclasses.asdict(obj))
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,7 @@ class FineTuneSpec:
         """Stable hash of every field that changes the result (the cache key)."""
         d = dataclasses.asdict(self)
         d.pop("device")
-        return f"{self.base.arch}-{self.method}-{hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]}"
+        return f"{self.base.arch}-{self.method}-{_digest(d)}"
 
     def label(self) -> str:
         """Short description, e.g. ``'INT4'``, ``'75% pruning'``, ``'INT4 + 50% pruning'``."""
