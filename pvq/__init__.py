@@ -3,7 +3,15 @@
 The public API re-exports the functions the book's chapters call.
 """
 
-from .analytic import (
+from .analytic.distributions import (
+    DISTRIBUTIONS,
+    SymmetricDistribution,
+    distribution_for_kurtosis,
+    from_scipy,
+    make_distribution,
+    truncation_for_kurtosis,
+)
+from .analytic.errors import (
     ClipResult,
     error_profile,
     optimal_clip,
@@ -14,18 +22,10 @@ from .analytic import (
     quantized_level_masses,
     snr_table,
 )
-from .distributions import (
-    DISTRIBUTIONS,
-    SymmetricDistribution,
-    distribution_for_kurtosis,
-    from_scipy,
-    make_distribution,
-    truncation_for_kurtosis,
-)
-from .metrics import kurtosis, snr_db, snr_db_from_mse
-from .pruning import paired_sparsity, prune, prune_mask
-from .quantization import int_grid, quantize, quantize_int, scale_from_clip
-from .weights import MODELS, iter_weights, resolve
+from .core.metrics import kurtosis, snr_db, snr_db_from_mse
+from .core.pruning import paired_sparsity, prune, prune_mask
+from .core.quantization import int_grid, quantize, quantize_int, scale_from_clip
+from .tensors.checkpoints import MODELS, iter_weights, resolve
 
 __version__ = "0.1.0"
 

@@ -1,17 +1,11 @@
-"""Pruning vs quantization on real weight tensors (paper §4, Figure 3).
+"""Clipping search on a real weight tensor: the paper's 100-candidate grid, pvq's optimum, and a proof.
 
-For one tensor ``w`` (cast to FP16 first, the paper's baseline) and each bit-width ``b``:
-
-- **quantization SNR, paper convention**: per-tensor signed grid, clipping value chosen among
-  the 100 candidates ``α_k = k·(max|w| + 0.5)/100`` by the smallest MSE (:func:`paper_clip`);
-- **quantization SNR, pvq**: the MSE-optimal clipping value (:func:`optimal_clip_tensor`):
-  a dense scan, then alternating minimisation (assign each weight to its level, then the best
-  scale for that assignment) to a fixed point; never worse than the paper's grid, by
-  construction;
-- **pruning SNR** at sparsity ``1 - b/16`` (exactly ``⌊c·n⌋`` smallest ``|w|`` removed), and the
-  *corrected* pruning SNR of the paper's code, which gives pruning only the keep ratio
-  ``(1 - z)·b/16`` where ``z`` is the share of exact zeros in ``Q(w)`` ("natural sparsity",
-  taken with the paper's clipping).
+The paper picks the clipping value of a tensor among the 100 candidates
+``α_k = k·(max|w| + 0.5)/100`` by the smallest MSE (:func:`paper_clip`); pvq finds the MSE-optimal
+value (:func:`optimal_clip_tensor`: a dense scan, then alternating minimisation, assigning each
+weight to its level and then the best scale for that assignment, to a fixed point), never worse
+than the paper's grid by construction; :func:`certified_clip_tensor` proves the global optimum by
+branch and bound over the scale (paper §4, used by chapter 3).
 
 The MSE of many clipping values is evaluated at once from the sorted weights and prefix sums:
 the weights falling in each quantization bin are a contiguous run of the sorted array, so
@@ -22,21 +16,15 @@ pass over the tensor.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import snr_db_from_mse
-from .pruning import paired_sparsity
-from .quantization import Grid, int_grid, quantize_int
+from ..core.quantization import Grid, int_grid, quantize_int
 
 __all__ = [
-    "TENSOR_COLUMNS",
     "SortedWeights",
-    "analyze_tensor",
     "certified_clip_tensor",
-    "check_tensor",
     "clip_search",
     "natural_sparsity",
     "optimal_clip_tensor",
@@ -44,52 +32,6 @@ __all__ = [
     "paper_clip_candidates",
     "prune_mse_sorted",
 ]
-
-#: Columns of ``tensors.csv``: one row per (model, tensor, bit-width).
-TENSOR_COLUMNS = [
-    "model",
-    "tensor",
-    "numel",
-    "n_bits",
-    "sparsity",
-    "kurtosis",
-    "excess_kurtosis",
-    "quant_snr_db_paper",
-    "quant_snr_db",
-    "prune_snr_db",
-    "prune_snr_db_corrected",
-    "natural_sparsity",
-]
-
-
-def check_tensor(w, *, fp16: bool = True) -> tuple[np.ndarray | None, str]:
-    """Prepare a tensor for analysis: flatten, cast to FP16 (optional), reject degenerate ones.
-
-    Returns
-    -------
-    values : numpy.ndarray of float64 or None
-        The (FP16-rounded) values, or ``None`` when the tensor cannot be analysed.
-    reason : str
-        Empty, or why the tensor is skipped: non-finite values, overflow of the FP16 range,
-        all zeros, or a constant tensor.
-    """
-    w = np.asarray(w).reshape(-1)
-    if w.size == 0:
-        return None, "empty tensor"
-    if not np.all(np.isfinite(w)):
-        return None, "contains NaN or Inf"
-    if fp16:
-        with np.errstate(over="ignore"):
-            w16 = w.astype(np.float16)
-        if not np.all(np.isfinite(w16)):
-            return None, "values exceed the FP16 range"
-        w = w16
-    w = w.astype(np.float64)
-    if not np.any(w):
-        return None, "all zeros"
-    if np.all(w == w[0]):
-        return None, "constant tensor"
-    return w, ""
 
 
 @dataclass(frozen=True)
@@ -392,56 +334,3 @@ def prune_mse_sorted(sw: SortedWeights, sparsity: float) -> float:
     """MSE of removing exactly ``⌊c·n⌋`` smallest-magnitude weights."""
     k = math.floor(sparsity * sw.n)
     return float(sw.sq_by_magnitude[k] / sw.n)
-
-
-def analyze_tensor(
-    w,
-    n_bits: Iterable[int],
-    *,
-    model: str = "",
-    tensor: str = "",
-    fp16: bool = True,
-    grid: Grid = "signed",
-) -> tuple[list[dict], str]:
-    """All of Figure 3's numbers for one tensor.
-
-    Returns
-    -------
-    rows : list of dict
-        One row per bit-width with the keys of :data:`TENSOR_COLUMNS` (empty when skipped), then
-        ``natural_sparsity_minmax``: the share of zeros with the min–max range ``α = max|w|``, a
-        second convention the chapter compares with the paper's numbers.
-    reason : str
-        Why the tensor was skipped, or ``''``.
-    """
-    values, reason = check_tensor(w, fp16=fp16)
-    if values is None:
-        return [], reason
-    sw = SortedWeights.build(values)
-    d = values - values.mean()
-    m2 = float(np.mean(d * d))
-    kurt = float(np.mean(d**4) / m2**2)
-    rows = []
-    for b in n_bits:
-        c = paired_sparsity(b)
-        p_clip, p_mse, _, e_mse = clip_search(sw, n_bits=b, grid=grid)
-        zeros = natural_sparsity(sw, p_clip, n_bits=b, grid=grid)
-        keep = (1.0 - zeros) * b / 16
-        rows.append(
-            {
-                "model": model,
-                "tensor": tensor,
-                "numel": sw.n,
-                "n_bits": int(b),
-                "sparsity": c,
-                "kurtosis": kurt,
-                "excess_kurtosis": kurt - 3.0,
-                "quant_snr_db_paper": snr_db_from_mse(sw.power, p_mse),
-                "quant_snr_db": snr_db_from_mse(sw.power, e_mse),
-                "prune_snr_db": snr_db_from_mse(sw.power, prune_mse_sorted(sw, c)),
-                "prune_snr_db_corrected": snr_db_from_mse(sw.power, prune_mse_sorted(sw, 1.0 - keep)),
-                "natural_sparsity": zeros,
-                "natural_sparsity_minmax": natural_sparsity(sw, sw.max_abs, n_bits=b, grid=grid),
-            }
-        )
-    return rows, ""

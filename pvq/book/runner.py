@@ -14,7 +14,6 @@ the same time.
 
 from __future__ import annotations
 
-import ast
 import logging
 import os
 import shutil
@@ -24,54 +23,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from ..common.paths import RESULTS_ENV, notebook_sources
 from .params import check_profile
-from .paths import RESULTS_ENV, notebook_sources
+from .profiles import declared_parameters, profile_parameters
 
 __all__ = [
     "NotebookRun",
     "chain_name",
-    "declared_parameters",
     "execute_chapters",
-    "load_profile",
-    "profile_parameters",
 ]
 
 log = logging.getLogger(__name__)
 
 CLAIMS_STEM = "99_claims"
-
-
-def load_profile(profile: str, root: Path) -> dict:
-    """Parameter overrides of ``params/<profile>.yaml`` (an empty file means none)."""
-    check_profile(profile)
-    path = Path(root) / "params" / f"{profile}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"profile file {path} is missing")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping of parameter names to values")
-    return data
-
-
-def declared_parameters(source: Path) -> dict:
-    """Names and default values of a ``py:percent`` notebook's parameters cell.
-
-    The cell is the one tagged ``parameters``; it must hold literal assignments only.
-    """
-    import jupytext
-
-    nb = jupytext.read(source)
-    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        raise ValueError(f"{source.name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    out = {}
-    for node in ast.parse(cells[0].source).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ValueError(f"{source.name}: the parameters cell must hold plain assignments only")
-        out[node.targets[0].id] = ast.literal_eval(node.value)
-    return out
 
 
 def chain_name(source: Path) -> str | None:
@@ -95,19 +59,6 @@ def _chained(plan: list) -> list[list]:
             by_chain[name] = [(source, params)]
             jobs.append(by_chain[name])
     return jobs
-
-
-def profile_parameters(source: Path, profile: str, root: Path, overrides: dict | None = None) -> dict:
-    """Parameters to pass to one notebook: its declared names taken from the profile and overrides.
-
-    The ``profile`` parameter itself is always set.
-    """
-    declared = declared_parameters(source)
-    chosen = {k: v for k, v in load_profile(profile, root).items() if k in declared}
-    chosen.update({k: v for k, v in (overrides or {}).items() if k in declared})
-    if "profile" in declared:
-        chosen["profile"] = profile
-    return chosen
 
 
 @dataclass(frozen=True)
@@ -190,7 +141,7 @@ def execute_chapters(
     """
     from tqdm import tqdm
 
-    from .paths import book_root
+    from ..common.paths import book_root
 
     check_profile(profile)
     root = book_root(root)

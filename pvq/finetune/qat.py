@@ -23,9 +23,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .nets import weight_layers
-from .quantization import check_grid, check_n_bits, int_grid
-from .tensors import SortedWeights, optimal_clip_tensor
+from ..core.quantization import check_grid, check_n_bits, int_grid
+from ..tensors.clipping import SortedWeights, optimal_clip_tensor
+from .networks import weight_layers
 
 __all__ = [
     "WeightFakeQuant",

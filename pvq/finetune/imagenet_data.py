@@ -1,13 +1,6 @@
-"""Fine-tuning the ImageNet models with QAT or gradual pruning: the paper's §6 set-up (documented, not run in CI).
+"""An ImageNet folder as a fine-tuning task (paper §6), read with PIL only.
 
-The paper's Table 1 and Figure 5 fine-tune ImageNet-pretrained networks for 20 epochs with either
-quantization in the loop (INT4 weights, :mod:`pvq.qat`) or gradual magnitude pruning to 75%
-sparsity (:mod:`pvq.gradual`). This module runs the same :func:`pvq.training.finetune` loop as the
-Fashion-MNIST chapters on an ImageNet folder, starting from the offline pretrained weights of
-:mod:`pvq.weights` (``mobilenet_v2``: torchvision's ``IMAGENET1K_V1`` file; ``efficientnet_lite0``),
-with the hyperparameters of the paper's repository (:data:`PAPER_RECIPES`).
-
-Data (:class:`ImageNetTask`) follow torchvision's ``ImageFolder`` conventions with PIL only:
+Data follow torchvision's ``ImageFolder`` conventions (:class:`ImageNetTask`):
 
 - class index = position of the class folder in sorted order (the pretrained heads' indices
   when the folder holds the 1000 ImageNet synsets ``n01440764`` …);
@@ -17,17 +10,12 @@ Data (:class:`ImageNetTask`) follow torchvision's ``ImageFolder`` conventions wi
 - normalisation :math:`x = (v/255 - \\mu_c)/\\sigma_c` with the ImageNet mean
   :math:`\\mu = (0.485, 0.456, 0.406)` and standard deviation :math:`\\sigma = (0.229, 0.224, 0.225)`.
 
-Images are decoded by ``workers`` threads, a few batches ahead of the training step.
-
-Typical use (a GPU and the ImageNet folder ``/data/imagenet`` with ``train/`` and ``val/``)::
-
-    python -m pvq imagenet /data/imagenet --arch mobilenet_v2 --method qat --bits 4 --out int4.json
-    python -m pvq imagenet /data/imagenet --arch mobilenet_v2 --method prune --sparsity 0.75
+Images are decoded by ``workers`` threads, a few batches ahead of the training step. The folder's
+layout is checked by :func:`check_imagenet_folder` before anything is loaded.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -38,19 +26,18 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .data import _IMAGE_SUFFIXES, check_imagenet_folder
-from .training import PAPER_RECIPE, FineTuneSpec, PretrainedBase, finetune, resolve_device, steps_per_epoch
+from ..common.checks import check_count
+from ..tensors.pretrained import build_model
+from .data import DatasetNotFoundError
 
 __all__ = [
     "ARCHITECTURES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "PAPER_RECIPES",
+    "IMAGE_SUFFIXES",
     "ImageNetTask",
     "check_imagenet_arch",
-    "imagenet_base_state",
-    "imagenet_spec",
-    "run_imagenet",
+    "check_imagenet_folder",
 ]
 
 #: The ImageNet architectures with offline pretrained weights that can be fine-tuned.
@@ -58,20 +45,7 @@ ARCHITECTURES: tuple[str, ...] = ("mobilenet_v2", "efficientnet_lite0")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# Source: the paper's repository, github.com/Qualcomm-AI-research/pruning-vs-quantization, README
-# ("ImageNet experiments": the `main.py train-compressed` commands and the table of batch size, weight
-# decay and learning rates). LR_cosine (the final learning rate) is always 1e-2 · LR; QAT: weight-only,
-# per-tensor, MSE range initialisation, scales trained by a separate Adam optimiser (lr 1e-5); pruning:
-# zhu_gupta, s_i = 0, s_f = 0.75, from epoch 0 to epoch 15 of 20. The mask interval (50 steps) and the 50
-# batch-norm re-estimation batches complete the recipe; the shared values are pvq.training.PAPER_RECIPE.
-_COMMON = {k: v for k, (v, _source) in PAPER_RECIPE.items()}
-#: The paper repository's ImageNet hyperparameters for each architecture, namely ``lr_prune`` (75%
-#: pruning), ``lr_qat`` (INT4 QAT), ``batch_size``, ``weight_decay`` and the settings shared by both methods.
-PAPER_RECIPES: dict[str, dict] = {
-    "mobilenet_v2": {"lr_prune": 3.3e-4, "lr_qat": 3.3e-4, "batch_size": 128, "weight_decay": 5e-5, **_COMMON},
-    "efficientnet_lite0": {"lr_prune": 3.3e-4, "lr_qat": 3.3e-3, "batch_size": 128, "weight_decay": 5e-5, **_COMMON},
-}
-
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 _EVAL_BATCH = 100
 _PREFETCH = 2  # batches decoded ahead of the one being consumed
 
@@ -83,10 +57,47 @@ def check_imagenet_arch(arch: str) -> str:
     return arch
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+def check_imagenet_folder(root) -> dict:
+    """Check that ``root`` has the ImageNet layout and count it, before any training starts.
+
+    Expected: ``root/train/<class>/<image>`` and ``root/val/<class>/<image>`` with the same
+    class folders on both sides (``.JPEG``, ``.jpg`` or ``.png`` images).
+
+    Returns
+    -------
+    dict
+        ``{'classes': [...], 'train': n_train_images, 'val': n_val_images}``.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        Naming what is missing (the folder, a split, class folders, images, or classes that
+        appear on one side only).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"ImageNet folder {root} does not exist")
+    counts, classes = {}, {}
+    for split in ("train", "val"):
+        d = root / split
+        if not d.is_dir():
+            raise DatasetNotFoundError(
+                f"ImageNet folder {root} has no '{split}/' sub-folder (expected {split}/<class>/)"
+            )
+        cls = sorted(p.name for p in d.iterdir() if p.is_dir())
+        if not cls:
+            raise DatasetNotFoundError(
+                f"{d} has no class folders: expected {split}/<class>/<image>; a flat val/ folder must first be "
+                "sorted into class folders"
+            )
+        n = sum(1 for c in cls for p in (d / c).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if n == 0:
+            raise DatasetNotFoundError(f"{d} has class folders but no .JPEG/.jpg/.png images")
+        counts[split], classes[split] = n, cls
+    if classes["train"] != classes["val"]:
+        only = sorted(set(classes["train"]) ^ set(classes["val"]))
+        raise DatasetNotFoundError(f"train/ and val/ class folders differ (e.g. {only[:5]})")
+    return {"classes": classes["train"], **counts}
 
 
 def _list_split(root: Path, split: str, classes: list[str]) -> list[tuple[Path, int]]:
@@ -94,7 +105,7 @@ def _list_split(root: Path, split: str, classes: list[str]) -> list[tuple[Path, 
         (p, k)
         for k, c in enumerate(classes)
         for p in sorted((root / split / c).iterdir())
-        if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
     ]
 
 
@@ -185,9 +196,9 @@ class ImageNetTask:
 
     def __init__(self, root, *, image_size: int = 224, resize: int = 256, workers: int = 4):
         info = check_imagenet_folder(root)
-        self.image_size = _positive_int(image_size, "image_size")
-        self.resize = _positive_int(resize, "resize")
-        self.workers = _positive_int(workers, "workers")
+        self.image_size = check_count(image_size, "image_size")
+        self.resize = check_count(resize, "resize")
+        self.workers = check_count(workers, "workers")
         if resize < image_size:
             raise ValueError(f"resize ({resize}) must be >= image_size ({image_size}) for the centre crop")
         self.root = Path(root)
@@ -251,8 +262,6 @@ class ImageNetTask:
             An architecture not in :data:`ARCHITECTURES`, or a folder with more classes than
             the network's 1000 outputs.
         """
-        from .architectures import build_model
-
         model = build_model(check_imagenet_arch(arch))
         outputs = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
         if self.n_classes > outputs:
@@ -273,7 +282,7 @@ class ImageNetTask:
         ValueError
             Fewer images per epoch than ``batch_size``.
         """
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = check_count(batch_size, "batch_size")
         images = self.n_train if images in (0, None) else min(images, self.n_train)
         if images < batch_size:
             raise ValueError(f"{images} training images per epoch cannot fill a batch of {batch_size}")
@@ -315,159 +324,5 @@ class ImageNetTask:
 
     def probe_inputs(self, n: int, *, device) -> torch.Tensor:
         """The first ``n`` validation images (sorted order), with the evaluation transform."""
-        items = self.val[: _positive_int(n, "n")]
+        items = self.val[: check_count(n, "n")]
         return torch.cat([x for x, _ in self._eval_batches(items, device)])
-
-
-def _weights_source(arch: str) -> str:
-    from .weights import MODELS
-
-    m = MODELS[arch]
-    return f"{m.package}/{m.relpath}"
-
-
-def imagenet_base_state(arch: str) -> dict:
-    """The offline ImageNet-pretrained state dict of ``arch``, with the keys of ``build_model(arch)``.
-
-    Read from the model's package file (:data:`pvq.weights.MODELS`) as
-    :func:`pvq.architectures.build_model` does.
-
-    Raises
-    ------
-    ValueError
-        An architecture not in :data:`ARCHITECTURES`.
-    FileNotFoundError
-        The package holding the weights is not installed (``requirements-assets.txt``).
-    """
-    from .weights import resolve
-
-    check_imagenet_arch(arch)
-    return torch.load(resolve(arch).path, map_location="cpu", weights_only=True)
-
-
-def imagenet_spec(
-    arch: str,
-    method: str,
-    *,
-    n_bits: int | None = None,
-    sparsity: float = 0.0,
-    seed: int = 0,
-    epochs: int = 20,
-    device: str = "auto",
-) -> FineTuneSpec:
-    """The paper's ImageNet fine-tuning run of ``arch`` with ``method`` (:data:`PAPER_RECIPES`, paper §6).
-
-    SGD with momentum 0.9, batch 128, weight decay :math:`5\\cdot10^{-5}`, ``epochs`` passes over
-    the whole training set, cosine learning rate
-
-    .. math:: \\eta_t = \\eta\\left(0.01 + 0.99 \\cdot \\tfrac12\\left(1 + \\cos \\tfrac{\\pi t}{T}\\right)\\right)
-
-    with :math:`\\eta` = ``lr_prune`` for pruning and ``lr_qat`` for QAT (and for ``'qat+prune'``,
-    which the paper does not run on ImageNet); QAT scales by Adam at :math:`10^{-5}`, first and
-    last layer at 8 bits; the pruning mask updated every 50 steps and at its target after 75% of
-    the steps (epoch 15 of 20); batch-norm statistics re-estimated on 50 training batches before
-    evaluation. The paper reports INT4 and 75% pruning; other bit-widths and sparsities reuse the
-    same recipe.
-
-    Raises
-    ------
-    ValueError
-        An unknown architecture or method, a bit-width outside 1..16, a sparsity outside [0, 1),
-        or a combination the method does not take (checked by :class:`~pvq.training.FineTuneSpec`).
-    """
-    recipe = PAPER_RECIPES[check_imagenet_arch(arch)]
-    return FineTuneSpec(
-        base=PretrainedBase(arch, _weights_source(arch)),
-        method=method,
-        n_bits=n_bits,
-        sparsity=sparsity,
-        seed=seed,
-        epochs=epochs,
-        epoch_images=0,
-        batch_size=recipe["batch_size"],
-        lr=recipe["lr_prune"] if method == "prune" else recipe["lr_qat"],
-        momentum=recipe["momentum"],
-        weight_decay=recipe["weight_decay"],
-        final_lr_ratio=recipe["final_lr_ratio"],
-        scale_lr=recipe["scale_lr"],
-        first_last_bits=recipe["first_last_bits"],
-        mask_interval=recipe["mask_interval"],
-        prune_end=recipe["prune_end"],
-        bn_batches=recipe["bn_batches"],
-        probe_points=0,
-        device=device,
-    )
-
-
-def run_imagenet(
-    root,
-    arch: str,
-    method: str,
-    *,
-    n_bits: int | None = None,
-    sparsity: float = 0.0,
-    seed: int = 0,
-    epochs: int = 20,
-    device: str = "auto",
-    out=None,
-    progress: bool = True,
-    workers: int = 4,
-) -> dict:
-    """Fine-tune ``arch`` on the ImageNet folder ``root`` with the paper's recipe; return the run's record.
-
-    Everything is checked before the weights or any image are loaded: the architecture, method,
-    bit-width and sparsity (:func:`imagenet_spec`), the device, the output path and the folder
-    layout (:class:`ImageNetTask`). Then :func:`pvq.training.finetune` runs from
-    :func:`imagenet_base_state`.
-
-    Parameters
-    ----------
-    out : str or Path, optional
-        JSON file the record is written to (atomically, :func:`pvq.publish.atomic_write`).
-    progress : bool
-        Show a progress bar over the optimiser steps.
-    workers : int
-        Image decoding threads of the :class:`ImageNetTask`.
-
-    Returns
-    -------
-    dict
-        The record of :func:`~pvq.training.finetune` (``status``, ``accuracy`` = top-1 on val,
-        ``zeros``, ``avg_bits``, ``loss`` …) plus ``data_root``, ``n_train``, ``n_val``,
-        ``n_classes`` and ``weights`` (the source of the pretrained weights).
-
-    Raises
-    ------
-    ValueError
-        Invalid arguments (see :func:`imagenet_spec`), an unavailable device, or ``out`` naming a folder.
-    DatasetNotFoundError
-        A folder without the ImageNet layout (see :func:`pvq.data.check_imagenet_folder`).
-    """
-    from tqdm.auto import tqdm
-
-    from .publish import atomic_write
-
-    spec = imagenet_spec(arch, method, n_bits=n_bits, sparsity=sparsity, seed=seed, epochs=epochs, device=device)
-    resolve_device(spec.device)
-    if out is not None and Path(out).is_dir():
-        raise ValueError(f"--out {out} is a folder; give a JSON file name")
-    task = ImageNetTask(root, workers=workers)
-    total = spec.epochs * steps_per_epoch(spec.epoch_images, spec.batch_size, task.n_train)
-    if task.n_train < spec.batch_size:
-        raise ValueError(f"{root} has {task.n_train} training images, fewer than one batch of {spec.batch_size}")
-    state = imagenet_base_state(arch)
-    try:
-        with tqdm(total=total, desc=f"{arch} {spec.label()}", unit="step", disable=not progress) as bar:
-            record = finetune(spec, state, task, progress=lambda step, _total: bar.update(step - bar.n))
-    finally:
-        task.close()
-    record.update(
-        data_root=str(task.root),
-        n_train=task.n_train,
-        n_val=task.n_val,
-        n_classes=task.n_classes,
-        weights=spec.base.source,
-    )
-    if out is not None:
-        atomic_write(Path(out), lambda p: p.write_text(json.dumps(record, indent=2)))
-    return record

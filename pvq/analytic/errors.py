@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ..core.metrics import snr_db_from_mse
+from ..core.pruning import check_sparsity, paired_sparsity
+from ..core.quantization import Grid, check_grid, int_grid, quantize, scale_from_clip
 from .distributions import SymmetricDistribution
-from .metrics import snr_db_from_mse
-from .pruning import check_sparsity, paired_sparsity
-from .quantization import Grid, check_grid, int_grid, quantize, scale_from_clip
 
 __all__ = [
     "ClipResult",

@@ -1,259 +1,46 @@
 """Training from scratch and fine-tuning with quantization or pruning in the loop (paper §6).
 
-One fine-tuning recipe for both methods, as in the paper's repository: the same epochs, data
-order, optimiser (SGD with momentum, cosine learning rate from ``lr`` to ``final_lr_ratio · lr``)
-and weight decay; QAT adds a separate Adam optimiser for the quantization scales
-(:mod:`pvq.qat`), pruning a Zhu–Gupta mask schedule (:mod:`pvq.gradual`). Batch-norm is not
-folded; its statistics are re-estimated on ``bn_batches`` training batches before every
-evaluation (:func:`reestimate_bn`). A non-finite loss stops the run and marks it ``diverged``.
-
-A run is described by a :class:`FineTuneSpec` (hashable, with a stable :meth:`~FineTuneSpec.key`)
-and returns a plain dict, so runs can be cached as JSON and executed in other processes
-(:mod:`pvq.runs`).
+Carries out the runs that :mod:`pvq.finetune.recipe` describes: QAT (:mod:`pvq.finetune.qat`) and
+gradual pruning (:mod:`pvq.finetune.gradual`) share one loop. Batch-norm is not folded; its
+statistics are re-estimated on ``bn_batches`` training batches before every evaluation
+(:func:`reestimate_bn`). A non-finite loss stops the run and marks it ``diverged``. A run returns
+a plain dict (its record), ready to be cached as JSON.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import hashlib
-import json
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.pruning import BASELINE_BITS
 from .data import ImageData
 from .gradual import GradualPruner
-from .nets import build_trainable, check_architecture, probe_layers, weight_layers
-from .params import _count, _positive_number
-from .pruning import BASELINE_BITS, check_sparsity
+from .networks import build_trainable, probe_layers, weight_layers
 from .qat import attach_qat, bake, clamp_scales, scale_parameters
-from .quantization import check_n_bits
+from .recipe import FineTuneSpec, PretrainSpec, resolve_device
 from .representations import capture_activations, centred_gram, compare_representations
 
 __all__ = [
     "FASHION_MNIST_MEAN",
     "FASHION_MNIST_STD",
-    "METHODS",
-    "PAPER_RECIPE",
     "ArrayTask",
-    "FineTuneSpec",
-    "PretrainSpec",
-    "PretrainedBase",
     "as_task",
     "evaluate",
     "finetune",
     "pretrain",
     "reestimate_bn",
-    "resolve_device",
+    "steps_per_epoch",
     "training_step",
     "weight_statistics",
 ]
 
-METHODS: tuple[str, ...] = ("qat", "prune", "qat+prune", "fp32")  # 'fp32': the uncompressed control
-
-# The fine-tuning recipe of the paper's repository (ImageNet), shown beside the book's own.
-PAPER_RECIPE = {
-    "epochs": (20, "paper repository: 20 epochs of ImageNet fine-tuning"),
-    "momentum": (0.9, "paper repository: SGD, momentum 0.9"),
-    "final_lr_ratio": (0.01, "paper repository: cosine schedule to 0.01 × lr"),
-    "scale_lr": (1e-5, "paper repository: quantization scales by Adam, lr 1e-5, no weight decay"),
-    "first_last_bits": (8, "paper repository: first and last layer at 8 bits"),
-    "mask_interval": (50, "paper repository: pruning mask updated every 50 steps"),
-    "prune_end": (0.75, "paper repository: target sparsity reached at the end of epoch 15 of 20"),
-    "bn_batches": (50, "paper repository: batch-norm statistics re-estimated on 50 training batches"),
-}
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
-
-
-def resolve_device(device: str) -> torch.device:
-    """``'cpu'``, ``'cuda'`` (error if none) or ``'auto'`` (CUDA when present, else CPU)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available; use 'cpu' or 'auto'")
-        return torch.device(device)
-    raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-
-
-def _digest(fields: dict) -> str:
-    """Stable 16-hex-digit hash of a JSON-able mapping (the cache keys)."""
-    return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _key(obj) -> str:
-    return _digest(dataclasses.asdict(obj))
-
-
-@dataclass(frozen=True)
-class PretrainSpec:
-    """Training a network from scratch (the FP32 baseline every fine-tuning run starts from).
-
-    SGD (momentum 0.9), cosine learning rate from ``lr`` to 0, random horizontal flips,
-    ``epochs`` passes over the whole training set.
-    """
-
-    arch: str
-    seed: int = 0
-    epochs: int = 8
-    batch_size: int = 128
-    lr: float = 0.1
-    weight_decay: float = 5e-4
-
-    def __post_init__(self):
-        check_architecture(self.arch)
-        _count(self.seed, "seed", 0)
-        _count(self.epochs, "pretraining epochs")
-        _count(self.batch_size, "batch_size")
-        _positive_number(self.lr, "lr")
-
-    def key(self) -> str:
-        """Stable hash of every field (the cache key)."""
-        return f"{self.arch}-{_key(self)}"
-
-
-@dataclass(frozen=True)
-class PretrainedBase:
-    """A network pretrained elsewhere and fine-tuned as it is (the ImageNet models of paper §6).
-
-    Unlike :class:`PretrainSpec` it describes no training: the weights come from ``source``
-    (e.g. the package file of an offline model, :mod:`pvq.imagenet`), which is part of the
-    cache key, so other weights give other runs.
-
-    Attributes
-    ----------
-    arch : str
-        Architecture name, passed to the task's ``build`` (which validates it).
-    source : str
-        Where the weights come from.
-    """
-
-    arch: str
-    source: str
-
-    def __post_init__(self):
-        for name in ("arch", "source"):
-            v = getattr(self, name)
-            if not isinstance(v, str) or not v:
-                raise ValueError(f"pretrained base {name} must be a non-empty string, got {v!r}")
-
-    def key(self) -> str:
-        """Stable hash of both fields."""
-        return f"{self.arch}-{_key(self)}"
-
-
-@dataclass(frozen=True)
-class FineTuneSpec:
-    """One fine-tuning run: a method at one compression point, one seed, one recipe.
-
-    Attributes
-    ----------
-    base : PretrainSpec or PretrainedBase
-        The FP32 network fine-tuned: one trained from scratch here (Fashion-MNIST), or one
-        pretrained elsewhere (ImageNet, :mod:`pvq.imagenet`).
-    method : {'qat', 'prune', 'qat+prune'}
-    n_bits : int or None
-        Bit-width of QAT (``None`` for pruning alone).
-    sparsity : float
-        Target sparsity of pruning (0 for QAT alone).
-    seed : int
-        Seed of the fine-tuning data order.
-    epochs : int
-        Fine-tuning epochs of ``epoch_images`` images each.
-    epoch_images : int
-        Training images per epoch (a fresh random subset each epoch; 0: the whole set).
-    lr, momentum, weight_decay, final_lr_ratio, batch_size :
-        SGD recipe shared by both methods.
-    scale_lr : float
-        Adam learning rate of the quantization scales.
-    first_last_bits : int
-        Bit-width of the first and last layer under QAT.
-    mask_interval : int
-        Steps between pruning mask updates (:math:`\\Delta t`).
-    prune_end : float
-        Fraction of the run at which the target sparsity is reached.
-    bn_batches : int
-        Training batches for the batch-norm re-estimation before evaluation.
-    probe_points : int
-        Checkpoints at which representations are compared with the original (0: none).
-    probe_images : int
-        Test images in the probe batch.
-    device : str
-        ``'cpu'``, ``'cuda'`` or ``'auto'`` (not part of the cache key).
-    """
-
-    base: PretrainSpec | PretrainedBase
-    method: str
-    n_bits: int | None = None
-    sparsity: float = 0.0
-    seed: int = 0
-    epochs: int = 2
-    epoch_images: int = 12800
-    batch_size: int = 128
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-5
-    final_lr_ratio: float = 0.01
-    scale_lr: float = 1e-5
-    first_last_bits: int = 8
-    mask_interval: int = 5
-    prune_end: float = 0.75
-    bn_batches: int = 50
-    probe_points: int = 0
-    probe_images: int = 256
-    device: str = dataclasses.field(default="cpu", compare=False)
-
-    def __post_init__(self):
-        if not isinstance(self.base, PretrainSpec | PretrainedBase):
-            raise ValueError(f"base must be a PretrainSpec or a PretrainedBase, got {type(self.base).__name__}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        quantized = "qat" in self.method
-        if quantized:
-            check_n_bits(self.n_bits)
-        elif self.n_bits is not None:
-            raise ValueError(f"method {self.method!r} takes no n_bits, got {self.n_bits!r}")
-        s = check_sparsity(self.sparsity)
-        if "prune" in self.method and s <= 0:
-            raise ValueError(f"method {self.method!r} needs a sparsity in (0, 1), got {self.sparsity!r}")
-        if self.method == "qat" and s:
-            raise ValueError("method 'qat' takes no sparsity; use 'qat+prune'")
-        if self.method == "fp32" and s:
-            raise ValueError("method 'fp32' (the uncompressed control) takes no sparsity")
-        check_n_bits(self.first_last_bits, name="first_last_bits")
-        for name in ("epochs", "batch_size", "mask_interval", "bn_batches", "probe_images"):
-            _count(getattr(self, name), name)
-        for name in ("epoch_images", "probe_points", "seed"):
-            _count(getattr(self, name), name, 0)
-        for name in ("lr", "scale_lr", "final_lr_ratio"):
-            _positive_number(getattr(self, name), name)
-        if not 0 < self.prune_end <= 1:
-            raise ValueError(f"prune_end must be in (0, 1], got {self.prune_end!r}")
-
-    def key(self) -> str:
-        """Stable hash of every field that changes the result (the cache key)."""
-        d = dataclasses.asdict(self)
-        d.pop("device")
-        return f"{self.base.arch}-{self.method}-{_digest(d)}"
-
-    def label(self) -> str:
-        """Short description, e.g. ``'INT4'``, ``'75% pruning'``, ``'INT4 + 50% pruning'``."""
-        if self.method == "fp32":
-            return "FP32 fine-tuned"
-        parts = []
-        if self.n_bits is not None:
-            parts.append(f"INT{self.n_bits}")
-        if self.sparsity:
-            parts.append(f"{self.sparsity:.2%}".replace(".00%", "%") + " pruning")
-        return " + ".join(parts)
 
 
 def _prepare(x: np.ndarray, device) -> torch.Tensor:

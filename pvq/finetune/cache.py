@@ -21,13 +21,15 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..common.files import atomic_write, read_json
+from ..common.paths import results_root
 from .data import ImageData, load_fashion_mnist
-from .paths import results_root
-from .publish import atomic_write
-from .training import PretrainSpec, finetune, pretrain
+from .loop import finetune, pretrain
+from .recipe import PretrainSpec
 
 __all__ = [
     "RUN_COLUMNS",
+    "cached_fashion_mnist",
     "default_cache_dir",
     "ensure_pretrained",
     "load_pretrained",
@@ -62,18 +64,16 @@ def default_cache_dir() -> Path:
     return results_root() / "training-cache"
 
 
-def _data(folder: str | None) -> ImageData:
+def cached_fashion_mnist(folder: str | None = None) -> ImageData:
+    """Fashion-MNIST from ``folder`` (default search when ``None``), read once per process.
+
+    Raises the loader's :class:`~pvq.finetune.data.DatasetNotFoundError` for a missing or corrupt
+    set, so a grid can call it before starting any worker.
+    """
     key = folder or ""
     if key not in _DATA:
         _DATA[key] = load_fashion_mnist(folder)
     return _DATA[key]
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def _spec_json(spec) -> str:
@@ -83,7 +83,7 @@ def _spec_json(spec) -> str:
 def load_pretrained(spec: PretrainSpec, cache_dir: Path) -> tuple[dict, dict] | None:
     """The cached ``(state_dict, info)`` of ``spec``, or ``None`` if absent or unreadable."""
     folder = Path(cache_dir) / "pretrained"
-    info = _read_json(folder / f"{spec.key()}.json")
+    info = read_json(folder / f"{spec.key()}.json")
     if not isinstance(info, dict) or "accuracy" not in info:
         return None
     try:
@@ -100,7 +100,7 @@ def _pretrain_job(args) -> dict:
     cached = load_pretrained(spec, cache_dir)
     if cached is not None:
         return cached[1]
-    state, info = pretrain(spec, _data(data_folder), device=device)
+    state, info = pretrain(spec, cached_fashion_mnist(data_folder), device=device)
     folder = Path(cache_dir) / "pretrained"
     atomic_write(folder / f"{spec.key()}.pt", lambda p: torch.save(state, p))
     info["spec"] = json.loads(_spec_json(spec))
@@ -126,7 +126,7 @@ def ensure_pretrained(
 def _finetune_job(args) -> dict:
     spec, cache_dir, data_folder, threads = args
     path = Path(cache_dir) / "finetune" / f"{spec.key()}.json"
-    cached = _read_json(path)
+    cached = read_json(path)
     if isinstance(cached, dict) and cached.get("key") == spec.key() and "status" in cached:
         return cached
     if threads:
@@ -134,7 +134,7 @@ def _finetune_job(args) -> dict:
     loaded = load_pretrained(spec.base, cache_dir)
     if loaded is None:
         raise FileNotFoundError(f"pretrained network {spec.base.key()} missing from {cache_dir}; run ensure_pretrained")
-    record = finetune(spec, loaded[0], _data(data_folder))
+    record = finetune(spec, loaded[0], cached_fashion_mnist(data_folder))
     record["base_accuracy"] = loaded[1]["accuracy"]
     record["spec"] = json.loads(_spec_json(spec))
     atomic_write(path, lambda p: p.write_text(json.dumps(record)))

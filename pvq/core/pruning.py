@@ -17,7 +17,7 @@ import numpy as np
 
 from .quantization import check_n_bits
 
-__all__ = ["check_sparsity", "paired_sparsity", "prune", "prune_mask"]
+__all__ = ["BASELINE_BITS", "check_sparsity", "paired_bits", "paired_sparsity", "prune", "prune_mask"]
 
 BASELINE_BITS = 16
 
@@ -34,7 +34,7 @@ def check_sparsity(sparsity, *, name: str = "sparsity") -> float:
 
 
 def paired_sparsity(n_bits: int, *, baseline_bits: int = BASELINE_BITS) -> float:
-    """Sparsity with the same storage as INT-b: ``c = 1 - b / 16`` (paper §1).
+    """Sparsity with the same storage as INT-b: ``c = 1 - b/B``, ``B`` = 16 bits for FP16 (paper §1).
 
     Mask, index and scale storage are ignored, as in the paper (this favours pruning).
     """
@@ -42,6 +42,15 @@ def paired_sparsity(n_bits: int, *, baseline_bits: int = BASELINE_BITS) -> float
     if b > baseline_bits:
         raise ValueError(f"n_bits={b} exceeds the baseline of {baseline_bits} bits")
     return 1.0 - b / baseline_bits
+
+
+def paired_bits(sparsity: float, *, baseline_bits: int = BASELINE_BITS) -> int:
+    """The bit-width paired with a pruning ratio: ``b = round(B·(1 - c))``, the inverse of :func:`paired_sparsity`.
+
+    Used to put a pruning run beside the QAT run of the same comparison point.
+    """
+    c = check_sparsity(sparsity)
+    return round(baseline_bits * (1.0 - c))
 
 
 def prune_mask(w, *, sparsity: float) -> np.ndarray:

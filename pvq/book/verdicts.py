@@ -1,29 +1,22 @@
-"""The paper's claims C1–C9 and the verdicts the chapters compute for them.
+"""Verdicts on the paper's claims, each a pure function of one chapter's result tables.
 
-Each chapter checks the parts of the claims it covers with a pure function of its own
-result tables and writes the verdicts to ``results/<stem>/claims.csv``; the Claims page
-collects them (:func:`collect_claims`) and says plainly which parts no chapter has checked.
+Every checker states its criteria in its docstring, takes the tidy table a chapter already
+wrote (the argument names say which), and returns a :class:`pvq.book.claims.Verdict` whose
+evidence quotes the numbers; the paper's own values come from :mod:`pvq.common.paper`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .publish import save_table
+from ..common.paper import PAPER
+from ..core.pruning import paired_bits
+from .claims import Verdict
 
 __all__ = [
-    "CLAIMS",
-    "PAPER",
-    "PAPER_RELEASED_NATURAL_SPARSITY",
-    "PAPER_RELEASED_QUANT_WIN_SHARE",
-    "VERDICTS",
-    "Claim",
-    "Verdict",
     "check_c1",
     "check_c2",
     "check_c3",
@@ -34,191 +27,7 @@ __all__ = [
     "check_c8_mask_cost",
     "check_c8_natural_sparsity",
     "check_c9",
-    "claims_markdown",
-    "collect_claims",
-    "save_verdicts",
 ]
-
-VERDICTS: tuple[str, ...] = ("reproduced", "partly reproduced", "not reproduced", "not yet checked")
-
-# Values the paper states, with their source, shown beside ours.
-PAPER = {
-    "normal_int4_quant_snr_db": (19.1, "paper §3 text: INT4 on N(0,1), 'about 19.1 dB'"),
-    "normal_75pct_prune_snr_db": (5.6, "paper §3 text: 75% pruning on N(0,1), 'about 5.6 dB'"),
-    "heavy_tail_prune_win_max_bits": (3, "paper §3 / Fig. 2: pruning wins only at about 2–3 bits per value"),
-    "natural_sparsity_int8": (0.13, "paper §7: ≈13% zeros at INT8"),
-    "natural_sparsity_int4": (0.35, "paper §7: ≈35% zeros at INT4"),
-    "resnet50_int4_top1": (0.763, "paper Table 1: ResNet-50 on ImageNet, INT4 QAT, 76.3% top-1"),
-    "resnet50_prune75_top1": (0.761, "paper Table 1: ResNet-50 on ImageNet, 75% gradual pruning, 76.1% top-1"),
-    "mask_bits_per_weight": (1.0, "paper §7: an unstructured mask costs ≥ 1 bit per weight (≥ 6.25% of FP16)"),
-}
-
-# Share of tensors where quantization wins, per bit-width, in the per-tensor data the paper's
-# repository released for its 45 torchvision models (2,704 tensors per bit-width), as tabulated in
-# this project's digest of the paper: derived from the paper's data, not printed in the paper.
-PAPER_RELEASED_QUANT_WIN_SHARE = {8: 0.982, 7: 0.974, 6: 0.963, 5: 0.941, 4: 0.901, 3: 0.845, 2: 0.741}
-PAPER_RELEASED_NATURAL_SPARSITY = {8: 0.126, 4: 0.352, 2: 0.593}
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of the paper and the chapters that check its parts.
-
-    Attributes
-    ----------
-    id : str
-        ``'C1'`` … ``'C9'``.
-    statement : str
-        What the paper claims.
-    source : str
-        Where in the paper.
-    parts : tuple of (str, str)
-        ``(chapter stem, scope)`` for each part of the claim and the chapter that checks it.
-    """
-
-    id: str
-    statement: str
-    source: str
-    parts: tuple
-
-
-CLAIMS: tuple[Claim, ...] = (
-    Claim(
-        "C1",
-        "Normal weights: quantization SNR exceeds pruning SNR at every INT-b vs 1-b/16 point, b = 2..8 "
-        "(INT4 ≈ 19 dB vs 75% pruning 5.6 dB).",
-        "§3, Figure 1",
-        (("02_distributions", "all"),),
-    ),
-    Claim(
-        "C2",
-        "Heavy tails: pruning wins only at high kurtosis together with very high compression "
-        "(about 2–3 bits per value).",
-        "§3, Figure 2",
-        (("02_distributions", "all"),),
-    ),
-    Claim(
-        "C3",
-        "Real weight tensors: quantization wins for most tensors; pruning's share grows as bits fall and "
-        "concentrates in high-kurtosis tensors.",
-        "§4, Figure 3",
-        (("03_weight_tensors", "all"),),
-    ),
-    Claim(
-        "C4",
-        "Per layer, post-training: quantization's error upper bound beats pruning's exact optimum at "
-        "moderate compression.",
-        "§5, Figure 4",
-        (("04_per_layer", "all"),),
-    ),
-    Claim(
-        "C5",
-        "With fine-tuning, quantization ≥ pruning except sometimes at extreme compression.",
-        "§6, Table 1",
-        (("05_fine_tuning", "all"),),
-    ),
-    Claim("C6", "Longer fine-tuning helps pruning more than quantization.", "§6", (("05_fine_tuning", "all"),)),
-    Claim(
-        "C7",
-        "Pruned networks return to the original representations; QAT networks do not.",
-        "§6",
-        (("07_representations", "all"),),
-    ),
-    Claim(
-        "C8",
-        "Natural sparsity of quantized tensors (≈13% at INT8, ≈35% at INT4) and the cost of a sparsity mask "
-        "strengthen the case for quantization.",
-        "§7",
-        (("01_setup", "mask cost"), ("03_weight_tensors", "natural sparsity")),
-    ),
-    Claim(
-        "C9",
-        "Combining pruning with quantization: where, if anywhere, the combination beats either alone at "
-        "equal average bits per weight.",
-        "§6, Figure 5",
-        (("06_combining", "all"),),
-    ),
-)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A chapter's verdict on (part of) a claim, with the numbers behind it."""
-
-    claim: str
-    scope: str
-    verdict: str
-    evidence: str
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-        if self.claim not in {c.id for c in CLAIMS}:
-            raise ValueError(f"unknown claim {self.claim!r}")
-
-
-def save_verdicts(stem: str, verdicts) -> Path:
-    """Write a chapter's verdicts to ``results/<stem>/claims.csv``."""
-    df = pd.DataFrame([asdict(v) for v in verdicts], columns=["claim", "scope", "verdict", "evidence"])
-    return save_table(df, stem, "claims")
-
-
-def collect_claims(results_root: Path, chapters: set[str]) -> pd.DataFrame:
-    """One row per claim part: the chapter's verdict, or why there is none.
-
-    Parameters
-    ----------
-    results_root : Path
-        Folder holding ``<stem>/claims.csv``.
-    chapters : set of str
-        Stems of the chapters that exist in this book.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``claim, statement, source, chapter, scope, verdict, evidence``.
-    """
-    rows = []
-    for claim in CLAIMS:
-        for stem, scope in claim.parts:
-            found = None
-            path = Path(results_root) / stem / "claims.csv"
-            if path.is_file():
-                table = pd.read_csv(path)
-                match = table[(table.claim == claim.id) & (table.scope == scope)]
-                if len(match):
-                    found = match.iloc[0]
-            if found is not None:
-                verdict, evidence = found.verdict, found.evidence
-            elif stem in chapters:
-                verdict, evidence = "not yet checked", f"chapter {stem} exists but wrote no verdict in this build"
-            else:
-                verdict, evidence = "not yet checked", f"chapter {stem} is not written yet"
-            rows.append(
-                {
-                    "claim": claim.id,
-                    "statement": claim.statement,
-                    "source": claim.source,
-                    "chapter": stem,
-                    "scope": scope,
-                    "verdict": verdict,
-                    "evidence": evidence,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def claims_markdown(table: pd.DataFrame) -> str:
-    """Render :func:`collect_claims`'s table as Markdown: one section per claim, one line per part."""
-    lines = []
-    for claim_id, parts in table.groupby("claim", sort=False):
-        first = parts.iloc[0]
-        lines += [f"**{claim_id}.** {first.statement} *(paper {first.source})*", ""]
-        for p in parts.itertuples():
-            scope = "" if p.scope == "all" else f" ({p.scope})"
-            lines.append(f"- **{p.verdict}**{scope}, chapter `{p.chapter}`: {p.evidence}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def check_c1(normal: pd.DataFrame, *, grid: str = "signed") -> Verdict:
@@ -432,7 +241,7 @@ def check_c7(recovery: pd.DataFrame, *, min_recovery_db: float = 0.1) -> Verdict
     """
     p = recovery[recovery.method == "prune"].copy()
     q = recovery[recovery.method == "qat"].copy()
-    p["point"] = [round(16 * (1 - s)) for s in p.sparsity]
+    p["point"] = [paired_bits(s) for s in p.sparsity]
     q["point"] = q.n_bits.astype(int)
     pairs = p.merge(q, on=["arch", "epochs", "point", "layer"], suffixes=("_prune", "_qat"))
     p_back = float((p.recovered_db >= min_recovery_db).mean()) if len(p) else math.nan

@@ -1,28 +1,43 @@
-"""Notebook parameters: profiles, validation and the record of a run.
+"""Chapter parameters: the one home of every default, validation, and the record of a run.
 
-Every notebook has one parameters cell of literal assignments whose defaults are the
-``full`` profile; ``params/<profile>.yaml`` overrides them with the same names across
-notebooks. The next cell validates them into one of the frozen dataclasses below, which
-raises a :class:`ValueError` naming the parameter and its allowed values *before* any heavy
-work, and displays the result as the record of the run.
+**The source of every default is a field of the frozen dataclasses below** (the fine-tuning
+recipe's settings come from :func:`pvq.finetune.recipe.recipe_defaults`, the per-layer study's
+layers from :data:`pvq.layerwise.sweep.DEFAULT_LAYERS`, the model set from
+:data:`pvq.tensors.checkpoints.MODELS`). Everything else is derived from them and checked against
+them by the tests: each chapter's parameters cell (literal assignments, so that papermill can
+override them) and ``params/full.yaml``; ``python -m pvq defaults --write`` rewrites both
+(:mod:`pvq.book.profiles`). ``params/ci.yaml`` holds only the fast profile's overrides.
+
+A chapter builds its record in one call, ``P = FineTuningParams.from_namespace(globals())``:
+the names its parameters cell (and papermill) defined are validated, raising a
+:class:`ValueError` naming the parameter and its allowed values *before* any heavy work, and the
+record is displayed as the record of the run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .distributions import check_distribution_name
-from .pruning import BASELINE_BITS, check_sparsity
-from .quantization import check_grid, check_n_bits
+from ..analytic.distributions import check_distribution_name
+from ..common.checks import check_count, check_positive
+from ..core.pruning import BASELINE_BITS, check_sparsity
+from ..core.quantization import check_grid, check_n_bits
+from ..finetune.imagenet_data import check_imagenet_arch, check_imagenet_folder
+from ..finetune.networks import check_architecture
+from ..finetune.recipe import pretrain_defaults, recipe_defaults
+from ..layerwise.sweep import DEFAULT_LAYERS
+from ..tensors.checkpoints import MODELS, ONLINE_PREFIXES
 
 __all__ = [
+    "CHAPTER_PARAMS",
     "HEAVY_TAIL_FAMILIES",
+    "N_BITS",
     "PROFILES",
+    "ClaimsParams",
     "DistributionsParams",
     "FineTuningParams",
     "PerLayerParams",
@@ -33,6 +48,9 @@ __all__ = [
 
 PROFILES: tuple[str, ...] = ("ci", "full")
 HEAVY_TAIL_FAMILIES: tuple[str, ...] = ("truncated_student_t", "student_t", "gennorm")
+#: The paper's comparison points: INT-b against pruning at ``1 - b/16``, b = 2..8.
+N_BITS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+_RECIPE = recipe_defaults()
 
 
 def check_profile(profile: str) -> str:
@@ -56,24 +74,17 @@ def _bits_list(values, name: str, *, below: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _positive_number(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if isinstance(value, bool) or not v > 0 or math.isinf(v):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
-def _count(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 class _Params:
-    """Shared display for the parameter records."""
+    """Shared construction and display of the parameter records."""
+
+    @classmethod
+    def from_namespace(cls, namespace: dict):
+        """The record of the parameters defined in ``namespace`` (a chapter's ``globals()``).
+
+        Every field found in ``namespace`` is taken (the parameters cell and papermill's injected
+        values); a field the chapter does not declare keeps its default.
+        """
+        return cls(**{f.name: namespace[f.name] for f in dataclasses.fields(cls) if f.name in namespace})
 
     def to_frame(self) -> pd.DataFrame:
         """The parameters as a two-column table (the record of the run)."""
@@ -92,23 +103,20 @@ class SetupParams(_Params):
     ----------
     profile : {'ci', 'full'}
     n_bits : tuple of int
-        Bit-widths compared (each in 1..16, below ``baseline_bits``).
-    baseline_bits : int
-        Bits of the uncompressed baseline (16 = FP16).
+        Bit-widths compared (each in 1..15, below the 16-bit FP16 baseline of the paper,
+        :data:`pvq.core.pruning.BASELINE_BITS`).
     index_bits : int
         Index bits per kept weight for the index-based sparse format.
     """
 
     profile: str = "full"
-    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
-    baseline_bits: int = BASELINE_BITS
+    n_bits: tuple = N_BITS
     index_bits: int = 4
 
     def __post_init__(self):
         check_profile(self.profile)
-        baseline = check_n_bits(self.baseline_bits, name="baseline_bits")
-        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=baseline))
-        object.__setattr__(self, "index_bits", _count(self.index_bits, "index_bits"))
+        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "index_bits", check_count(self.index_bits, "index_bits"))
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ class DistributionsParams(_Params):
     """
 
     profile: str = "full"
-    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    n_bits: tuple = N_BITS
     grid: str = "signed"
     distribution: str = "normal"
     figure_n_bits: int = 4
@@ -179,19 +187,19 @@ class DistributionsParams(_Params):
             raise ValueError(
                 f"heavy_tail_distribution must be one of {HEAVY_TAIL_FAMILIES}, got {self.heavy_tail_distribution!r}"
             )
-        object.__setattr__(self, "dof", _positive_number(self.dof, "dof (degrees of freedom)"))
-        kmin = _positive_number(self.kurtosis_min, "kurtosis_min")
-        kmax = _positive_number(self.kurtosis_max, "kurtosis_max")
+        object.__setattr__(self, "dof", check_positive(self.dof, "dof (degrees of freedom)"))
+        kmin = check_positive(self.kurtosis_min, "kurtosis_min")
+        kmax = check_positive(self.kurtosis_max, "kurtosis_max")
         if not 1.8 < kmin < kmax:
             raise ValueError(f"need 1.8 < kurtosis_min < kurtosis_max, got {kmin} and {kmax}")
         object.__setattr__(self, "kurtosis_min", kmin)
         object.__setattr__(self, "kurtosis_max", kmax)
-        _count(self.n_kurtosis, "n_kurtosis", 2)
-        dofs = tuple(_positive_number(v, "family_dofs (degrees of freedom)") for v in self.family_dofs)
+        check_count(self.n_kurtosis, "n_kurtosis", 2)
+        dofs = tuple(check_positive(v, "family_dofs (degrees of freedom)") for v in self.family_dofs)
         object.__setattr__(self, "family_dofs", dofs)
-        _count(self.n_family_kurtosis, "n_family_kurtosis", 2)
-        _count(self.mc_samples, "mc_samples", 1000)
-        _count(self.seed, "seed", 0)
+        check_count(self.n_family_kurtosis, "n_family_kurtosis", 2)
+        check_count(self.mc_samples, "mc_samples", 1000)
+        check_count(self.seed, "seed", 0)
 
 
 @dataclass(frozen=True)
@@ -215,15 +223,13 @@ class WeightTensorsParams(_Params):
     """
 
     profile: str = "full"
-    models: tuple = ()
-    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    models: tuple = tuple(MODELS)
+    n_bits: tuple = N_BITS
     fp16: bool = True
     grid: str = "signed"
     n_certify: int = 40
 
     def __post_init__(self):
-        from .weights import MODELS, ONLINE_PREFIXES
-
         check_profile(self.profile)
         if isinstance(self.models, str) or not self.models:
             raise ValueError(f"models must be a non-empty list of model names or paths, got {self.models!r}")
@@ -240,7 +246,7 @@ class WeightTensorsParams(_Params):
         if not isinstance(self.fp16, bool):
             raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
         check_grid(self.grid)
-        _count(self.n_certify, "n_certify", 0)
+        check_count(self.n_certify, "n_certify", 0)
 
 
 @dataclass(frozen=True)
@@ -271,8 +277,8 @@ class PerLayerParams(_Params):
     """
 
     profile: str = "full"
-    layers: dict = dataclasses.field(default_factory=dict)
-    n_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    layers: dict = dataclasses.field(default_factory=lambda: {m: tuple(v) for m, v in DEFAULT_LAYERS.items()})
+    n_bits: tuple = N_BITS
     n_inputs: int = 64
     chunk_size: int = 32
     max_chunks: int = 8
@@ -295,18 +301,18 @@ class PerLayerParams(_Params):
                 raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
         object.__setattr__(self, "layers", {m: tuple(v) for m, v in self.layers.items()})
         object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
-        _count(self.n_inputs, "n_inputs", 8)
-        _count(self.chunk_size, "chunk_size", 1)
-        _count(self.max_chunks, "max_chunks", 1)
-        _count(self.prune_nodes, "prune_nodes", 1)
-        _count(self.quant_nodes, "quant_nodes", 1)
-        _count(self.scip_max_n, "scip_max_n", 0)
-        _count(self.workers, "workers", 1)
+        check_count(self.n_inputs, "n_inputs", 8)
+        check_count(self.chunk_size, "chunk_size", 1)
+        check_count(self.max_chunks, "max_chunks", 1)
+        check_count(self.prune_nodes, "prune_nodes", 1)
+        check_count(self.quant_nodes, "quant_nodes", 1)
+        check_count(self.scip_max_n, "scip_max_n", 0)
+        check_count(self.workers, "workers", 1)
         if not isinstance(self.dask_scheduler, str):
             raise ValueError(
                 f"dask_scheduler must be a string (empty for local processes), got {self.dask_scheduler!r}"
             )
-        _count(self.seed, "seed", 0)
+        check_count(self.seed, "seed", 0)
 
 
 @dataclass(frozen=True)
@@ -360,22 +366,22 @@ class FineTuningParams(_Params):
 
     profile: str = "full"
     architectures: tuple = ("resnet_small", "mobilenet_small")
-    ft_bits: tuple = (2, 3, 4, 5, 6, 7, 8)
+    ft_bits: tuple = N_BITS
     seeds: tuple = (0, 1, 2)
-    pretrain_epochs: int = 6
-    ft_epochs: int = 2
-    epoch_images: int = 12800
-    lr: float = 0.01
-    scale_lr: float = 1e-5
-    weight_decay: float = 5e-5
-    mask_interval: int = 5
-    bn_batches: int = 50
+    pretrain_epochs: int = pretrain_defaults()["epochs"]
+    ft_epochs: int = _RECIPE["epochs"]
+    epoch_images: int = _RECIPE["epoch_images"]
+    lr: float = _RECIPE["lr"]
+    scale_lr: float = _RECIPE["scale_lr"]
+    weight_decay: float = _RECIPE["weight_decay"]
+    mask_interval: int = _RECIPE["mask_interval"]
+    bn_batches: int = _RECIPE["bn_batches"]
     long_factors: tuple = (2, 4)
     long_bits: tuple = (2, 3)
     combine_bits: tuple = (2, 4, 8)
     combine_sparsity: tuple = (0.5, 0.75)
     probe_points: int = 6
-    probe_images: int = 256
+    probe_images: int = _RECIPE["probe_images"]
     workers: int = 2
     dask_scheduler: str = ""
     device: str = "auto"
@@ -385,8 +391,6 @@ class FineTuningParams(_Params):
     imagenet_epochs: int = 20
 
     def __post_init__(self):
-        from .nets import check_architecture
-
         check_profile(self.profile)
         if isinstance(self.architectures, str) or not self.architectures:
             raise ValueError(f"architectures must be a non-empty list, got {self.architectures!r}")
@@ -394,23 +398,23 @@ class FineTuningParams(_Params):
         object.__setattr__(self, "ft_bits", _bits_list(self.ft_bits, "ft_bits", below=BASELINE_BITS))
         if isinstance(self.seeds, int | str) or not self.seeds:
             raise ValueError(f"seeds must be a non-empty list of integers, got {self.seeds!r}")
-        object.__setattr__(self, "seeds", tuple(_count(s, "seeds", 0) for s in self.seeds))
+        object.__setattr__(self, "seeds", tuple(check_count(s, "seeds", 0) for s in self.seeds))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds has repeated values: {list(self.seeds)}")
-        _count(self.pretrain_epochs, "pretrain_epochs")
-        _count(self.ft_epochs, "ft_epochs")
-        _count(self.epoch_images, "epoch_images", 0)
+        check_count(self.pretrain_epochs, "pretrain_epochs")
+        check_count(self.ft_epochs, "ft_epochs")
+        check_count(self.epoch_images, "epoch_images", 0)
         for name in ("lr", "scale_lr"):
-            _positive_number(getattr(self, name), name)
+            check_positive(getattr(self, name), name)
         if isinstance(self.weight_decay, bool) or not (
             isinstance(self.weight_decay, int | float) and self.weight_decay >= 0
         ):
             raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
-        _count(self.mask_interval, "mask_interval")
-        _count(self.bn_batches, "bn_batches")
+        check_count(self.mask_interval, "mask_interval")
+        check_count(self.bn_batches, "bn_batches")
         if isinstance(self.long_factors, int | str):
             raise ValueError(f"long_factors must be a list of integers >= 2, got {self.long_factors!r}")
-        object.__setattr__(self, "long_factors", tuple(_count(f, "long_factors", 2) for f in self.long_factors))
+        object.__setattr__(self, "long_factors", tuple(check_count(f, "long_factors", 2) for f in self.long_factors))
         object.__setattr__(self, "long_bits", _bits_list(self.long_bits, "long_bits", below=BASELINE_BITS))
         object.__setattr__(self, "combine_bits", _bits_list(self.combine_bits, "combine_bits", below=BASELINE_BITS))
         if isinstance(self.combine_sparsity, int | float | str) or not self.combine_sparsity:
@@ -419,24 +423,49 @@ class FineTuningParams(_Params):
         if any(s == 0 for s in sp):
             raise ValueError("combine_sparsity values must be in (0, 1): 0 is QAT alone, already in the grid")
         object.__setattr__(self, "combine_sparsity", tuple(sorted(sp)))
-        _count(self.probe_points, "probe_points", 0)
+        check_count(self.probe_points, "probe_points", 0)
         if self.probe_points == 1:
             raise ValueError("probe_points must be 0 (none) or >= 2 (the start and the end of a run)")
-        _count(self.probe_images, "probe_images", 2)
-        _count(self.workers, "workers")
+        check_count(self.probe_images, "probe_images", 2)
+        check_count(self.workers, "workers")
         if not isinstance(self.dask_scheduler, str):
             raise ValueError(f"dask_scheduler must be a string, got {self.dask_scheduler!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         if not isinstance(self.data_folder, str):
             raise ValueError(f"data_folder must be a string (empty: default search), got {self.data_folder!r}")
-        from .imagenet import check_imagenet_arch
-
         check_imagenet_arch(self.imagenet_arch)
-        _count(self.imagenet_epochs, "imagenet_epochs")
+        check_count(self.imagenet_epochs, "imagenet_epochs")
         if not isinstance(self.imagenet_dir, str):
             raise ValueError(f"imagenet_dir must be a string (empty: no ImageNet runs), got {self.imagenet_dir!r}")
         if self.imagenet_dir:
-            from .data import check_imagenet_folder
-
             check_imagenet_folder(self.imagenet_dir)  # a wrong layout stops here, before any training
+
+    def with_probes(self):
+        """This record, after checking that it records representations (``probe_points >= 2``): chapter 7."""
+        if self.probe_points < 2:
+            raise ValueError("this chapter needs probe_points >= 2 (checkpoints where representations are recorded)")
+        return self
+
+
+@dataclass(frozen=True)
+class ClaimsParams(_Params):
+    """Parameters of the Claims page: only the profile."""
+
+    profile: str = "full"
+
+    def __post_init__(self):
+        check_profile(self.profile)
+
+
+#: The parameter record of each chapter (its parameters cell declares a subset of the fields).
+CHAPTER_PARAMS: dict[str, type] = {
+    "01_setup": SetupParams,
+    "02_distributions": DistributionsParams,
+    "03_weight_tensors": WeightTensorsParams,
+    "04_per_layer": PerLayerParams,
+    "05_fine_tuning": FineTuningParams,
+    "06_combining": FineTuningParams,
+    "07_representations": FineTuningParams,
+    "99_claims": ClaimsParams,
+}

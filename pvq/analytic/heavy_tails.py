@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .analytic import optimal_clip, prune_snr_db
+from ..core.pruning import paired_sparsity
 from .distributions import distribution_for_kurtosis, gennorm_kurtosis
-from .pruning import paired_sparsity
+from .errors import optimal_clip, prune_snr_db
 
 __all__ = ["crossover_bits", "family_sweep", "kurtosis_sweep", "pruning_win_onset", "reachable_kurtosis"]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .layer_quant import inverse_cholesky
+from .quant import inverse_cholesky
 
 __all__ = [
     "PruneResult",

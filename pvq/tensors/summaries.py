@@ -16,8 +16,8 @@ import pandas as pd
 from scipy import optimize
 from tqdm import tqdm
 
-from .tensors import TENSOR_COLUMNS, analyze_tensor
-from .weights import Checkpoint, iter_weights
+from .analysis import TENSOR_COLUMNS, analyze_tensor
+from .checkpoints import Checkpoint, iter_weights
 
 __all__ = [
     "KURTOSIS_BINS",

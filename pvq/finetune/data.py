@@ -1,4 +1,4 @@
-"""Training data for the fine-tuning chapters: Fashion-MNIST from IDX files, and ImageNet folders.
+"""Training data for the fine-tuning chapters: Fashion-MNIST from IDX files.
 
 Fashion-MNIST (Xiao et al. 2017; 60,000 training and 10,000 test images, 28×28 grey, ten
 classes, MIT licence) is the task the book fine-tunes on: the paper's ImageNet runs need a GPU
@@ -7,8 +7,7 @@ Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``,
 ``make``) and ``~/.cache/pvq/fashion-mnist``; :func:`download_fashion_mnist` fetches the original
 files into the cache for users with a network.
 
-An ImageNet folder (``train/<wnid>/*.JPEG`` and ``val/<wnid>/*.JPEG``, the layout torchvision's
-``ImageFolder`` reads) is checked by :func:`check_imagenet_folder` before any training starts.
+ImageNet folders are read by :mod:`pvq.finetune.imagenet_data`.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ __all__ = [
     "FASHION_MNIST_FILES",
     "DatasetNotFoundError",
     "ImageData",
-    "check_imagenet_folder",
     "download_fashion_mnist",
     "fashion_mnist_dirs",
     "load_fashion_mnist",
@@ -58,7 +56,6 @@ FASHION_MNIST_CLASSES = (
 # IDX type codes (LeCun's format): 0x08 unsigned byte, 0x09 signed byte, 0x0B short, 0x0C int,
 # 0x0D float, 0x0E double; all stored big-endian.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -182,7 +179,7 @@ def download_fashion_mnist(folder=None, *, url: str = FASHION_MNIST_URL) -> Path
     Each file is written atomically and checked by :func:`read_idx`; files already present
     are kept.
     """
-    from .publish import atomic_write
+    from ..common.files import atomic_write
 
     folder = Path(folder) if folder is not None else Path.home() / ".cache" / "pvq" / "fashion-mnist"
     for name in FASHION_MNIST_FILES.values():
@@ -197,46 +194,3 @@ def download_fashion_mnist(folder=None, *, url: str = FASHION_MNIST_URL) -> Path
 
         atomic_write(target, fetch)
     return folder
-
-
-def check_imagenet_folder(root) -> dict:
-    """Check that ``root`` has the ImageNet layout and count it, before any training starts.
-
-    Expected: ``root/train/<class>/<image>`` and ``root/val/<class>/<image>`` with the same
-    class folders on both sides (``.JPEG``, ``.jpg`` or ``.png`` images).
-
-    Returns
-    -------
-    dict
-        ``{'classes': [...], 'train': n_train_images, 'val': n_val_images}``.
-
-    Raises
-    ------
-    DatasetNotFoundError
-        Naming what is missing (the folder, a split, class folders, images, or classes that
-        appear on one side only).
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetNotFoundError(f"ImageNet folder {root} does not exist")
-    counts, classes = {}, {}
-    for split in ("train", "val"):
-        d = root / split
-        if not d.is_dir():
-            raise DatasetNotFoundError(
-                f"ImageNet folder {root} has no '{split}/' sub-folder (expected {split}/<class>/)"
-            )
-        cls = sorted(p.name for p in d.iterdir() if p.is_dir())
-        if not cls:
-            raise DatasetNotFoundError(
-                f"{d} has no class folders: expected {split}/<class>/<image>; a flat val/ folder must first be "
-                "sorted into class folders"
-            )
-        n = sum(1 for c in cls for p in (d / c).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-        if n == 0:
-            raise DatasetNotFoundError(f"{d} has class folders but no .JPEG/.jpg/.png images")
-        counts[split], classes[split] = n, cls
-    if classes["train"] != classes["val"]:
-        only = sorted(set(classes["train"]) ^ set(classes["val"]))
-        raise DatasetNotFoundError(f"train/ and val/ class folders differ (e.g. {only[:5]})")
-    return {"classes": classes["train"], **counts}

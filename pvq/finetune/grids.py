@@ -8,7 +8,10 @@
 * :func:`combine_specs`: QAT models additionally pruned (Figure 5).
 
 :func:`execute` trains the FP32 baselines and then every run through one executor, with the
-shared cache of :mod:`pvq.runs`.
+shared cache of :mod:`pvq.finetune.cache`.
+
+``p`` is the chapters' parameter record (:class:`pvq.book.params.FineTuningParams`), or any object
+with the same attributes: this module reads it and never imports the book layer.
 """
 
 from __future__ import annotations
@@ -17,21 +20,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from .params import FineTuningParams
-from .per_layer import make_executor
-from .pruning import paired_sparsity
-from .runs import _data, default_cache_dir, ensure_pretrained, run_grid
-from .training import FineTuneSpec, PretrainSpec
+from ..common.executors import make_executor
+from ..core.pruning import paired_sparsity
+from .cache import cached_fashion_mnist, default_cache_dir, ensure_pretrained, run_grid
+from .recipe import FineTuneSpec, PretrainSpec
 
 __all__ = ["base_spec", "combine_specs", "control_specs", "execute", "longer_specs", "run_spec", "table1_specs"]
 
 
-def base_spec(p: FineTuningParams, arch: str) -> PretrainSpec:
+def base_spec(p, arch: str) -> PretrainSpec:
     """The FP32 baseline of ``arch`` (trained once, seed 0; the fine-tuning seeds vary)."""
     return PretrainSpec(arch, seed=0, epochs=p.pretrain_epochs)
 
 
-def run_spec(p: FineTuningParams, arch: str, method: str, *, n_bits=None, sparsity=0.0, seed=0, factor=1):
+def run_spec(p, arch: str, method: str, *, n_bits=None, sparsity=0.0, seed=0, factor=1):
     """One fine-tuning run with the chapter's shared recipe."""
     return FineTuneSpec(
         base_spec(p, arch),
@@ -52,7 +54,7 @@ def run_spec(p: FineTuningParams, arch: str, method: str, *, n_bits=None, sparsi
     )
 
 
-def table1_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+def table1_specs(p) -> list[FineTuneSpec]:
     """QAT at each ``ft_bits`` and pruning at each paired sparsity, per architecture and seed."""
     return [
         spec
@@ -66,7 +68,7 @@ def table1_specs(p: FineTuningParams) -> list[FineTuneSpec]:
     ]
 
 
-def control_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+def control_specs(p) -> list[FineTuneSpec]:
     """The uncompressed control: each FP32 network fine-tuned with the same recipe, per seed.
 
     It separates what fine-tuning itself does (to accuracy and to the representations) from
@@ -75,7 +77,7 @@ def control_specs(p: FineTuningParams) -> list[FineTuneSpec]:
     return [run_spec(p, arch, "fp32", seed=seed) for arch in p.architectures for seed in p.seeds]
 
 
-def longer_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+def longer_specs(p) -> list[FineTuneSpec]:
     """The longer fine-tuning runs (``long_factors × ft_epochs``) at the ``long_bits`` points."""
     return [
         spec
@@ -90,7 +92,7 @@ def longer_specs(p: FineTuningParams) -> list[FineTuneSpec]:
     ]
 
 
-def combine_specs(p: FineTuningParams) -> list[FineTuneSpec]:
+def combine_specs(p) -> list[FineTuneSpec]:
     """QAT at each ``combine_bits`` with gradual pruning at each ``combine_sparsity`` on top."""
     return [
         run_spec(p, arch, "qat+prune", n_bits=b, sparsity=s, seed=seed)
@@ -102,7 +104,7 @@ def combine_specs(p: FineTuningParams) -> list[FineTuneSpec]:
 
 
 def execute(
-    p: FineTuningParams, specs, *, cache_dir: Path | None = None, progress: bool = True
+    p, specs, *, cache_dir: Path | None = None, progress: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Train the baselines the specs need, then run every spec (cached); return (baselines, runs, records).
 
@@ -112,7 +114,9 @@ def execute(
     specs = list(specs)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = p.data_folder or None
-    _data(folder)  # a missing or corrupt data set fails here, before any worker starts (and in-process runs reuse it)
+    cached_fashion_mnist(
+        folder
+    )  # a missing or corrupt data set fails here, before any worker starts (and in-process runs reuse it)
     bases = list(dict.fromkeys(s.base for s in specs))
     in_process = p.workers == 1 and not p.dask_scheduler
     executor = None if in_process else make_executor(p.dask_scheduler or None, workers=p.workers)

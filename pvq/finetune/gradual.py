@@ -19,8 +19,8 @@ import math
 import torch
 from torch import nn
 
-from .nets import weight_layers
-from .pruning import check_sparsity
+from ..core.pruning import check_sparsity
+from .networks import weight_layers
 from .qat import latent_weight
 
 __all__ = ["GradualPruner", "update_mask", "zhu_gupta_sparsity"]

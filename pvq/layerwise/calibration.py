@@ -71,7 +71,7 @@ def sample_text(n: int, *, seed: int = 0, max_tokens: int = 64, tokenizer: Path 
 
     from tokenizers import Tokenizer
 
-    from .weights import resolve
+    from ..tensors.checkpoints import resolve
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")

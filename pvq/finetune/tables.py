@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .pruning import paired_sparsity
-from .runs import summarize_runs
+from ..core.pruning import paired_sparsity
+from .cache import summarize_runs
 
 __all__ = [
     "combine_points",

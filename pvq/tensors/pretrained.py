@@ -140,7 +140,7 @@ def build_model(name: str) -> nn.Module:
     """
     from safetensors.torch import load_file
 
-    from .weights import MODELS, resolve
+    from .checkpoints import MODELS, resolve
 
     if name == "mobilenet_v2":
         model = MobileNetV2()

@@ -1,0 +1,64 @@
+"""Weights as distributions (paper §3, Figures 1–2): symmetric densities, exact expected errors, heavy
+tails.
+
+Modules: :mod:`~pvq.analytic.distributions`, :mod:`~pvq.analytic.errors`,
+:mod:`~pvq.analytic.heavy_tails`. They import from lower layers only: :mod:`pvq.common` at the
+bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise`
+and :mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+"""
+
+from .distributions import (
+    DISTRIBUTIONS,
+    SymmetricDistribution,
+    check_distribution_name,
+    distribution_for_kurtosis,
+    dof_for_kurtosis,
+    from_scipy,
+    gennorm_kurtosis,
+    make_distribution,
+    truncation_for_kurtosis,
+)
+from .errors import (
+    ClipResult,
+    adaptive_gauss_legendre,
+    bin_errors,
+    error_profile,
+    normal_bin_errors,
+    optimal_clip,
+    prune_mse,
+    prune_snr_db,
+    pruning_threshold,
+    quant_mse,
+    quantized_level_masses,
+    snr_table,
+)
+from .heavy_tails import crossover_bits, family_sweep, kurtosis_sweep, pruning_win_onset, reachable_kurtosis
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "ClipResult",
+    "SymmetricDistribution",
+    "adaptive_gauss_legendre",
+    "bin_errors",
+    "check_distribution_name",
+    "crossover_bits",
+    "distribution_for_kurtosis",
+    "dof_for_kurtosis",
+    "error_profile",
+    "family_sweep",
+    "from_scipy",
+    "gennorm_kurtosis",
+    "kurtosis_sweep",
+    "make_distribution",
+    "normal_bin_errors",
+    "optimal_clip",
+    "prune_mse",
+    "prune_snr_db",
+    "pruning_threshold",
+    "pruning_win_onset",
+    "quant_mse",
+    "quantized_level_masses",
+    "reachable_kurtosis",
+    "snr_table",
+    "truncation_for_kurtosis",
+]

@@ -1,0 +1,238 @@
+"""Command line (``python -m pvq``, or ``pvq`` once installed).
+
+- ``analyze SOURCE``: pruning vs quantization for every layer weight of a model (paper §4).
+- ``run-notebooks --profile ci``: execute the book's chapters (:mod:`pvq.book.runner`).
+- ``imagenet ROOT --arch mobilenet_v2 --method qat --bits 4``: the paper's ImageNet fine-tuning.
+- ``defaults [--write]``: the chapters' parameters cells and ``params/full.yaml`` against the
+  defaults of :mod:`pvq.book.params`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from ..common.files import atomic_write
+from ..common.paths import book_root
+from ..finetune.imagenet import run_imagenet
+from ..tensors.analysis import TENSOR_COLUMNS
+from ..tensors.checkpoints import MODELS, CheckpointError, resolve
+from ..tensors.summaries import (
+    QUANT_COLUMNS,
+    analyze_model,
+    kurtosis_boundary,
+    parse_bits,
+    recommendations,
+    win_share_by_bits,
+)
+from .plots import plot_tensor_snr, plot_win_vs_kurtosis
+from .profiles import stale_defaults, write_defaults
+from .runner import execute_chapters
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    return name.strip(), yaml.safe_load(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pvq", description="pvq: pruning vs quantization, executable.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run-notebooks",
+        help="execute the chapters with papermill under a profile",
+        description="Execute notebooks/NN_*.py with papermill into book/chapters/ (Claims page last).",
+    )
+    run.add_argument("--profile", default="full", choices=["ci", "full"], help="parameter profile (default: full)")
+    run.add_argument("--only", nargs="+", metavar="CHAPTER", help="chapter stems or numbers, e.g. 02")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        type=_parse_override,
+        metavar="NAME=VALUE",
+        help="override a parameter (YAML value), e.g. -p 'n_bits=[3,4]'",
+    )
+    run.add_argument("--out", type=Path, help="folder for executed notebooks (default: book/chapters)")
+    run.add_argument("--results", type=Path, help="results folder (default: results/ or $PVQ_RESULTS_DIR)")
+    run.add_argument("--jobs", type=int, default=2, help="chapters executed at once (default: 2)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ana = sub.add_parser(
+        "analyze",
+        help="compare pruning and quantization on every layer weight of a model",
+        description=(
+            "For every convolution/linear weight tensor of SOURCE and every bit-width b, compare INT-b "
+            "quantization with pruning at sparsity 1 - b/16 (paper section 4, Figure 3). Writes "
+            "tensors.csv, recommendations.csv, skipped.csv (tensors that could not be analysed) and "
+            "the two Figure-3 plots to --out, and prints a summary."
+        ),
+        epilog=(
+            "SOURCE: a short name of the offline models ("
+            + ", ".join(_model_names())
+            + "), a checkpoint file (.pt/.pth/.bin/.ckpt state dict, .safetensors, .onnx), a Hugging Face "
+            "style folder, or online torchvision:<name> / hf:<org>/<name>."
+        ),
+    )
+    ana.add_argument("source", help="model name, file or folder (see below)")
+    ana.add_argument("--bits", default="2-8", help="bit-widths, e.g. 2-8 or 2,4,8 (default 2-8)")
+    ana.add_argument("--range", dest="range_method", choices=["exact", "paper"], default="exact",
+                     help="clipping used for the verdicts: pvq's MSE-optimal search (exact) or the paper's "
+                          "100-candidate grid (paper); both are written to tensors.csv (default exact)")  # fmt: skip
+    ana.add_argument("--grid", choices=["signed", "symmetric"], default="signed", help="integer grid (default signed)")
+    ana.add_argument("--no-fp16", dest="fp16", action="store_false", help="do not round weights to FP16 first")
+    ana.add_argument("--out", type=Path, help="output folder (default: pvq-analysis/<model>)")
+    ana.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    img = sub.add_parser(
+        "imagenet",
+        help="fine-tune an ImageNet model with QAT or gradual pruning (paper section 6)",
+        description=(
+            "Fine-tune the offline ImageNet-pretrained ARCH on the ImageNet folder ROOT with quantization-aware "
+            "training (--method qat --bits B) or gradual magnitude pruning (--method prune --sparsity S), with the "
+            "hyperparameters of the paper's repository (pvq.imagenet.PAPER_RECIPES), and report the top-1 "
+            "validation accuracy. Needs a GPU in practice (20 epochs over 1.28M images)."
+        ),
+        epilog="ROOT must hold train/<class>/<image> and val/<class>/<image> with the same class folders.",
+    )
+    img.add_argument("root", type=Path, help="ImageNet folder with train/ and val/ class folders")
+    img.add_argument("--arch", required=True, choices=["mobilenet_v2", "efficientnet_lite0"], help="network")
+    img.add_argument("--method", required=True, choices=["qat", "prune", "qat+prune"], help="compression method")
+    img.add_argument("--bits", type=int, help="QAT bit-width (methods qat, qat+prune), e.g. 4")
+    img.add_argument("--sparsity", type=float, default=0.0, help="target sparsity (methods prune, qat+prune)")
+    img.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs (default 20)")
+    img.add_argument("--seed", type=int, default=0, help="seed of the data order and augmentation (default 0)")
+    img.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
+    img.add_argument("--workers", type=int, default=4, help="image decoding threads (default 4)")
+    img.add_argument("--out", type=Path, help="JSON file for the run's record")
+    img.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    dfl = sub.add_parser(
+        "defaults",
+        help="check (or rewrite) the chapters' parameters cells and params/full.yaml against the defaults",
+        description=(
+            "The defaults of every chapter parameter live in pvq/book/params.py. Without --write, list where a "
+            "chapter's parameters cell or params/full.yaml disagrees with them (exit status 1 if anywhere); with "
+            "--write, rewrite both from the defaults."
+        ),
+    )
+    dfl.add_argument("--write", action="store_true", help="rewrite the parameters cells and params/full.yaml")
+    args = parser.parse_args(argv)
+
+    if args.command == "defaults":
+        return _defaults(args)
+
+    if args.command == "analyze":
+        return _analyze(args)
+    if args.command == "imagenet":
+        return _imagenet(args)
+
+    try:
+        runs = execute_chapters(
+            args.profile,
+            out_dir=args.out,
+            results_dir=args.results,
+            only=args.only,
+            overrides=dict(args.param),
+            jobs=args.jobs,
+            progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for r in runs:
+        print(f"{r.stem}: {r.seconds:.1f} s -> {r.output}")
+    return 0
+
+
+def _defaults(args) -> int:
+    root = book_root()
+    if args.write:
+        for path in write_defaults(root):
+            print(f"rewrote {path.relative_to(root)}")
+        return 0
+    problems = stale_defaults(root)
+    for p in problems:
+        print(p)
+    if problems:
+        print("run `python -m pvq defaults --write` to rewrite them from pvq/book/params.py", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _model_names() -> list[str]:
+
+    return list(MODELS)
+
+
+def _analyze(args) -> int:
+
+    try:
+        bits = parse_bits(args.bits)
+        if args.grid == "symmetric" and min(bits) < 2:
+            raise ValueError("--grid symmetric needs bit-widths >= 2")
+        ckpt = resolve(args.source)
+        tensors, skipped = analyze_model(ckpt, bits, fp16=args.fp16, grid=args.grid, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, CheckpointError) as err:
+        print(f"pvq analyze: error: {err}", file=sys.stderr)
+        return 2
+    out = args.out or Path("pvq-analysis") / ckpt.label
+    out.mkdir(parents=True, exist_ok=True)
+    col = QUANT_COLUMNS[args.range_method]
+
+    def csv(df, name):
+        atomic_write(out / name, lambda p: df.to_csv(p, index=False))
+
+    csv(tensors[TENSOR_COLUMNS], "tensors.csv")
+    csv(recommendations(tensors, method=args.range_method), "recommendations.csv")
+    csv(skipped, "skipped.csv")
+    if len(tensors):
+        for name, fig in (
+            ("fig-tensor-snr.png", plot_tensor_snr(tensors, quant_col=col, title=ckpt.label)),
+            ("fig-win-vs-kurtosis.png",
+             plot_win_vs_kurtosis(tensors, kurtosis_boundary(tensors, method=args.range_method), quant_col=col)),
+        ):  # fmt: skip
+            atomic_write(out / name, lambda p, f=fig: f.savefig(p, dpi=130, format="png"))
+    n = tensors.tensor.nunique()
+    print(f"{ckpt.label}: {n} layer weight tensors analysed, {len(skipped)} skipped; clipping: {args.range_method}")
+    for r in skipped.itertuples():
+        print(f"  skipped {r.tensor}: {r.reason}")
+    for r in win_share_by_bits(tensors, method=args.range_method).itertuples():
+        print(
+            f"  INT{r.n_bits} vs {r.sparsity:.2%} pruning: quantization better on {r.quant_wins_share:.1%} "
+            f"of tensors (median margin {r.median_margin_db:+.2f} dB)"
+        )
+    print(f"written to {out}/: tensors.csv, recommendations.csv, skipped.csv, fig-tensor-snr.png, "
+          "fig-win-vs-kurtosis.png")  # fmt: skip
+    return 0
+
+
+def _imagenet(args) -> int:
+
+    try:
+        record = run_imagenet(
+            args.root,
+            args.arch,
+            args.method,
+            n_bits=args.bits,
+            sparsity=args.sparsity,
+            seed=args.seed,
+            epochs=args.epochs,
+            device=args.device,
+            out=args.out,
+            progress=not args.no_progress,
+            workers=args.workers,
+        )
+    except (ValueError, FileNotFoundError) as err:  # DatasetNotFoundError is a FileNotFoundError
+        print(f"pvq imagenet: error: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{record['arch']} {record['label']}: {record['status']}, top-1 {record['accuracy']:.2%} on "
+        f"{record['n_val']} val images, {record['zeros']:.1%} zeros, {record['avg_bits']:.2f} bits/weight, "
+        f"{record['steps']} steps in {record['seconds']:.0f} s"
+    )
+    if args.out:
+        print(f"written to {args.out}")
+    return 0

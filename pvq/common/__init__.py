@@ -1,0 +1,29 @@
+"""Shared helpers of every layer: argument checks, atomic files, paths, executors, the paper's numbers.
+
+This is the bottom layer of :mod:`pvq`: it imports nothing else from the package, and every
+other subpackage may import from it.
+"""
+
+from .checks import check_count, check_positive
+from .executors import DASK_ENV, make_executor
+from .files import atomic_write, read_json
+from .paper import PAPER, PAPER_RECIPE, PAPER_RELEASED_NATURAL_SPARSITY, PAPER_RELEASED_QUANT_WIN_SHARE
+from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, results_root
+
+__all__ = [
+    "DASK_ENV",
+    "PAPER",
+    "PAPER_RECIPE",
+    "PAPER_RELEASED_NATURAL_SPARSITY",
+    "PAPER_RELEASED_QUANT_WIN_SHARE",
+    "RESULTS_ENV",
+    "atomic_write",
+    "book_root",
+    "check_count",
+    "check_positive",
+    "make_executor",
+    "notebook_sources",
+    "read_json",
+    "results_dir",
+    "results_root",
+]

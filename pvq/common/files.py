@@ -1,0 +1,44 @@
+"""Files written atomically and read defensively (results, caches, checkpoints of runs).
+
+Every result table, figure and cache entry goes through :func:`atomic_write`: a temporary file
+in the same folder, then an atomic rename, so an interrupted run never leaves a half-written
+file behind and never corrupts one that was already there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write", "read_json"]
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` then atomically rename the file to ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a result file gets the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_json(path: Path):
+    """The JSON value in ``path``, or ``None`` when the file is missing, unreadable or corrupt."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None

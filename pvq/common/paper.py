@@ -1,0 +1,44 @@
+"""Numbers the paper states, each with its source, shown beside the book's own.
+
+Kuzmin et al., *Pruning vs Quantization: Which is Better?* (NeurIPS 2023). A chapter never
+copies one of these into its prose: it glues the constant, so a difference from our value is
+visible and explained.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PAPER", "PAPER_RECIPE", "PAPER_RELEASED_NATURAL_SPARSITY", "PAPER_RELEASED_QUANT_WIN_SHARE"]
+
+#: Values the paper states: name → (value, source).
+PAPER = {
+    "normal_int4_quant_snr_db": (19.1, "paper §3 text: INT4 on N(0,1), 'about 19.1 dB'"),
+    "normal_75pct_prune_snr_db": (5.6, "paper §3 text: 75% pruning on N(0,1), 'about 5.6 dB'"),
+    "heavy_tail_prune_win_max_bits": (3, "paper §3 / Fig. 2: pruning wins only at about 2–3 bits per value"),
+    "natural_sparsity_int8": (0.13, "paper §7: ≈13% zeros at INT8"),
+    "natural_sparsity_int4": (0.35, "paper §7: ≈35% zeros at INT4"),
+    "resnet50_int4_top1": (0.763, "paper Table 1: ResNet-50 on ImageNet, INT4 QAT, 76.3% top-1"),
+    "resnet50_prune75_top1": (0.761, "paper Table 1: ResNet-50 on ImageNet, 75% gradual pruning, 76.1% top-1"),
+    "mask_bits_per_weight": (1.0, "paper §7: an unstructured mask costs ≥ 1 bit per weight (≥ 6.25% of FP16)"),
+    "n_zoo_models": (46, "paper §4: every conv/linear tensor of 46 PyTorch model-zoo networks"),
+    "n_language_models": (3, "paper §4: and three language models"),
+    "finetune_epochs": (20, "paper §6: 20 epochs of ImageNet fine-tuning per model"),
+}
+
+#: Share of tensors where quantization wins, per bit-width, in the per-tensor data the paper's
+#: repository released for its 45 torchvision models (2,704 tensors per bit-width): derived from
+#: the paper's data, not printed in the paper.
+PAPER_RELEASED_QUANT_WIN_SHARE = {8: 0.982, 7: 0.974, 6: 0.963, 5: 0.941, 4: 0.901, 3: 0.845, 2: 0.741}
+#: Mean share of exact zeros per bit-width in the same released data.
+PAPER_RELEASED_NATURAL_SPARSITY = {8: 0.126, 4: 0.352, 2: 0.593}
+
+#: The fine-tuning recipe of the paper's repository (ImageNet): setting → (value, source).
+PAPER_RECIPE = {
+    "epochs": (20, "paper repository: 20 epochs of ImageNet fine-tuning"),
+    "momentum": (0.9, "paper repository: SGD, momentum 0.9"),
+    "final_lr_ratio": (0.01, "paper repository: cosine schedule to 0.01 × lr"),
+    "scale_lr": (1e-5, "paper repository: quantization scales by Adam, lr 1e-5, no weight decay"),
+    "first_last_bits": (8, "paper repository: first and last layer at 8 bits"),
+    "mask_interval": (50, "paper repository: pruning mask updated every 50 steps"),
+    "prune_end": (0.75, "paper repository: target sparsity reached at the end of epoch 15 of 20"),
+    "bn_batches": (50, "paper repository: batch-norm statistics re-estimated on 50 training batches"),
+}

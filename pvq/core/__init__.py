@@ -1,0 +1,37 @@
+"""The operators and their accounting (paper §1–2): integer quantization, magnitude pruning, error
+metrics, storage cost.
+
+Modules: :mod:`~pvq.core.quantization`, :mod:`~pvq.core.pruning`, :mod:`~pvq.core.metrics`,
+:mod:`~pvq.core.storage`. They import from lower layers only: :mod:`pvq.common` at the bottom, then
+:mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
+:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+"""
+
+from .metrics import kurtosis, snr_db, snr_db_from_mse
+from .pruning import BASELINE_BITS, check_sparsity, paired_bits, paired_sparsity, prune, prune_mask
+from .quantization import GRIDS, Grid, check_n_bits, int_grid, quantize, quantize_int, scale_from_clip
+from .storage import FORMATS, SparseFormat, binary_entropy, bits_per_weight, equivalent_sparsity
+
+__all__ = [
+    "BASELINE_BITS",
+    "FORMATS",
+    "GRIDS",
+    "Grid",
+    "SparseFormat",
+    "binary_entropy",
+    "bits_per_weight",
+    "check_n_bits",
+    "check_sparsity",
+    "equivalent_sparsity",
+    "int_grid",
+    "kurtosis",
+    "paired_bits",
+    "paired_sparsity",
+    "prune",
+    "prune_mask",
+    "quantize",
+    "quantize_int",
+    "scale_from_clip",
+    "snr_db",
+    "snr_db_from_mse",
+]

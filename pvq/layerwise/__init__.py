@@ -1,0 +1,67 @@
+"""Per-layer post-training compression (paper §5, Figure 4): layer problems from real inputs, exact
+solvers, SDP bounds, heuristics, the sweep and its tables.
+
+Modules: :mod:`~pvq.layerwise.quant`, :mod:`~pvq.layerwise.prune`,
+:mod:`~pvq.layerwise.calibration`, :mod:`~pvq.layerwise.sweep`, :mod:`~pvq.layerwise.tables`. They
+import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
+:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
+:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+"""
+
+from .calibration import IMAGE_NAMES, capture_inputs, layer_input_rows, sample_images, sample_text
+from .prune import (
+    PruneResult,
+    exact_prune,
+    greedy_obs,
+    keep_count,
+    magnitude,
+    prune_objective,
+    scip_boxed_miqp,
+    sparsegpt,
+)
+from .quant import (
+    QuantResult,
+    exact_quant,
+    factor,
+    gptq,
+    inverse_cholesky,
+    obq,
+    quant_objective,
+    round_to_nearest,
+    sdp_bounds,
+)
+from .sweep import DEFAULT_LAYERS, Chunk, layer_chunks, run_sweep, solve_chunk
+from .tables import comparison_table, layer_snr, paired_gap
+
+__all__ = [
+    "DEFAULT_LAYERS",
+    "IMAGE_NAMES",
+    "Chunk",
+    "PruneResult",
+    "QuantResult",
+    "capture_inputs",
+    "comparison_table",
+    "exact_prune",
+    "exact_quant",
+    "factor",
+    "gptq",
+    "greedy_obs",
+    "inverse_cholesky",
+    "keep_count",
+    "layer_chunks",
+    "layer_input_rows",
+    "layer_snr",
+    "magnitude",
+    "obq",
+    "paired_gap",
+    "prune_objective",
+    "quant_objective",
+    "round_to_nearest",
+    "run_sweep",
+    "sample_images",
+    "sample_text",
+    "scip_boxed_miqp",
+    "sdp_bounds",
+    "solve_chunk",
+    "sparsegpt",
+]
