@@ -25,17 +25,15 @@ profile = "full"
 # %% tags=["hide-input"]
 from IPython.display import Markdown
 
-from pvq.claims import claims_markdown, collect_claims
-from pvq.params import check_profile
-from pvq.paths import notebook_sources, results_root
-from pvq.publish import glue, save_table
+from pvq.book.claims import claims_markdown, collect_claims
+from pvq.book.params import ClaimsParams
+from pvq.book.publish import Chapter
+from pvq.common.paths import notebook_sources, results_root
 
-check_profile(profile)
-chapters = {p.stem for p in notebook_sources()}
-claims = collect_claims(results_root(), chapters)
-save_table(claims, "99_claims", "claims")
-glue("n-checked", int((claims.verdict != "not yet checked").sum()))
-glue("n-parts", len(claims))
+P = ClaimsParams.from_namespace(globals())
+out = Chapter("99_claims")
+claims = out.table("claims", collect_claims(results_root(), {p.stem for p in notebook_sources()}))
+out.glue({"n-checked": int((claims.verdict != "not yet checked").sum()), "n-parts": len(claims)})
 Markdown(claims_markdown(claims))
 
 # %% [markdown]

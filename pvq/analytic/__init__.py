@@ -2,11 +2,13 @@
 tails.
 
 Modules: :mod:`~pvq.analytic.distributions`, :mod:`~pvq.analytic.errors`,
-:mod:`~pvq.analytic.heavy_tails`. They import from lower layers only: :mod:`pvq.common` at the
-bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise`
-and :mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`~pvq.analytic.heavy_tails`, :mod:`~pvq.analytic.accounting`. They import from lower layers
+only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
+:mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
+from .accounting import STORAGE_COLUMNS, storage_comparison, storage_headlines
 from .distributions import (
     DISTRIBUTIONS,
     SymmetricDistribution,
@@ -36,6 +38,7 @@ from .heavy_tails import crossover_bits, family_sweep, kurtosis_sweep, pruning_w
 
 __all__ = [
     "DISTRIBUTIONS",
+    "STORAGE_COLUMNS",
     "ClipResult",
     "SymmetricDistribution",
     "adaptive_gauss_legendre",
@@ -60,5 +63,7 @@ __all__ = [
     "quantized_level_masses",
     "reachable_kurtosis",
     "snr_table",
+    "storage_comparison",
+    "storage_headlines",
     "truncation_for_kurtosis",
 ]

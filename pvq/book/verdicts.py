@@ -85,8 +85,11 @@ def check_c8_mask_cost(storage: pd.DataFrame, *, n_bits: int = 4) -> Verdict:
     """C8, mask-cost part: a bitmask forces pruning to a higher sparsity at equal storage.
 
     ``storage`` has columns ``n_bits, format, equivalent_sparsity, prune_snr_db, quant_snr_db``
-    (the normal-distribution SNRs at each format's equivalent sparsity).
+    (the normal-distribution SNRs at each format's equivalent sparsity). The evidence quotes INT-``n_bits``,
+    or the smallest bit-width in ``storage`` when ``n_bits`` is not there.
     """
+    if n_bits not in set(storage.n_bits):
+        n_bits = int(storage.n_bits.min())
     row = storage[(storage.n_bits == n_bits)].set_index("format")
     ideal, mask = row.loc["ideal"], row.loc["bitmask"]
     ent = row.loc["entropy"] if "entropy" in row.index else None

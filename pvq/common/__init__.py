@@ -7,7 +7,7 @@ other subpackage may import from it.
 from .checks import check_count, check_positive
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, read_json
-from .paper import PAPER, PAPER_RECIPE, PAPER_RELEASED_NATURAL_SPARSITY, PAPER_RELEASED_QUANT_WIN_SHARE
+from .paper import PAPER, PAPER_RECIPE, PAPER_RELEASED_NATURAL_SPARSITY, PAPER_RELEASED_QUANT_WIN_SHARE, paper_values
 from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, results_root
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "check_positive",
     "make_executor",
     "notebook_sources",
+    "paper_values",
     "read_json",
     "results_dir",
     "results_root",

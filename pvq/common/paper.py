@@ -7,7 +7,13 @@ visible and explained.
 
 from __future__ import annotations
 
-__all__ = ["PAPER", "PAPER_RECIPE", "PAPER_RELEASED_NATURAL_SPARSITY", "PAPER_RELEASED_QUANT_WIN_SHARE"]
+__all__ = [
+    "PAPER",
+    "PAPER_RECIPE",
+    "PAPER_RELEASED_NATURAL_SPARSITY",
+    "PAPER_RELEASED_QUANT_WIN_SHARE",
+    "paper_values",
+]
 
 #: Values the paper states: name → (value, source).
 PAPER = {
@@ -22,6 +28,7 @@ PAPER = {
     "n_zoo_models": (46, "paper §4: every conv/linear tensor of 46 PyTorch model-zoo networks"),
     "n_language_models": (3, "paper §4: and three language models"),
     "finetune_epochs": (20, "paper §6: 20 epochs of ImageNet fine-tuning per model"),
+    "n_released_models": (45, "paper repository: per-tensor results released for 45 torchvision models"),
 }
 
 #: Share of tensors where quantization wins, per bit-width, in the per-tensor data the paper's
@@ -42,3 +49,15 @@ PAPER_RECIPE = {
     "prune_end": (0.75, "paper repository: target sparsity reached at the end of epoch 15 of 20"),
     "bn_batches": (50, "paper repository: batch-norm statistics re-estimated on 50 training batches"),
 }
+
+
+def paper_values(*names: str) -> dict:
+    """The paper's values of :data:`PAPER` keyed ``paper-<name>`` (underscores as hyphens), for gluing.
+
+    >>> paper_values("mask_bits_per_weight")
+    {'paper-mask-bits-per-weight': 1.0}
+    """
+    unknown = [n for n in names if n not in PAPER]
+    if unknown:
+        raise KeyError(f"not a value the paper states: {unknown}; known: {sorted(PAPER)}")
+    return {"paper-" + n.replace("_", "-"): PAPER[n][0] for n in names}

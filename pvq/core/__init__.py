@@ -8,8 +8,8 @@ Modules: :mod:`~pvq.core.quantization`, :mod:`~pvq.core.pruning`, :mod:`~pvq.cor
 """
 
 from .metrics import kurtosis, snr_db, snr_db_from_mse
-from .pruning import BASELINE_BITS, check_sparsity, paired_bits, paired_sparsity, prune, prune_mask
-from .quantization import GRIDS, Grid, check_n_bits, int_grid, quantize, quantize_int, scale_from_clip
+from .pruning import BASELINE_BITS, check_sparsity, paired_bits, paired_sparsity, pairing_table, prune, prune_mask
+from .quantization import GRIDS, Grid, check_n_bits, grid_table, int_grid, quantize, quantize_int, scale_from_clip
 from .storage import FORMATS, SparseFormat, binary_entropy, bits_per_weight, equivalent_sparsity
 
 __all__ = [
@@ -23,10 +23,12 @@ __all__ = [
     "check_n_bits",
     "check_sparsity",
     "equivalent_sparsity",
+    "grid_table",
     "int_grid",
     "kurtosis",
     "paired_bits",
     "paired_sparsity",
+    "pairing_table",
     "prune",
     "prune_mask",
     "quantize",

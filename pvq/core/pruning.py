@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from .quantization import check_n_bits
 
-__all__ = ["BASELINE_BITS", "check_sparsity", "paired_bits", "paired_sparsity", "prune", "prune_mask"]
+__all__ = ["BASELINE_BITS", "check_sparsity", "paired_bits", "paired_sparsity", "pairing_table", "prune", "prune_mask"]
 
 BASELINE_BITS = 16
 
@@ -51,6 +52,26 @@ def paired_bits(sparsity: float, *, baseline_bits: int = BASELINE_BITS) -> int:
     """
     c = check_sparsity(sparsity)
     return round(baseline_bits * (1.0 - c))
+
+
+def pairing_table(n_bits, *, baseline_bits: int = BASELINE_BITS) -> pd.DataFrame:
+    """The paper's comparison points: INT-b against pruning at ``1 - b/B`` of equal ideal storage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bit-width: ``n_bits``, ``sparsity`` (:func:`paired_sparsity`),
+        ``compression_ratio = B/b`` and ``bits_per_weight = b`` (mask and scales not counted).
+    """
+    bits = [int(b) for b in n_bits]
+    return pd.DataFrame(
+        {
+            "n_bits": bits,
+            "sparsity": [paired_sparsity(b, baseline_bits=baseline_bits) for b in bits],
+            "compression_ratio": [baseline_bits / b for b in bits],
+            "bits_per_weight": bits,
+        }
+    )
 
 
 def prune_mask(w, *, sparsity: float) -> np.ndarray:

@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["GRIDS", "Grid", "check_n_bits", "int_grid", "quantize", "quantize_int", "scale_from_clip"]
+__all__ = ["GRIDS", "Grid", "check_n_bits", "grid_table", "int_grid", "quantize", "quantize_int", "scale_from_clip"]
 
 Grid = Literal["signed", "symmetric"]
 GRIDS: tuple[str, ...] = ("signed", "symmetric")
@@ -133,3 +134,22 @@ def quantize(w, *, n_bits: int, clip: float, grid: Grid = "signed") -> np.ndarra
     """
     codes, s = quantize_int(w, n_bits=n_bits, clip=clip, grid=grid)
     return codes * s
+
+
+def grid_table(n_bits, grids=GRIDS) -> pd.DataFrame:
+    """The integer levels of every grid at every bit-width (chapter 1's table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``(n_bits, grid)``: ``q_min``, ``q_max`` and ``levels = q_max - q_min + 1``;
+        the symmetric grid at 1 bit, which has no non-zero level, is left out.
+    """
+    rows = []
+    for b in n_bits:
+        for g in grids:
+            if g == "symmetric" and check_n_bits(b) == 1:
+                continue
+            q_min, q_max = int_grid(b, g)
+            rows.append({"n_bits": int(b), "grid": g, "q_min": q_min, "q_max": q_max, "levels": q_max - q_min + 1})
+    return pd.DataFrame(rows, columns=["n_bits", "grid", "q_min", "q_max", "levels"])
