@@ -40,47 +40,29 @@ mc_samples = 1000000
 seed = 0
 
 # %%
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-from pvq import (
-    error_profile,
-    from_scipy,
-    make_distribution,
-    optimal_clip,
-    paired_sparsity,
-    prune_mse,
-    pruning_threshold,
-    quant_mse,
-    quantize,
-    quantized_level_masses,
-    snr_table,
+from pvq.analytic.checks import check_headlines, closed_form_check, monte_carlo_check
+from pvq.analytic.distributions import make_distribution
+from pvq.analytic.errors import snr_table
+from pvq.analytic.figure1 import figure1_data, figure1_headlines, grid_gain_headlines
+from pvq.analytic.heavy_tails import (
+    family_crossover,
+    family_sweep,
+    heavy_tail_headlines,
+    kurtosis_grid,
+    kurtosis_sweep,
+    pruning_win_bits_by_family,
+    pruning_win_onset,
+    tail_families,
 )
-from pvq.claims import PAPER, check_c1, check_c2, save_verdicts
-from pvq.heavy_tails import crossover_bits, family_sweep, kurtosis_sweep, pruning_win_onset
-from pvq.params import DistributionsParams
-from pvq.plots import plot_crossover, plot_heavy_tail, plot_normal_comparison
-from pvq.publish import glue, publish_figure, save_table
+from pvq.book.params import DistributionsParams
+from pvq.book.plots import plot_crossover, plot_heavy_tail, plot_normal_comparison
+from pvq.book.publish import Chapter
+from pvq.book.verdicts import check_c1, check_c2
 
-STEM = "02_distributions"
-P = DistributionsParams(
-    profile=profile,
-    n_bits=n_bits,
-    grid=grid,
-    distribution=distribution,
-    figure_n_bits=figure_n_bits,
-    figure_sparsity=figure_sparsity,
-    heavy_tail_distribution=heavy_tail_distribution,
-    dof=dof,
-    kurtosis_min=kurtosis_min,
-    kurtosis_max=kurtosis_max,
-    n_kurtosis=n_kurtosis,
-    family_dofs=family_dofs,
-    n_family_kurtosis=n_family_kurtosis,
-    mc_samples=mc_samples,
-    seed=seed,
-)
+P = DistributionsParams.from_namespace(globals())
+out = Chapter("02_distributions")
 P
 
 # %% [markdown]
@@ -108,9 +90,9 @@ P
 # \quad t = \Phi^{-1}\!\big(\tfrac12 + \tfrac{c}{2}\big).
 # $$ (eq-normal-closed-forms)
 #
-# Any other density is integrated numerically ({py:func}`pvq.analytic.bin_errors`: adaptive
+# Any other density is integrated numerically ({py:func}`pvq.analytic.errors.bin_errors`: adaptive
 # Gauss–Legendre on every bin, to a relative accuracy of $10^{-10}$). The clipping value
-# $\alpha$ is chosen to minimise {eq}`eq-quant-error` ({py:func}`pvq.analytic.optimal_clip`: a
+# $\alpha$ is chosen to minimise {eq}`eq-quant-error` ({py:func}`pvq.analytic.errors.optimal_clip`: a
 # dense geometric bracket of $\alpha$, then a bounded Brent search; no coarse grid).
 #
 # (sec-figure-1)=
@@ -118,9 +100,7 @@ P
 
 # %%
 dist = make_distribution(P.distribution)
-table = pd.DataFrame(snr_table(dist, P.n_bits, grids=("signed", "symmetric")))
-table = table[["n_bits", "sparsity", "grid", "clip", "quant_snr_db", "prune_snr_db"]]
-save_table(table, STEM, f"{P.distribution}_snr")
+table = out.table(f"{P.distribution}_snr", pd.DataFrame(snr_table(dist, P.n_bits, grids=("signed", "symmetric"))))
 main = table[table.grid == P.grid].reset_index(drop=True)
 table.pivot(index=["n_bits", "sparsity"], columns="grid", values=["clip", "quant_snr_db", "prune_snr_db"]).round(3)
 
@@ -132,47 +112,13 @@ table.pivot(index=["n_bits", "sparsity"], columns="grid", values=["clip", "quant
 # {download}`normal_snr.csv </results/02_distributions/normal_snr.csv>`.
 
 # %%
-gain = table.pivot(index="n_bits", columns="grid", values="quant_snr_db")
-gain = gain["signed"] - gain["symmetric"]
-glue("grid-gain-max", float(gain.max()))
-glue("grid-gain-bits", int(gain.idxmax()))
-glue("grid-gain-top-bits", int(gain.index.max()))
-glue("grid-gain-top", float(gain.loc[gain.index.max()]))
-b_fig, c_fig = P.figure_n_bits, P.figure_sparsity
-clip_fig = optimal_clip(dist, n_bits=b_fig, grid=P.grid).clip
-sd = float(np.sqrt(dist.second_moment))
-w = np.linspace(-4 * sd, 4 * sd, 4001)
-curves = error_profile(dist, w, clip=clip_fig, n_bits=b_fig, sparsity=c_fig, grid=P.grid)
-lv, pr = quantized_level_masses(dist, clip_fig, n_bits=b_fig, grid=P.grid)
-levels = pd.DataFrame({"level": lv, "probability": pr, "spacing": np.diff(lv).min()})
-save_table(curves, STEM, "figure1_curves")
-save_table(levels, STEM, "figure1_levels")
-fig1 = plot_normal_comparison(curves, levels, main, n_bits=b_fig, sparsity=c_fig, spike=c_fig)
-publish_figure(fig1, STEM, "fig-normal-comparison")
-glue("fig1-dist", dist.describe())
-glue("fig1-bits", b_fig)
-glue("fig1-sparsity", 100 * c_fig)
-glue("fig1-clip", clip_fig / sd)
-glue("fig1-tau", pruning_threshold(dist, c_fig) / sd)
-
-int4 = table[table.n_bits == 4].set_index("grid")
-nan = float("nan")
-signed4 = float(int4.loc["signed", "quant_snr_db"]) if len(int4) else nan
-symmetric4 = float(int4.loc["symmetric", "quant_snr_db"]) if len(int4) else nan
-glue("int4-quant-snr", signed4)
-glue("int4-quant-snr-symmetric", symmetric4)
-glue("int4-prune-snr", float(int4.loc["signed", "prune_snr_db"]) if len(int4) else nan)
-glue("paper-int4-quant", PAPER["normal_int4_quant_snr_db"][0])
-glue("paper-75-prune", PAPER["normal_75pct_prune_snr_db"][0])
-glue("min-margin", float((main.quant_snr_db - main.prune_snr_db).min()))
-lo_q, hi_q = sorted([signed4, symmetric4])
-paper_q = PAPER["normal_int4_quant_snr_db"][0]
-glue(
-    "paper-int4-position",
-    "lies between the two, so the unstated grid or clipping search accounts for the difference"
-    if lo_q - 0.05 <= paper_q <= hi_q + 0.05
-    else f"lies outside both ({paper_q - hi_q:+.2f} dB from the nearer one), a difference we cannot attribute",
-)
+point = {"n_bits": P.figure_n_bits, "sparsity": P.figure_sparsity, "grid": P.grid}
+curves, levels = figure1_data(dist, **point)
+out.table("figure1_curves", curves)
+out.table("figure1_levels", levels)
+fig1 = plot_normal_comparison(curves, levels, main, n_bits=P.figure_n_bits, sparsity=P.figure_sparsity)
+out.figure("fig-normal-comparison", fig1)
+out.glue(grid_gain_headlines(table), **figure1_headlines(table, dist, **point))
 
 # %% [markdown]
 # ```{glue:figure} fig-normal-comparison
@@ -204,67 +150,18 @@ glue(
 # 1. The closed forms against the general numerical integrator applied to the same density
 #    (`scipy.stats.norm` wrapped as a generic distribution).
 # 2. Monte Carlo: {glue:text}`mc-samples:,d` weights drawn from the density, quantized with
-#    {py:func}`pvq.quantization.quantize` at the same $\alpha^*$ and pruned at $\tau$; the
+#    {py:func}`pvq.core.quantization.quantize` at the same $\alpha^*$ and pruned at $\tau$; the
 #    difference is given in standard errors of the Monte Carlo mean.
 # 3. The same two checks on a heavy-tailed density (truncated Student-t, used in Figure 2).
 
 # %%
-generic = from_scipy(stats.norm())
-rng = np.random.default_rng(P.seed)
-glue("mc-samples", P.mc_samples)
-
-
-def mc_row(d, label, b, grid):
-    res = optimal_clip(d, n_bits=b, grid=grid)
-    x = d.sample(P.mc_samples, rng=rng)
-    eq = (x - quantize(x, n_bits=b, clip=res.clip, grid=grid)) ** 2
-    c = paired_sparsity(b)
-    ep = np.where(np.abs(x) < pruning_threshold(d, c), x**2, 0.0)
-    mp = prune_mse(d, c)
-    return {
-        "distribution": label,
-        "n_bits": b,
-        "quant_mse": res.mse,
-        "quant_mse_mc": eq.mean(),
-        "quant_z": (eq.mean() - res.mse) / (eq.std() / np.sqrt(x.size)),
-        "prune_mse": mp,
-        "prune_mse_mc": ep.mean(),
-        "prune_z": (ep.mean() - mp) / (ep.std() / np.sqrt(x.size)),
-    }
-
-
-closed_vs_numeric = (
-    pd.DataFrame(
-        [
-            {
-                "n_bits": b,
-                "quant_rel_diff": abs(
-                    quant_mse(generic, r.clip * sd, n_bits=b, grid=P.grid)
-                    / quant_mse(dist, r.clip * sd, n_bits=b, grid=P.grid)
-                    - 1
-                ),
-                "prune_rel_diff": abs(prune_mse(generic, r.sparsity) / prune_mse(dist, r.sparsity) - 1),
-            }
-            for b, r in zip(main.n_bits, main.itertuples(), strict=True)
-        ]
-    )
-    if P.distribution == "normal"
-    else pd.DataFrame(columns=["n_bits", "quant_rel_diff", "prune_rel_diff"])
-)
 heavy_check = make_distribution("truncated_student_t", dof=2.0, truncation=50.0)
-mc = pd.DataFrame(
-    [mc_row(dist, P.distribution, b, P.grid) for b in P.n_bits]
-    + [mc_row(heavy_check, heavy_check.describe(), b, P.grid) for b in P.n_bits]
+closed = out.table("check_closed_form", closed_form_check(dist, table, grid=P.grid))
+checked = [(P.distribution, dist), (heavy_check.describe(), heavy_check)]
+mc = out.table(
+    "check_monte_carlo", monte_carlo_check(checked, P.n_bits, grid=P.grid, samples=P.mc_samples, seed=P.seed)
 )
-save_table(closed_vs_numeric, STEM, "check_closed_form")
-save_table(mc, STEM, "check_monte_carlo")
-glue(
-    "closed-form-max-rel",
-    float(closed_vs_numeric[["quant_rel_diff", "prune_rel_diff"]].to_numpy().max())
-    if len(closed_vs_numeric)
-    else float("nan"),
-)
-glue("mc-max-z", float(mc[["quant_z", "prune_z"]].abs().to_numpy().max()))
+out.glue(check_headlines(closed, mc, samples=P.mc_samples))
 mc.round({"quant_z": 2, "prune_z": 2})
 
 # %% [markdown]
@@ -282,32 +179,19 @@ mc.round({"quant_z": 2, "prune_z": 2})
 # not state the degrees of freedom or the truncation. **Our parameterisation:** a Student-t with
 # $\nu$ = {glue:text}`ht-dof:g` degrees of freedom, density $\propto (1 + w^2/\nu)^{-(\nu+1)/2}$,
 # truncated to $[-r, r]$ and renormalised; for each target kurtosis $r$ is solved for
-# ({py:func}`pvq.distributions.truncation_for_kurtosis`). Kurtosis runs from
+# ({py:func}`pvq.analytic.distributions.truncation_for_kurtosis`). Kurtosis runs from
 # {glue:text}`ht-kmin:g` to {glue:text}`ht-kmax:g`; every comparison point pairs INT-b with
 # $1 - b/16$ pruning as before. The family is a parameter (`heavy_tail_distribution`), and the
 # next section shows how the answer depends on it.
 
 # %%
-kurt_grid = np.geomspace(P.kurtosis_min, P.kurtosis_max, P.n_kurtosis)
-if P.heavy_tail_distribution == "student_t":
-    kurt_grid = kurt_grid[kurt_grid >= 3.0]
-sweep = kurtosis_sweep(P.heavy_tail_distribution, kurt_grid, P.n_bits, dof=P.dof, grid=P.grid, progress=True)
-heavy = sweep[["distribution", "dof", "truncation", "kurtosis", "n_bits", "sparsity", "quant_snr_db", "prune_snr_db"]]
-save_table(heavy, STEM, "heavy_tail_snr")
-onset = pruning_win_onset(sweep)
-save_table(onset, STEM, "heavy_tail_onset")
-fig2 = plot_heavy_tail(sweep, title=f"{P.heavy_tail_distribution}, dof = {P.dof:g}")
-publish_figure(fig2, STEM, "fig-heavy-tail")
-glue("ht-dof", P.dof)
-glue("ht-kmin", P.kurtosis_min)
-glue("ht-kmax", P.kurtosis_max)
-prune_span = sweep.groupby("n_bits").prune_snr_db.agg(lambda s: s.max() - s.min())
-quant_span = sweep.groupby("n_bits").quant_snr_db.agg(lambda s: s.max() - s.min())
-glue("ht-prune-span", float(prune_span.max()))
-glue("ht-quant-span", float(quant_span.max()))
-onset.style.format(
-    {"sparsity": "{:.2%}", "onset_kurtosis": "{:.3g}", "first_win_kurtosis": "{:.3g}"}, na_rep="never"
-).hide(axis="index")
+kurt = kurtosis_grid(P.kurtosis_min, P.kurtosis_max, P.n_kurtosis, family=P.heavy_tail_distribution)
+sweep = kurtosis_sweep(P.heavy_tail_distribution, kurt, P.n_bits, dof=P.dof, grid=P.grid, progress=True)
+out.table("heavy_tail_snr", sweep.drop(columns="shape"))
+onset = out.table("heavy_tail_onset", pruning_win_onset(sweep))
+out.figure("fig-heavy-tail", plot_heavy_tail(sweep, title=f"{P.heavy_tail_distribution}, dof = {P.dof:g}"))
+out.glue({"ht-dof": P.dof, "ht-kmin": P.kurtosis_min, "ht-kmax": P.kurtosis_max})
+onset.style.format({"sparsity": "{:.2%}", "onset_kurtosis": "{:.3g}", "first_win_kurtosis": "{:.3g}"}, na_rep="never")
 
 # %% [markdown]
 # ```{glue:figure} fig-heavy-tail
@@ -333,10 +217,8 @@ onset.style.format(
 # ($\nu = 4 + 6/(\kappa - 3)$), and the generalized normal $\propto e^{-|w|^\beta}$.
 
 # %%
-families = [(f"truncated t, dof={d:g}", "truncated_student_t", d) for d in P.family_dofs]
-families += [("student t (untruncated)", "student_t", 5.0), ("generalized normal", "gennorm", 2.0)]
 fam = family_sweep(
-    families,
+    tail_families(P.family_dofs),
     kurtosis_min=P.kurtosis_min,
     kurtosis_max=P.kurtosis_max,
     n_kurtosis=P.n_family_kurtosis,
@@ -344,15 +226,10 @@ fam = family_sweep(
     grid=P.grid,
     progress=True,
 )
-save_table(fam, STEM, "heavy_tail_families")
-cross = pd.concat(
-    [crossover_bits(g).assign(family=label) for label, g in fam.groupby("family", sort=False)], ignore_index=True
-)
-save_table(cross, STEM, "heavy_tail_crossover")
-publish_figure(plot_crossover(cross), STEM, "fig-heavy-tail-families")
-summary = cross.groupby("family", sort=False).max_prune_win_bits.max().rename("pruning wins up to (bits)")
-glue("untruncated-t-max-bits", int(summary.get("student t (untruncated)", 0)))
-summary.to_frame()
+cross = out.table("heavy_tail_crossover", family_crossover(out.table("heavy_tail_families", fam)))
+out.figure("fig-heavy-tail-families", plot_crossover(cross))
+out.glue(heavy_tail_headlines(sweep, cross))
+pruning_win_bits_by_family(cross).to_frame()
 
 # %% [markdown]
 # ```{glue:figure} fig-heavy-tail-families
@@ -372,14 +249,7 @@ summary.to_frame()
 # ## What this chapter supports
 
 # %%
-v1 = check_c1(table, grid=P.grid)
-v2 = check_c2(sweep, onset)
-save_verdicts(STEM, [v1, v2])
-glue("c1-verdict", v1.verdict)
-glue("c1-evidence", v1.evidence)
-glue("c2-verdict", v2.verdict)
-glue("c2-evidence", v2.evidence)
-pd.DataFrame([v1.__dict__, v2.__dict__])
+out.verdicts(check_c1(table, grid=P.grid), check_c2(sweep, onset))
 
 # %% [markdown]
 # - **C1** (Figure 1, normal weights: quantization wins at every point): **{glue:md}`c1-verdict`**.

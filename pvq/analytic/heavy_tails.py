@@ -17,7 +17,18 @@ from ..core.pruning import paired_sparsity
 from .distributions import distribution_for_kurtosis, gennorm_kurtosis
 from .errors import optimal_clip, prune_snr_db
 
-__all__ = ["crossover_bits", "family_sweep", "kurtosis_sweep", "pruning_win_onset", "reachable_kurtosis"]
+__all__ = [
+    "crossover_bits",
+    "family_crossover",
+    "family_sweep",
+    "heavy_tail_headlines",
+    "kurtosis_grid",
+    "kurtosis_sweep",
+    "pruning_win_bits_by_family",
+    "pruning_win_onset",
+    "reachable_kurtosis",
+    "tail_families",
+]
 
 
 def kurtosis_sweep(
@@ -170,3 +181,53 @@ def family_sweep(
         grid_k = np.geomspace(k_lo, k_hi, n_kurtosis)
         parts.append(kurtosis_sweep(family, grid_k, n_bits, dof=dof, grid=grid, progress=progress).assign(family=label))
     return pd.concat(parts, ignore_index=True)
+
+
+def kurtosis_grid(kurtosis_min: float, kurtosis_max: float, n: int, *, family: str = "truncated_student_t"):
+    """``n`` log-spaced Pearson kurtosis values from ``kurtosis_min`` to ``kurtosis_max`` (Figure 2's x axis).
+
+    For the untruncated Student-t, which cannot be lighter-tailed than a normal, values below 3
+    are dropped.
+    """
+    grid = np.geomspace(kurtosis_min, kurtosis_max, n)
+    return grid[grid >= 3.0] if family == "student_t" else grid
+
+
+def tail_families(dofs) -> list[tuple[str, str, float]]:
+    """The tail models of chapter 2's sensitivity study, as :func:`family_sweep` takes them.
+
+    A truncated Student-t for each ``dof`` in ``dofs``, the untruncated Student-t (whose ``dof``
+    is solved from the kurtosis: ``ν = 4 + 6/(κ - 3)``) and the generalized normal
+    :math:`\\propto e^{-|w|^\\beta}`.
+    """
+    families = [(f"truncated t, dof={d:g}", "truncated_student_t", d) for d in dofs]
+    return [*families, ("student t (untruncated)", "student_t", 5.0), ("generalized normal", "gennorm", 2.0)]
+
+
+def family_crossover(sweeps: pd.DataFrame) -> pd.DataFrame:
+    """:func:`crossover_bits` of each family of a :func:`family_sweep`, stacked with a ``family`` column."""
+    return pd.concat(
+        [crossover_bits(g).assign(family=label) for label, g in sweeps.groupby("family", sort=False)],
+        ignore_index=True,
+    )
+
+
+def heavy_tail_headlines(sweep: pd.DataFrame, crossover: pd.DataFrame) -> dict:
+    """The numbers chapter 2 quotes about Figure 2 and the tail families, keyed for gluing.
+
+    ``ht-prune-span`` / ``ht-quant-span``: the largest range (max - min over the kurtosis sweep,
+    at one bit-width) of pruning's and of quantization's SNR, in dB; ``untruncated-t-max-bits``:
+    the largest bit-width at which pruning wins for the untruncated Student-t (0: never).
+    """
+    span = sweep.groupby("n_bits")[["prune_snr_db", "quant_snr_db"]].agg(lambda s: s.max() - s.min())
+    t = crossover[crossover.family == "student t (untruncated)"].max_prune_win_bits
+    return {
+        "ht-prune-span": float(span.prune_snr_db.max()),
+        "ht-quant-span": float(span.quant_snr_db.max()),
+        "untruncated-t-max-bits": int(t.max()) if len(t) else 0,
+    }
+
+
+def pruning_win_bits_by_family(crossover: pd.DataFrame) -> pd.Series:
+    """Per tail family (in sweep order), the largest bit-width at which pruning wins anywhere in the sweep."""
+    return crossover.groupby("family", sort=False).max_prune_win_bits.max().rename("pruning wins up to (bits)")

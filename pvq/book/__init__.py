@@ -10,10 +10,10 @@ Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.profiles`, :mod:`~pvq.book.cla
 
 from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
 from .params import (
-    CHAPTER_PARAMS,
     HEAVY_TAIL_FAMILIES,
     N_BITS,
     PROFILES,
+    ChapterParams,
     ClaimsParams,
     DistributionsParams,
     FineTuningParams,
@@ -38,6 +38,7 @@ from .plots import (
     plot_win_vs_kurtosis,
 )
 from .profiles import (
+    CHAPTER_PARAMS,
     chapter_defaults,
     declared_parameters,
     load_profile,
@@ -72,6 +73,7 @@ __all__ = [
     "QUANT_COLOR",
     "VERDICTS",
     "Chapter",
+    "ChapterParams",
     "Claim",
     "ClaimsParams",
     "DistributionsParams",

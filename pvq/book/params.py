@@ -6,7 +6,8 @@ layers from :data:`pvq.layerwise.sweep.DEFAULT_LAYERS`, the model set from
 :data:`pvq.tensors.checkpoints.MODELS`). Everything else is derived from them and checked against
 them by the tests: each chapter's parameters cell (literal assignments, so that papermill can
 override them) and ``params/full.yaml``; ``python -m pvq defaults --write`` rewrites both
-(:mod:`pvq.book.profiles`). ``params/ci.yaml`` holds only the fast profile's overrides.
+(:mod:`pvq.book.profiles`, which also maps each chapter to its record). ``params/ci.yaml``
+holds only the fast profile's overrides.
 
 A chapter builds its record in one call, ``P = FineTuningParams.from_namespace(globals())``:
 the names its parameters cell (and papermill) defined are validated, raising a
@@ -25,7 +26,7 @@ import pandas as pd
 from ..analytic.distributions import check_distribution_name
 from ..common.checks import check_count, check_positive
 from ..core.pruning import BASELINE_BITS, check_sparsity
-from ..core.quantization import check_grid, check_n_bits
+from ..core.quantization import check_bits_list, check_grid, check_n_bits
 from ..finetune.imagenet_data import check_imagenet_arch, check_imagenet_folder
 from ..finetune.networks import check_architecture
 from ..finetune.recipe import pretrain_defaults, recipe_defaults
@@ -33,10 +34,10 @@ from ..layerwise.sweep import DEFAULT_LAYERS
 from ..tensors.checkpoints import MODELS, ONLINE_PREFIXES
 
 __all__ = [
-    "CHAPTER_PARAMS",
     "HEAVY_TAIL_FAMILIES",
     "N_BITS",
     "PROFILES",
+    "ChapterParams",
     "ClaimsParams",
     "DistributionsParams",
     "FineTuningParams",
@@ -60,21 +61,7 @@ def check_profile(profile: str) -> str:
     return profile
 
 
-def _bits_list(values, name: str, *, below: int) -> tuple[int, ...]:
-    """Sorted, distinct bit-widths in 1..16, all below the ``below``-bit baseline."""
-    if isinstance(values, int | str) or not hasattr(values, "__iter__"):
-        raise ValueError(f"{name} must be a list of bit-widths in 1..16, got {values!r}")
-    out = tuple(check_n_bits(v, name=name) for v in values)
-    if not out:
-        raise ValueError(f"{name} must not be empty")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} has repeated bit-widths: {list(out)}")
-    if max(out) >= below:
-        raise ValueError(f"{name} must be below the {below}-bit baseline, got {list(out)}")
-    return tuple(sorted(out))
-
-
-class _Params:
+class ChapterParams:
     """Shared construction and display of the parameter records."""
 
     @classmethod
@@ -96,7 +83,7 @@ class _Params:
 
 
 @dataclass(frozen=True)
-class SetupParams(_Params):
+class SetupParams(ChapterParams):
     """Parameters of chapter 1 (set-up and storage accounting).
 
     Attributes
@@ -115,12 +102,12 @@ class SetupParams(_Params):
 
     def __post_init__(self):
         check_profile(self.profile)
-        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
         object.__setattr__(self, "index_bits", check_count(self.index_bits, "index_bits"))
 
 
 @dataclass(frozen=True)
-class DistributionsParams(_Params):
+class DistributionsParams(ChapterParams):
     """Parameters of chapter 2 (statistical distributions, Figures 1–2).
 
     Attributes
@@ -171,7 +158,7 @@ class DistributionsParams(_Params):
 
     def __post_init__(self):
         check_profile(self.profile)
-        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
         check_grid(self.grid)
         if self.grid == "symmetric" and min(self.n_bits) < 2:
             raise ValueError("grid='symmetric' needs every n_bits >= 2")
@@ -203,7 +190,7 @@ class DistributionsParams(_Params):
 
 
 @dataclass(frozen=True)
-class WeightTensorsParams(_Params):
+class WeightTensorsParams(ChapterParams):
     """Parameters of chapter 3 (real weight tensors, Figure 3).
 
     Attributes
@@ -242,7 +229,7 @@ class WeightTensorsParams(_Params):
                     "(or a checkpoint path, torchvision:<name>, hf:<org>/<name>)"
                 )
         object.__setattr__(self, "models", tuple(self.models))
-        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
         if not isinstance(self.fp16, bool):
             raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
         check_grid(self.grid)
@@ -250,7 +237,7 @@ class WeightTensorsParams(_Params):
 
 
 @dataclass(frozen=True)
-class PerLayerParams(_Params):
+class PerLayerParams(ChapterParams):
     """Parameters of chapter 4 (per-layer post-training comparison, Figure 4).
 
     Attributes
@@ -300,7 +287,7 @@ class PerLayerParams(_Params):
             if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
                 raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
         object.__setattr__(self, "layers", {m: tuple(v) for m, v in self.layers.items()})
-        object.__setattr__(self, "n_bits", _bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
         check_count(self.n_inputs, "n_inputs", 8)
         check_count(self.chunk_size, "chunk_size", 1)
         check_count(self.max_chunks, "max_chunks", 1)
@@ -316,7 +303,7 @@ class PerLayerParams(_Params):
 
 
 @dataclass(frozen=True)
-class FineTuningParams(_Params):
+class FineTuningParams(ChapterParams):
     """Parameters of chapters 5–7 (fine-tuning, combining, representations; paper §6).
 
     Attributes
@@ -395,7 +382,7 @@ class FineTuningParams(_Params):
         if isinstance(self.architectures, str) or not self.architectures:
             raise ValueError(f"architectures must be a non-empty list, got {self.architectures!r}")
         object.__setattr__(self, "architectures", tuple(check_architecture(a) for a in self.architectures))
-        object.__setattr__(self, "ft_bits", _bits_list(self.ft_bits, "ft_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "ft_bits", check_bits_list(self.ft_bits, "ft_bits", below=BASELINE_BITS))
         if isinstance(self.seeds, int | str) or not self.seeds:
             raise ValueError(f"seeds must be a non-empty list of integers, got {self.seeds!r}")
         object.__setattr__(self, "seeds", tuple(check_count(s, "seeds", 0) for s in self.seeds))
@@ -415,8 +402,10 @@ class FineTuningParams(_Params):
         if isinstance(self.long_factors, int | str):
             raise ValueError(f"long_factors must be a list of integers >= 2, got {self.long_factors!r}")
         object.__setattr__(self, "long_factors", tuple(check_count(f, "long_factors", 2) for f in self.long_factors))
-        object.__setattr__(self, "long_bits", _bits_list(self.long_bits, "long_bits", below=BASELINE_BITS))
-        object.__setattr__(self, "combine_bits", _bits_list(self.combine_bits, "combine_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "long_bits", check_bits_list(self.long_bits, "long_bits", below=BASELINE_BITS))
+        object.__setattr__(
+            self, "combine_bits", check_bits_list(self.combine_bits, "combine_bits", below=BASELINE_BITS)
+        )
         if isinstance(self.combine_sparsity, int | float | str) or not self.combine_sparsity:
             raise ValueError(f"combine_sparsity must be a non-empty list, got {self.combine_sparsity!r}")
         sp = tuple(check_sparsity(s, name="combine_sparsity") for s in self.combine_sparsity)
@@ -449,23 +438,10 @@ class FineTuningParams(_Params):
 
 
 @dataclass(frozen=True)
-class ClaimsParams(_Params):
+class ClaimsParams(ChapterParams):
     """Parameters of the Claims page: only the profile."""
 
     profile: str = "full"
 
     def __post_init__(self):
         check_profile(self.profile)
-
-
-#: The parameter record of each chapter (its parameters cell declares a subset of the fields).
-CHAPTER_PARAMS: dict[str, type] = {
-    "01_setup": SetupParams,
-    "02_distributions": DistributionsParams,
-    "03_weight_tensors": WeightTensorsParams,
-    "04_per_layer": PerLayerParams,
-    "05_fine_tuning": FineTuningParams,
-    "06_combining": FineTuningParams,
-    "07_representations": FineTuningParams,
-    "99_claims": ClaimsParams,
-}

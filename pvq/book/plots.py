@@ -35,7 +35,13 @@ PRUNE_COLOR = "#d62728"
 
 
 def plot_normal_comparison(
-    curves: pd.DataFrame, levels: pd.DataFrame, snr: pd.DataFrame, *, n_bits: int, sparsity: float, spike: float
+    curves: pd.DataFrame,
+    levels: pd.DataFrame,
+    snr: pd.DataFrame,
+    *,
+    n_bits: int,
+    sparsity: float,
+    spike: float | None = None,
 ) -> Figure:
     """Figure 1: densities after quantization and pruning, weighted error, SNR vs compression.
 
@@ -49,9 +55,10 @@ def plot_normal_comparison(
         Columns ``n_bits, sparsity, quant_snr_db, prune_snr_db`` (one grid).
     n_bits, sparsity : int, float
         The comparison point of the left and middle panels.
-    spike : float
-        Probability mass that pruning moves to 0 (drawn as an arrow).
+    spike : float, optional
+        Probability mass that pruning moves to 0 (drawn as an arrow); by default ``sparsity``.
     """
+    spike = sparsity if spike is None else spike
     fig = Figure(figsize=(13, 3.8), layout="constrained")
     ax_d, ax_e, ax_s = fig.subplots(1, 3)
     ax_d.plot(curves.w, curves.density, color="0.5", lw=1.2, label="original density")

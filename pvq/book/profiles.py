@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -23,9 +24,18 @@ import yaml
 
 from ..common.files import atomic_write
 from ..common.paths import notebook_sources
-from .params import CHAPTER_PARAMS, check_profile
+from .params import (
+    ClaimsParams,
+    DistributionsParams,
+    FineTuningParams,
+    PerLayerParams,
+    SetupParams,
+    WeightTensorsParams,
+    check_profile,
+)
 
 __all__ = [
+    "CHAPTER_PARAMS",
     "chapter_defaults",
     "declared_parameters",
     "load_profile",
@@ -35,6 +45,18 @@ __all__ = [
     "stale_defaults",
     "write_defaults",
 ]
+
+#: The parameter record of each chapter (its parameters cell declares a subset of the fields).
+CHAPTER_PARAMS: dict[str, type] = {
+    "01_setup": SetupParams,
+    "02_distributions": DistributionsParams,
+    "03_weight_tensors": WeightTensorsParams,
+    "04_per_layer": PerLayerParams,
+    "05_fine_tuning": FineTuningParams,
+    "06_combining": FineTuningParams,
+    "07_representations": FineTuningParams,
+    "99_claims": ClaimsParams,
+}
 
 _CELL = re.compile(r"^# %% tags=\[\"parameters\"\]\n(.*?)(?=^# %%)", re.M | re.S)
 _FULL_HEADER = (
@@ -111,23 +133,32 @@ def chapter_defaults(stem: str, names) -> dict:
     return {n: _plain(getattr(record, n)) for n in names}
 
 
-def _literal(name: str, value, width: int = 120) -> str:
-    """``name = value`` as ruff formats it: one line if it fits, else one item per line."""
-    line = f"{name} = {value!r}"
-    if len(line) <= width:
-        return line
-    if isinstance(value, list):
-        return f"{name} = [\n" + "".join(f"    {v!r},\n" for v in value) + "]"
+def _py(value) -> str:
+    """A literal as ruff writes it: double-quoted strings, lists and dicts with ``, `` and ``: ``."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
     if isinstance(value, dict):
-        items = []
-        for k, v in value.items():
-            one = f"    {k!r}: {v!r},"
-            if len(one) <= width:
-                items.append(one + "\n")
-            else:
-                items.append(f"    {k!r}: [\n" + "".join(f"        {x!r},\n" for x in v) + "    ],\n")
-        return f"{name} = {{\n" + "".join(items) + "}"
-    return line
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _literal(name: str, value, width: int = 120) -> str:
+    """``name = value`` as ruff formats it: one line if it fits, else one item per line (nested once)."""
+    line = f"{name} = {_py(value)}"
+    if len(line) <= width or not isinstance(value, list | tuple | dict):
+        return line
+    if isinstance(value, list | tuple):
+        return f"{name} = [\n" + "".join(f"    {_py(v)},\n" for v in value) + "]"
+    items = []
+    for k, v in value.items():
+        one = f"    {_py(k)}: {_py(v)},"
+        if len(one) <= width or not isinstance(v, list | tuple):
+            items.append(one + "\n")
+        else:
+            items.append(f"    {_py(k)}: [\n" + "".join(f"        {_py(x)},\n" for x in v) + "    ],\n")
+    return f"{name} = {{\n" + "".join(items) + "}"
 
 
 def render_parameters_cell(values: dict) -> str:
