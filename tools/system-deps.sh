@@ -37,7 +37,7 @@ echo "error: missing system packages: ${missing[*]}." >&2
 echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
 case " ${missing[*]} " in
     *" dataset-fashion-mnist "*)
-        echo "  Fashion-MNIST without root: .venv/bin/python -c 'import pvq.data as d; d.download_fashion_mnist()'" >&2
+        echo "  Fashion-MNIST without root: .venv/bin/python -c 'import pvq.finetune.data as d; d.download_fashion_mnist()'" >&2
         echo "  (needs a network) or put the four IDX .gz files in a folder named by \$PVQ_FASHION_MNIST." >&2 ;;
 esac
 exit 1

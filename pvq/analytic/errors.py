@@ -213,7 +213,7 @@ def quant_mse(
     n_bits : int
         Bit-width ``b``.
     grid : {'signed', 'symmetric'}
-        Integer grid (see :func:`pvq.quantization.int_grid`).
+        Integer grid (see :func:`pvq.core.quantization.int_grid`).
     rtol : float
         Relative accuracy of the numerical integration.
 

@@ -1,6 +1,6 @@
 """Heavy-tailed weights: pruning vs quantization as the kurtosis grows (paper §3, Figure 2).
 
-The sweep builds one distribution per kurtosis value (:func:`pvq.distributions.distribution_for_kurtosis`),
+The sweep builds one distribution per kurtosis value (:func:`pvq.analytic.distributions.distribution_for_kurtosis`),
 computes the MSE-optimal quantization SNR and the paired pruning SNR at every bit-width,
 and summarises where each method wins.
 """

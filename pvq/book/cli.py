@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         description=(
             "Fine-tune the offline ImageNet-pretrained ARCH on the ImageNet folder ROOT with quantization-aware "
             "training (--method qat --bits B) or gradual magnitude pruning (--method prune --sparsity S), with the "
-            "hyperparameters of the paper's repository (pvq.imagenet.PAPER_RECIPES), and report the top-1 "
+            "hyperparameters of the paper's repository (pvq.finetune.imagenet.PAPER_RECIPES), and report the top-1 "
             "validation accuracy. Needs a GPU in practice (20 epochs over 1.28M images)."
         ),
         epilog="ROOT must hold train/<class>/<image> and val/<class>/<image> with the same class folders.",

@@ -197,7 +197,7 @@ class WeightTensorsParams(ChapterParams):
     ----------
     profile : {'ci', 'full'}
     models : tuple of str
-        Offline short names (:data:`pvq.weights.MODELS`), checkpoint paths, or online names
+        Offline short names (:data:`pvq.tensors.checkpoints.MODELS`), checkpoint paths, or online names
         (``torchvision:<name>``, ``hf:<org>/<name>``).
     n_bits : tuple of int
         Bit-widths, each paired with sparsity ``1 - b/16`` (1..15).

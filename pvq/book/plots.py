@@ -14,6 +14,8 @@ from matplotlib import colormaps
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from ..core.pruning import BASELINE_BITS, paired_bits, paired_sparsity
+
 __all__ = [
     "PRUNE_COLOR",
     "QUANT_COLOR",
@@ -88,12 +90,12 @@ def plot_normal_comparison(
     ax_e.set(xlabel="w", ylabel="(w - F(w))² p(w)", title="squared error weighted by density", yscale="log")
     ax_e.set_ylim(bottom=max(1e-6, float(curves.quant_weighted_error[curves.quant_weighted_error > 0].min())))
     ax_e.legend(fontsize=8)
-    x = 1 - snr.n_bits / 16
+    x = [paired_sparsity(b) for b in snr.n_bits]
     ax_s.plot(x, snr.quant_snr_db, "o-", color=QUANT_COLOR, label="quantization")
     ax_s.plot(x, snr.prune_snr_db, "s-", color=PRUNE_COLOR, label="pruning")
     for b, xx, q in zip(snr.n_bits, x, snr.quant_snr_db, strict=True):
         ax_s.annotate(f"INT{b}", (xx, q), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax_s.set(xlabel="compression (pruned share 1 - b/16)", ylabel="SNR (dB)", title="SNR vs compression")
+    ax_s.set(xlabel=f"compression (pruned share 1 - b/{BASELINE_BITS})", ylabel="SNR (dB)", title="SNR vs compression")
     ax_s.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax_s.legend(fontsize=8)
     ax_s.grid(alpha=0.3)
@@ -134,7 +136,7 @@ def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
     ax_m.set(
         xscale="log",
         xlabel="kurtosis (Pearson)",
-        ylabel="bits b (pruning 1 - b/16)",
+        ylabel=f"bits b (pruning 1 - b/{BASELINE_BITS})",
         title="blue: quantization wins, red: pruning wins",
     )
     ax_m.set_yticks(b)
@@ -227,7 +229,7 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     df : DataFrame
         Columns ``kurtosis, n_bits, prune_snr_db`` and ``quant_col``.
     boundary : DataFrame
-        Columns ``n_bits, boundary_kurtosis`` (:func:`pvq.analyze.kurtosis_boundary`).
+        Columns ``n_bits, boundary_kurtosis`` (:func:`pvq.tensors.summaries.kurtosis_boundary`).
     """
     fig = Figure(figsize=(7.5, 4.6), layout="constrained")
     ax = fig.subplots()
@@ -239,7 +241,7 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     ax.scatter(df["kurtosis"][prune], y[prune], s=9, alpha=0.8, color=PRUNE_COLOR, label="pruning wins")
     ok = boundary.dropna(subset=["boundary_kurtosis"])
     ax.scatter(ok.boundary_kurtosis, ok.n_bits, marker="|", s=400, color="k", lw=2, label="fitted boundary")
-    ax.set(xscale="log", xlabel="tensor kurtosis (Pearson)", ylabel="bits b (pruning 1 - b/16)",
+    ax.set(xscale="log", xlabel="tensor kurtosis (Pearson)", ylabel=f"bits b (pruning 1 - b/{BASELINE_BITS})",
            title="who wins, by tensor kurtosis")  # fmt: skip
     ax.set_yticks(sorted(df.n_bits.unique()))
     ax.legend(fontsize=8, loc="lower right")
@@ -258,7 +260,7 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
     Parameters
     ----------
     table : DataFrame
-        :func:`pvq.per_layer.comparison_table`, one row per (model, layer, n_bits).
+        :func:`pvq.layerwise.tables.comparison_table`, one row per (model, layer, n_bits).
     """
     layers = list(dict.fromkeys(zip(table.model, table.layer, strict=True)))
     cols = min(4, len(layers))
@@ -307,11 +309,11 @@ def plot_table1(t1: pd.DataFrame, baselines: pd.DataFrame | None = None) -> Figu
         ax.errorbar(x - 0.06, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
                     color=QUANT_COLOR, ms=4, capsize=2, label="QAT (INT-b)")  # fmt: skip
         ax.errorbar(x + 0.06, 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
-                    color=PRUNE_COLOR, ms=4, capsize=2, label="gradual pruning (1 - b/16)")  # fmt: skip
+                    color=PRUNE_COLOR, ms=4, capsize=2, label=f"gradual pruning (1 - b/{BASELINE_BITS})")  # fmt: skip
         if baselines is not None and arch in set(baselines.arch):
             ax.axhline(100 * float(baselines[baselines.arch == arch].accuracy.iloc[0]), ls="--", color="0.4",
                        lw=1, label="FP32 baseline")  # fmt: skip
-        ax.set_xticks(x, [f"{b}b\n{1 - b / 16:.0%}" for b in x], fontsize=7)
+        ax.set_xticks(x, [f"{b}b\n{paired_sparsity(b):.0%}" for b in x], fontsize=7)
         ax.set_title(arch, fontsize=9)
         ax.set_xlabel("bits per weight (QAT) / sparsity (pruning)", fontsize=8)
         ax.grid(alpha=0.3)
@@ -330,10 +332,10 @@ def plot_longer(longer: pd.DataFrame) -> Figure:
         ax.errorbar(t.factor, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
                     color=QUANT_COLOR, capsize=2, label=f"INT{b}")  # fmt: skip
         ax.errorbar(t.factor, 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
-                    color=PRUNE_COLOR, capsize=2, label=f"{1 - b / 16:.2%} pruned")  # fmt: skip
+                    color=PRUNE_COLOR, capsize=2, label=f"{paired_sparsity(b):.2%} pruned")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_xticks(t.factor, [f"{f:g}×" for f in t.factor])
-        ax.set_title(f"{arch}, INT{b} vs {1 - b / 16:.2%}", fontsize=8)
+        ax.set_title(f"{arch}, INT{b} vs {paired_sparsity(b):.2%}", fontsize=8)
         ax.set_xlabel("fine-tuning length", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -391,7 +393,7 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
             if method == "fp32":
                 ax.plot(g.progress, g[metric], "k.-", lw=1.5, ms=4, label=label)
                 continue
-            b = int(g.n_bits.iloc[0]) if method == "qat" else round(16 * (1 - g.sparsity.iloc[0]))
+            b = int(g.n_bits.iloc[0]) if method == "qat" else paired_bits(g.sparsity.iloc[0])
             shade = 0.35 + 0.65 * (8 - b) / 6
             color = QUANT_COLOR if method == "qat" else PRUNE_COLOR
             ax.plot(g.progress, g[metric], "o-" if method == "qat" else "s--", color=color, alpha=min(shade, 1.0),

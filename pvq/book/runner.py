@@ -23,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..common.paths import RESULTS_ENV, notebook_sources
+from tqdm import tqdm
+
+from ..common.paths import RESULTS_ENV, book_root, notebook_sources
 from .params import check_profile
 from .profiles import declared_parameters, profile_parameters
 
@@ -139,10 +141,6 @@ def execute_chapters(
     progress : bool
         Show a progress bar.
     """
-    from tqdm import tqdm
-
-    from ..common.paths import book_root
-
     check_profile(profile)
     root = book_root(root)
     out_dir = Path(out_dir) if out_dir else root / "book" / "chapters"

@@ -3,7 +3,7 @@
 Per tensor, exactly ``⌊c·n⌋`` entries of smallest ``|w|`` over the flattened tensor are
 set to zero, ``c`` being the sparsity. The analytic counterpart for a symmetric density
 prunes every value with ``|w| < τ``, ``τ = F⁻¹(1/2 + c/2)``
-(see :func:`pvq.analytic.prune_mse`).
+(see :func:`pvq.analytic.errors.prune_mse`).
 
 The paper pairs INT-b quantization with sparsity ``c = 1 - b/16`` against an FP16 baseline
 (:func:`paired_sparsity`).

@@ -3,9 +3,9 @@
 Chapters 5–7 share one cache folder (``results/training-cache`` by default): a pretrained
 network is stored as ``pretrained/<key>.pt`` with ``<key>.json`` beside it, a fine-tuning run as
 ``finetune/<key>.json``; keys hash every setting that changes the result
-(:meth:`pvq.training.FineTuneSpec.key`), every file is written atomically, and a corrupt entry
+(:meth:`pvq.finetune.recipe.FineTuneSpec.key`), every file is written atomically, and a corrupt entry
 is recomputed. An interrupted build therefore resumes where it stopped, and a chapter reuses
-the runs another chapter already made. Jobs go through :func:`pvq.per_layer.make_executor`
+the runs another chapter already made. Jobs go through :func:`pvq.common.executors.make_executor`
 (a spawn process pool, or the executor of a Dask cluster).
 """
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.files import atomic_write
+
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_ENV",
@@ -134,7 +136,7 @@ def _missing_message(searched: list[Path]) -> str:
     return (
         "Fashion-MNIST not found (looked in: "
         f"{where}). Get it with one of: 'sudo apt-get install dataset-fashion-mnist' (Debian/Ubuntu; "
-        "'make' does this when run as root); 'python -c \"import pvq.data as d; d.download_fashion_mnist()\"' "
+        "'make' does this when run as root); 'python -c \"import pvq.finetune.data as d; d.download_fashion_mnist()\"' "
         f"(needs a network); or put the four files {sorted(FASHION_MNIST_FILES.values())} in a folder "
         f"named by ${FASHION_MNIST_ENV}."
     )
@@ -179,8 +181,6 @@ def download_fashion_mnist(folder=None, *, url: str = FASHION_MNIST_URL) -> Path
     Each file is written atomically and checked by :func:`read_idx`; files already present
     are kept.
     """
-    from ..common.files import atomic_write
-
     folder = Path(folder) if folder is not None else Path.home() / ".cache" / "pvq" / "fashion-mnist"
     for name in FASHION_MNIST_FILES.values():
         target = folder / name

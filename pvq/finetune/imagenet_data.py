@@ -171,14 +171,14 @@ def _prefetched(pool: ThreadPoolExecutor, jobs, depth: int):
 
 
 class ImageNetTask:
-    """An ImageNet folder as a fine-tuning task for :func:`pvq.training.finetune` (paper §6).
+    """An ImageNet folder as a fine-tuning task for :func:`pvq.finetune.loop.finetune` (paper §6).
 
     Parameters
     ----------
     root : str or Path
         Folder with ``train/<class>/<image>`` and ``val/<class>/<image>`` (the same class folders
         on both sides; a flat ``val/`` must first be sorted into class folders). Checked by
-        :func:`pvq.data.check_imagenet_folder` before anything else.
+        :func:`pvq.finetune.imagenet_data.check_imagenet_folder` before anything else.
     image_size : int
         Side of the square network input (224 in the paper).
     resize : int
@@ -254,7 +254,7 @@ class ImageNetTask:
 
     # -- the task interface ---------------------------------------------------------------------
     def build(self, arch: str) -> nn.Module:
-        """The ImageNet network ``arch`` (:func:`pvq.architectures.build_model`), in training mode.
+        """The ImageNet network ``arch`` (:func:`pvq.tensors.pretrained.build_model`), in training mode.
 
         Raises
         ------

@@ -68,7 +68,7 @@ class ArrayTask:
     """The fine-tuning task behind :func:`finetune`: in-memory images (Fashion-MNIST).
 
     Any object with the same four methods and ``n_train`` / ``n_classes`` attributes can stand in
-    (:class:`pvq.imagenet.ImageNetTask` streams an ImageNet folder).
+    (:class:`pvq.finetune.imagenet_data.ImageNetTask` streams an ImageNet folder).
     """
 
     def __init__(self, data: ImageData):
@@ -94,7 +94,7 @@ class ArrayTask:
 
 
 def as_task(data):
-    """Wrap an :class:`~pvq.data.ImageData` into an :class:`ArrayTask`; pass a task through."""
+    """Wrap an :class:`~pvq.finetune.data.ImageData` into an :class:`ArrayTask`; pass a task through."""
     return ArrayTask(data) if isinstance(data, ImageData) else data
 
 
@@ -207,7 +207,7 @@ def training_step(model: nn.Module, x, y, opt, *, scale_opt=None, pruner: Gradua
     """One step of the recipe: cross-entropy, backward, SGD (and the scales' Adam), pruning masks.
 
     The quantization scales are kept positive after their step; the pruned weights are re-zeroed
-    after the SGD step and the masks updated for ``step + 1`` (:meth:`pvq.gradual.GradualPruner.step`).
+    after the SGD step and the masks updated for ``step + 1`` (:meth:`pvq.finetune.gradual.GradualPruner.step`).
 
     Returns
     -------

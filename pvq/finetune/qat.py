@@ -1,8 +1,8 @@
 """Quantization-aware training: fake-quantized weights with a learned scale (paper §6).
 
 The recipe of the paper's repository: weight-only, per-tensor, symmetric quantization
-(:func:`pvq.quantization.quantize` with a learnable scale), the scale initialised by the MSE
-search of chapter 3 (:func:`pvq.tensors.optimal_clip_tensor`) and then learned by its own Adam
+(:func:`pvq.core.quantization.quantize` with a learnable scale), the scale initialised by the MSE
+search of chapter 3 (:func:`pvq.tensors.clipping.optimal_clip_tensor`) and then learned by its own Adam
 optimiser, rounding passed straight through, the first and last layer kept at 8 bits.
 
 Forward pass, for latent weights :math:`w` and scale :math:`s`,
@@ -73,7 +73,7 @@ class _FakeQuant(torch.autograd.Function):
 def fake_quantize(w: torch.Tensor, scale: torch.Tensor, *, n_bits: int, grid: str = "signed") -> torch.Tensor:
     """Quantize-dequantize ``w`` on the INT-``n_bits`` grid with step ``scale``, differentiable in both.
 
-    Equals :func:`pvq.quantization.quantize` with ``clip = scale · q_max`` in the forward pass;
+    Equals :func:`pvq.core.quantization.quantize` with ``clip = scale · q_max`` in the forward pass;
     the backward pass is the one autograd gives ``scale · clamp(round_ste(w / scale))``
     (:func:`round_ste`), computed in one fused step.
     """

@@ -93,7 +93,7 @@ class PretrainedBase:
     """A network pretrained elsewhere and fine-tuned as it is (the ImageNet models of paper §6).
 
     Unlike :class:`PretrainSpec` it describes no training: the weights come from ``source``
-    (e.g. the package file of an offline model, :mod:`pvq.imagenet`), which is part of the
+    (e.g. the package file of an offline model, :mod:`pvq.finetune.imagenet`), which is part of the
     cache key, so other weights give other runs.
 
     Attributes
@@ -126,7 +126,7 @@ class FineTuneSpec:
     ----------
     base : PretrainSpec or PretrainedBase
         The FP32 network fine-tuned: one trained from scratch here (Fashion-MNIST), or one
-        pretrained elsewhere (ImageNet, :mod:`pvq.imagenet`).
+        pretrained elsewhere (ImageNet, :mod:`pvq.finetune.imagenet`).
     method : {'qat', 'prune', 'qat+prune'}
     n_bits : int or None
         Bit-width of QAT (``None`` for pruning alone).

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..tensors.checkpoints import resolve
+
 __all__ = ["IMAGE_NAMES", "capture_inputs", "layer_input_rows", "sample_images", "sample_text"]
 
 IMAGE_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
@@ -70,8 +72,6 @@ def sample_text(n: int, *, seed: int = 0, max_tokens: int = 64, tokenizer: Path 
     from pydoc_data.topics import topics
 
     from tokenizers import Tokenizer
-
-    from ..tensors.checkpoints import resolve
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")

@@ -31,6 +31,10 @@ from tqdm import tqdm
 
 from ..common.files import atomic_write
 from ..core.quantization import int_grid
+from ..tensors.analysis import check_tensor
+from ..tensors.clipping import SortedWeights, optimal_clip_tensor
+from ..tensors.pretrained import build_model
+from .calibration import capture_inputs, layer_input_rows, sample_images, sample_text
 from .prune import exact_prune, greedy_obs, keep_count, magnitude, scip_boxed_miqp, sparsegpt
 from .quant import exact_quant, factor, gptq, obq, quant_objective, round_to_nearest, sdp_bounds
 
@@ -108,7 +112,7 @@ def layer_chunks(
         Name of a conv/linear module.
     n_bits : sequence of int
         Comparison points; the per-tensor scale for each is the MSE-optimal clipping of the
-        FP16-rounded weights (:func:`pvq.tensors.optimal_clip_tensor`).
+        FP16-rounded weights (:func:`pvq.tensors.clipping.optimal_clip_tensor`).
     n_inputs : int
         Calibration images / text passages.
     chunk_size : int
@@ -128,11 +132,6 @@ def layer_chunks(
         ``rows`` (rows of X), ``channels`` (used), ``dead_channels`` (``Xw = 0``, skipped),
         ``chunk_dims`` (sizes of the chunks).
     """
-    from ..tensors.analysis import check_tensor
-    from ..tensors.clipping import SortedWeights, optimal_clip_tensor
-    from ..tensors.pretrained import build_model
-    from .calibration import capture_inputs, layer_input_rows, sample_images, sample_text
-
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if n_inputs < 8:

@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoints import MODELS, resolve
+
 __all__ = ["MiniLM", "MobileNetV2", "build_model"]
 
 
@@ -139,8 +141,6 @@ def build_model(name: str) -> nn.Module:
     ``'mobilenet_v2'``, ``'efficientnet_lite0'`` or ``'minilm_l6'``.
     """
     from safetensors.torch import load_file
-
-    from .checkpoints import MODELS, resolve
 
     if name == "mobilenet_v2":
         model = MobileNetV2()
