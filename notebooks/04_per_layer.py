@@ -18,7 +18,8 @@
 # *Paper §5, Figure 4.* Magnitude tells only part of the story: a layer's output error depends on
 # its inputs. Post-training, both methods can re-optimise the weights that remain: quantization
 # chooses integer levels, pruning chooses which weights survive and refits them. For one output
-# channel with inputs $X$ and a chunk of $n \le 32$ weights $w$:
+# channel with inputs $X$ and a chunk $w$ of $n$ of its weights (at most `chunk_size`, the paper's
+# {glue:text}`paper-max-chunk-size`):
 #
 # $$
 # \text{quantization:}\ \min_{z \in \{q_{\min},\dots,q_{\max}\}^n} \lVert X(w - s z)\rVert^2,
@@ -32,9 +33,14 @@
 # heuristics practitioners use (round-to-nearest, GPTQ, OBQ; magnitude pruning, SparseGPT, OBS).
 #
 # **Setup.** Real trained networks on real inputs: MobileNetV2 (the paper's layers) and
-# EfficientNet-Lite0 on photos that ship with scikit-image (crops and flips; the paper used 64
-# ImageNet images), MiniLM-L6 on Python's documentation prose. Weights FP16-rounded; the scale
-# of each tensor from its MSE-optimal clipping; a subset of chunks per layer.
+# EfficientNet-Lite0 on photos that ship with scikit-image (crops and flips; the paper used
+# {glue:text}`paper-n-calibration-images` ImageNet images), MiniLM-L6 on Python's documentation
+# prose. Weights FP16-rounded; the scale of each tensor from its MSE-optimal clipping; a subset of
+# chunks per layer.
+#
+# **Parameters.** The cell below holds this chapter's parameters; its defaults are the `full`
+# profile (their one home is {py:class}`pvq.book.params.PerLayerParams`), and `params/ci.yaml`
+# overrides them for the fast profile.
 
 # %% tags=["parameters"]
 profile = "full"
@@ -60,49 +66,33 @@ dask_scheduler = ""
 seed = 0
 
 # %%
-import pandas as pd
+from pvq.book.params import PerLayerParams
+from pvq.book.plots import plot_per_layer
+from pvq.book.publish import Chapter
+from pvq.book.verdicts import check_c4
+from pvq.common.paper import paper_values
+from pvq.common.paths import results_dir
+from pvq.layerwise.study import layer_problems, margin_headlines, problem_headlines, solve_problems, solver_headlines
+from pvq.layerwise.tables import comparison_table, heuristic_gaps, layer_snr, margin_table, timing_table
 
-from pvq.claims import check_c4, save_verdicts
-from pvq.params import PerLayerParams
-from pvq.paths import results_dir
-from pvq.per_layer import comparison_table, layer_chunks, layer_snr, make_executor, paired_gap, run_sweep
-from pvq.plots import plot_per_layer
-from pvq.publish import glue, publish_figure, save_table
-
-STEM = "04_per_layer"
-P = PerLayerParams(
-    profile=profile,
-    layers=layers,
-    n_bits=n_bits,
-    n_inputs=n_inputs,
-    chunk_size=chunk_size,
-    max_chunks=max_chunks,
-    prune_nodes=prune_nodes,
-    quant_nodes=quant_nodes,
-    scip_max_n=scip_max_n,
-    workers=workers,
-    dask_scheduler=dask_scheduler,
-    seed=seed,
-)
+P = PerLayerParams.from_namespace(globals())
+out = Chapter("04_per_layer")
+out.glue(paper_values("n_calibration_images", "max_chunk_size"))
 P
 
 # %% [markdown]
 # ## The problems
+#
+# Each layer is run on the calibration inputs, its output channels are cut into chunks of at most
+# `chunk_size` weights, and `max_chunks` of them, evenly spread over the layer, are studied
+# ({py:func}`pvq.layerwise.study.layer_problems`, one layer at a time through
+# {py:func}`pvq.layerwise.sweep.layer_chunks`).
 
 # %%
-chunks, infos = [], []
-for model, names in P.layers.items():
-    for layer in names:
-        got, info = layer_chunks(model, layer, n_bits=P.n_bits, n_inputs=P.n_inputs, chunk_size=P.chunk_size,
-                                 max_chunks=P.max_chunks, seed=P.seed)  # fmt: skip
-        chunks += got
-        infos.append({"model": model, "layer": layer, **info, "chunks_studied": len(got)})
-problems = pd.DataFrame(infos)
-save_table(problems, STEM, "problems")
-glue("n-layers", len(problems))
-glue("n-chunks", len(chunks))
-glue("n-dead", int(problems.dead_channels.sum()))
-problems
+chunks, problems = layer_problems(P.layers, n_bits=P.n_bits, n_inputs=P.n_inputs, chunk_size=P.chunk_size,
+                                  max_chunks=P.max_chunks, seed=P.seed)  # fmt: skip
+out.glue(problem_headlines(problems))
+out.table("problems", problems)
 
 # %% [markdown]
 # {glue:text}`n-layers` layers, {glue:text}`n-chunks` chunk problems (each solved at every
@@ -111,30 +101,21 @@ problems
 # ({glue:text}`n-dead` in all; skipped). Data: {download}`problems.csv </results/04_per_layer/problems.csv>`.
 #
 # ## Solving every chunk
+#
+# Every method on every chunk at every comparison point, on local worker processes or a Dask
+# cluster ({py:func}`pvq.layerwise.study.solve_problems`); each (chunk, point) result is cached
+# under `results/04_per_layer/cache`, keyed by its content, so a rerun solves nothing new. The
+# layer SNRs ({py:func}`pvq.layerwise.tables.layer_snr`) give the comparison table behind the
+# figure ({py:func}`pvq.layerwise.tables.comparison_table`).
 
 # %%
-executor = make_executor(P.dask_scheduler or None, workers=P.workers)
-try:
-    results = run_sweep(
-        chunks,
-        P.n_bits,
-        executor=executor,
-        cache_dir=results_dir(STEM) / "cache",
-        progress=True,
-        sdp_every=1,
-        scip_max_n=P.scip_max_n,
-        prune_nodes=P.prune_nodes,
-        quant_nodes=P.quant_nodes,
-    )
-finally:
-    executor.shutdown()
-save_table(results, STEM, "chunks")
-snr = layer_snr(results)
-save_table(snr, STEM, "layer_snr")
-table = comparison_table(snr)
-save_table(table, STEM, "comparison")
-fig = plot_per_layer(table)
-publish_figure(fig, STEM, "fig-per-layer")
+results = solve_problems(chunks, P.n_bits, cache_dir=results_dir(out.stem) / "cache", dask_scheduler=P.dask_scheduler,
+                         workers=P.workers, progress=True, sdp_every=1, scip_max_n=P.scip_max_n,
+                         prune_nodes=P.prune_nodes, quant_nodes=P.quant_nodes)  # fmt: skip
+out.table("chunks", results)
+snr = out.table("layer_snr", layer_snr(results))
+table = out.table("comparison", comparison_table(snr))
+out.figure("fig-per-layer", plot_per_layer(table))
 
 # %% [markdown]
 # ```{glue:figure} fig-per-layer
@@ -148,44 +129,32 @@ publish_figure(fig, STEM, "fig-per-layer")
 # {download}`comparison.csv </results/04_per_layer/comparison.csv>`, per chunk:
 # {download}`chunks.csv </results/04_per_layer/chunks.csv>`.
 # ```
+#
+# The median time per chunk of the exact searches, the SDP bounds and the SCIP cross-check
+# ({py:func}`pvq.layerwise.tables.timing_table`):
 
 # %%
-quant_proven = results[(results.side == "quantization") & (results.method == "exact")].proven.mean()
-prune_proven = results[(results.side == "pruning") & (results.method == "exact")].proven.mean()
-glue("quant-proven", 100 * float(quant_proven))
-glue("prune-proven", 100 * float(prune_proven))
-sdp = paired_gap(results, "SDP bounds", side="quantization")
-glue("sdp-lower-gap", float(-sdp.lower_gap_db.median()))
-glue("sdp-upper-gap", float(sdp.gap_db.median()))
-glue("sdp-upper-gap-max", float(sdp.gap_db.max()))
-timing = (
-    results[results.method.isin(["exact", "SDP bounds", "SCIP boxed MIQP"])]
-    .groupby(["side", "method", "n"])
-    .seconds.median()
-)
-save_table(timing.rename("median_seconds").reset_index(), STEM, "timing")
-timing.rename("median seconds per chunk").to_frame()
+out.glue(solver_headlines(results))
+out.table("timing", timing_table(results)).style.format({"median_seconds": "{:.3f}"}).hide()
 
 # %% [markdown]
 # The exact quantization optimum was proven on {glue:text}`quant-proven:.1f`% of chunk problems
 # and the exact pruning optimum on {glue:text}`prune-proven:.1f`% (the rest hit the node budget;
 # their best solution is shown, hollow). The paper's SDP lower bound lies a median
 # {glue:text}`sdp-lower-gap:.1f` dB below the true optimum; randomized rounding ends a median
-# {glue:text}`sdp-upper-gap:.2f` dB (at most {glue:text}`sdp-upper-gap-max:.2f` dB) above it.
+# {glue:text}`sdp-upper-gap:.2f` dB (at most {glue:text}`sdp-upper-gap-max:.2f` dB) above it
+# ({py:func}`pvq.layerwise.study.solver_headlines`). Data:
+# {download}`timing.csv </results/04_per_layer/timing.csv>`.
 #
 # ## How far the heuristics are from the optimum
+#
+# For each heuristic, the extra error over the exact optimum on the same chunks, per layer and
+# point ({py:func}`pvq.layerwise.tables.paired_gap`), summarised by
+# {py:func}`pvq.layerwise.tables.heuristic_gaps`:
 
 # %%
-gaps = []
-for side in ("quantization", "pruning"):
-    for method in results[results.side == side].method.unique():
-        if method == "exact":
-            continue
-        g = paired_gap(results, method, side=side)
-        gaps.append({"side": side, "method": method, "median_gap_db": g.gap_db.median(), "max_gap_db": g.gap_db.max()})
-gaps = pd.DataFrame(gaps)
-save_table(gaps, STEM, "heuristic_gaps")
-gaps.style.format({"median_gap_db": "{:.2f}", "max_gap_db": "{:.2f}"}).hide(axis="index")
+gaps = out.table("heuristic_gaps", heuristic_gaps(results))
+gaps.style.format({"median_gap_db": "{:.2f}", "max_gap_db": "{:.2f}"}).hide()
 
 # %% [markdown]
 # dB of extra error over the exact optimum, per layer and point (median and worst). For pruning,
@@ -195,40 +164,22 @@ gaps.style.format({"median_gap_db": "{:.2f}", "max_gap_db": "{:.2f}"}).hide(axis
 # {download}`heuristic_gaps.csv </results/04_per_layer/heuristic_gaps.csv>`.
 #
 # ## Who wins, per layer and point
+#
+# SNR margin of quantization's exact optimum over pruning's, in dB; negative where pruning wins
+# ({py:func}`pvq.layerwise.tables.margin_table`).
 
 # %%
-view = table[
-    ["model", "layer", "n_bits", "quant_exact_db", "quant_sdp_lower_db", "prune_exact_db", "prune_exact_proven"]
-]
-wins = view.assign(margin_db=view.quant_exact_db - view.prune_exact_db)
-glue("n-pairs", len(wins))
-glue("prune-wins", int((wins.margin_db < 0).sum()))
-glue("min-margin", float(wins.margin_db.min()))
-lowest_bits = int(wins.n_bits.min())
-glue(
-    "paper-difference",
-    f"This differs from the paper's Figure 4, where pruning becomes competitive at the most extreme "
-    f"ratios: here quantization's exact optimum wins at every point down to INT{lowest_bits}. With only "
-    "the paper's bounds (the tall boxes) the question stays open at low bit-widths; with the optima "
-    "it does not."
-    if (wins.margin_db > 0).all()
-    else "As in the paper's Figure 4, pruning becomes competitive only where the table shows negative margins.",
-)
-wins.pivot_table(index=["model", "layer"], columns="n_bits", values="margin_db", sort=False).style.format("{:+.1f}")
+out.glue(margin_headlines(table))
+margin_table(table).style.format("{:+.1f}")
 
 # %% [markdown]
-# SNR margin of quantization's exact optimum over pruning's (dB; negative: pruning wins). Pruning
-# wins at {glue:text}`prune-wins` of {glue:text}`n-pairs` (layer, point) pairs; the smallest
-# margin is {glue:text}`min-margin:+.1f` dB. {glue:md}`paper-difference`
+# Pruning wins at {glue:text}`prune-wins` of {glue:text}`n-pairs` (layer, point) pairs; the
+# smallest margin is {glue:text}`min-margin:+.1f` dB. {glue:md}`paper-difference`
 #
 # ## What this chapter supports
 
 # %%
-v4 = check_c4(table)
-save_verdicts(STEM, [v4])
-glue("c4-verdict", v4.verdict)
-glue("c4-evidence", v4.evidence)
-pd.DataFrame([v4.__dict__])
+out.verdicts(check_c4(table))
 
 # %% [markdown]
 # - **C4** (per layer, post-training: quantization's error upper bound beats pruning's exact

@@ -28,7 +28,10 @@ PAPER = {
     "n_zoo_models": (46, "paper §4: every conv/linear tensor of 46 PyTorch model-zoo networks"),
     "n_language_models": (3, "paper §4: and three language models"),
     "finetune_epochs": (20, "paper §6: 20 epochs of ImageNet fine-tuning per model"),
+    "n_finetuned_models": (9, "paper §6, Table 1: nine models fine-tuned, on ImageNet, VOC, COCO and WikiText-103"),
     "n_released_models": (45, "paper repository: per-tensor results released for 45 torchvision models"),
+    "n_calibration_images": (64, "paper repository, §5 setup: 64 ImageNet validation images feed each layer"),
+    "max_chunk_size": (32, "paper repository, §5 setup: problems cut into chunks of at most 32 input dimensions"),
 }
 
 #: Share of tensors where quantization wins, per bit-width, in the per-tensor data the paper's

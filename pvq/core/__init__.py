@@ -9,7 +9,17 @@ Modules: :mod:`~pvq.core.quantization`, :mod:`~pvq.core.pruning`, :mod:`~pvq.cor
 
 from .metrics import kurtosis, snr_db, snr_db_from_mse
 from .pruning import BASELINE_BITS, check_sparsity, paired_bits, paired_sparsity, pairing_table, prune, prune_mask
-from .quantization import GRIDS, Grid, check_n_bits, grid_table, int_grid, quantize, quantize_int, scale_from_clip
+from .quantization import (
+    GRIDS,
+    Grid,
+    check_bits_list,
+    check_n_bits,
+    grid_table,
+    int_grid,
+    quantize,
+    quantize_int,
+    scale_from_clip,
+)
 from .storage import FORMATS, SparseFormat, binary_entropy, bits_per_weight, equivalent_sparsity
 
 __all__ = [
@@ -20,6 +30,7 @@ __all__ = [
     "SparseFormat",
     "binary_entropy",
     "bits_per_weight",
+    "check_bits_list",
     "check_n_bits",
     "check_sparsity",
     "equivalent_sparsity",

@@ -2,10 +2,10 @@
 solvers, SDP bounds, heuristics, the sweep and its tables.
 
 Modules: :mod:`~pvq.layerwise.quant`, :mod:`~pvq.layerwise.prune`,
-:mod:`~pvq.layerwise.calibration`, :mod:`~pvq.layerwise.sweep`, :mod:`~pvq.layerwise.tables`. They
-import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
-:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
-:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`~pvq.layerwise.calibration`, :mod:`~pvq.layerwise.sweep`, :mod:`~pvq.layerwise.tables`,
+:mod:`~pvq.layerwise.study`. They import from lower layers only: :mod:`pvq.common` at the bottom,
+then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
+:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
 from .calibration import IMAGE_NAMES, capture_inputs, layer_input_rows, sample_images, sample_text
@@ -30,12 +30,22 @@ from .quant import (
     round_to_nearest,
     sdp_bounds,
 )
+from .study import (
+    PROBLEM_COLUMNS,
+    layer_problems,
+    margin_headlines,
+    problem_headlines,
+    solve_problems,
+    solver_headlines,
+)
 from .sweep import DEFAULT_LAYERS, Chunk, layer_chunks, run_sweep, solve_chunk
-from .tables import comparison_table, layer_snr, paired_gap
+from .tables import TIMED_METHODS, comparison_table, heuristic_gaps, layer_snr, margin_table, paired_gap, timing_table
 
 __all__ = [
     "DEFAULT_LAYERS",
     "IMAGE_NAMES",
+    "PROBLEM_COLUMNS",
+    "TIMED_METHODS",
     "Chunk",
     "PruneResult",
     "QuantResult",
@@ -46,14 +56,19 @@ __all__ = [
     "factor",
     "gptq",
     "greedy_obs",
+    "heuristic_gaps",
     "inverse_cholesky",
     "keep_count",
     "layer_chunks",
     "layer_input_rows",
+    "layer_problems",
     "layer_snr",
     "magnitude",
+    "margin_headlines",
+    "margin_table",
     "obq",
     "paired_gap",
+    "problem_headlines",
     "prune_objective",
     "quant_objective",
     "round_to_nearest",
@@ -63,5 +78,8 @@ __all__ = [
     "scip_boxed_miqp",
     "sdp_bounds",
     "solve_chunk",
+    "solve_problems",
+    "solver_headlines",
     "sparsegpt",
+    "timing_table",
 ]

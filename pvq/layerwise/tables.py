@@ -1,8 +1,10 @@
 """Tables of the per-layer comparison (paper §5, Figure 4) from the solved chunks.
 
 Pure functions on the chunk table of :func:`pvq.layerwise.sweep.run_sweep` (one row per chunk,
-comparison point, side and method): layer SNRs, the comparison table behind Figure 4, and the
-gaps of the heuristics and of the paper's bounds to the exact optima.
+comparison point, side and method): layer SNRs, the comparison table behind Figure 4, the gaps
+of the heuristics and of the paper's bounds to the exact optima, solver timings, and the margin
+of quantization's optimum over pruning's. The numbers chapter 4's prose quotes from these
+tables come from :mod:`pvq.layerwise.study`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["comparison_table", "layer_snr", "paired_gap"]
+__all__ = [
+    "TIMED_METHODS",
+    "comparison_table",
+    "heuristic_gaps",
+    "layer_snr",
+    "margin_table",
+    "paired_gap",
+    "timing_table",
+]
+
+#: Methods whose solve time the sweep records (the rest are instantaneous heuristics).
+TIMED_METHODS = ("exact", "SDP bounds", "SCIP boxed MIQP")
 
 
 def layer_snr(results: pd.DataFrame) -> pd.DataFrame:
@@ -82,3 +95,55 @@ def comparison_table(snr: pd.DataFrame) -> pd.DataFrame:
         if method != "exact" and method != "SDP bounds":
             out[f"{'quant' if side == q else 'prune'}_{method}_db"] = piv[(side, method)]
     return out.reset_index()
+
+
+def heuristic_gaps(results: pd.DataFrame, *, reference: str = "exact") -> pd.DataFrame:
+    """How far each heuristic lies from the exact optimum, over the layers and points.
+
+    For every method other than ``reference`` on each side, the per-(layer, point) gap
+    ``10·log10(Σ error / Σ error_exact)`` of :func:`paired_gap` (dB, positive: worse), summarised
+    by its median and its largest value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``side, method, median_gap_db, max_gap_db``; quantization first, then pruning,
+        methods in order of first appearance.
+    """
+    rows = []
+    for side in ("quantization", "pruning"):
+        for method in results[results.side == side].method.unique():
+            if method == reference:
+                continue
+            g = paired_gap(results, method, side=side, reference=reference)
+            rows.append(
+                {"side": side, "method": method, "median_gap_db": g.gap_db.median(), "max_gap_db": g.gap_db.max()}
+            )
+    return pd.DataFrame(rows, columns=["side", "method", "median_gap_db", "max_gap_db"])
+
+
+def timing_table(results: pd.DataFrame, *, methods=TIMED_METHODS) -> pd.DataFrame:
+    """Median solve time per chunk of the timed methods, by side, method and chunk size ``n``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``side, method, n, median_seconds`` (wall-clock, so not reproducible exactly).
+    """
+    timed = results[results.method.isin(list(methods))]
+    return timed.groupby(["side", "method", "n"]).seconds.median().rename("median_seconds").reset_index()
+
+
+def margin_table(table: pd.DataFrame) -> pd.DataFrame:
+    """SNR margin of quantization's exact optimum over pruning's, per layer (rows) and point (columns).
+
+    ``margin = SNR_Q* - SNR_P*`` in dB from :func:`comparison_table` (``quant_exact_db -
+    prune_exact_db``); negative where pruning wins.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``(model, layer)`` in table order, one column per ``n_bits``.
+    """
+    margins = table.assign(margin_db=table.quant_exact_db - table.prune_exact_db)
+    return margins.pivot_table(index=["model", "layer"], columns="n_bits", values="margin_db", sort=False)

@@ -5,7 +5,8 @@ The runnable pretrained networks (:mod:`pvq.tensors.pretrained`, which needs tor
 from their module, so that ``import pvq`` stays light.
 
 Modules: :mod:`~pvq.tensors.checkpoints`, :mod:`~pvq.tensors.clipping`,
-:mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`. They import from lower layers only:
+:mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`, :mod:`~pvq.tensors.model_set`,
+:mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`. They import from lower layers only:
 :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`,
 then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
 (``tests/test_architecture.py`` checks it).
@@ -13,6 +14,13 @@ then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
 
 from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor
 from .checkpoints import MODELS, Checkpoint, CheckpointError, Model, is_layer_weight, iter_weights, resolve
+from .clip_audit import (
+    CERTIFIED_COLUMNS,
+    certification_summary,
+    certify_smallest,
+    clip_audit_headlines,
+    clipping_gain_table,
+)
 from .clipping import (
     SortedWeights,
     certified_clip_tensor,
@@ -23,8 +31,18 @@ from .clipping import (
     paper_clip_candidates,
     prune_mse_sorted,
 )
+from .model_set import analyze_models, model_table, resolve_models, tensor_headlines, win_share_by_model
+from .natural import (
+    NATURAL_SPARSITY_COLUMNS,
+    corrected_pruning_table,
+    natural_sparsity_comparison,
+    natural_sparsity_headlines,
+    zero_bin_share,
+)
 from .summaries import (
     KURTOSIS_BINS,
+    QUANT_COLUMNS,
+    WIN_SHARE_COLUMNS,
     analyze_model,
     describe_between,
     kurtosis_boundary,
@@ -33,26 +51,41 @@ from .summaries import (
     recommendations,
     win_share_by_bits,
     win_share_by_kurtosis,
+    win_share_headlines,
+    win_share_table,
 )
 
 __all__ = [
+    "CERTIFIED_COLUMNS",
     "KURTOSIS_BINS",
     "MODELS",
+    "NATURAL_SPARSITY_COLUMNS",
+    "QUANT_COLUMNS",
     "TENSOR_COLUMNS",
+    "WIN_SHARE_COLUMNS",
     "Checkpoint",
     "CheckpointError",
     "Model",
     "SortedWeights",
     "analyze_model",
+    "analyze_models",
     "analyze_tensor",
+    "certification_summary",
     "certified_clip_tensor",
+    "certify_smallest",
     "check_tensor",
+    "clip_audit_headlines",
     "clip_search",
+    "clipping_gain_table",
+    "corrected_pruning_table",
     "describe_between",
     "is_layer_weight",
     "iter_weights",
     "kurtosis_boundary",
+    "model_table",
     "natural_sparsity",
+    "natural_sparsity_comparison",
+    "natural_sparsity_headlines",
     "natural_sparsity_table",
     "optimal_clip_tensor",
     "paper_clip",
@@ -61,6 +94,12 @@ __all__ = [
     "prune_mse_sorted",
     "recommendations",
     "resolve",
+    "resolve_models",
+    "tensor_headlines",
     "win_share_by_bits",
     "win_share_by_kurtosis",
+    "win_share_by_model",
+    "win_share_headlines",
+    "win_share_table",
+    "zero_bin_share",
 ]

@@ -1,26 +1,32 @@
 """Model-level analysis of real weights (paper §4, Figure 3) and its summaries.
 
 :func:`analyze_model` streams every layer weight of a checkpoint through
-:func:`pvq.tensors.analyze_tensor`; the summary functions turn the per-tensor table into the
-chapter's tables: who wins per bit-width, natural sparsity, win share by kurtosis bin with a
-fitted boundary, per-model shares, and per-tensor recommendations.
+:func:`pvq.tensors.analysis.analyze_tensor` (:func:`pvq.tensors.model_set.analyze_models` does it
+for a model set); the summary functions turn the per-tensor table into chapter 3's tables: who
+wins per bit-width (beside the paper's released data), win share by kurtosis bin with a fitted
+boundary, natural sparsity, and per-tensor recommendations. :func:`win_share_headlines` returns
+the numbers the chapter's prose quotes, keyed by the names it glues them under.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 from tqdm import tqdm
 
+from ..common.paper import PAPER_RELEASED_QUANT_WIN_SHARE
 from .analysis import TENSOR_COLUMNS, analyze_tensor
 from .checkpoints import Checkpoint, iter_weights
 
 __all__ = [
     "KURTOSIS_BINS",
+    "QUANT_COLUMNS",
+    "WIN_SHARE_COLUMNS",
     "analyze_model",
     "describe_between",
     "kurtosis_boundary",
@@ -29,10 +35,23 @@ __all__ = [
     "recommendations",
     "win_share_by_bits",
     "win_share_by_kurtosis",
+    "win_share_headlines",
+    "win_share_table",
 ]
 
 KURTOSIS_BINS = (0.0, 4.0, 6.0, 10.0, 30.0, 100.0, math.inf)
+#: Column of the per-tensor table holding quantization's SNR with each clipping method.
 QUANT_COLUMNS = {"exact": "quant_snr_db", "paper": "quant_snr_db_paper"}
+#: Columns of ``win_share.csv``.
+WIN_SHARE_COLUMNS = [
+    "n_bits",
+    "sparsity",
+    "tensors",
+    "quant_wins_share",
+    "median_margin_db",
+    "quant_wins_share_paper_clipping",
+    "paper_released_data",
+]
 
 
 def parse_bits(text: str) -> list[int]:
@@ -115,6 +134,51 @@ def win_share_by_bits(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFram
         median_margin_db=("margin", "median"),
     )
     return out.reset_index()
+
+
+def win_share_table(
+    df: pd.DataFrame, *, released: Mapping[int, float] = PAPER_RELEASED_QUANT_WIN_SHARE
+) -> pd.DataFrame:
+    """Who wins per bit-width, with pvq's clipping, with the paper's, and in the paper's released data.
+
+    The share of tensors where quantization wins, ``mean(SNR_Q > SNR_P)``, with the MSE-optimal
+    clipping and with the paper's 100-candidate grid (:func:`win_share_by_bits` with
+    ``method='exact'`` and ``'paper'``), beside the same share in the per-tensor data the paper's
+    repository released (paper §4, Figure 3; NaN at a bit-width it does not cover).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Per-tensor table (columns ``n_bits, sparsity, quant_snr_db, quant_snr_db_paper,
+        prune_snr_db``).
+    released : mapping of int to float
+        ``{n_bits: share}`` of the released data (:data:`pvq.common.paper.PAPER_RELEASED_QUANT_WIN_SHARE`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`WIN_SHARE_COLUMNS`, one row per bit-width (ascending).
+    """
+    out = win_share_by_bits(df)
+    out["quant_wins_share_paper_clipping"] = win_share_by_bits(df, method="paper").quant_wins_share.to_numpy()
+    out["paper_released_data"] = out.n_bits.map(released)
+    return out[WIN_SHARE_COLUMNS]
+
+
+def win_share_headlines(wins: pd.DataFrame) -> dict:
+    """The win shares chapter 3 quotes (in %), keyed by the names it glues them under.
+
+    From :func:`win_share_table`: ``lowest-bits`` (the smallest bit-width), ``lowest-share`` and
+    ``lowest-paper-share`` (quantization's share there, ours and in the paper's released data;
+    NaN where that has none) and ``min-share`` (our smallest share at any bit-width).
+    """
+    lowest = wins.sort_values("n_bits").iloc[0]
+    return {
+        "lowest-bits": int(lowest.n_bits),
+        "lowest-share": 100 * float(lowest.quant_wins_share),
+        "lowest-paper-share": 100 * float(lowest.paper_released_data),
+        "min-share": 100 * float(wins.quant_wins_share.min()),
+    }
 
 
 def natural_sparsity_table(df: pd.DataFrame) -> pd.DataFrame:
