@@ -17,8 +17,8 @@ import numpy as np
 from scipy import integrate, stats
 
 from pvq import from_scipy, make_distribution, optimal_clip
-from pvq.metrics import snr_db_from_mse
-from pvq.quantization import int_grid, scale_from_clip
+from pvq.core.metrics import snr_db_from_mse
+from pvq.core.quantization import int_grid, scale_from_clip
 
 
 def baseline_mse(dist, clip, n_bits):

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from pvq.layer_prune import exact_prune, keep_count
-from pvq.layer_quant import exact_quant, sdp_bounds
-from pvq.per_layer import layer_chunks
-from pvq.quantization import int_grid
+from pvq.core.quantization import int_grid
+from pvq.layerwise.prune import exact_prune, keep_count
+from pvq.layerwise.quant import exact_quant, sdp_bounds
+from pvq.layerwise.sweep import layer_chunks
 
 SOURCES = {
     9: ("mobilenet_v2", "features.8.conv.1.0", 32),

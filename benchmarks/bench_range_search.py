@@ -17,8 +17,9 @@ from __future__ import annotations
 import sys
 import time
 
-from pvq.tensors import SortedWeights, _mse_direct, check_tensor, optimal_clip_tensor, paper_clip
-from pvq.weights import iter_weights, resolve
+from pvq.tensors.analysis import check_tensor
+from pvq.tensors.checkpoints import iter_weights, resolve
+from pvq.tensors.clipping import SortedWeights, optimal_clip_tensor, paper_clip, quantization_mse
 
 BITS = range(2, 9)
 
@@ -42,7 +43,7 @@ def main(model: str = "mobilenet_v2") -> None:
         t_grid += t1 - t0
         t_pvq += t2 - t1
         for b, (_, g_mse), (clip, _) in zip(BITS, grid, ours, strict=True):
-            mse = _mse_direct(values, clip, b, "signed")  # checked by direct quantization
+            mse = quantization_mse(values, clip, b, "signed")  # checked by direct quantization
             worst = max(worst, mse / g_mse)
             gains.append(g_mse / mse)
     import numpy as np

@@ -24,19 +24,19 @@ import time
 
 import torch
 
-from pvq.gradual import GradualPruner
-from pvq.nets import TRAINABLE, build_trainable
-from pvq.qat import attach_qat, scale_parameters
-from pvq.training import training_step
+from pvq.finetune.gradual import GradualPruner
+from pvq.finetune.loop import training_step
+from pvq.finetune.networks import TRAINABLE, build_trainable
+from pvq.finetune.qat import attach_qat, scale_parameters
 
 
 def _batch():
     try:
-        from pvq.data import load_fashion_mnist
-        from pvq.training import _prepare
+        from pvq.finetune.data import load_fashion_mnist
+        from pvq.finetune.loop import prepare_images
 
         d = load_fashion_mnist()
-        return _prepare(d.x_train[:128], "cpu"), torch.from_numpy(d.y_train[:128])
+        return prepare_images(d.x_train[:128], "cpu"), torch.from_numpy(d.y_train[:128])
     except FileNotFoundError:  # the timing does not depend on the pixel values
         return torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last), torch.randint(0, 10, (128,))
 

@@ -33,6 +33,7 @@ __all__ = [
     "as_task",
     "evaluate",
     "finetune",
+    "prepare_images",
     "pretrain",
     "reestimate_bn",
     "steps_per_epoch",
@@ -43,7 +44,8 @@ __all__ = [
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 
 
-def _prepare(x: np.ndarray, device) -> torch.Tensor:
+def prepare_images(x: np.ndarray, device) -> torch.Tensor:
+    """Fashion-MNIST uint8 images ``(n, 1, 28, 28)`` as normalised float inputs, channels-last, on ``device``."""
     t = torch.from_numpy(x).to(device).float().div_(255.0).sub_(FASHION_MNIST_MEAN).div_(FASHION_MNIST_STD)
     return t.contiguous(memory_format=torch.channels_last)
 
@@ -57,7 +59,7 @@ def _batches(data: ImageData, *, batch_size: int, images: int, generator: torch.
         order = torch.randperm(n, generator=generator)[:images]
         for i in range(0, images - batch_size + 1, batch_size):
             idx = order[i : i + batch_size].numpy()
-            x = _prepare(data.x_train[idx], device)
+            x = prepare_images(data.x_train[idx], device)
             if flip:
                 m = (torch.rand(x.shape[0], generator=generator) < 0.5).to(device)
                 x = torch.where(m[:, None, None, None], x.flip(3), x)
@@ -90,7 +92,7 @@ class ArrayTask:
 
     def probe_inputs(self, n: int, *, device) -> torch.Tensor:
         """The first ``n`` test images, prepared as network inputs."""
-        return _prepare(self.data.x_test[:n], device)
+        return prepare_images(self.data.x_test[:n], device)
 
 
 def as_task(data):
@@ -137,7 +139,7 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, *, device, batch: i
     model.eval()
     correct = 0
     for i in range(0, x.shape[0], batch):
-        pred = model(_prepare(x[i : i + batch], device)).argmax(1).cpu()
+        pred = model(prepare_images(x[i : i + batch], device)).argmax(1).cpu()
         correct += int((pred == torch.from_numpy(y[i : i + batch])).sum())
     model.train(was)
     return correct / x.shape[0]

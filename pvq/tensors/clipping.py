@@ -31,6 +31,7 @@ __all__ = [
     "paper_clip",
     "paper_clip_candidates",
     "prune_mse_sorted",
+    "quantization_mse",
 ]
 
 
@@ -118,7 +119,11 @@ def _mse_many(sw: SortedWeights, clips: np.ndarray, n_bits: int, grid: Grid) -> 
     return np.maximum(err.sum(axis=1), 0.0) / sw.n
 
 
-def _mse_direct(w: np.ndarray, clip: float, n_bits: int, grid: Grid) -> float:
+def quantization_mse(w: np.ndarray, clip: float, n_bits: int, grid: Grid = "signed") -> float:
+    """MSE of quantizing ``w`` at ``clip`` by direct quantization: :math:`\\tfrac1n \\sum_i (w_i - Q(w_i))^2`.
+
+    The reference the fast prefix-sum evaluation is checked against.
+    """
     codes, s = quantize_int(w, n_bits=n_bits, clip=clip, grid=grid)
     return float(np.mean((w - codes * s) ** 2))
 
@@ -138,7 +143,7 @@ def paper_clip(w, *, n_bits: int, grid: Grid = "signed", n_candidates: int = 100
     w = np.asarray(w, dtype=np.float64).reshape(-1)
     best = (math.nan, math.inf)
     for a in paper_clip_candidates(float(np.abs(w).max()), n_candidates):
-        mse = _mse_direct(w, a, n_bits, grid)
+        mse = quantization_mse(w, a, n_bits, grid)
         if mse < best[1]:
             best = (float(a), mse)
     return best
@@ -156,7 +161,7 @@ def _paper_choice(sw: SortedWeights, n_bits: int, grid: Grid, n_candidates: int 
     close = np.flatnonzero(est <= est.min() * (1 + 1e-7) + 1e-300)
     if close.size == 1:
         return float(cands[close[0]]), float(est[close[0]])
-    direct = [_mse_direct(sw.values, cands[i], n_bits, grid) for i in close]
+    direct = [quantization_mse(sw.values, cands[i], n_bits, grid) for i in close]
     j = int(np.argmin(direct))
     return float(cands[close[j]]), float(direct[j])
 

@@ -1,25 +1,21 @@
-import math
+"""Clipping searches on real tensors: the paper's candidate grid, the fast optimum, the certified optimum."""
 
 import numpy as np
 import pytest
-from scipy import stats
 
-from pvq.metrics import kurtosis
-from pvq.pruning import prune
-from pvq.quantization import int_grid, quantize, quantize_int
-from pvq.tensors import (
-    TENSOR_COLUMNS,
+from pvq.core.pruning import prune
+from pvq.core.quantization import int_grid, quantize, quantize_int
+from pvq.tensors.analysis import check_tensor
+from pvq.tensors.clipping import (  # the private helpers are this module's own, tested here
     SortedWeights,
-    _mse_direct,
     _mse_many,
     _paper_choice,
-    analyze_tensor,
     certified_clip_tensor,
-    check_tensor,
     natural_sparsity,
     optimal_clip_tensor,
     paper_clip,
     prune_mse_sorted,
+    quantization_mse,
 )
 
 
@@ -37,8 +33,8 @@ def test_search_never_worse_than_the_paper_grid(seed):
         fast_clip, fast_mse = _paper_choice(sw, b, "signed")
         assert fast_clip == p_clip and fast_mse == pytest.approx(p_mse, rel=1e-9)
         clip, mse = optimal_clip_tensor(sw, n_bits=b)
-        assert _mse_direct(v, clip, b, "signed") <= p_mse  # checked by direct quantization
-        assert mse == pytest.approx(_mse_direct(v, clip, b, "signed"), rel=1e-8)
+        assert quantization_mse(v, clip, b, "signed") <= p_mse  # checked by direct quantization
+        assert mse == pytest.approx(quantization_mse(v, clip, b, "signed"), rel=1e-8)
 
 
 def test_fast_evaluation_equals_direct_quantization():
@@ -72,7 +68,7 @@ def test_certified_optimum_brackets(b):
     q_max = int_grid(b)[1]
     scan = _mse_many(sw, np.linspace(1e-6, 2, 100_000) * sw.max_abs, b, "signed").min()
     assert best <= scan * (1 + 1e-9)  # no point of a fine scan beats the proven optimum
-    assert best == pytest.approx(_mse_direct(v, clip, b, "signed"), rel=1e-8)
+    assert best == pytest.approx(quantization_mse(v, clip, b, "signed"), rel=1e-8)
     assert clip / q_max > 0
 
 
@@ -96,14 +92,6 @@ def test_pruning_count_exact_with_ties():
         assert prune_mse_sorted(sw, c) == pytest.approx(direct, abs=1e-15)
 
 
-def test_minmax_natural_sparsity_counts_exact_zeros():
-    v = heavy(6, 2000)
-    rows, _ = analyze_tensor(v, [2, 4, 8], fp16=False)
-    for r in rows:
-        codes, _ = quantize_int(v, n_bits=r["n_bits"], clip=float(np.abs(v).max()))
-        assert r["natural_sparsity_minmax"] == pytest.approx(np.mean(codes == 0), abs=1e-12)
-
-
 def test_natural_sparsity_counts_exact_zeros():
     v = heavy(5, 3000)
     sw = SortedWeights.build(v)
@@ -118,42 +106,3 @@ def test_fp16_radix_sort_matches_numpy():
     v[:5] = [0.0, -0.0, 1e-7, -1e-7, 65504.0]
     v = check_tensor(v)[0]
     np.testing.assert_array_equal(SortedWeights.build(v).sorted, np.sort(v))
-
-
-def test_analyze_tensor_rows():
-    w = np.random.default_rng(0).laplace(size=(16, 8, 3, 3)).astype(np.float32)
-    rows, reason = analyze_tensor(w, [2, 4, 8], model="m", tensor="t")
-    assert reason == "" and [r["n_bits"] for r in rows] == [2, 4, 8]
-    assert list(rows[0]) == [*TENSOR_COLUMNS, "natural_sparsity_minmax"]
-    v = w.astype(np.float16).astype(np.float64).ravel()
-    assert rows[0]["kurtosis"] == pytest.approx(stats.kurtosis(v, fisher=False), rel=1e-10)
-    assert rows[0]["excess_kurtosis"] == pytest.approx(kurtosis(v, excess=True), rel=1e-10)
-    for r in rows:
-        assert r["quant_snr_db"] >= r["quant_snr_db_paper"] - 1e-9
-        assert r["sparsity"] == 1 - r["n_bits"] / 16
-        assert r["prune_snr_db_corrected"] <= r["prune_snr_db"] + 1e-12  # less budget, never better
-        assert 0 <= r["natural_sparsity"] <= 1
-        assert 0 <= r["natural_sparsity_minmax"] <= 1
-    t = 10 * math.log10(np.mean(v**2) / np.mean((v - prune(v, sparsity=0.875)) ** 2))
-    assert rows[0]["prune_snr_db"] == pytest.approx(t, rel=1e-9)
-
-
-@pytest.mark.parametrize(
-    ("w", "reason"),
-    [
-        (np.zeros((3, 3)), "all zeros"),
-        (np.full((3, 3), 0.5), "constant tensor"),
-        (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN or Inf"),
-        (np.array([[1.0, np.inf], [0.0, 1.0]]), "NaN or Inf"),
-        (np.array([[1e6, 1.0], [0.0, 1.0]]), "FP16 range"),
-    ],
-)
-def test_degenerate_tensors_are_reported_not_crashed(w, reason):
-    rows, why = analyze_tensor(w, [4])
-    assert rows == [] and reason in why
-
-
-def test_fp16_switch():
-    w = np.array([[1e6, 1.0], [0.5, -2.0]])
-    rows, why = analyze_tensor(w, [4], fp16=False)
-    assert why == "" and len(rows) == 1
