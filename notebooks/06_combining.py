@@ -31,9 +31,13 @@
 # \bar b = \frac{\sum_l b_l \cdot \mathrm{nnz}_l}{\sum_l n_l},
 # $$ (eq-avg-bits)
 #
-# with $b_l$ the layer's bit-width (16 for the FP16 baseline of pruning alone; the first and last
-# layer of a QAT model at 8 bits) and $\mathrm{nnz}_l$ its non-zero weights. As in the paper,
-# the cost of storing where the zeros are is not counted.
+# with $b_l$ the layer's bit-width (16 for the FP16 baseline of pruning alone; for a QAT model,
+# the recipe's higher bit-width in the first and last layer) and $\mathrm{nnz}_l$ its non-zero
+# weights. As in the paper, the cost of storing where the zeros are is not counted.
+#
+# **Parameters.** Those of [chapter 5](ch-fine-tuning) ({py:class}`pvq.book.params.FineTuningParams`),
+# with the combined grid's bit-widths `combine_bits` and the pruning ratios `combine_sparsity`
+# applied on top of them.
 
 # %% tags=["parameters"]
 profile = "full"
@@ -58,38 +62,16 @@ device = "auto"
 data_folder = ""
 
 # %%
-import pandas as pd
+from pvq.book.params import FineTuningParams
+from pvq.book.plots import plot_combining
+from pvq.book.publish import Chapter
+from pvq.book.verdicts import check_c9
+from pvq.finetune.findings import combining_headlines
+from pvq.finetune.grids import combine_specs, execute, table1_specs
+from pvq.finetune.tables import combining_wins, figure5, natural_sparsity, styled
 
-from pvq import experiments
-from pvq.claims import check_c9, save_verdicts
-from pvq.finetune_results import combine_points, pareto_front
-from pvq.params import FineTuningParams
-from pvq.plots import plot_combining
-from pvq.publish import glue, publish_figure, save_table
-
-STEM = "06_combining"
-P = FineTuningParams(
-    profile=profile,
-    architectures=architectures,
-    ft_bits=ft_bits,
-    seeds=seeds,
-    pretrain_epochs=pretrain_epochs,
-    ft_epochs=ft_epochs,
-    epoch_images=epoch_images,
-    lr=lr,
-    scale_lr=scale_lr,
-    weight_decay=weight_decay,
-    mask_interval=mask_interval,
-    bn_batches=bn_batches,
-    combine_bits=combine_bits,
-    combine_sparsity=combine_sparsity,
-    probe_points=probe_points,
-    probe_images=probe_images,
-    workers=workers,
-    dask_scheduler=dask_scheduler,
-    device=device,
-    data_folder=data_folder,
-)
+P = FineTuningParams.from_namespace(globals())
+out = Chapter("06_combining")
 P
 
 # %% [markdown]
@@ -97,21 +79,18 @@ P
 #
 # QAT alone and pruning alone at every comparison point are the runs of chapter 5 (reused from
 # the shared cache when that chapter ran first); the combined runs add pruning at
-# {glue:md}`combine-sparsity` on top of INT{glue:md}`combine-bits`.
+# {glue:md}`combine-sparsity` on top of {glue:md}`combine-bits`. Every model becomes one point
+# of Figure 5 ({py:func}`pvq.finetune.tables.figure5`): its accuracy (mean over seeds), its
+# average bits per weight {eq}`eq-avg-bits`, whether any other model of the same network is
+# both smaller and more accurate (`on_front`), and the best accuracy each method alone reaches
+# with no more bits.
 
 # %%
-glue("combine-sparsity", ", ".join(f"{s:.0%}" for s in P.combine_sparsity))
-glue("combine-bits", ", INT".join(str(b) for b in P.combine_bits))
-specs = experiments.table1_specs(P) + experiments.combine_specs(P)
-baselines, runs, records = experiments.execute(P, specs)
-save_table(runs, STEM, "runs")
-points = combine_points(runs)
-front = pareto_front(points)
-save_table(front, STEM, "figure5")
-fig = plot_combining(front)
-publish_figure(fig, STEM, "fig-combining")
-glue("n-combined", int((front.kind == "combined").sum()))
-glue("n-diverged", int((runs.status != "ok").sum()))
+baselines, runs, records = execute(P, table1_specs(P) + combine_specs(P))
+front = out.table("figure5", figure5(out.table("runs", runs)))
+out.figure("fig-combining", plot_combining(front))
+natural = natural_sparsity(front)
+out.glue(combining_headlines(runs, front, natural))
 
 # %% [markdown]
 # ```{glue:figure} fig-combining
@@ -129,53 +108,41 @@ glue("n-diverged", int((runs.status != "ok").sum()))
 # ## Natural sparsity
 #
 # A quantized network already stores zeros: every weight that rounds to level 0. The crosses sit
-# left of their nominal bit-width by about that fraction (the 8-bit first and last layers add a
-# little back).
+# left of their nominal bit-width by about that fraction (the first and last layers, at a higher
+# bit-width, add a little back). The QAT models alone
+# ({py:func}`pvq.finetune.tables.natural_sparsity`):
 
 # %%
-q = front[front.kind == "quantized"][["arch", "n_bits", "zeros", "avg_bits", "accuracy_mean"]]
-glue(
-    "zeros-int4",
-    ", ".join(f"{100 * r.zeros:.1f}% ({r.arch})" for r in q[q.n_bits == 4].itertuples()) or "(INT4 not run)",
-)
-glue("zeros-int2", ", ".join(f"{100 * r.zeros:.1f}% ({r.arch})" for r in q[q.n_bits == q.n_bits.min()].itertuples()))
-glue("lowest-bits", int(q.n_bits.min()))
-q.style.format({"zeros": "{:.1%}", "avg_bits": "{:.2f}", "accuracy_mean": "{:.2%}"}).hide(axis="index")
+styled(natural)
 
 # %% [markdown]
-# After fine-tuning, the QAT models' weights are {glue:md}`zeros-int4` zeros at INT4 and
-# {glue:md}`zeros-int2` at INT{glue:text}`lowest-bits` (all layers; the first and last at 8
-# bits). `avg_bits` counts only non-zeros, and includes the 8-bit first and last layers.
+# {glue:md}`zeros-sentence` `avg_bits` counts only non-zeros, and includes the first and last
+# layers at their higher bit-width. For comparison, the paper quotes about
+# {glue:text}`paper-natural-sparsity-int8:.0%` zeros at INT8 and
+# {glue:text}`paper-natural-sparsity-int4:.0%` at INT4 for its pretrained model-zoo networks,
+# before any fine-tuning ([chapter 3](ch-weight-tensors) measures them).
 #
 # ## Where does combining help?
-
-# %%
-c = front[front.kind == "combined"].copy()
-rival = c[["best_other_quantized", "best_other_pruned"]].max(axis=1)
-c["beats_both_alone"] = (c.accuracy_mean > rival).where(rival.notna(), pd.NA)
-c[
-    ["arch", "label", "avg_bits", "accuracy_mean", "best_other_quantized", "best_other_pruned", "beats_both_alone"]
-].style.format(
-    {"avg_bits": "{:.2f}", "accuracy_mean": "{:.2%}", "best_other_quantized": "{:.2%}", "best_other_pruned": "{:.2%}"},
-    na_rep="none",
-).hide(axis="index")
-
-# %% [markdown]
-# For each combined model, the best accuracy that QAT alone and pruning alone reach with **no
-# more** average bits per weight ("none": no such model in the grid; then `beats_both_alone`
-# is empty: nothing to compare with). A combined model is worth having where it beats both.
-
-# %%
-v9 = check_c9(front)
-save_verdicts(STEM, [v9])
-glue("c9-verdict", v9.verdict)
-glue("c9-evidence", v9.evidence)
-pd.DataFrame([v9.__dict__])
-
-# %% [markdown]
-# ## What this chapter supports
 #
+# For each combined model, the best accuracy that QAT alone and pruning alone reach with **no
+# more** average bits per weight ({py:func}`pvq.finetune.tables.combining_wins`):
+
+# %%
+styled(combining_wins(front), na_rep="none")
+
+# %% [markdown]
+# "none": no such model in the grid, so nothing to compare with (`beats_both_alone` is "none"
+# as well). A combined model is worth having where it beats both. The claim check below
+# reads this very table, so the verdict and the table cannot disagree.
+#
+# ## What this chapter supports
+
+# %%
+out.verdicts(check_c9(front))
+
+# %% [markdown]
 # - **C9** (combining: where, if anywhere, the combination beats either alone at equal average
 #   bits per weight): **{glue:md}`c9-verdict`**. {glue:md}`c9-evidence`.
-# - The comparison ignores the cost of the sparsity mask (≥ 1 bit per weight for unstructured
-#   sparsity, [chapter 1](ch-setup)); counting it moves every pruned and combined point right.
+# - The comparison ignores the cost of the sparsity mask (at least
+#   {glue:text}`paper-mask-bits-per-weight:.0f` bit per weight for unstructured sparsity,
+#   [chapter 1](ch-setup)); counting it moves every pruned and combined point right.

@@ -35,8 +35,12 @@
 # $$ (eq-repr)
 #
 # with $A$ the original activations (one row per probe image), $\hat A$ the fine-tuned network's
-# and $A_c$ column-centred ({mod}`pvq.representations`). SNR asks for the *same* activations;
+# and $A_c$ column-centred ({mod}`pvq.finetune.representations`). SNR asks for the *same* activations;
 # linear CKA only for the same geometry (it ignores rotations and scale).
+#
+# **Parameters.** Those of [chapter 5](ch-fine-tuning) ({py:class}`pvq.book.params.FineTuningParams`);
+# this chapter needs the probes (`probe_points` of at least 2: the start and the end of a run)
+# and fails early without them.
 
 # %% tags=["parameters"]
 profile = "full"
@@ -61,61 +65,41 @@ device = "auto"
 data_folder = ""
 
 # %%
-import pandas as pd
-
-from pvq import experiments
-from pvq.claims import check_c7, save_verdicts
-from pvq.finetune_results import representation_recovery, representation_summary
-from pvq.params import FineTuningParams
-from pvq.plots import plot_representations
-from pvq.publish import glue, publish_figure, save_table
-from pvq.runs import representation_table
-
-STEM = "07_representations"
-P = FineTuningParams(
-    profile=profile,
-    architectures=architectures,
-    ft_bits=ft_bits,
-    seeds=seeds,
-    pretrain_epochs=pretrain_epochs,
-    ft_epochs=ft_epochs,
-    epoch_images=epoch_images,
-    lr=lr,
-    scale_lr=scale_lr,
-    weight_decay=weight_decay,
-    mask_interval=mask_interval,
-    bn_batches=bn_batches,
-    long_factors=long_factors,
-    long_bits=long_bits,
-    probe_points=probe_points,
-    probe_images=probe_images,
-    workers=workers,
-    dask_scheduler=dask_scheduler,
-    device=device,
-    data_folder=data_folder,
+from pvq.book.params import FineTuningParams
+from pvq.book.plots import plot_representations
+from pvq.book.publish import Chapter
+from pvq.book.verdicts import check_c7
+from pvq.finetune.findings import recovery_headlines, representation_headlines
+from pvq.finetune.grids import control_specs, execute, longer_specs, table1_specs
+from pvq.finetune.tables import (
+    at_length,
+    probes_table,
+    recovery_per_point,
+    representation_recovery,
+    representation_summary,
+    styled,
 )
-if P.probe_points < 2:
-    raise ValueError("this chapter needs probe_points >= 2 (checkpoints where representations are recorded)")
+
+P = FineTuningParams.from_namespace(globals()).with_probes()
+out = Chapter("07_representations")
 P
 
+# %% [markdown]
+# ## The probes
+#
+# The runs are chapter 5's (from the shared cache); each kept its probes, the activation SNR and
+# CKA {eq}`eq-repr` of every probed layer at every checkpoint
+# ({py:func}`pvq.finetune.tables.probes_table`), averaged over seeds and layers for the figures
+# ({py:func}`pvq.finetune.tables.representation_summary`).
+
 # %%
-specs = experiments.table1_specs(P) + experiments.control_specs(P) + experiments.longer_specs(P)
-baselines, runs, records = experiments.execute(P, specs)
-probes = representation_table([r for r in records if r["status"] == "ok"])
-save_table(probes, STEM, "probes")
-summary = representation_summary(probes)
-save_table(summary, STEM, "summary")
-glue("n-probed-runs", int(probes[["arch", "method", "label", "seed"]].drop_duplicates().shape[0]))
-glue("n-layers", ", ".join(f"{probes[probes.arch == a].layer.nunique()} ({a})" for a in P.architectures))
-base = summary[summary.epochs == P.ft_epochs]
-fig = plot_representations(base, metric="snr_db")
-publish_figure(fig, STEM, "fig-repr-snr")
-fig = plot_representations(base, metric="cka")
-publish_figure(fig, STEM, "fig-repr-cka")
-longest = summary[summary.epochs == summary.epochs.max()]
-fig = plot_representations(longest, metric="snr_db")
-publish_figure(fig, STEM, "fig-repr-longest")
-glue("longest-factor", int(summary.epochs.max() // P.ft_epochs))
+baselines, runs, records = execute(P, table1_specs(P) + control_specs(P) + longer_specs(P))
+probes = out.table("probes", probes_table(records))
+summary = out.table("summary", representation_summary(probes))
+out.glue(representation_headlines(probes, base_epochs=P.ft_epochs))
+out.figure("fig-repr-snr", plot_representations(at_length(summary, P.ft_epochs), metric="snr_db"))
+out.figure("fig-repr-cka", plot_representations(at_length(summary, P.ft_epochs), metric="cka"))
+out.figure("fig-repr-longest", plot_representations(at_length(summary), metric="snr_db"))
 
 # %% [markdown]
 # {glue:text}`n-probed-runs` runs probed at {glue:text}`n-checkpoints` checkpoints each; layers
@@ -147,29 +131,14 @@ glue("longest-factor", int(summary.epochs.max() // P.ft_epochs))
 # ```
 #
 # ## Do pruned networks come back?
+#
+# Per run and layer, {py:func}`pvq.finetune.tables.representation_recovery` follows the SNR from
+# the moment the compression is fully in place; below, its mean over the probed layers
+# ({py:func}`pvq.finetune.tables.recovery_per_point`):
 
 # %%
-glue("n-checkpoints", P.probe_points)
-glue("n-after", int(sum(i / (P.probe_points - 1) >= 0.75 for i in range(P.probe_points))))
-recovery = representation_recovery(probes)
-save_table(recovery, STEM, "recovery")
-per_point = (
-    recovery.groupby(["arch", "method", "label", "epochs"], sort=False)[
-        ["snr_start", "snr_lowest", "snr_end", "recovered_db", "drift_db", "cka_end"]
-    ]
-    .mean()
-    .reset_index()
-)
-per_point.style.format(
-    {
-        "snr_start": "{:.1f}",
-        "snr_lowest": "{:.1f}",
-        "snr_end": "{:.1f}",
-        "recovered_db": "{:+.2f}",
-        "drift_db": "{:+.2f}",
-        "cka_end": "{:.4f}",
-    }
-).hide(axis="index")
+recovery = out.table("recovery", representation_recovery(probes))
+styled(recovery_per_point(recovery))
 
 # %% [markdown]
 # Per run kind and length (mean over probed layers, SNR in dB): at the first checkpoint
@@ -179,73 +148,18 @@ per_point.style.format(
 # fine-tuning brought the network back toward the original, measured the same way for both
 # methods; `drift_db` = end − start. Data:
 # {download}`recovery.csv </results/07_representations/recovery.csv>`.
-
-# %%
-v7 = check_c7(recovery)
-save_verdicts(STEM, [v7])
-glue("c7-verdict", v7.verdict)
-glue("c7-evidence", v7.evidence)
-pd.DataFrame([v7.__dict__])
-
-# %% [markdown]
+#
 # ## Why the verdict comes out as it does
 #
 # The measure asks the paper's question directly: once the compression is in place (after the
 # last mask update for pruning, from the start for QAT), does fine-tuning move the network's
-# activations back toward the original's? What the runs show:
+# activations back toward the original's? What the runs show
+# ({py:func}`pvq.finetune.findings.recovery_findings`):
 
 # %%
-rec = recovery.copy()
-ctrl = rec[rec.method == "fp32"]
-pr = rec[rec.method == "prune"]
-qa = rec[rec.method == "qat"]
-longest = int(rec.epochs.max())
-top_bits = int(qa.n_bits.max())
-lines = []
-if len(ctrl):
-    c_end = ctrl.groupby("arch").snr_end.mean()
-    q_end = qa[qa.n_bits == top_bits].groupby("arch").snr_end.mean()
-    close = bool(((q_end - c_end).abs() < 3.0).all())
-    lines.append(
-        "**Fine-tuning alone moves the network.** The control, fine-tuned with the same recipe and no "
-        "compression, ends at "
-        + ", ".join(f"{v:.1f} dB ({a})" for a, v in c_end.items())
-        + f" of activation SNR against the original; INT{top_bits} QAT ends at "
-        + ", ".join(f"{v:.1f} dB ({a})" for a, v in q_end.items())
-        + (
-            ": within 3 dB of the control, so at this bit-width QAT's distance from the original is mostly the "
-            "fine-tuning itself, which the paper's comparison does not separate."
-            if close
-            else ": further from the original than the control."
-        )
-    )
-p_base = float(pr[pr.epochs == P.ft_epochs].recovered_db.median())
-p_long = float(pr[pr.epochs == longest].recovered_db.median())
-q_rec = float(qa.recovered_db.median())
-lines.append(
-    ("**Pruned networks stay where their last mask put them.** " if max(p_base, p_long) < 0.1
-     else "**Pruned networks come back toward the original.** ")
-    + f"After the last mask update their SNR against the original changes by a median {p_base:+.2f} dB at the "
-    f"base length and {p_long:+.2f} dB with {longest // P.ft_epochs}× the epochs."
-)  # fmt: skip
-lines.append(
-    ("**QAT networks come part of the way back.** " if q_rec >= 0.1 else "**QAT networks do not come back.** ")
-    + f"From their lowest point after quantization they move a median {q_rec:+.2f} dB toward the original."
-)
-glue("c7-findings", "\n".join(f"- {x}" for x in lines))
-if v7.verdict == "reproduced":
-    why = "On this task the paper's contrast appears as stated."
-else:
-    why = (
-        "So on this task the paper's contrast does not appear"
-        + (", and where a network moves back toward the original it is the QAT one. " if q_rec > p_base else ". ")
-        + "What may explain the difference: the paper fine-tunes ImageNet models for 20 epochs with 5 epochs at a "
-        "fixed mask, far more steps after the last mask update than here; its networks are much wider, with more "
-        "room to re-route around removed weights; and it does not state its measure in detail (which layers, which "
-        'inputs, SNR or CKA, against which checkpoint), so its "drift back" may be measured differently. The '
-        "probes, the recovery table and the code are here to test each of these."
-    )
-glue("c7-why", why)
+v7 = check_c7(recovery)
+out.glue(recovery_headlines(recovery, v7.verdict, base_epochs=P.ft_epochs))
+out.verdicts(v7)
 
 # %% [markdown]
 # ```{glue:md} c7-findings
@@ -259,6 +173,6 @@ glue("c7-why", why)
 # - **C7** (pruned networks return to the original representations, QAT networks do not):
 #   **{glue:md}`c7-verdict`**. {glue:md}`c7-evidence`.
 # - The checkpoints are few ({glue:text}`n-checkpoints` per run, {glue:text}`n-after` of them
-#   once the pruning target is reached), so for pruning "returning" means the last quarter of
-#   fine-tuning at a fixed mask, at a learning rate the cosine schedule has already lowered; the
-#   longer runs give that quarter more steps.
+#   once the pruning target is reached), so for pruning "returning" means the last
+#   {glue:text}`fixed-mask-share:.0%` of fine-tuning at a fixed mask, at a learning rate the
+#   cosine schedule has already lowered; the longer runs give that part more steps.

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..common.paper import PAPER
 from ..core.pruning import paired_bits
+from ..finetune.tables import MIN_RECOVERY_DB, combining_wins
 from .claims import Verdict
 
 __all__ = [
@@ -108,7 +109,7 @@ def check_c8_mask_cost(storage: pd.DataFrame, *, n_bits: int = 4) -> Verdict:
 
 
 def check_c3(wins: pd.DataFrame, tensors: pd.DataFrame, *, quant_col: str = "quant_snr_db") -> Verdict:
-    """C3 from the per-tensor table and its win shares per bit-width.
+    """C3 from the per-tensor table and its win shares per bit-width (:func:`pvq.tensors.summaries.win_share_table`).
 
     Criteria: (a) quantization wins for most tensors (share > 1/2) at every bit-width; (b)
     pruning's share does not shrink as bits fall (2 bits ≥ 8 bits, and non-decreasing towards
@@ -144,7 +145,8 @@ def check_c3(wins: pd.DataFrame, tensors: pd.DataFrame, *, quant_col: str = "qua
 def check_c8_natural_sparsity(natural: pd.DataFrame, *, tolerance: float = 0.05) -> Verdict:
     """C8, natural-sparsity part: share of exact zeros at INT8 and INT4 against the paper's ≈13%, ≈35%.
 
-    ``natural`` has columns ``n_bits, natural_sparsity_mean``. Within ``tolerance`` (absolute)
+    ``natural`` (:func:`pvq.tensors.clipping.natural.natural_sparsity_comparison`) has columns ``n_bits,
+    natural_sparsity_mean``. Within ``tolerance`` (absolute)
     at both: reproduced; same order (ratio within 0.5–2) at both: partly reproduced.
     """
     got = natural.set_index("n_bits").natural_sparsity_mean
@@ -160,7 +162,7 @@ def check_c8_natural_sparsity(natural: pd.DataFrame, *, tolerance: float = 0.05)
 
 
 def check_c4(table: pd.DataFrame, *, moderate_bits: int = 4) -> Verdict:
-    """C4 from the per-layer comparison table (:func:`pvq.per_layer.comparison_table`).
+    """C4 from the per-layer comparison table (:func:`pvq.layerwise.tables.comparison_table`).
 
     At every (layer, point) with ``n_bits ≥ moderate_bits``: does quantization's *upper bound on
     the error* (the paper's randomized rounding, ``quant_sdp_lower_db``) beat the SNR no pruning
@@ -190,7 +192,7 @@ def check_c4(table: pd.DataFrame, *, moderate_bits: int = 4) -> Verdict:
 
 
 def check_c5(t1: pd.DataFrame, *, extreme_bits: int = 3, z: float = 2.0) -> Verdict:
-    """C5 from Table 1 (:func:`pvq.finetune_results.table1`, base epochs only).
+    """C5 from Table 1 (:func:`pvq.finetune.tables.table1`, base epochs only).
 
     Pruning *significantly* beats QAT at a point when its mean accuracy is higher by more than
     ``z`` standard errors of the difference (over seeds). Reproduced when that never happens
@@ -214,7 +216,7 @@ def check_c5(t1: pd.DataFrame, *, extreme_bits: int = 3, z: float = 2.0) -> Verd
 
 
 def check_c6(longer: pd.DataFrame) -> Verdict:
-    """C6 from the longer fine-tuning table (:func:`pvq.finetune_results.longer_table`).
+    """C6 from the longer fine-tuning table (:func:`pvq.finetune.tables.longer_table`).
 
     At the longest run of each (architecture, point): does pruning gain more from the extra
     epochs than QAT (``gain_prune > gain_qat``)? Reproduced when it does at every pair, partly
@@ -233,8 +235,8 @@ def check_c6(longer: pd.DataFrame) -> Verdict:
     return Verdict("C6", "all", verdict, evidence)
 
 
-def check_c7(recovery: pd.DataFrame, *, min_recovery_db: float = 0.1) -> Verdict:
-    """C7 from :func:`pvq.finetune_results.representation_recovery` (all points, lengths and layers).
+def check_c7(recovery: pd.DataFrame, *, min_recovery_db: float = MIN_RECOVERY_DB) -> Verdict:
+    """C7 from :func:`pvq.finetune.tables.representation_recovery` (all points, lengths and layers).
 
     Once the compression is in place, does fine-tuning bring the network back toward the
     original's activations? Pruned networks "return" where ``recovered_db ≥ min_recovery_db``.
@@ -270,19 +272,18 @@ def check_c7(recovery: pd.DataFrame, *, min_recovery_db: float = 0.1) -> Verdict
 
 
 def check_c9(front: pd.DataFrame) -> Verdict:
-    """C9 from :func:`pvq.finetune_results.pareto_front`: where combined models beat both methods alone.
+    """C9 from Figure 5's table (:func:`pvq.finetune.tables.figure5`): where combined models beat both methods alone.
 
     A combined model beats either alone when it is more accurate than every quantized-only and
     every pruned-only model with no more average bits per weight (and at least one such model
     exists: a combined model below every single-method model's bits has no rival in the grid
-    and is listed separately). The claim asks *where*; the
-    verdict is reproduced when the data answer it (the evidence says where, or that nowhere).
+    and is listed separately): the column ``beats_both_alone`` of
+    :func:`pvq.finetune.tables.combining_wins`, the table chapter 6 shows. The claim asks *where*;
+    the verdict is reproduced when the data answer it (the evidence says where, or that nowhere).
     """
-    c = front[front.kind == "combined"]
-    best_alone = np.fmax(c.best_other_quantized.fillna(-np.inf), c.best_other_pruned.fillna(-np.inf))
-    has_rival = np.isfinite(best_alone)
-    wins = c[has_rival & (c.accuracy_mean > best_alone)]
-    alone = c[~has_rival]
+    c = combining_wins(front)
+    wins = c[c.beats_both_alone.fillna(False).to_numpy(dtype=bool)]
+    alone = c[c.beats_both_alone.isna().to_numpy()]
     if len(wins):
         where = "; ".join(
             f"{r.arch} {r.label} ({r.avg_bits:.2f} bits/weight, {100 * r.accuracy_mean:.2f}%)"

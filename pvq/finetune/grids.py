@@ -6,6 +6,7 @@
 * :func:`control_specs`: the FP32 networks fine-tuned with the same recipe (no compression).
 * :func:`longer_specs`: the same at the ``long_bits`` points with ``ft_epochs × factor`` epochs.
 * :func:`combine_specs`: QAT models additionally pruned (Figure 5).
+* :func:`recipe_spec`: the recipe every run shares, as one run's spec (chapter 5's recipe table).
 
 :func:`execute` trains the FP32 baselines and then every run through one executor, with the
 shared cache of :mod:`pvq.finetune.cache`.
@@ -16,16 +17,28 @@ with the same attributes: this module reads it and never imports the book layer.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
-from ..common.executors import make_executor
+from ..common.executors import DASK_ENV, make_executor
 from ..core.pruning import paired_sparsity
 from .cache import cached_fashion_mnist, default_cache_dir, ensure_pretrained, run_grid
+from .data import ImageData
 from .recipe import FineTuneSpec, PretrainSpec
 
-__all__ = ["base_spec", "combine_specs", "control_specs", "execute", "longer_specs", "run_spec", "table1_specs"]
+__all__ = [
+    "base_spec",
+    "combine_specs",
+    "control_specs",
+    "execute",
+    "fine_tuning_data",
+    "longer_specs",
+    "recipe_spec",
+    "run_spec",
+    "table1_specs",
+]
 
 
 def base_spec(p, arch: str) -> PretrainSpec:
@@ -52,6 +65,24 @@ def run_spec(p, arch: str, method: str, *, n_bits=None, sparsity=0.0, seed=0, fa
         probe_images=p.probe_images,
         device=p.device,
     )
+
+
+def recipe_spec(p) -> FineTuneSpec:
+    """The recipe every run of the grids shares, as the spec of one run (QAT of the first architecture).
+
+    Only the method and its compression point differ between runs; the length, data, optimiser,
+    schedules and evaluation settings of this spec are those of every run.
+    """
+    return run_spec(p, p.architectures[0], "qat", n_bits=p.ft_bits[0])
+
+
+def fine_tuning_data(p) -> ImageData:
+    """The Fashion-MNIST set the runs train and test on (``p.data_folder``, or the default search).
+
+    Read once per process (:func:`pvq.finetune.cache.cached_fashion_mnist`); a missing or corrupt
+    set raises :class:`~pvq.finetune.data.DatasetNotFoundError` or :class:`ValueError` here.
+    """
+    return cached_fashion_mnist(p.data_folder or None)
 
 
 def table1_specs(p) -> list[FineTuneSpec]:
@@ -114,11 +145,9 @@ def execute(
     specs = list(specs)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = p.data_folder or None
-    cached_fashion_mnist(
-        folder
-    )  # a missing or corrupt data set fails here, before any worker starts (and in-process runs reuse it)
+    fine_tuning_data(p)  # a missing or corrupt data set fails here, before any worker starts (in-process runs reuse it)
     bases = list(dict.fromkeys(s.base for s in specs))
-    in_process = p.workers == 1 and not p.dask_scheduler
+    in_process = p.workers == 1 and not (p.dask_scheduler or os.environ.get(DASK_ENV))
     executor = None if in_process else make_executor(p.dask_scheduler or None, workers=p.workers)
     try:
         baselines = ensure_pretrained(

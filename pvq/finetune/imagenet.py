@@ -1,10 +1,10 @@
 """Fine-tuning the ImageNet models with QAT or gradual pruning: the paper's §6 set-up (documented, not run in CI).
 
 The paper's Table 1 and Figure 5 fine-tune ImageNet-pretrained networks for 20 epochs with either
-quantization in the loop (INT4 weights, :mod:`pvq.qat`) or gradual magnitude pruning to 75%
-sparsity (:mod:`pvq.gradual`). This module runs the same :func:`pvq.training.finetune` loop as the
+quantization in the loop (INT4 weights, :mod:`pvq.finetune.qat`) or gradual magnitude pruning to 75%
+sparsity (:mod:`pvq.finetune.gradual`). This module runs the same :func:`pvq.finetune.loop.finetune` loop as the
 Fashion-MNIST chapters on an ImageNet folder, starting from the offline pretrained weights of
-:mod:`pvq.weights` (``mobilenet_v2``: torchvision's ``IMAGENET1K_V1`` file; ``efficientnet_lite0``),
+:mod:`pvq.tensors.checkpoints` (``mobilenet_v2``: torchvision's ``IMAGENET1K_V1`` file; ``efficientnet_lite0``),
 with the hyperparameters of the paper's repository (:data:`PAPER_RECIPES`).
 
 The data side (the folder check, crops, prefetching) is :mod:`pvq.finetune.imagenet_data`.
@@ -20,24 +20,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..common.files import atomic_write
-from ..common.paper import PAPER_RECIPE
+from ..common.files import atomic_write, read_json
+from ..common.paper import PAPER, PAPER_RECIPE
+from ..core.pruning import paired_sparsity
 from ..tensors.checkpoints import MODELS, resolve
 from .imagenet_data import ImageNetTask, check_imagenet_arch
 from .loop import finetune, steps_per_epoch
 from .recipe import FineTuneSpec, PretrainedBase, resolve_device
 
-__all__ = ["PAPER_RECIPES", "imagenet_base_state", "imagenet_spec", "run_imagenet"]
+__all__ = [
+    "PAPER_RECIPES",
+    "cached_imagenet_run",
+    "imagenet_base_state",
+    "imagenet_spec",
+    "imagenet_table",
+    "run_imagenet",
+]
 
 # Source: the paper's repository, github.com/Qualcomm-AI-research/pruning-vs-quantization, README
 # ("ImageNet experiments": the `main.py train-compressed` commands and the table of batch size, weight
 # decay and learning rates). LR_cosine (the final learning rate) is always 1e-2 · LR; QAT: weight-only,
 # per-tensor, MSE range initialisation, scales trained by a separate Adam optimiser (lr 1e-5); pruning:
 # zhu_gupta, s_i = 0, s_f = 0.75, from epoch 0 to epoch 15 of 20. The mask interval (50 steps) and the 50
-# batch-norm re-estimation batches complete the recipe; the shared values are pvq.training.PAPER_RECIPE.
+# batch-norm re-estimation batches complete the recipe; the shared values are pvq.common.paper.PAPER_RECIPE.
 _COMMON = {k: v for k, (v, _source) in PAPER_RECIPE.items()}
 #: The paper repository's ImageNet hyperparameters for each architecture, namely ``lr_prune`` (75%
 #: pruning), ``lr_qat`` (INT4 QAT), ``batch_size``, ``weight_decay`` and the settings shared by both methods.
@@ -55,8 +64,8 @@ def _weights_source(arch: str) -> str:
 def imagenet_base_state(arch: str) -> dict:
     """The offline ImageNet-pretrained state dict of ``arch``, with the keys of ``build_model(arch)``.
 
-    Read from the model's package file (:data:`pvq.weights.MODELS`) as
-    :func:`pvq.architectures.build_model` does.
+    Read from the model's package file (:data:`pvq.tensors.checkpoints.MODELS`) as
+    :func:`pvq.tensors.pretrained.build_model` does.
 
     Raises
     ------
@@ -97,7 +106,7 @@ def imagenet_spec(
     ------
     ValueError
         An unknown architecture or method, a bit-width outside 1..16, a sparsity outside [0, 1),
-        or a combination the method does not take (checked by :class:`~pvq.training.FineTuneSpec`).
+        or a combination the method does not take (checked by :class:`~pvq.finetune.recipe.FineTuneSpec`).
     """
     recipe = PAPER_RECIPES[check_imagenet_arch(arch)]
     return FineTuneSpec(
@@ -141,13 +150,13 @@ def run_imagenet(
 
     Everything is checked before the weights or any image are loaded: the architecture, method,
     bit-width and sparsity (:func:`imagenet_spec`), the device, the output path and the folder
-    layout (:class:`ImageNetTask`). Then :func:`pvq.training.finetune` runs from
+    layout (:class:`ImageNetTask`). Then :func:`pvq.finetune.loop.finetune` runs from
     :func:`imagenet_base_state`.
 
     Parameters
     ----------
     out : str or Path, optional
-        JSON file the record is written to (atomically, :func:`pvq.publish.atomic_write`).
+        JSON file the record is written to (atomically, :func:`pvq.common.files.atomic_write`).
     progress : bool
         Show a progress bar over the optimiser steps.
     workers : int
@@ -156,7 +165,7 @@ def run_imagenet(
     Returns
     -------
     dict
-        The record of :func:`~pvq.training.finetune` (``status``, ``accuracy`` = top-1 on val,
+        The record of :func:`~pvq.finetune.loop.finetune` (``status``, ``accuracy`` = top-1 on val,
         ``zeros``, ``avg_bits``, ``loss`` …) plus ``data_root``, ``n_train``, ``n_val``,
         ``n_classes`` and ``weights`` (the source of the pretrained weights).
 
@@ -165,7 +174,7 @@ def run_imagenet(
     ValueError
         Invalid arguments (see :func:`imagenet_spec`), an unavailable device, or ``out`` naming a folder.
     DatasetNotFoundError
-        A folder without the ImageNet layout (see :func:`pvq.data.check_imagenet_folder`).
+        A folder without the ImageNet layout (see :func:`pvq.finetune.imagenet_data.check_imagenet_folder`).
     """
     spec = imagenet_spec(arch, method, n_bits=n_bits, sparsity=sparsity, seed=seed, epochs=epochs, device=device)
     resolve_device(spec.device)
@@ -191,3 +200,57 @@ def run_imagenet(
     if out is not None:
         atomic_write(Path(out), lambda p: p.write_text(json.dumps(record, indent=2)))
     return record
+
+
+def cached_imagenet_run(
+    root, arch: str, method: str, *, folder, epochs: int = 20, device: str = "auto", **point
+) -> dict:
+    """The record of one ImageNet run: read from ``folder`` when it finished before, else run now.
+
+    The record lives in ``folder/imagenet-<key>.json``, ``<key>`` being the run's
+    :meth:`~pvq.finetune.recipe.FineTuneSpec.key`; a file whose ``key`` differs (or an unreadable
+    one) is run again (:func:`run_imagenet`, which writes it). ``point`` is ``n_bits=…`` or
+    ``sparsity=…``.
+    """
+    spec = imagenet_spec(arch, method, epochs=epochs, device=device, **point)
+    path = Path(folder) / f"imagenet-{spec.key()}.json"
+    record = read_json(path)
+    if isinstance(record, dict) and record.get("key") == spec.key():
+        return record
+    return run_imagenet(root, arch, method, epochs=epochs, device=device, out=path, **point)
+
+
+def imagenet_table(p, *, folder, n_bits: int = 4) -> pd.DataFrame:
+    """Paper §6 on ImageNet: INT-b QAT and gradual pruning at the paired sparsity, beside the paper's cells.
+
+    Each run is :func:`cached_imagenet_run` (so a finished run is read, not repeated); the paired
+    sparsity is :math:`c = 1 - b/16` (:func:`pvq.core.pruning.paired_sparsity`). The paper's rows
+    are its one recovered Table 1 cell, ResNet-50 at INT4 and 75% pruning
+    (:data:`pvq.common.paper.PAPER`).
+
+    Parameters
+    ----------
+    p : pvq.book.params.FineTuningParams
+        Or any object with ``imagenet_dir`` (the folder with ``train/<class>/`` and
+        ``val/<class>/``), ``imagenet_arch``, ``imagenet_epochs`` and ``device``.
+    folder : str or Path
+        Where the run records are kept.
+    n_bits : int
+        The comparison point (the paper's: INT4 against 75% pruning).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``network, method, status, top-1`` (a fraction): the two runs, then the paper's two cells.
+    """
+    rows = []
+    for method, point in (("qat", {"n_bits": n_bits}), ("prune", {"sparsity": paired_sparsity(n_bits)})):
+        kw = {"folder": folder, "epochs": p.imagenet_epochs, "device": p.device, **point}
+        record = cached_imagenet_run(p.imagenet_dir, p.imagenet_arch, method, **kw)
+        label = imagenet_spec(p.imagenet_arch, method, epochs=p.imagenet_epochs, **point).label()
+        rows.append(
+            {"network": p.imagenet_arch, "method": label, "status": record["status"], "top-1": record["accuracy"]}
+        )
+    for label, name in (("INT4", "resnet50_int4_top1"), ("75% pruning", "resnet50_prune75_top1")):
+        rows.append({"network": "ResNet-50 (paper)", "method": label, "status": "paper", "top-1": PAPER[name][0]})
+    return pd.DataFrame(rows)

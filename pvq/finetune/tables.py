@@ -1,30 +1,92 @@
-"""Tables of chapters 5–7 from the run records: Table 1, longer fine-tuning, Figure 5, representations.
+"""Tables of chapters 5–7 from the run records: the recipe, Table 1, longer fine-tuning, Figure 5, representations.
 
-All functions are pure: they take the run table of :func:`pvq.runs.run_grid` (one row per run)
-or the probe table of :func:`pvq.runs.representation_table` and return tidy DataFrames.
-Accuracies are fractions; ``_mean``/``_std`` are over seeds, diverged runs excluded and
-counted (:func:`pvq.runs.summarize_runs`).
+All functions are pure: they take the run table of :func:`pvq.finetune.cache.run_grid` (one row per
+run), the run records, or the tables built from them, and return tidy DataFrames. Accuracies are
+fractions; ``_mean``/``_std`` are over seeds, diverged runs excluded and counted
+(:func:`pvq.finetune.cache.summarize_runs`). :func:`styled` shows any of them with the book's
+number formats.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..core.pruning import paired_sparsity
-from .cache import summarize_runs
+from ..common.paper import PAPER_RECIPE
+from ..core.pruning import paired_bits, paired_sparsity
+from .cache import representation_table, summarize_runs
+from .loop import steps_per_epoch
+from .recipe import FineTuneSpec
 
 __all__ = [
+    "COLUMN_FORMATS",
+    "MIN_RECOVERY_DB",
+    "at_length",
     "combine_points",
+    "combining_wins",
+    "figure5",
     "format_accuracy",
     "longer_table",
+    "natural_sparsity",
     "pareto_front",
+    "probes_table",
+    "recipe_table",
+    "recovery_per_point",
     "representation_recovery",
     "representation_summary",
+    "styled",
     "table1",
+    "table1_display",
 ]
+
+#: Smallest rise of activation SNR (dB) that counts as coming back toward the original network
+#: (chapter 7 and :func:`pvq.book.verdicts.check_c7`).
+MIN_RECOVERY_DB = 0.1
+
+
+def recipe_table(spec, data) -> pd.DataFrame:
+    """The fine-tuning recipe of this book beside the paper's (:data:`pvq.common.paper.PAPER_RECIPE`).
+
+    One row per setting of the paper's recipe. The length is shown as
+    ``epochs × images per epoch (total optimiser steps)``, with
+    :math:`\\text{steps} = \\text{epochs} \\cdot \\lfloor \\text{images} / \\text{batch} \\rfloor`
+    (:func:`pvq.finetune.loop.steps_per_epoch`; ``epoch_images = 0`` means the whole training set),
+    the mask interval in steps; other settings as they are. Paper §6 (the repository's ImageNet recipe).
+
+    Parameters
+    ----------
+    spec : pvq.finetune.recipe.FineTuneSpec
+        One run of the chapter's grid (every run shares these settings).
+    data : pvq.finetune.data.ImageData
+        The training data (its size fixes the images per epoch when ``epoch_images`` is 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``setting, paper, this book, source``; the values as text (``'{:g}'`` for numbers).
+    """
+    n_train = len(data.y_train)
+    images = spec.epoch_images or n_train
+    steps = spec.epochs * steps_per_epoch(spec.epoch_images, spec.batch_size, n_train)
+    ours = {
+        "epochs": f"{spec.epochs} × {images:,} images ({steps} steps)",
+        "mask_interval": f"{spec.mask_interval} steps",
+    }
+    rows = []
+    for setting, (value, source) in PAPER_RECIPE.items():
+        mine = ours.get(setting, getattr(spec, setting))
+        rows.append(
+            {
+                "setting": setting,
+                "paper": f"{value:g}",
+                "this book": f"{mine:g}" if isinstance(mine, float) else str(mine),
+                "source": source,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def format_accuracy(mean: float, std: float, n_ok: int, n_runs: int) -> str:
@@ -40,7 +102,7 @@ def _paired(summary: pd.DataFrame) -> pd.DataFrame:
     q = summary[summary.method == "qat"].copy()
     p = summary[summary.method == "prune"].copy()
     q["point"] = q.n_bits.astype(int)
-    p["point"] = [round(16 * (1 - s)) for s in p.sparsity]
+    p["point"] = [paired_bits(s) for s in p.sparsity]
     keep = ["arch", "epochs", "point", "accuracy_mean", "accuracy_std", "n_ok", "n_runs", "avg_bits"]
     t = q[keep].merge(p[keep], on=["arch", "epochs", "point"], suffixes=("_qat", "_prune"))
     t["gap"] = t.accuracy_mean_qat - t.accuracy_mean_prune
@@ -49,17 +111,85 @@ def _paired(summary: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def table1(runs: pd.DataFrame) -> pd.DataFrame:
+def table1(runs: pd.DataFrame, *, epochs: int | None = None) -> pd.DataFrame:
     """Table 1: per architecture and point, QAT and pruning accuracy (mean, std over seeds) and the gap.
 
-    Columns: ``arch, epochs, n_bits, sparsity, accuracy_mean_qat, accuracy_std_qat, …_prune, gap,
-    gap_se, n_ok_*, n_runs_*, avg_bits_qat`` (the QAT model's real average bits per weight, its
-    first and last layer being at 8 bits).
+    QAT at INT-b is paired with pruning at :math:`c = 1 - b/16`
+    (:func:`pvq.core.pruning.paired_bits`); the gap is QAT's lead,
+    :math:`\\bar a_\\mathrm{QAT} - \\bar a_\\mathrm{prune}`, and ``gap_se`` the standard error of that
+    difference of two means over seeds, :math:`\\sqrt{s_q^2/n_q + s_p^2/n_p}` (NaN with one seed).
+    Paper §6, Table 1.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        The run table (``arch, method, n_bits, sparsity, epochs, seed, status, accuracy, avg_bits, …``).
+    epochs : int, optional
+        Keep only the runs of this fine-tuning length (default: every length, one row each).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arch, epochs, n_bits, accuracy_mean_qat, accuracy_std_qat, n_ok_qat, n_runs_qat, avg_bits_qat,
+        …_prune, gap, gap_se, sparsity``; ``avg_bits_qat`` is the QAT model's real average bits per
+        weight (its first and last layer at 8 bits). Sorted by architecture, length, then bits
+        from the highest.
     """
     t = _paired(summarize_runs(runs)).rename(columns={"point": "n_bits"})
     t["sparsity"] = [paired_sparsity(b) for b in t.n_bits]
     t = t.drop(columns=["avg_bits_prune"])
+    if epochs is not None:
+        t = t[t.epochs == epochs]
     return t.sort_values(["arch", "epochs", "n_bits"], ascending=[True, True, False]).reset_index(drop=True)
+
+
+def table1_display(t1: pd.DataFrame, baselines: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 as the book shows it: one row per comparison point, three columns per network.
+
+    The columns of each network are QAT's and pruning's accuracy (``'mean ± std'`` in percent,
+    :func:`format_accuracy`) and QAT's lead in points, ``100 · gap``. Two rows come first: the
+    FP32 network before fine-tuning (``baselines``) and the control, the same network fine-tuned
+    with the same recipe and no compression (``runs`` of method ``'fp32'``); both in the QAT column.
+    Paper §6, Table 1.
+
+    Parameters
+    ----------
+    t1 : pandas.DataFrame
+        :func:`table1` of one fine-tuning length.
+    baselines : pandas.DataFrame
+        ``arch, accuracy``: the FP32 networks (:func:`pvq.finetune.grids.execute`).
+    runs : pandas.DataFrame
+        The run table; its ``'fp32'`` runs give the control row (empty cells without them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells; the index names the rows (``'FP32 baseline'``, ``'FP32, same fine-tuning'``,
+        ``'INT4 / 75.00%'``, …), the columns are ``(network, 'QAT' | 'pruning' | 'QAT − pruning')``.
+    """
+    archs = list(dict.fromkeys(t1.arch))
+    base = baselines.set_index("arch").accuracy
+    control = summarize_runs(runs[runs.method == "fp32"]).set_index("arch")
+    rows: dict[str, dict] = {"FP32 baseline": {}, "FP32, same fine-tuning": {}}
+    for arch in archs:
+        if arch in base.index:
+            rows["FP32 baseline"][(arch, "QAT")] = f"{100 * float(base[arch]):.2f}"
+        if arch in control.index:
+            c = control.loc[arch]
+            rows["FP32, same fine-tuning"][(arch, "QAT")] = format_accuracy(
+                c.accuracy_mean, c.accuracy_std, c.n_ok, c.n_runs
+            )
+    for r in t1.itertuples():
+        row = rows.setdefault(f"INT{r.n_bits} / {r.sparsity:.2%}", {})
+        row[(r.arch, "QAT")] = format_accuracy(r.accuracy_mean_qat, r.accuracy_std_qat, r.n_ok_qat, r.n_runs_qat)
+        row[(r.arch, "pruning")] = format_accuracy(
+            r.accuracy_mean_prune, r.accuracy_std_prune, r.n_ok_prune, r.n_runs_prune
+        )
+        row[(r.arch, "QAT − pruning")] = f"{100 * r.gap:+.2f}"
+    columns = pd.MultiIndex.from_tuples([(a, k) for a in archs for k in ("QAT", "pruning", "QAT − pruning")])
+    table = pd.DataFrame([[row.get(c, "") for c in columns] for row in rows.values()], index=list(rows))
+    table.columns = columns
+    return table
 
 
 def longer_table(runs: pd.DataFrame, base_epochs: int) -> pd.DataFrame:
@@ -114,6 +244,59 @@ def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
+def figure5(runs: pd.DataFrame) -> pd.DataFrame:
+    """Figure 5's table: :func:`combine_points` with the columns of :func:`pareto_front` (paper §6, Figure 5)."""
+    return pareto_front(combine_points(runs))
+
+
+def combining_wins(front: pd.DataFrame) -> pd.DataFrame:
+    """Where a combined model beats both methods alone at no more average bits per weight.
+
+    For a combined model with average bits :math:`\\bar b` and accuracy :math:`a`, its rival is the
+    best accuracy any single-method model reaches with no more bits,
+    :math:`r = \\max(\\text{best\\_other\\_quantized}, \\text{best\\_other\\_pruned})`, and
+    ``beats_both_alone`` is :math:`a > r`; it is missing (``<NA>``) when no single-method model
+    has that few bits, so that there is nothing to compare with. The claim check
+    :func:`pvq.book.verdicts.check_c9` reads this very column. Paper §6, Figure 5.
+
+    Parameters
+    ----------
+    front : pandas.DataFrame
+        :func:`figure5` (or :func:`pareto_front`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The combined models: ``arch, label, avg_bits, accuracy_mean, best_other_quantized,
+        best_other_pruned, beats_both_alone`` (nullable boolean).
+    """
+    c = front[front.kind == "combined"]
+    rival = c[["best_other_quantized", "best_other_pruned"]].max(axis=1)
+    cols = ["arch", "label", "avg_bits", "accuracy_mean", "best_other_quantized", "best_other_pruned"]
+    out = c[cols].reset_index(drop=True)
+    out["beats_both_alone"] = pd.array(
+        [pd.NA if math.isnan(r) else bool(a > r) for a, r in zip(c.accuracy_mean, rival, strict=True)],
+        dtype="boolean",
+    )
+    return out
+
+
+def natural_sparsity(front: pd.DataFrame) -> pd.DataFrame:
+    """The QAT models alone (Figure 5's crosses): their share of exact zeros and average bits.
+
+    ``zeros`` is the share of weights that round to level 0 after fine-tuning (all layers), the
+    *natural* sparsity of paper §7; ``avg_bits`` counts only non-zeros, :math:`\\bar b = \\sum_l b_l
+    \\mathrm{nnz}_l / \\sum_l n_l`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arch, n_bits, zeros, avg_bits, accuracy_mean``, one row per network and bit-width.
+    """
+    q = front[front.kind == "quantized"]
+    return q[["arch", "n_bits", "zeros", "avg_bits", "accuracy_mean"]].reset_index(drop=True)
+
+
 def representation_summary(probes: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds and layers of activation SNR and CKA against the original, per checkpoint."""
     t = probes.replace([np.inf, -np.inf], np.nan)
@@ -124,7 +307,18 @@ def representation_summary(probes: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
-def representation_recovery(probes: pd.DataFrame, *, prune_end: float = 0.75) -> pd.DataFrame:
+def probes_table(records: list[dict]) -> pd.DataFrame:
+    """The representation probes of the runs that finished (diverged runs left out), one row per
+    (run, checkpoint, layer): :func:`pvq.finetune.cache.representation_table`."""
+    return representation_table([r for r in records if r["status"] == "ok"])
+
+
+def at_length(table: pd.DataFrame, epochs: int | None = None) -> pd.DataFrame:
+    """The rows of ``table`` at one fine-tuning length: ``epochs``, or the longest when ``None``."""
+    return table[table.epochs == (table.epochs.max() if epochs is None else epochs)]
+
+
+def representation_recovery(probes: pd.DataFrame, *, prune_end: float = FineTuneSpec.prune_end) -> pd.DataFrame:
     """Per run kind, length and layer: how far the network comes back toward the original.
 
     The compression is fully in place from the start for QAT and from ``prune_end`` of the run
@@ -133,6 +327,7 @@ def representation_recovery(probes: pd.DataFrame, *, prune_end: float = 0.75) ->
     far fine-tuning brought the network back toward the original representations; the same
     measure for both methods. ``drift_db = snr_end - snr_start`` compares the end with the very
     first checkpoint (right after quantization for QAT; the unpruned network for pruning).
+    ``prune_end`` defaults to the recipe's (:class:`pvq.finetune.recipe.FineTuneSpec`).
     """
     t = probes.replace([np.inf, -np.inf], np.nan).fillna({"n_bits": 0})
     t["progress"] = t.step / t.steps
@@ -156,3 +351,48 @@ def representation_recovery(probes: pd.DataFrame, *, prune_end: float = 0.75) ->
             }
         )
     return pd.DataFrame(rows)
+
+
+def recovery_per_point(recovery: pd.DataFrame) -> pd.DataFrame:
+    """:func:`representation_recovery` averaged over the probed layers: one row per run kind and length.
+
+    Each column is the plain mean over layers, e.g. :math:`\\overline{\\text{recovered}} = \\frac1L
+    \\sum_l (\\text{snr\\_end}_l - \\text{snr\\_lowest}_l)` (paper §6, representations).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arch, method, label, epochs, snr_start, snr_lowest, snr_end, recovered_db, drift_db,
+        cka_end``, in the order the kinds first appear.
+    """
+    cols = ["snr_start", "snr_lowest", "snr_end", "recovered_db", "drift_db", "cka_end"]
+    return recovery.groupby(["arch", "method", "label", "epochs"], sort=False)[cols].mean().reset_index()
+
+
+def _points(v: float) -> str:
+    return f"{100 * v:+.2f}"
+
+
+#: Display format of each column the chapters show (:func:`styled`): percentages, accuracy points, dB.
+COLUMN_FORMATS = {
+    **dict.fromkeys(["accuracy", "accuracy_mean", "accuracy_mean_qat", "accuracy_mean_prune", "top-1"], "{:.2%}"),
+    **dict.fromkeys(["best_other_quantized", "best_other_pruned"], "{:.2%}"),
+    **dict.fromkeys(["gap", "gain_qat", "gain_prune"], _points),
+    **dict.fromkeys(["snr_start", "snr_lowest", "snr_end"], "{:.1f}"),
+    **dict.fromkeys(["recovered_db", "drift_db"], "{:+.2f}"),
+    "seconds": "{:.0f}",
+    "factor": "{:g}×",
+    "zeros": "{:.1%}",
+    "avg_bits": "{:.2f}",
+    "cka_end": "{:.4f}",
+}
+
+
+def styled(table: pd.DataFrame, columns: Sequence[str] | None = None, *, na_rep: str = ""):
+    """``table`` (or its ``columns``) for display: :data:`COLUMN_FORMATS` applied, the index hidden.
+
+    Returns a :class:`pandas.io.formats.style.Styler`; the values themselves are unchanged.
+    """
+    t = table if columns is None else table[list(columns)]
+    formats = {c: f for c, f in COLUMN_FORMATS.items() if c in t.columns}
+    return t.style.format(formats, na_rep=na_rep).hide(axis="index")

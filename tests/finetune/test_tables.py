@@ -1,19 +1,35 @@
-"""Tables and claim checks of chapters 5–7 on small hand-made run tables with known answers."""
+"""Tables of chapters 5–7 on small hand-made run tables with known answers (the claim checks on the same
+tables: tests/book/test_verdicts.py)."""
 
+import dataclasses
+import inspect
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.claims import check_c5, check_c6, check_c7, check_c9
-from pvq.finetune_results import (
+from pvq.book.verdicts import check_c9
+from pvq.common.paper import PAPER_RECIPE
+from pvq.finetune.data import ImageData
+from pvq.finetune.recipe import FineTuneSpec, PretrainSpec
+from pvq.finetune.tables import (
+    at_length,
     combine_points,
+    combining_wins,
+    figure5,
+    format_accuracy,
     longer_table,
+    natural_sparsity,
     pareto_front,
+    probes_table,
+    recipe_table,
+    recovery_per_point,
     representation_recovery,
     representation_summary,
+    styled,
     table1,
+    table1_display,
 )
 
 
@@ -47,30 +63,17 @@ def test_table1_pairs_points_and_gap():
     assert t.gap_se.iloc[0] == pytest.approx(math.sqrt(2 * 0.001**2 / 3))
 
 
-def test_c5_verdicts():
-    t = table1(pd.DataFrame(grid({8: 0.91, 4: 0.90, 2: 0.85}, {8: 0.905, 4: 0.89, 2: 0.86})))
-    v = check_c5(t)
-    assert v.verdict == "reproduced"  # pruning wins only at 2 bits
-    assert "1 of 1 at ≤ 3 bits" in v.evidence
-    t = table1(pd.DataFrame(grid({8: 0.91, 4: 0.88}, {8: 0.905, 4: 0.89})))
-    assert check_c5(t).verdict == "not reproduced"  # pruning wins at 4 bits
-    t = table1(pd.DataFrame(grid({4: 0.8895}, {4: 0.89}, spread=0.01)))
-    assert check_c5(t).verdict == "reproduced"  # within noise: not a significant pruning win
-
-
-def test_longer_table_and_c6():
+def test_longer_table():
     rows = grid({2: 0.88}, {2: 0.80}, epochs=2) + grid({2: 0.885}, {2: 0.84}, epochs=4)
     lt = longer_table(pd.DataFrame(rows), base_epochs=2)
     assert lt.factor.tolist() == [1.0, 2.0]
     assert lt.gain_prune.tolist() == pytest.approx([0.0, 0.04])
     assert lt.gain_qat.tolist() == pytest.approx([0.0, 0.005])
-    assert check_c6(lt).verdict == "reproduced"
-    rows = grid({2: 0.88}, {2: 0.80}, epochs=2) + grid({2: 0.90}, {2: 0.80}, epochs=4)
-    assert check_c6(longer_table(pd.DataFrame(rows), base_epochs=2)).verdict == "not reproduced"
 
 
-def test_combine_points_and_pareto_front_and_c9():
-    rows = [
+def combining_runs():
+    """Quantized, pruned and combined runs with a known Pareto front."""
+    return [
         run("qat", bits=8, acc=0.91, zeros=0.02),
         run("qat", bits=2, acc=0.85, zeros=0.4),
         run("prune", sparsity=0.5, acc=0.90),
@@ -78,7 +81,10 @@ def test_combine_points_and_pareto_front_and_c9():
         run("qat+prune", bits=8, sparsity=0.75, acc=0.905),  # 2.0 bits: beats INT2 (1.2 bits, 0.85) and pruning
         run("qat+prune", bits=2, sparsity=0.5, acc=0.70),  # 1.0 bit: nothing else that small; worse than INT2
     ]
-    pts = combine_points(pd.DataFrame(rows))
+
+
+def test_combine_points_and_pareto_front():
+    pts = combine_points(pd.DataFrame(combining_runs()))
     assert set(pts.kind) == {"quantized", "pruned", "combined"}
     assert pts.set_index("label").loc["INT2", "avg_bits"] == pytest.approx(2 * 0.6)
     front = pareto_front(pts).set_index("label")
@@ -87,12 +93,6 @@ def test_combine_points_and_pareto_front_and_c9():
     )
     assert math.isnan(front.loc["INT2 + 50% pruning", "best_other_pruned"])
     assert not front.loc["88% pruning", "on_front"]  # INT2 has fewer bits and more accuracy
-    v = check_c9(pareto_front(pts))
-    assert "1 of 2 combined models" in v.evidence and "INT8 + 75% pruning (2.00" in v.evidence
-    assert "1 combined model(s) sit below the fewest bits" in v.evidence and "INT2 + 50% pruning" in v.evidence
-    # with the combined models worse than both: says so
-    worse = [r for r in rows if r["method"] != "qat+prune"] + [run("qat+prune", bits=8, sparsity=0.75, acc=0.5)]
-    assert "none of 1 combined" in check_c9(pareto_front(combine_points(pd.DataFrame(worse)))).evidence
 
 
 def probes(method, label, snrs, *, layers=("a", "b"), steps=100, bits=None, sparsity=0.0):
@@ -106,7 +106,7 @@ def probes(method, label, snrs, *, layers=("a", "b"), steps=100, bits=None, spar
     return rows
 
 
-def test_representation_recovery_and_c7():
+def test_representation_recovery_and_summary():
     # pruning: perfect at the start, worst just after the target (0.8), back up at the end
     p = probes("prune", "75% pruning", [np.inf, 20, 12, 8, 6, 9], sparsity=0.75)
     q = probes("qat", "INT4", [15, 14, 13, 12, 12, 11], bits=4)
@@ -115,10 +115,122 @@ def test_representation_recovery_and_c7():
     assert rec.loc[("prune", "a"), "snr_lowest"] == 6 and rec.loc[("prune", "a"), "recovered_db"] == pytest.approx(3)
     # QAT: compressed from the start, lowest at the end, so no recovery
     assert rec.loc[("qat", "a"), "recovered_db"] == 0 and rec.loc[("qat", "a"), "drift_db"] == pytest.approx(-4)
-    assert check_c7(rec.reset_index()).verdict == "reproduced"
-    q_back = probes("qat", "INT4", [11, 12, 13, 14, 15, 16], bits=4)  # QAT recovers more (+5 dB) than pruning
-    assert check_c7(representation_recovery(pd.DataFrame(p + q_back))).verdict == "partly reproduced"
-    p_flat = probes("prune", "75% pruning", [np.inf, 20, 12, 8, 6, 5], sparsity=0.75)
-    assert check_c7(representation_recovery(pd.DataFrame(p_flat + q_back))).verdict == "not reproduced"
     s = representation_summary(pd.DataFrame(p + q))
     assert s.progress.max() == 1.0 and s[(s.method == "prune") & (s.step == 0)].snr_db.isna().all()  # inf → NaN
+
+
+def test_format_accuracy():
+    assert format_accuracy(0.9123, 0.001, 3, 3) == "91.23 ± 0.10"
+    assert format_accuracy(0.9, math.nan, 1, 1) == "90.00"
+    assert format_accuracy(0.8, math.nan, 1, 2) == "80.00 (1 of 2 diverged)"
+    assert format_accuracy(math.nan, math.nan, 0, 3) == "diverged (3 of 3)"
+
+
+# -- chapter tables: recipe, Table 1 display, Figure 5 wins, natural sparsity, probes, display -------------
+
+
+def tiny_data(n_train=5000, n_test=800):
+    """An ImageData of the given sizes (1×1 images, labels 0..9): only its sizes matter here."""
+    y_train, y_test = np.arange(n_train) % 10, np.arange(n_test) % 10
+    return ImageData(np.zeros((n_train, 1, 1, 1), np.uint8), y_train, np.zeros((n_test, 1, 1, 1), np.uint8), y_test, "")
+
+
+def test_table1_keeps_one_length_when_asked():
+    rows = grid({4: 0.90}, {4: 0.85}, epochs=2) + grid({4: 0.91}, {4: 0.89}, epochs=4)
+    assert table1(pd.DataFrame(rows)).epochs.tolist() == [2, 4]
+    t = table1(pd.DataFrame(rows), epochs=4)
+    assert t.epochs.tolist() == [4] and t.gap.tolist() == pytest.approx([0.02]) and t.sparsity.tolist() == [0.75]
+
+
+def test_recipe_table_sets_the_book_beside_the_paper():
+    spec = FineTuneSpec(PretrainSpec("resnet_small"), "qat", n_bits=4, epochs=3, epoch_images=1000, batch_size=100,
+                        mask_interval=7, bn_batches=9)  # fmt: skip
+    t = recipe_table(spec, tiny_data()).set_index("setting")
+    assert list(t.index) == list(PAPER_RECIPE) and list(t.columns) == ["paper", "this book", "source"]
+    # 3 epochs of 1,000 images in batches of 100: 3 × 10 steps
+    assert t.loc["epochs", "this book"] == "3 × 1,000 images (30 steps)" and t.loc["epochs", "paper"] == "20"
+    assert t.loc["mask_interval"].tolist()[:2] == ["50", "7 steps"]
+    assert t.loc["scale_lr"].tolist()[:2] == ["1e-05", "1e-05"] and t.loc["bn_batches", "this book"] == "9"
+    assert t.loc["prune_end", "this book"] == "0.75" and t.loc["first_last_bits", "this book"] == "8"
+    whole = recipe_table(dataclasses.replace(spec, epoch_images=0), tiny_data()).set_index("setting")
+    assert whole.loc["epochs", "this book"] == "3 × 5,000 images (150 steps)"  # 0: the whole training set
+
+
+def test_table1_display_puts_the_fp32_rows_first():
+    rows = grid({4: 0.90, 2: 0.80}, {4: 0.85, 2: 0.60})  # three seeds, std 0.001 each
+    rows += [run("fp32", seed=s, acc=0.92 + 0.001 * (s - 1)) for s in (0, 1, 2)]
+    runs = pd.DataFrame(rows)
+    shown = table1_display(table1(runs), pd.DataFrame({"arch": ["net"], "accuracy": [0.9312]}), runs)
+    assert shown.index.tolist() == ["FP32 baseline", "FP32, same fine-tuning", "INT4 / 75.00%", "INT2 / 87.50%"]
+    assert shown.columns.tolist() == [("net", "QAT"), ("net", "pruning"), ("net", "QAT − pruning")]
+    assert shown.loc["FP32 baseline"].tolist() == ["93.12", "", ""]
+    assert shown.loc["FP32, same fine-tuning"].tolist() == ["92.00 ± 0.10", "", ""]
+    assert shown.loc["INT4 / 75.00%"].tolist() == ["90.00 ± 0.10", "85.00 ± 0.10", "+5.00"]
+    assert shown.loc["INT2 / 87.50%"].tolist() == ["80.00 ± 0.10", "60.00 ± 0.10", "+20.00"]
+    # no control runs: its row stays empty
+    no_control = runs[runs.method != "fp32"]
+    assert table1_display(table1(no_control), pd.DataFrame({"arch": ["net"], "accuracy": [0.9]}), no_control).loc[
+        "FP32, same fine-tuning"
+    ].tolist() == ["", "", ""]
+
+
+def test_combining_wins_and_c9_read_the_same_column():
+    front = figure5(pd.DataFrame(combining_runs()))
+    pd.testing.assert_frame_equal(front, pareto_front(combine_points(pd.DataFrame(combining_runs()))))
+    w = combining_wins(front)
+    assert w.columns.tolist() == ["arch", "label", "avg_bits", "accuracy_mean", "best_other_quantized",
+                                  "best_other_pruned", "beats_both_alone"]  # fmt: skip
+    w = w.set_index("label")
+    # INT2 + 50% pruning: 1.0 bit, below every single-method model (INT2 at 1.2, 88% pruning at 2.0): no rival
+    # INT8 + 75% pruning: 2.0 bits, 0.905 > max(INT2 0.85, 88% pruning 0.80)
+    assert w.loc["INT8 + 75% pruning", ["best_other_quantized", "best_other_pruned"]].tolist() == [0.85, 0.80]
+    assert w.beats_both_alone.tolist() == [pd.NA, True]
+    v = check_c9(front)
+    assert "1 of 2 combined models" in v.evidence and "INT8 + 75% pruning" in v.evidence.split(";")[0]
+    assert "INT2 + 50% pruning" in v.evidence.split(";")[1]
+    worse = [r for r in combining_runs() if r["method"] != "qat+prune"] + [
+        run("qat+prune", bits=8, sparsity=0.75, acc=0.5)
+    ]
+    lost = combining_wins(figure5(pd.DataFrame(worse)))
+    assert lost.beats_both_alone.tolist() == [False]
+    assert "none of 1 combined" in check_c9(figure5(pd.DataFrame(worse))).evidence
+
+
+def test_natural_sparsity_lists_the_quantized_models():
+    t = natural_sparsity(figure5(pd.DataFrame(combining_runs())))
+    assert t.columns.tolist() == ["arch", "n_bits", "zeros", "avg_bits", "accuracy_mean"]
+    assert t.n_bits.tolist() == [2, 8] and t.zeros.tolist() == pytest.approx([0.4, 0.02])
+    assert t.avg_bits.tolist() == pytest.approx([2 * 0.6, 8 * 0.98]) and t.accuracy_mean.tolist() == [0.85, 0.91]
+
+
+def test_probes_table_leaves_out_diverged_runs_and_at_length_picks_one_length():
+    probe = {"step": 0, "layer": "a", "snr_db": 9.0, "cka": 0.9}
+    rec = {"arch": "net", "method": "qat", "label": "INT4", "n_bits": 4, "sparsity": 0.0, "seed": 0, "epochs": 2,
+           "steps": 10, "status": "ok", "representations": [probe]}  # fmt: skip
+    bad = {**rec, "seed": 1, "status": "diverged"}
+    t = probes_table([rec, bad])
+    assert len(t) == 1 and t.seed.tolist() == [0] and t.snr_db.tolist() == [9.0]
+    s = pd.DataFrame({"epochs": [1, 1, 2, 4], "x": [1, 2, 3, 4]})
+    assert at_length(s).x.tolist() == [4] and at_length(s, 1).x.tolist() == [1, 2]
+
+
+def test_recovery_per_point_averages_the_layers_in_order():
+    rows = [("qat", "a", 10, 5, 6, 1.0, -4, 0.9), ("qat", "b", 20, 7, 9, 2.0, -11, 0.8),
+            ("prune", "a", 30, 1, 2, 1.0, -28, 0.5)]  # fmt: skip
+    cols = ["method", "layer", "snr_start", "snr_lowest", "snr_end", "recovered_db", "drift_db", "cka_end"]
+    rec = pd.DataFrame(rows, columns=cols).assign(arch="net", label=lambda d: d.method, epochs=2)
+    t = recovery_per_point(rec)
+    assert t.method.tolist() == ["qat", "prune"]  # order of first appearance
+    assert t.iloc[0][cols[2:]].tolist() == pytest.approx([15, 6, 7.5, 1.5, -7.5, 0.85])
+
+
+def test_styled_formats_by_column_name_and_keeps_values():
+    t = pd.DataFrame({"arch": ["net"], "accuracy": [0.91234], "gap": [0.005], "factor": [2.0], "other": [1.5]})
+    html = styled(t, ["accuracy", "gap", "factor"]).to_html()
+    assert "91.23%" in html and "+0.50" in html and "2×" in html and "other" not in html
+    assert "nan" not in styled(t.assign(gap=math.nan)).to_html() and t.gap.tolist() == [0.005]
+    assert "none" in styled(t.assign(gap=math.nan), na_rep="none").to_html()
+
+
+def test_recovery_starts_at_the_recipes_prune_end():
+    assert inspect.signature(representation_recovery).parameters["prune_end"].default == FineTuneSpec.prune_end

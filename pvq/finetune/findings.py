@@ -1,0 +1,361 @@
+"""The prose of chapters 5–7: the numbers they glue, and the sentences whose wording depends on the results.
+
+Each ``*_headlines`` function returns a dict keyed by the glue names the chapter's Markdown uses
+(``{glue:text}`` for numbers, ``{glue:md}`` for text); each ``*_sentence`` / ``recovery_*``
+function returns Markdown. Thresholds are keyword arguments, and the paper's values come from
+:mod:`pvq.common.paper`, so that no number is typed into a chapter. The tables they read are those
+of :mod:`pvq.finetune.tables`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ..common.paper import PAPER, PAPER_RECIPE, paper_values
+from ..core.pruning import paired_sparsity
+from .loop import steps_per_epoch
+from .recipe import FineTuneSpec
+from .tables import MIN_RECOVERY_DB
+
+__all__ = [
+    "combining_headlines",
+    "gap_trend_sentence",
+    "imagenet_status",
+    "longer_headlines",
+    "natural_sparsity_sentence",
+    "point_gap_sentence",
+    "recipe_headlines",
+    "recovery_findings",
+    "recovery_headlines",
+    "recovery_why",
+    "representation_headlines",
+    "run_headlines",
+    "table1_headlines",
+]
+
+
+def _by_arch(values: pd.Series, fmt: str, unit: str = "") -> str:
+    """``'12.5% (resnet_small), 14.0% (mobilenet_small)'`` from a Series indexed by architecture."""
+    return ", ".join(f"{v:{fmt}}{unit} ({a})" for a, v in values.items())
+
+
+# -- chapter 5 ----------------------------------------------------------------------------------------
+
+
+def recipe_headlines(spec: FineTuneSpec, data) -> dict:
+    """The recipe's numbers in chapter 5's prose.
+
+    ``ft-steps`` is the run's length in optimiser steps, :math:`T = \\text{epochs} \\cdot
+    \\lfloor \\text{images}/\\text{batch} \\rfloor` (:func:`pvq.finetune.loop.steps_per_epoch`), and
+    ``n-mask-updates`` the mask updates of the cubic schedule before it reaches its target,
+    :math:`\\mathrm{round}(\\text{prune\\_end} \\cdot T / \\Delta t)`. Paper §6.
+
+    Parameters
+    ----------
+    spec : pvq.finetune.recipe.FineTuneSpec
+        One run of the grid (:func:`pvq.finetune.grids.recipe_spec`).
+    data : pvq.finetune.data.ImageData
+        The training and test images.
+
+    Returns
+    -------
+    dict
+        ``lr, wd, momentum, final-lr-ratio, first-last-bits, prune-end, ft-steps, n-mask-updates,
+        n-train, n-test, n-classes``.
+    """
+    n_train = len(data.y_train)
+    steps = spec.epochs * steps_per_epoch(spec.epoch_images, spec.batch_size, n_train)
+    return {
+        "lr": spec.lr,
+        "wd": spec.weight_decay,
+        "momentum": spec.momentum,
+        "final-lr-ratio": spec.final_lr_ratio,
+        "first-last-bits": spec.first_last_bits,
+        "prune-end": spec.prune_end,
+        "ft-steps": steps,
+        "n-mask-updates": round(spec.prune_end * steps / spec.mask_interval),
+        "n-train": n_train,
+        "n-test": len(data.y_test),
+        "n-classes": data.n_classes,
+    }
+
+
+def run_headlines(runs: pd.DataFrame) -> dict:
+    """``n-runs``, ``n-diverged`` (runs whose loss became NaN or infinite) and ``n-seeds`` of the run table."""
+    return {
+        "n-runs": len(runs),
+        "n-diverged": int((runs.status != "ok").sum()),
+        "n-seeds": int(runs.seed.nunique()),
+    }
+
+
+def gap_trend_sentence(t1: pd.DataFrame) -> str:
+    """Whether QAT's lead grows with compression: the mean gap over networks at the lowest and highest bits.
+
+    With :math:`\\bar g_b` the gap averaged over networks at INT-b, the lead *grows with
+    compression* when :math:`\\bar g_{b_\\min} > \\bar g_{b_\\max}`.
+    """
+    mean_gap = t1.dropna(subset=["gap"]).groupby("n_bits").gap.mean().sort_index()
+    if len(mean_gap) == 0:
+        return "No comparison point has both methods finished, so there is no trend to read."
+    lo, hi = int(mean_gap.index[0]), int(mean_gap.index[-1])
+    if len(mean_gap) == 1:
+        return (
+            f"Averaged over the networks, QAT's lead is {100 * mean_gap.iloc[0]:+.2f} points at INT{lo}, the one point."
+        )
+    grows = bool(mean_gap.iloc[0] > mean_gap.iloc[-1])
+    return (
+        f"Averaged over the networks, QAT's lead is {100 * mean_gap.iloc[0]:+.2f} points at INT{lo} "
+        f"and {100 * mean_gap.iloc[-1]:+.2f} at INT{hi}: "
+        + ("it grows with compression." if grows else "it does not grow with compression here.")
+    )
+
+
+def point_gap_sentence(t1: pd.DataFrame, *, n_bits: int = 4) -> str:
+    """QAT's lead at INT-``n_bits`` (the paper's recovered Table 1 cell is INT4 vs 75%), per network."""
+    at = t1[t1.n_bits == n_bits]
+    if len(at) == 0:
+        return f"This build did not run INT{n_bits}."
+    leads = ", ".join(f"{100 * r.gap:+.2f} points ({r.arch})" for r in at.itertuples())
+    return f"Here, at the same point, QAT leads by {leads}."
+
+
+def table1_headlines(t1: pd.DataFrame, *, n_bits: int = 4) -> dict:
+    """The numbers and sentences chapter 5 says about Table 1, beside the paper's one recovered cell.
+
+    ``min-gap`` / ``max-gap`` are QAT's smallest and largest lead in points (``*-where`` says
+    at which point and network); at the most compressed point, pruning keeps one weight in
+    ``keep-one-in`` :math:`= \\mathrm{round}(1/(1-c_\\max))` while QAT keeps every weight on
+    ``levels`` :math:`= 2^{b_\\min}` levels. ``point-bits`` / ``point-sparsity`` are the paper's
+    cell (``n_bits`` and its paired sparsity) and ``paper-gap`` its QAT lead in points. Paper §6, Table 1.
+
+    Returns
+    -------
+    dict
+        ``qat-lead-count, n-pairs, min-gap, min-gap-where, max-gap, max-gap-where, max-sparsity,
+        keep-one-in, levels, trend, gap-at-point, point-bits, point-sparsity, paper-gap`` and the
+        paper's ``paper-resnet50-int4-top1``, ``paper-resnet50-prune75-top1``.
+    """
+    ok = t1.dropna(subset=["gap"])
+    lo, hi = ok.loc[ok.gap.idxmin()], ok.loc[ok.gap.idxmax()]
+    paper = paper_values("resnet50_int4_top1", "resnet50_prune75_top1")
+    return {
+        "qat-lead-count": int((t1.gap > 0).sum()),
+        "n-pairs": len(t1),
+        "min-gap": 100 * float(lo.gap),
+        "min-gap-where": f"INT{int(lo.n_bits)} ({lo.arch})",
+        "max-gap": 100 * float(hi.gap),
+        "max-gap-where": f"INT{int(hi.n_bits)} ({hi.arch})",
+        "max-sparsity": float(t1.sparsity.max()),
+        "keep-one-in": round(1 / (1 - float(t1.sparsity.max()))),
+        "levels": 2 ** int(t1.n_bits.min()),
+        "trend": gap_trend_sentence(t1),
+        "gap-at-point": point_gap_sentence(t1, n_bits=n_bits),
+        "point-bits": n_bits,
+        "point-sparsity": paired_sparsity(n_bits),
+        **paper,
+        "paper-gap": 100 * (paper["paper-resnet50-int4-top1"] - paper["paper-resnet50-prune75-top1"]),
+    }
+
+
+def longer_headlines(longer: pd.DataFrame) -> dict:
+    """``long-factors``: the multiples of the base length the longer runs use, e.g. ``'2× and 4×'``."""
+    factors = sorted(f for f in longer.factor.unique() if f > 1)
+    return {"long-factors": " and ".join(f"{f:g}×" for f in factors) or "no longer runs"}
+
+
+def imagenet_status(imagenet: pd.DataFrame | None) -> str:
+    """What the ImageNet section of chapter 5 holds in this build (``imagenet`` is ``None`` when nothing ran).
+
+    ``imagenet`` is :func:`pvq.finetune.imagenet.imagenet_table`.
+    """
+    if imagenet is None or len(imagenet) == 0:
+        return "This build ran no ImageNet runs (`imagenet_dir` is empty)."
+    return f"ImageNet runs of {imagenet.network.iloc[0]} in this build: see the table above."
+
+
+# -- chapter 6 ----------------------------------------------------------------------------------------
+
+
+def natural_sparsity_sentence(natural: pd.DataFrame, *, n_bits: int = 4) -> str:
+    """The QAT models' share of exact zeros at INT-``n_bits`` and at the lowest bit-width, per network.
+
+    ``natural`` is :func:`pvq.finetune.tables.natural_sparsity`. Bit-widths not in the table are
+    left out of the sentence.
+    """
+    present = set(natural.n_bits.astype(int))
+    if not present:
+        return "No QAT model finished in this grid, so there are no natural zeros to count."
+    bits = sorted({b for b in (n_bits, min(present)) if b in present}, reverse=True)
+    shares = [_by_arch(natural[natural.n_bits == b].set_index("arch").zeros, ".1%") for b in bits]
+    parts = [f"{shares[0]} zeros at INT{bits[0]}"] + [
+        f"{s} at INT{b}" for s, b in zip(shares[1:], bits[1:], strict=True)
+    ]
+    return "After fine-tuning, the QAT models' weights are " + " and ".join(parts) + " (all layers)."
+
+
+def combining_headlines(runs: pd.DataFrame, front: pd.DataFrame, natural: pd.DataFrame) -> dict:
+    """Chapter 6's prose: the grid of combined runs, divergences, and the natural zeros of QAT alone.
+
+    Returns
+    -------
+    dict
+        ``combine-bits`` (``'INT2, INT4, INT8'``), ``combine-sparsity`` (``'50%, 75%'``),
+        ``n-combined`` (combined settings in Figure 5), ``n-diverged`` (runs of the grid),
+        ``zeros-sentence`` (:func:`natural_sparsity_sentence`), and the paper's natural sparsity at
+        INT8 and INT4 (``paper-natural-sparsity-int8``, ``paper-natural-sparsity-int4``) and the cost of
+        a mask it states (``paper-mask-bits-per-weight``).
+    """
+    combined = front[front.kind == "combined"]
+    return {
+        "combine-bits": ", ".join(f"INT{int(b)}" for b in sorted(combined.n_bits.unique())),
+        "combine-sparsity": ", ".join(f"{s:.0%}" for s in sorted(combined.sparsity.unique())),
+        "n-combined": len(combined),
+        "n-diverged": int((runs.status != "ok").sum()),
+        "zeros-sentence": natural_sparsity_sentence(natural),
+        **paper_values("natural_sparsity_int8", "natural_sparsity_int4", "mask_bits_per_weight"),
+    }
+
+
+# -- chapter 7 ----------------------------------------------------------------------------------------
+
+
+def representation_headlines(
+    probes: pd.DataFrame, *, base_epochs: int, prune_end: float = FineTuneSpec.prune_end
+) -> dict:
+    """How much chapter 7 probed: runs, checkpoints per run, checkpoints after the pruning target, layers.
+
+    A run is one (network, method, point, length, seed); its checkpoints are the distinct
+    ``step`` values, those *after the target* have :math:`\\text{step}/\\text{steps} \\ge`
+    ``prune_end`` (the counts are the fewest over runs).
+
+    Returns
+    -------
+    dict
+        ``n-probed-runs, n-checkpoints, n-after, n-layers`` (Markdown, per network),
+        ``longest-factor`` (the longest length as a multiple of ``base_epochs``) and
+        ``fixed-mask-share`` (the share of a run after the pruning target, ``1 - prune_end``).
+    """
+    run = ["arch", "method", "label", "seed", "epochs"]
+    t = probes.assign(after=probes.step / probes.steps >= prune_end - 1e-9)
+    per_run = t.groupby(run).agg(n=("step", "nunique"))
+    after = t[t.after].groupby(run).step.nunique().reindex(per_run.index, fill_value=0)
+    layers = probes.groupby("arch", sort=False).layer.nunique()
+    return {
+        "n-probed-runs": len(per_run),
+        "n-checkpoints": int(per_run.n.min()),
+        "n-after": int(after.min()),
+        "n-layers": _by_arch(layers, "d"),
+        "longest-factor": int(probes.epochs.max() // base_epochs),
+        "fixed-mask-share": 1 - prune_end,
+    }
+
+
+def _median(t: pd.DataFrame) -> float:
+    return float(t.recovered_db.median()) if len(t) else math.nan
+
+
+def recovery_findings(
+    recovery: pd.DataFrame, *, base_epochs: int, close_db: float = 3.0, min_recovery_db: float = MIN_RECOVERY_DB
+) -> str:
+    """What the recovery table shows, as a Markdown list (chapter 7, "Why the verdict comes out as it does").
+
+    1. *Fine-tuning alone*: the FP32 control's mean final SNR against the original, per network,
+       beside QAT at its highest bit-width; within ``close_db`` dB of each other at every network,
+       QAT's distance from the original is mostly the fine-tuning itself.
+    2. *Pruning*: the median of ``recovered_db`` over pruned cases at the base length and at the
+       longest; below ``min_recovery_db`` at both, the pruned networks stay where their last
+       mask put them.
+    3. *QAT*: the median ``recovered_db`` over every QAT case; at least ``min_recovery_db``, they
+       come part of the way back.
+
+    ``recovery`` is :func:`pvq.finetune.tables.representation_recovery`; the paper's claim is §6.
+    """
+    control = recovery[recovery.method == "fp32"]
+    pruned = recovery[recovery.method == "prune"]
+    qat = recovery[recovery.method == "qat"]
+    longest = int(recovery.epochs.max())
+    lines = []
+    if len(control) and len(qat):
+        top_bits = int(qat.n_bits.max())
+        c_end = control.groupby("arch").snr_end.mean()
+        q_end = qat[qat.n_bits == top_bits].groupby("arch").snr_end.mean()
+        diff = (q_end - c_end).dropna()
+        if bool((diff.abs() < close_db).all()):
+            tail = (
+                f": within {close_db:g} dB of the control, so at this bit-width QAT's distance from the original is "
+                "mostly the fine-tuning itself, which the paper's comparison does not separate."
+            )
+        elif bool((diff < 0).all()):
+            tail = ": further from the original than the control."
+        elif bool((diff > 0).all()):
+            tail = ": closer to the original than the control."
+        else:
+            tail = ": closer to the original than the control for some networks, further for others."
+        lines.append(
+            "**Fine-tuning alone moves the network.** The control, fine-tuned with the same recipe and no "
+            f"compression, ends at {_by_arch(c_end, '.1f', ' dB')} of activation SNR against the original; "
+            f"INT{top_bits} QAT ends at {_by_arch(q_end, '.1f', ' dB')}{tail}"
+        )
+    if len(pruned):
+        p_base = _median(pruned[pruned.epochs == base_epochs])
+        p_long = _median(pruned[pruned.epochs == longest])
+        if max(p_base, p_long) >= min_recovery_db:
+            head = "**Pruned networks come back toward the original.** "
+        else:
+            head = "**Pruned networks stay where their last mask put them.** "
+        longer = f" and {p_long:+.2f} dB with {longest // base_epochs}× the epochs" if longest > base_epochs else ""
+        lines.append(
+            head + "After the last mask update their SNR against the original changes by a median "
+            f"{p_base:+.2f} dB at the base length{longer}."
+        )
+    if len(qat):
+        q_rec = _median(qat)
+        if q_rec >= min_recovery_db:
+            head = "**QAT networks come part of the way back.** "
+        else:
+            head = "**QAT networks do not come back.** "
+        lines.append(
+            head + f"From their lowest point after quantization they move a median {q_rec:+.2f} dB toward the original."
+        )
+    return "\n".join(f"- {x}" for x in lines)
+
+
+def recovery_why(verdict: str, recovery: pd.DataFrame, *, base_epochs: int) -> str:
+    """Why C7's verdict comes out as it does: the contrast as stated, or what may explain its absence.
+
+    When the verdict is not ``'reproduced'`` the paragraph says whether the network that moves
+    back is the QAT one (median ``recovered_db`` of QAT above that of pruning at ``base_epochs``),
+    and names what differs from the paper: its fine-tuning length and the epochs at a fixed mask
+    (:data:`pvq.common.paper.PAPER` ``finetune_epochs`` and ``PAPER_RECIPE['prune_end']``), the
+    width of its networks, and its unstated measure.
+    """
+    if verdict == "reproduced":
+        return "On this task the paper's contrast appears as stated."
+    pruned = recovery[(recovery.method == "prune") & (recovery.epochs == base_epochs)]
+    q_rec, p_base = _median(recovery[recovery.method == "qat"]), _median(pruned)
+    epochs = PAPER["finetune_epochs"][0]
+    fixed = epochs * (1 - PAPER_RECIPE["prune_end"][0])
+    if verdict == "partly reproduced":
+        start = "So on this task the paper's contrast appears only in part"
+    else:
+        start = "So on this task the paper's contrast does not appear"
+    return (
+        start
+        + (", and where a network moves back toward the original it is the QAT one. " if q_rec > p_base else ". ")
+        + f"What may explain the difference: the paper fine-tunes ImageNet models for {epochs:g} epochs with "
+        f"{fixed:g} epochs at a fixed mask, far more steps after the last mask update than here; its networks are "
+        "much wider, with more room to re-route around removed weights; and it does not state its measure in "
+        'detail (which layers, which inputs, SNR or CKA, against which checkpoint), so its "drift back" may be '
+        "measured differently. The probes, the recovery table and the code are here to test each of these."
+    )
+
+
+def recovery_headlines(recovery: pd.DataFrame, verdict: str, *, base_epochs: int) -> dict:
+    """``c7-findings`` (:func:`recovery_findings`) and ``c7-why`` (:func:`recovery_why`) for chapter 7."""
+    return {
+        "c7-findings": recovery_findings(recovery, base_epochs=base_epochs),
+        "c7-why": recovery_why(verdict, recovery, base_epochs=base_epochs),
+    }
