@@ -32,6 +32,8 @@ from .plots import plot_tensor_snr, plot_win_vs_kurtosis
 from .profiles import stale_defaults, write_defaults
 from .runner import execute_chapters
 
+__all__ = ["main"]
+
 
 def _parse_override(text: str) -> tuple[str, object]:
     if "=" not in text:

@@ -394,7 +394,7 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
                 ax.plot(g.progress, g[metric], "k.-", lw=1.5, ms=4, label=label)
                 continue
             b = int(g.n_bits.iloc[0]) if method == "qat" else paired_bits(g.sparsity.iloc[0])
-            shade = 0.35 + 0.65 * (8 - b) / 6
+            shade = max(0.35 + 0.65 * (8 - b) / 6, 0.2)  # darker for fewer bits; floored for b > 8
             color = QUANT_COLOR if method == "qat" else PRUNE_COLOR
             ax.plot(g.progress, g[metric], "o-" if method == "qat" else "s--", color=color, alpha=min(shade, 1.0),
                     ms=3, lw=1, label=label)  # fmt: skip

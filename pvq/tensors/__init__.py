@@ -30,6 +30,7 @@ from .clipping import (
     paper_clip,
     paper_clip_candidates,
     prune_mse_sorted,
+    quantization_mse,
 )
 from .model_set import analyze_models, model_table, resolve_models, tensor_headlines, win_share_by_model
 from .natural import (
@@ -92,6 +93,7 @@ __all__ = [
     "paper_clip_candidates",
     "parse_bits",
     "prune_mse_sorted",
+    "quantization_mse",
     "recommendations",
     "resolve",
     "resolve_models",

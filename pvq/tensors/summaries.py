@@ -91,7 +91,7 @@ def analyze_model(
     Returns
     -------
     tensors : pandas.DataFrame
-        One row per (tensor, bit-width), columns :data:`pvq.tensors.TENSOR_COLUMNS` and
+        One row per (tensor, bit-width), columns :data:`pvq.tensors.analysis.TENSOR_COLUMNS` and
         ``natural_sparsity_minmax`` (write ``tensors[TENSOR_COLUMNS]`` for ``tensors.csv``).
     skipped : pandas.DataFrame
         Columns ``model, tensor, numel, reason`` for tensors that could not be analysed

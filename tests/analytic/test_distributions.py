@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from pvq.distributions import (
+from pvq.analytic.distributions import (
     DISTRIBUTIONS,
     distribution_for_kurtosis,
     dof_for_kurtosis,

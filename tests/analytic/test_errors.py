@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from pvq.analytic import (
+from pvq.analytic.distributions import from_scipy, make_distribution
+from pvq.analytic.errors import (
     adaptive_gauss_legendre,
     bin_errors,
     normal_bin_errors,
@@ -16,8 +17,7 @@ from pvq.analytic import (
     quantized_level_masses,
     snr_table,
 )
-from pvq.distributions import from_scipy, make_distribution
-from pvq.quantization import quantize, scale_from_clip
+from pvq.core.quantization import quantize, scale_from_clip
 
 NORMAL = make_distribution("normal")
 
@@ -36,6 +36,9 @@ DIGEST_NORMAL = {
 
 def test_normal_table_matches_digest_within_001_db():
     rows = snr_table(NORMAL, range(2, 9), grids=("signed", "symmetric"))
+    assert sorted((r["n_bits"], r["grid"]) for r in rows) == sorted(
+        (b, g) for b in range(2, 9) for g in ("signed", "symmetric")
+    )
     for r in rows:
         clip, signed, symmetric, prune = DIGEST_NORMAL[r["n_bits"]]
         expected = signed if r["grid"] == "signed" else symmetric

@@ -1,47 +1,27 @@
-import pandas as pd
+"""The claims registry, the verdict record, and the Claims page built from the chapters' claims.csv files."""
+
 import pytest
 
-from pvq.claims import CLAIMS, Verdict, check_c1, check_c2, claims_markdown, collect_claims, save_verdicts
+from pvq.book.claims import CLAIMS, VERDICTS, Verdict, claims_markdown, collect_claims, verdict_table
+from pvq.book.publish import save_table
 
 
-def normal_table(margin):
-    return pd.DataFrame(
-        {"n_bits": [2, 4], "grid": "signed", "quant_snr_db": [8.0, 19.0], "prune_snr_db": [8.0 - margin, 5.0]}
-    )
+def test_registry():
+    assert [c.id for c in CLAIMS] == [f"C{i}" for i in range(1, 10)]
+    assert VERDICTS == ("reproduced", "partly reproduced", "not reproduced", "not yet checked")
+    for c in CLAIMS:
+        assert c.statement and c.source and c.parts
+        for stem, scope in c.parts:
+            assert stem[:2].isdigit() and scope
+    parts = {(c.id, scope) for c in CLAIMS for _, scope in c.parts}
+    assert {("C8", "mask cost"), ("C8", "natural sparsity")} <= parts
 
 
-def test_c1():
-    assert check_c1(normal_table(1.0)).verdict == "reproduced"
-    v = check_c1(normal_table(-1.0))
-    assert v.verdict == "not reproduced" and "INT2" in v.evidence
-
-
-def sweep(prune_wins_at):
-    rows = []
-    for k in (3.0, 10.0, 100.0):
-        for b in (2, 3, 4):
-            wins = k >= prune_wins_at.get(b, float("inf"))
-            rows.append(
-                {
-                    "kurtosis": k,
-                    "n_bits": b,
-                    "sparsity": 1 - b / 16,
-                    "quant_snr_db": 10.0,
-                    "prune_snr_db": 11.0 if wins else 9.0,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def test_c2():
-    from pvq.heavy_tails import pruning_win_onset
-
-    s = sweep({2: 10.0, 3: 100.0})
-    assert check_c2(s, pruning_win_onset(s)).verdict == "reproduced"
-    s = sweep({2: 10.0, 3: 10.0, 4: 100.0})
-    assert check_c2(s, pruning_win_onset(s)).verdict == "partly reproduced"
-    s = sweep({2: 3.0})
-    assert check_c2(s, pruning_win_onset(s)).verdict == "not reproduced"
+def test_verdict_table_columns():
+    t = verdict_table([Verdict("C1", "all", "reproduced", "x"), Verdict("C8", "mask cost", "not reproduced", "y")])
+    assert list(t.columns) == ["claim", "scope", "verdict", "evidence"]
+    assert t.values.tolist() == [["C1", "all", "reproduced", "x"], ["C8", "mask cost", "not reproduced", "y"]]
+    assert list(verdict_table([]).columns) == ["claim", "scope", "verdict", "evidence"]
 
 
 def test_verdict_validation():
@@ -52,7 +32,7 @@ def test_verdict_validation():
 
 
 def test_collect_claims(results_tmp):
-    save_verdicts("02_distributions", [Verdict("C1", "all", "reproduced", "numbers")])
+    save_table(verdict_table([Verdict("C1", "all", "reproduced", "numbers")]), "02_distributions", "claims")
     table = collect_claims(results_tmp, {"01_setup", "02_distributions"})
     assert len(table) == sum(len(c.parts) for c in CLAIMS)
     row = table.set_index(["claim", "scope"])
@@ -63,7 +43,7 @@ def test_collect_claims(results_tmp):
 
 
 def test_claims_markdown(results_tmp):
-    save_verdicts("02_distributions", [Verdict("C1", "all", "reproduced", "INT4 19.26 dB")])
+    save_table(verdict_table([Verdict("C1", "all", "reproduced", "INT4 19.26 dB")]), "02_distributions", "claims")
     text = claims_markdown(collect_claims(results_tmp, {"02_distributions"}))
     assert sum(text.count(f"**{c.id}.**") for c in CLAIMS) == len(CLAIMS)
     assert "- **reproduced**, chapter `02_distributions`: INT4 19.26 dB" in text

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 def run(*args):
@@ -104,3 +104,28 @@ def test_analyze_help():
     assert r.returncode == 0
     for word in ("--bits", "--range", "--no-fp16", "--out", "mobilenet_v2", "torchvision:<name>"):
         assert word in r.stdout
+
+
+def test_defaults_reports_and_rewrites(tmp_path):
+    import shutil
+
+    from pvq.common.paths import notebook_sources
+
+    (tmp_path / "notebooks").mkdir()
+    for src in notebook_sources(ROOT):
+        shutil.copy(src, tmp_path / "notebooks" / src.name)
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    shutil.copy(ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    (tmp_path / "params" / "full.yaml").write_text("profile: full\n")  # stale
+
+    def defaults(*args):
+        return subprocess.run([sys.executable, "-m", "pvq", "defaults", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    r = defaults()
+    assert r.returncode == 1 and "full.yaml differs from the chapters' defaults" in r.stdout
+    assert "python -m pvq defaults --write" in r.stderr
+    r = defaults("--write")
+    assert r.returncode == 0 and "rewrote params/full.yaml" in r.stdout, r.stderr
+    r = defaults()
+    assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr

@@ -1,16 +1,42 @@
+"""The chapters' parameter records: defaults, validation naming the parameter, from_namespace."""
+
+import dataclasses
+
 import pytest
-import yaml
 
-from pvq.build import declared_parameters, profile_parameters
-from pvq.params import DistributionsParams, SetupParams, check_profile
-from pvq.paths import notebook_sources
+from pvq.book.params import (
+    N_BITS,
+    ClaimsParams,
+    DistributionsParams,
+    FineTuningParams,
+    PerLayerParams,
+    SetupParams,
+    WeightTensorsParams,
+    check_profile,
+)
+from pvq.book.profiles import CHAPTER_PARAMS
+from pvq.finetune.data import DatasetNotFoundError
+from pvq.finetune.recipe import FineTuneSpec, PretrainSpec, pretrain_defaults, recipe_defaults
 
-from .conftest import ROOT
+
+@pytest.mark.parametrize("record", sorted(set(CHAPTER_PARAMS.values()), key=lambda c: c.__name__))
+def test_defaults_are_valid(record):
+    p = record()
+    assert p.profile == "full"
+    assert list(p.to_frame().index) == [f.name for f in dataclasses.fields(record)]
+    assert record(**{f.name: getattr(p, f.name) for f in dataclasses.fields(record)}) == p  # defaults pass validation
 
 
-def test_defaults_are_valid():
-    assert DistributionsParams().n_bits == (2, 3, 4, 5, 6, 7, 8)
+def test_normalised_values():
+    assert N_BITS == (2, 3, 4, 5, 6, 7, 8)
+    assert DistributionsParams().n_bits == N_BITS
     assert SetupParams(n_bits=[4, 2]).n_bits == (2, 4)
+    assert not hasattr(SetupParams(), "baseline_bits")  # the baseline is the paper's FP16, not a parameter
+    assert FineTuningParams(combine_sparsity=[0.75, 0.5]).combine_sparsity == (0.5, 0.75)
+    assert PerLayerParams(layers={"mobilenet_v2": ["features.0.0"]}).layers == {"mobilenet_v2": ("features.0.0",)}
+    assert WeightTensorsParams(models=["mobilenet_v2"]).models == ("mobilenet_v2",)
+    assert set(CHAPTER_PARAMS) >= {"01_setup", "05_fine_tuning", "99_claims"}
+    assert CHAPTER_PARAMS["99_claims"] is ClaimsParams
 
 
 @pytest.mark.parametrize(
@@ -48,23 +74,90 @@ def test_bad_setup_parameters():
         SetupParams(index_bits=0)
     with pytest.raises(ValueError, match="profile"):
         check_profile("CI")
+    with pytest.raises(TypeError):
+        SetupParams(baseline_bits=16)  # no longer a parameter
+    assert check_profile("ci") == "ci"
 
 
-def test_full_profile_equals_every_parameters_cell():
-    full = yaml.safe_load((ROOT / "params" / "full.yaml").read_text())
-    ci = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
-    declared = {}
-    for src in notebook_sources(ROOT):
-        for name, value in declared_parameters(src).items():
-            declared.setdefault(name, value)
-            assert declared[name] == value, f"{src.name}: default of {name} differs between chapters"
-            assert full.get(name) == value, f"{src.name}: {name}={value!r} but params/full.yaml says {full.get(name)!r}"
-    assert set(full) <= set(declared), f"full.yaml names no chapter declares: {set(full) - set(declared)}"
-    assert set(ci) <= set(declared), f"ci.yaml names no chapter declares: {set(ci) - set(declared)}"
+@pytest.mark.parametrize(
+    ("record", "kwargs", "message"),
+    [
+        (WeightTensorsParams, {"models": "mobilenet_v2"}, "models must be a non-empty list"),
+        (WeightTensorsParams, {"models": ["resnet9000"]}, "unknown model 'resnet9000' in models"),
+        (WeightTensorsParams, {"fp16": 1}, "fp16 must be True or False"),
+        (WeightTensorsParams, {"n_certify": -1}, "n_certify must be an integer >= 0"),
+        (PerLayerParams, {"layers": {"resnet50": ["x"]}}, "unknown model 'resnet50' in layers"),
+        (PerLayerParams, {"layers": {"mobilenet_v2": "features.0.0"}}, "must be a non-empty list of layer names"),
+        (PerLayerParams, {"n_inputs": 4}, "n_inputs must be an integer >= 8"),
+        (PerLayerParams, {"dask_scheduler": None}, "dask_scheduler must be a string"),
+        (ClaimsParams, {"profile": "fast"}, "profile must be one of"),
+    ],
+)
+def test_bad_parameters_of_the_other_chapters(record, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        record(**kwargs)
 
 
-def test_profile_parameters_take_only_declared_names():
-    src = ROOT / "notebooks" / "01_setup.py"
-    params = profile_parameters(src, "ci", ROOT, overrides={"n_bits": [3, 4], "dof": 5.0})
-    assert params["profile"] == "ci" and params["n_bits"] == [3, 4]
-    assert "dof" not in params and "n_kurtosis" not in params
+def test_from_namespace_takes_only_the_fields():
+    namespace = {"profile": "ci", "n_bits": [4, 2], "index_bits": 8, "dof": 5.0, "np": object(), "__name__": "x"}
+    p = SetupParams.from_namespace(namespace)
+    assert p == SetupParams(profile="ci", n_bits=(2, 4), index_bits=8)
+    assert SetupParams.from_namespace({}) == SetupParams()  # an undeclared field keeps its default
+    d = DistributionsParams.from_namespace(namespace)  # each record takes its own fields from the same names
+    assert (d.profile, d.n_bits, d.dof) == ("ci", (2, 4), 5.0)
+
+
+@pytest.mark.parametrize(
+    ("record", "namespace", "message"),
+    [
+        (SetupParams, {"n_bits": [2, 2]}, "n_bits has repeated"),
+        (DistributionsParams, {"n_kurtosis": 1, "seed": 0}, "n_kurtosis must be an integer >= 2"),
+        (FineTuningParams, {"seeds": [0, -1]}, "seeds must be an integer >= 0"),
+        (FineTuningParams, {"lr": 0.0}, "lr must be a positive finite number"),
+        (ClaimsParams, {"profile": "CI", "n_bits": [2]}, "profile must be one of"),
+    ],
+)
+def test_from_namespace_validates_naming_the_parameter(record, namespace, message):
+    with pytest.raises(ValueError, match=message):
+        record.from_namespace(namespace)
+
+
+def test_fine_tuning_defaults_come_from_the_recipe():
+    p = FineTuningParams()
+    r = recipe_defaults()
+    for name in ("lr", "scale_lr", "weight_decay", "mask_interval", "bn_batches", "epoch_images", "probe_images"):
+        assert getattr(p, name) == r[name], name
+    assert p.ft_epochs == r["epochs"] == FineTuneSpec(PretrainSpec("resnet_small"), "fp32").epochs
+    assert p.pretrain_epochs == pretrain_defaults()["epochs"]
+
+
+def test_with_probes():
+    p = FineTuningParams(probe_points=3)
+    assert p.with_probes() is p
+    with pytest.raises(ValueError, match="probe_points >= 2"):
+        FineTuningParams(probe_points=0).with_probes()
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ({"architectures": ["vgg"]}, "unknown architecture"),
+        ({"seeds": [0, 0]}, "repeated"),
+        ({"ft_bits": [16]}, "below the 16-bit"),
+        ({"probe_points": 1}, "probe_points"),
+        ({"device": "tpu"}, "device"),
+        ({"combine_sparsity": [0.0]}, "combine_sparsity"),
+        ({"long_factors": [1]}, "long_factors"),
+        ({"epoch_images": -1}, "epoch_images"),
+    ],
+)
+def test_fine_tuning_params_reject_bad_values(bad, match):
+    with pytest.raises(ValueError, match=match):
+        FineTuningParams(**bad)
+
+
+def test_imagenet_parameters_are_checked_before_training(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="has no 'train/' sub-folder"):
+        FineTuningParams(imagenet_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="unknown ImageNet architecture"):
+        FineTuningParams(imagenet_arch="resnet_small")

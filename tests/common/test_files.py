@@ -1,13 +1,20 @@
-import pandas as pd
+"""Atomic writes and defensive JSON reads (every result, figure and cache entry goes through them)."""
+
+import json
+import os
+
 import pytest
 
-from pvq.publish import atomic_write, save_table
+from pvq.common.files import atomic_write, read_json
 
 
-def test_save_table_goes_to_results_dir(results_tmp):
-    path = save_table(pd.DataFrame({"a": [1, 2]}), "99_test", "t")
-    assert path == results_tmp / "99_test" / "t.csv"
-    assert pd.read_csv(path).a.tolist() == [1, 2]
+def test_atomic_write_creates_folders_and_returns_the_path(tmp_path):
+    target = tmp_path / "a" / "b" / "t.txt"
+    assert atomic_write(target, lambda p: p.write_text("new")) == target
+    assert target.read_text() == "new"
+    atomic_write(target, lambda p: p.write_text("newer"))  # replaces an existing file
+    assert target.read_text() == "newer"
+    assert [p.name for p in target.parent.iterdir()] == ["t.txt"]
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
@@ -24,12 +31,37 @@ def test_failed_write_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.csv"]  # no temporary file left behind
 
 
-def test_written_file_gets_the_usual_permissions(tmp_path):
-    import os
+def test_interrupt_leaves_nothing_behind(tmp_path):
+    def interrupted(p):
+        p.write_text("half")
+        raise KeyboardInterrupt
 
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "y.csv", interrupted)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_written_file_gets_the_usual_permissions(tmp_path):
     old = os.umask(0o022)
     try:
         path = atomic_write(tmp_path / "y.csv", lambda p: p.write_text("a"))
+        os.umask(0o077)
+        private = atomic_write(tmp_path / "z.csv", lambda p: p.write_text("a"))
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+    assert private.stat().st_mode & 0o777 == 0o600
+
+
+def test_read_json(tmp_path):
+    assert read_json(tmp_path / "missing.json") is None
+    (tmp_path / "corrupt.json").write_text('{"key": "trunc')
+    assert read_json(tmp_path / "corrupt.json") is None
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    assert read_json(tmp_path / "binary.json") is None
+    assert read_json(tmp_path) is None  # a folder is not a JSON file
+    value = {"a": [1, 2.5, None], "b": {"c": "ü"}}
+    (tmp_path / "ok.json").write_text(json.dumps(value))
+    assert read_json(tmp_path / "ok.json") == value
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert read_json(str(tmp_path / "list.json")) == [1, 2]  # any JSON value, any path-like

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pvq.metrics import kurtosis, snr_db, snr_db_from_mse
+from pvq.core.metrics import kurtosis, snr_db, snr_db_from_mse
 
 
 def test_kurtosis_matches_scipy():

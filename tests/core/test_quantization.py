@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pvq.quantization import int_grid, quantize, quantize_int, scale_from_clip
+from pvq.core.quantization import int_grid, quantize, quantize_int, scale_from_clip
 
 
 @pytest.mark.parametrize(

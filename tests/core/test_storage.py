@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from pvq.storage import binary_entropy, bits_per_weight, equivalent_sparsity
+from pvq.core.storage import binary_entropy, bits_per_weight, equivalent_sparsity
 
 
 def test_binary_entropy():

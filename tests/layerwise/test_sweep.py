@@ -7,18 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.layer_quant import quant_objective
-from pvq.per_layer import layer_chunks, layer_snr, paired_gap, run_sweep, solve_chunk
-from pvq.quantization import int_grid
+from pvq.core.quantization import int_grid
+from pvq.layerwise.quant import quant_objective
+from pvq.layerwise.sweep import layer_chunks, run_sweep, solve_chunk
 
-BITS = [2, 4, 8]
-
-
-@pytest.fixture(scope="module")
-def small_chunks():
-    chunks, info = layer_chunks("mobilenet_v2", "features.11.conv.0.0", n_bits=BITS, n_inputs=8, chunk_size=6,
-                                max_channels=2)  # fmt: skip
-    return chunks, info
+from .conftest import BITS
 
 
 def test_chunks_of_a_real_layer(small_chunks):
@@ -30,6 +23,7 @@ def test_chunks_of_a_real_layer(small_chunks):
 
 def test_exact_methods_equal_brute_force_on_real_chunks(small_chunks):
     chunks, _ = small_chunks
+    assert len(chunks) >= 3
     for c in chunks[:3]:
         rows = pd.DataFrame(solve_chunk(c, [2]))
         lo, hi = int_grid(2)
@@ -76,16 +70,6 @@ def test_cache_resumes_and_recovers_from_corruption(small_chunks, tmp_path):
     pd.testing.assert_frame_equal(full[cols], again[cols])
     pd.testing.assert_frame_equal(full[cols].iloc[: len(first)], first[cols])
     assert json.loads(broken.read_text())[0]["model"] == "mobilenet_v2"
-
-
-def test_layer_snr_and_paired_gap(small_chunks):
-    chunks, _ = small_chunks
-    df = run_sweep(chunks[:4], [4], sdp_every=2)
-    snr = layer_snr(df).set_index(["side", "method"])
-    assert snr.loc[("quantization", "exact"), "snr_db"] >= snr.loc[("quantization", "GPTQ"), "snr_db"] - 1e-9
-    assert snr.loc[("pruning", "exact"), "snr_db"] >= snr.loc[("pruning", "greedy OBS"), "snr_db"] - 1e-9
-    gap = paired_gap(df, "SDP bounds", side="quantization")
-    assert gap.chunks.iloc[0] == 2 and gap.gap_db.iloc[0] >= -1e-9 and gap.lower_gap_db.iloc[0] <= 1e-9
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.analyze import (
+from pvq.tensors.summaries import (
+    WIN_SHARE_COLUMNS,
     describe_between,
     kurtosis_boundary,
     natural_sparsity_table,
@@ -10,6 +11,8 @@ from pvq.analyze import (
     recommendations,
     win_share_by_bits,
     win_share_by_kurtosis,
+    win_share_headlines,
+    win_share_table,
 )
 
 
@@ -62,3 +65,29 @@ def test_describe_between():
     text = describe_between({8: 0.13, 4: 0.35}, pd.Series({8: 0.03, 4: 0.2}), pd.Series({8: 0.05, 4: 0.4}))
     assert "INT8: the paper's value 13.0% lies above both" in text
     assert "INT4: the paper's value 35.0% lies between the two" in text
+
+
+def hand_made_wins():
+    """Four tensors at INT2 and INT9: the winners are easy to count by hand."""
+    rows = []
+    for b, prune, paper in ((2, [9, 11, 9, 12], [8, 10, 10, 13]), (9, [1, 1, 1, 11], [10, 10, 10, 10])):
+        for i in range(4):
+            rows.append({"tensor": f"t{i}", "n_bits": b, "sparsity": 1 - b / 16, "quant_snr_db": 10.0,
+                         "quant_snr_db_paper": float(paper[i]), "prune_snr_db": float(prune[i])})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_win_share_table_counts_wins_with_both_clippings_beside_the_released_data():
+    t = win_share_table(hand_made_wins()).set_index("n_bits")
+    assert list(t.reset_index().columns) == WIN_SHARE_COLUMNS
+    # INT2, exact: 10 > 9, 10 < 11, 10 > 9, 10 < 12; paper: 8 < 9, 10 < 11, 10 > 9, 13 > 12
+    assert t.loc[2, "quant_wins_share"] == 0.5 and t.loc[2, "quant_wins_share_paper_clipping"] == 0.5
+    assert t.loc[2, "median_margin_db"] == 0.0  # margins +1, -1, +1, -2
+    assert t.loc[9, "quant_wins_share"] == 0.75 and t.loc[9, "quant_wins_share_paper_clipping"] == 0.75
+    assert t.loc[2, "tensors"] == 4 and t.loc[2, "sparsity"] == 0.875
+    assert t.loc[2, "paper_released_data"] == 0.741 and np.isnan(t.loc[9, "paper_released_data"])
+
+
+def test_win_share_headlines_quote_the_lowest_bit_width():
+    h = win_share_headlines(win_share_table(hand_made_wins()))
+    assert h == {"lowest-bits": 2, "lowest-share": 50.0, "lowest-paper-share": pytest.approx(74.1), "min-share": 50.0}

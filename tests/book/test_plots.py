@@ -1,0 +1,346 @@
+"""Every figure of the book drawn from small hand-made tidy tables: panels, labels, legends, a saved PNG."""
+
+import inspect
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from scipy import stats
+
+from pvq.book import plots
+from pvq.book.plots import (
+    PRUNE_COLOR,
+    QUANT_COLOR,
+    plot_combining,
+    plot_crossover,
+    plot_heavy_tail,
+    plot_longer,
+    plot_normal_comparison,
+    plot_per_layer,
+    plot_representations,
+    plot_storage,
+    plot_table1,
+    plot_tensor_snr,
+    plot_win_vs_kurtosis,
+)
+from pvq.book.publish import save_figure
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def texts(fig: Figure) -> set[str]:
+    """Every string drawn on the figure: titles, axis labels, tick labels, legend entries and titles, texts."""
+    out = set()
+    for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_position")):
+        if t.get_text():
+            out.add(t.get_text())
+    for ax in fig.axes:
+        out |= {ax.get_title(), ax.get_xlabel(), ax.get_ylabel()}
+    return out - {""}
+
+
+def legend_labels(ax) -> list[str]:
+    legend = ax.get_legend()
+    assert legend is not None, f"no legend on the panel titled {ax.get_title()!r}"
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def visible_axes(fig: Figure) -> list:
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def check_saved(fig, results_tmp, name):
+    """save_figure writes a real, non-empty PNG under results/<stem>/."""
+    path = save_figure(fig, "99_plots", name)
+    assert path == results_tmp / "99_plots" / f"{name}.png"
+    data = path.read_bytes()
+    assert data[:8] == PNG and len(data) > 5_000
+
+
+def test_every_plot_function_has_a_test():
+    public = {name for name, f in inspect.getmembers(plots, inspect.isfunction) if name.startswith("plot_")}
+    assert public == {name for name in plots.__all__ if name.startswith("plot_")} and len(public) >= 11
+    missing = {f"test_{name}" for name in public} - set(globals())
+    assert not missing, f"plot functions without a test: {sorted(missing)}"
+
+
+# -- chapter 2 -----------------------------------------------------------------------------------------
+
+
+def test_plot_normal_comparison(results_tmp):
+    w = np.linspace(-4, 4, 201)
+    density = stats.norm.pdf(w)
+    t = stats.norm.ppf(0.875)
+    pruned = np.abs(w) < t
+    curves = pd.DataFrame({
+        "w": w, "density": density, "pruned_density": np.where(pruned, 0.0, density),
+        "quant_weighted_error": 1e-3 * density + 1e-5, "prune_weighted_error": np.where(pruned, w**2, 0) * density,
+    })  # fmt: skip
+    levels = pd.DataFrame({"level": np.arange(-8, 8) * 0.3, "probability": 1 / 16, "spacing": 0.3})
+    snr = pd.DataFrame({"n_bits": [2, 4, 8], "sparsity": [0.875, 0.75, 0.5], "quant_snr_db": [8.3, 19.3, 40.6],
+                        "prune_snr_db": [3.0, 5.6, 11.5]})  # fmt: skip
+    fig = plot_normal_comparison(curves, levels, snr, n_bits=4, sparsity=0.75, spike=0.75)
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    ax_d, ax_e, ax_s = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == [
+        "distributions after compression", "squared error weighted by density", "SNR vs compression",
+    ]  # fmt: skip
+    assert legend_labels(ax_d) == ["original density", "INT4: mass / level spacing", "75% pruned"]
+    assert legend_labels(ax_e) == ["INT4", "75% pruning"] and ax_e.get_yscale() == "log"
+    assert legend_labels(ax_s) == ["quantization", "pruning"]
+    assert (ax_s.get_xlabel(), ax_s.get_ylabel()) == ("compression (pruned share 1 - b/16)", "SNR (dB)")
+    assert {"pruned: mass 0.75 at 0", "INT2", "INT4", "INT8"} <= texts(fig)
+    assert ax_s.lines[0].get_color() == QUANT_COLOR and ax_s.lines[1].get_color() == PRUNE_COLOR
+    np.testing.assert_allclose(ax_s.lines[0].get_xdata(), [0.875, 0.75, 0.5])  # x is 1 - b/16
+    check_saved(fig, results_tmp, "normal")
+
+
+def heavy_sweep():
+    rows = []
+    for k in (3.0, 10.0, 50.0, 200.0):
+        for b in (2, 3, 4):
+            q = 6.0 * b + 2
+            p = 3 + 2 * math.log(k) - (b - 2)  # pruning wins at 2 bits for heavy tails only
+            rows.append({"kurtosis": k, "n_bits": b, "sparsity": 1 - b / 16, "quant_snr_db": q, "prune_snr_db": p})
+    return pd.DataFrame(rows)
+
+
+def test_plot_heavy_tail(results_tmp):
+    fig = plot_heavy_tail(heavy_sweep(), title="truncated Student-t, ν = 2")
+    assert isinstance(fig, Figure)
+    panels = fig.axes[:3]
+    assert len(fig.axes) == 4  # three panels and the colour bar
+    assert [ax.get_title() for ax in panels] == [
+        "pruning SNR", "quantization SNR", "blue: quantization wins, red: pruning wins",
+    ]  # fmt: skip
+    assert legend_labels(panels[0]) == ["87.50%", "81.25%", "75.00%"]
+    assert legend_labels(panels[1]) == ["INT2", "INT3", "INT4"]
+    assert all(ax.get_xscale() == "log" and ax.get_xlabel() == "kurtosis (Pearson)" for ax in panels)
+    assert fig.axes[3].get_ylabel() == "quantization − pruning SNR (dB)"
+    assert fig.get_suptitle() == "truncated Student-t, ν = 2"
+    assert plot_heavy_tail(heavy_sweep()).get_suptitle() == ""
+    check_saved(fig, results_tmp, "heavy")
+
+
+def test_plot_crossover(results_tmp):
+    crossover = pd.DataFrame({
+        "family": ["t, ν = 1"] * 3 + ["gennorm"] * 3, "kurtosis": [3.0, 30.0, 300.0] * 2,
+        "max_prune_win_bits": [0, 2, 3, 0, 0, 2],
+    })  # fmt: skip
+    fig = plot_crossover(crossover)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert legend_labels(ax) == ["t, ν = 1", "gennorm"]  # in the table's order
+    assert ax.get_ylabel() == "pruning wins up to b bits (0: never)" and ax.get_xscale() == "log"
+    assert ax.get_title() == "where pruning starts to win depends on the tail family"
+    check_saved(fig, results_tmp, "crossover")
+
+
+# -- chapter 1 -----------------------------------------------------------------------------------------
+
+
+def test_plot_storage(results_tmp):
+    table = pd.DataFrame({
+        "n_bits": [2, 4, 8] * 3, "format": ["ideal"] * 3 + ["bitmask"] * 3 + ["index"] * 3,
+        "equivalent_sparsity": [0.875, 0.75, 0.5, 0.9375, 0.8125, 0.5625, 0.9, 0.8, 0.6],
+    })  # fmt: skip
+    fig = plot_storage(table)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert legend_labels(ax) == ["ideal", "bitmask", "index"] and ax.get_legend().get_title().get_text() == "format"
+    assert ax.get_xlabel() == "INT-b storage budget (bits per weight)" and ax.get_ylabel() == "sparsity needed"
+    assert ax.get_title() == "equal-storage sparsity by sparse format"
+    check_saved(fig, results_tmp, "storage")
+
+
+# -- chapter 3 -----------------------------------------------------------------------------------------
+
+
+def tensor_table(n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for b in (2, 4, 8):
+        for i in range(n):
+            q = 6.0 * b + rng.normal()
+            rows.append({"tensor": f"t{i}", "n_bits": b, "sparsity": 1 - b / 16, "kurtosis": 3 + 10 * i,
+                         "quant_snr_db": q, "quant_snr_db_paper": q - 0.5,
+                         "prune_snr_db": q + (1.0 if b == 2 and i > n // 2 else -3.0)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_plot_tensor_snr(results_tmp):
+    fig = plot_tensor_snr(tensor_table())
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert legend_labels(ax) == ["INT8 vs 50.00%", "INT4 vs 75.00%", "INT2 vs 87.50%"]  # most bits first
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("quantization SNR (dB)", "pruning SNR (dB)")
+    assert ax.get_title() == "every tensor: above the line, pruning wins" and "y = x" in texts(fig)
+    assert len(ax.collections) == 3 and sum(len(c.get_offsets()) for c in ax.collections) == 90
+    paper = plot_tensor_snr(tensor_table(), quant_col="quant_snr_db_paper", title="paper's clipping")
+    assert paper.axes[0].get_title() == "paper's clipping"
+    np.testing.assert_allclose(
+        paper.axes[0].collections[0].get_offsets()[:, 0], tensor_table().query("n_bits == 8").quant_snr_db_paper
+    )
+    check_saved(fig, results_tmp, "tensor-snr")
+
+
+def test_plot_win_vs_kurtosis(results_tmp):
+    df = tensor_table()
+    boundary = pd.DataFrame({"n_bits": [2, 4, 8], "boundary_kurtosis": [150.0, np.nan, np.nan]})
+    fig = plot_win_vs_kurtosis(df, boundary)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert legend_labels(ax) == ["quantization wins", "pruning wins", "fitted boundary"]
+    assert ax.get_title() == "who wins, by tensor kurtosis" and ax.get_xscale() == "log"
+    assert ax.get_ylabel() == "bits b (pruning 1 - b/16)" and list(ax.get_yticks()) == [2, 4, 8]
+    quant, prune, bound = ax.collections
+    assert len(quant.get_offsets()) + len(prune.get_offsets()) == len(df)
+    assert len(prune.get_offsets()) == int((df.prune_snr_db > df.quant_snr_db).sum()) > 0
+    assert len(bound.get_offsets()) == 1  # NaN boundaries are not drawn
+    check_saved(fig, results_tmp, "win-vs-kurtosis")
+
+
+# -- chapter 4 -----------------------------------------------------------------------------------------
+
+
+def per_layer_table(layers):
+    rows = []
+    for model, layer in layers:
+        for b in (2, 4, 8):
+            q = 6.0 * b
+            rows.append({"model": model, "layer": layer, "n_bits": b, "quant_exact_db": q, "quant_exact_proven": 1.0,
+                         "quant_sdp_lower_db": q - 1, "quant_sdp_upper_db": q + 1, "prune_exact_db": 2.0 * b,
+                         "prune_exact_proven": 1.0 if b < 8 else 0.5, "prune_bound_db": 2.0 * b + 1,
+                         "quant_GPTQ_db": q - 0.5, "prune_magnitude + refit_db": 2.0 * b - 1})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("n_layers", "grid"), [(1, (1, 1)), (2, (1, 2)), (5, (2, 4))])
+def test_plot_per_layer(results_tmp, n_layers, grid):
+    layers = [("mobilenet_v2", f"features.{i}.conv.0.0") for i in range(n_layers)]
+    fig = plot_per_layer(per_layer_table(layers))
+    assert isinstance(fig, Figure) and len(fig.axes) == grid[0] * grid[1]
+    shown = visible_axes(fig)
+    assert len(shown) == n_layers  # the panels left over in the grid are hidden
+    assert [ax.get_title() for ax in shown] == [f"{m}\n{layer}" for m, layer in layers]
+    assert shown[0].get_ylabel() == "layer SNR (dB)"
+    assert [t.get_text() for t in shown[0].get_xticklabels()] == ["2b", "4b", "8b"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "quant. SDP bounds (paper)", "quant. exact", "prune exact", "prune best found", "GPTQ", "magnitude + refit",
+    ]  # fmt: skip
+    check_saved(fig, results_tmp, f"per-layer-{n_layers}")
+
+
+def test_plot_per_layer_without_optional_columns():
+    table = per_layer_table([("m", "l")]).drop(columns=["quant_sdp_lower_db", "quant_sdp_upper_db", "quant_GPTQ_db"])
+    labels = [t.get_text() for t in plot_per_layer(table).legends[0].get_texts()]
+    assert "quant. SDP bounds (paper)" not in labels and "GPTQ" not in labels and "quant. exact" in labels
+
+
+# -- chapters 5–7 --------------------------------------------------------------------------------------
+
+
+def table1_frame(archs=("resnet_small", "mobilenet_small")):
+    rows = []
+    for arch in archs:
+        for epochs in (2, 4):
+            for b in (2, 4):
+                rows.append({"arch": arch, "epochs": epochs, "n_bits": b, "sparsity": 1 - b / 16,
+                             "accuracy_mean_qat": 0.9 - 0.01 * (4 - b), "accuracy_std_qat": 0.002,
+                             "accuracy_mean_prune": 0.88 - 0.03 * (4 - b), "accuracy_std_prune": np.nan})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_plot_table1(results_tmp):
+    baselines = pd.DataFrame({"arch": ["resnet_small"], "accuracy": [0.91]})
+    fig = plot_table1(table1_frame(), baselines)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per architecture
+    left, right = fig.axes
+    assert [left.get_title(), right.get_title()] == ["resnet_small", "mobilenet_small"]
+    assert sorted(legend_labels(left)) == ["FP32 baseline", "QAT (INT-b)", "gradual pruning (1 - b/16)"]
+    assert left.get_ylabel() == "Fashion-MNIST test accuracy (%)"
+    assert left.get_xlabel() == "bits per weight (QAT) / sparsity (pruning)"
+    assert [t.get_text() for t in left.get_xticklabels()] == ["2b\n88%", "4b\n75%"]
+    assert [line.get_ydata()[0] for line in left.lines if line.get_linestyle() == "--"] == [pytest.approx(91.0)]
+    assert not any(line.get_linestyle() == "--" for line in right.lines)  # no baseline given for it
+    single = plot_table1(table1_frame(("resnet_small",)))
+    assert len(single.axes) == 1 and legend_labels(single.axes[0]) == ["QAT (INT-b)", "gradual pruning (1 - b/16)"]
+    check_saved(fig, results_tmp, "table1")
+
+
+def test_plot_longer(results_tmp):
+    longer = pd.DataFrame({
+        "arch": ["resnet_small"] * 4, "n_bits": [2, 2, 3, 3], "factor": [1.0, 2.0, 1.0, 2.0],
+        "accuracy_mean_qat": [0.88, 0.885, 0.9, 0.9], "accuracy_std_qat": [0.001, 0.002, np.nan, 0.001],
+        "accuracy_mean_prune": [0.8, 0.84, 0.85, 0.86], "accuracy_std_prune": [0.01, 0.01, 0.01, 0.01],
+    })  # fmt: skip
+    fig = plot_longer(longer)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per (architecture, point)
+    assert [ax.get_title() for ax in fig.axes] == ["resnet_small, INT2 vs 87.50%", "resnet_small, INT3 vs 81.25%"]
+    assert legend_labels(fig.axes[0]) == ["INT2", "87.50% pruned"]
+    assert fig.axes[0].get_ylabel() == "test accuracy (%)" and fig.axes[1].get_xlabel() == "fine-tuning length"
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1×", "2×"]
+    check_saved(fig, results_tmp, "longer")
+
+
+def test_plot_combining(results_tmp):
+    front = pd.DataFrame([
+        {"arch": "resnet_small", "kind": "quantized", "n_bits": 4, "avg_bits": 3.0, "accuracy_mean": 0.90},
+        {"arch": "resnet_small", "kind": "quantized", "n_bits": 8, "avg_bits": 7.0, "accuracy_mean": 0.91},
+        {"arch": "resnet_small", "kind": "pruned", "n_bits": np.nan, "avg_bits": 4.0, "accuracy_mean": 0.89},
+        {"arch": "resnet_small", "kind": "pruned", "n_bits": np.nan, "avg_bits": 8.0, "accuracy_mean": 0.905},
+        {"arch": "resnet_small", "kind": "combined", "n_bits": 4, "avg_bits": 1.5, "accuracy_mean": 0.88},
+        {"arch": "resnet_small", "kind": "combined", "n_bits": 8, "avg_bits": 3.5, "accuracy_mean": 0.905},
+        {"arch": "resnet_small", "kind": "combined", "n_bits": 8, "avg_bits": 1.8, "accuracy_mean": 0.89},
+    ])  # fmt: skip
+    fig = plot_combining(front)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert legend_labels(ax) == [
+        "quantized (natural sparsity only)",
+        "pruned (FP16)",
+        "INT4 + pruning",
+        "INT8 + pruning",
+    ]
+    assert ax.get_title() == "resnet_small" and ax.get_ylabel() == "test accuracy (%)"
+    assert ax.get_xlabel() == "average bits per weight (non-zeros × bit-width)" and ax.get_xscale() == "log"
+    int8 = ax.lines[3]  # each combined line starts at its quantized model
+    np.testing.assert_allclose(int8.get_xdata(), [7.0, 1.8, 3.5])
+    check_saved(fig, results_tmp, "combining")
+
+
+def representation_summary(methods=(("qat", "INT4", 4, 0.0), ("prune", "75% pruning", None, 0.75))):
+    rows = []
+    for arch in ("resnet_small", "mobilenet_small"):
+        for method, label, bits, sparsity in methods:
+            for progress, snr in ((0.0, np.nan), (0.5, 12.0), (1.0, 15.0)):
+                rows.append({"arch": arch, "method": method, "label": label, "n_bits": bits, "sparsity": sparsity,
+                             "progress": progress, "snr_db": snr, "cka": 1 - 10 ** (-snr / 10)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("metric", "ylabel"), [("snr_db", "activation SNR vs original (dB)"),
+                                                 ("cka", "linear CKA vs original")])  # fmt: skip
+def test_plot_representations(results_tmp, metric, ylabel):
+    summary = representation_summary(
+        (("qat", "INT4", 4, 0.0), ("prune", "75% pruning", None, 0.75), ("fp32", "FP32 fine-tuned", None, 0.0))
+    )
+    fig = plot_representations(summary, metric=metric)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per architecture
+    assert [ax.get_title() for ax in fig.axes] == ["resnet_small", "mobilenet_small"]
+    assert fig.axes[0].get_ylabel() == ylabel
+    assert fig.axes[0].get_xlabel() == "fraction of fine-tuning (dotted: pruning target reached)"
+    assert legend_labels(fig.axes[-1]) == ["INT4", "75% pruning", "FP32 fine-tuned"]
+    fp32 = [line for line in fig.axes[0].lines if line.get_label() == "FP32 fine-tuned"]
+    assert len(fp32) == 1 and fp32[0].get_color() == "k"  # the control is the black line
+    check_saved(fig, results_tmp, f"representations-{metric}")
+
+
+def test_plot_representations_draws_every_bit_width_of_the_parameters():
+    """Every comparison point FineTuningParams accepts (ft_bits 1..15) can be drawn."""
+    for b in (2, 8, 12, 15):
+        summary = representation_summary((("qat", f"INT{b}", b, 0.0), ("prune", "p", None, 1 - b / 16)))
+        assert isinstance(plot_representations(summary), Figure), b

@@ -1,0 +1,178 @@
+"""The claim checks, each a pure function of a chapter's tables, on small hand-made tables with known answers."""
+
+import numpy as np
+import pandas as pd
+
+from pvq.analytic.heavy_tails import pruning_win_onset
+from pvq.book.claims import VERDICTS
+from pvq.book.verdicts import (
+    check_c1,
+    check_c2,
+    check_c3,
+    check_c4,
+    check_c5,
+    check_c6,
+    check_c7,
+    check_c8_mask_cost,
+    check_c8_natural_sparsity,
+    check_c9,
+)
+from pvq.finetune.tables import combine_points, longer_table, pareto_front, representation_recovery, table1
+
+from ..finetune.test_tables import combining_runs, grid, probes, run
+
+
+def normal_table(margin):
+    return pd.DataFrame(
+        {"n_bits": [2, 4], "grid": "signed", "quant_snr_db": [8.0, 19.0], "prune_snr_db": [8.0 - margin, 5.0]}
+    )
+
+
+def test_c1():
+    assert check_c1(normal_table(1.0)).verdict == "reproduced"
+    v = check_c1(normal_table(-1.0))
+    assert v.verdict == "not reproduced" and "INT2" in v.evidence
+
+
+def sweep(prune_wins_at):
+    rows = []
+    for k in (3.0, 10.0, 100.0):
+        for b in (2, 3, 4):
+            wins = k >= prune_wins_at.get(b, float("inf"))
+            rows.append(
+                {
+                    "kurtosis": k,
+                    "n_bits": b,
+                    "sparsity": 1 - b / 16,
+                    "quant_snr_db": 10.0,
+                    "prune_snr_db": 11.0 if wins else 9.0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_c2():
+    s = sweep({2: 10.0, 3: 100.0})
+    assert check_c2(s, pruning_win_onset(s)).verdict == "reproduced"
+    s = sweep({2: 10.0, 3: 10.0, 4: 100.0})
+    assert check_c2(s, pruning_win_onset(s)).verdict == "partly reproduced"
+    s = sweep({2: 3.0})
+    assert check_c2(s, pruning_win_onset(s)).verdict == "not reproduced"
+
+
+def test_c5_verdicts():
+    t = table1(pd.DataFrame(grid({8: 0.91, 4: 0.90, 2: 0.85}, {8: 0.905, 4: 0.89, 2: 0.86})))
+    v = check_c5(t)
+    assert v.verdict == "reproduced"  # pruning wins only at 2 bits
+    assert "1 of 1 at ≤ 3 bits" in v.evidence
+    t = table1(pd.DataFrame(grid({8: 0.91, 4: 0.88}, {8: 0.905, 4: 0.89})))
+    assert check_c5(t).verdict == "not reproduced"  # pruning wins at 4 bits
+    t = table1(pd.DataFrame(grid({4: 0.8895}, {4: 0.89}, spread=0.01)))
+    assert check_c5(t).verdict == "reproduced"  # within noise: not a significant pruning win
+
+
+def test_c6():
+    rows = grid({2: 0.88}, {2: 0.80}, epochs=2) + grid({2: 0.885}, {2: 0.84}, epochs=4)
+    assert check_c6(longer_table(pd.DataFrame(rows), base_epochs=2)).verdict == "reproduced"
+    rows = grid({2: 0.88}, {2: 0.80}, epochs=2) + grid({2: 0.90}, {2: 0.80}, epochs=4)
+    assert check_c6(longer_table(pd.DataFrame(rows), base_epochs=2)).verdict == "not reproduced"
+
+
+def test_c7():
+    # pruning: perfect at the start, worst just after the target (0.8), back up at the end
+    p = probes("prune", "75% pruning", [np.inf, 20, 12, 8, 6, 9], sparsity=0.75)
+    q = probes("qat", "INT4", [15, 14, 13, 12, 12, 11], bits=4)
+    assert check_c7(representation_recovery(pd.DataFrame(p + q))).verdict == "reproduced"
+    q_back = probes("qat", "INT4", [11, 12, 13, 14, 15, 16], bits=4)  # QAT recovers more (+5 dB) than pruning
+    assert check_c7(representation_recovery(pd.DataFrame(p + q_back))).verdict == "partly reproduced"
+    p_flat = probes("prune", "75% pruning", [np.inf, 20, 12, 8, 6, 5], sparsity=0.75)
+    assert check_c7(representation_recovery(pd.DataFrame(p_flat + q_back))).verdict == "not reproduced"
+    control = probes("fp32", "FP32 fine-tuned", [np.inf, 30, 28, 27, 26, 25])
+    v = check_c7(representation_recovery(pd.DataFrame(p + q + control)))
+    assert v.verdict == "reproduced" and "the FP32 control" in v.evidence
+
+
+def test_c9():
+    rows = combining_runs()
+    pts = combine_points(pd.DataFrame(rows))
+    v = check_c9(pareto_front(pts))
+    assert "1 of 2 combined models" in v.evidence and "INT8 + 75% pruning (2.00" in v.evidence
+    assert "1 combined model(s) sit below the fewest bits" in v.evidence and "INT2 + 50% pruning" in v.evidence
+    # with the combined models worse than both: says so
+    worse = [r for r in rows if r["method"] != "qat+prune"] + [run("qat+prune", bits=8, sparsity=0.75, acc=0.5)]
+    assert "none of 1 combined" in check_c9(pareto_front(combine_points(pd.DataFrame(worse)))).evidence
+
+
+def storage_table(bitmask_sparsity):
+    rows = []
+    for b in (2, 4):
+        ideal = 1 - b / 16
+        for fmt, c in (("ideal", ideal), ("bitmask", bitmask_sparsity(b)), ("entropy", ideal + 0.01)):
+            rows.append(
+                {"n_bits": b, "format": fmt, "equivalent_sparsity": c, "prune_snr_db": 5.0, "quant_snr_db": 19.0}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_c8_mask_cost():
+    v = check_c8_mask_cost(storage_table(lambda b: 1 - (b - 1) / 16))
+    assert v.claim == "C8" and v.scope == "mask cost" and v.verdict == "reproduced"
+    assert "at INT4 storage" in v.evidence and "81.25%" in v.evidence and "75.00%" in v.evidence
+    assert check_c8_mask_cost(storage_table(lambda b: 1 - (b + 1) / 16)).verdict == "not reproduced"
+    assert "at INT2 storage" in check_c8_mask_cost(storage_table(lambda b: 0.9), n_bits=3).evidence
+
+
+def test_c8_natural_sparsity():
+    table = pd.DataFrame({"n_bits": [8, 4, 2], "natural_sparsity_mean": [0.12, 0.36, 0.6]})
+    v = check_c8_natural_sparsity(table)
+    assert v.scope == "natural sparsity" and v.verdict == "reproduced" and "INT8: 12.0%" in v.evidence
+    assert check_c8_natural_sparsity(table.assign(natural_sparsity_mean=[0.2, 0.5, 0.6])).verdict == "partly reproduced"
+    assert check_c8_natural_sparsity(table.assign(natural_sparsity_mean=[0.01, 0.9, 0.9])).verdict == "not reproduced"
+    assert check_c8_natural_sparsity(table[table.n_bits != 8]).verdict == "not yet checked"
+
+
+def tensor_tables(prune_wins):
+    """Tensors at 8 and 2 bits; pruning wins on ``prune_wins[b]`` of the high-kurtosis ones."""
+    rows = []
+    for b in (8, 2):
+        for i in range(10):
+            k = 3.0 + i * 10
+            wins = i >= 10 - prune_wins[b]
+            rows.append({"tensor": f"t{i}", "n_bits": b, "kurtosis": k, "quant_snr_db": 10.0,
+                         "prune_snr_db": 11.0 if wins else 9.0})  # fmt: skip
+    tensors = pd.DataFrame(rows)
+    share = tensors.assign(q=tensors.quant_snr_db >= tensors.prune_snr_db).groupby("n_bits").q.agg(["mean", "size"])
+    wins = pd.DataFrame(
+        {"n_bits": share.index, "quant_wins_share": share["mean"].values, "tensors": share["size"].values}
+    )
+    return wins, tensors
+
+
+def test_c3():
+    assert check_c3(*tensor_tables({8: 1, 2: 3})).verdict == "reproduced"
+    assert check_c3(*tensor_tables({8: 3, 2: 1})).verdict == "partly reproduced"  # share shrinks as bits fall
+    assert check_c3(*tensor_tables({8: 1, 2: 6})).verdict == "not reproduced"  # pruning wins most tensors at 2 bits
+    v = check_c3(*tensor_tables({8: 0, 2: 0}))
+    assert "pruning wins on no tensor" in v.evidence and v.verdict in VERDICTS
+
+
+def per_layer_table(prune_bound_4, prune_exact_4):
+    return pd.DataFrame({
+        "model": "m", "layer": "l", "n_bits": [2, 4, 8],
+        "quant_exact_db": [8.0, 20.0, 40.0], "quant_sdp_lower_db": [7.0, 19.0, 39.0],
+        "quant_sdp_upper_db": [9.0, 21.0, 41.0], "prune_exact_db": [9.0, prune_exact_4, 10.0],
+        "prune_bound_db": [9.5, prune_bound_4, 10.5],
+    })  # fmt: skip
+
+
+def test_c4():
+    assert check_c4(per_layer_table(6.0, 5.0)).verdict == "reproduced"
+    assert check_c4(per_layer_table(19.5, 5.0)).verdict == "partly reproduced"  # bound not proven, optimum wins
+    v = check_c4(per_layer_table(22.0, 21.0))
+    assert v.verdict == "not reproduced" and "below 4 bits pruning's optimum wins at 1 of 1" in v.evidence
+
+
+def test_every_check_names_its_claim():
+    assert check_c1(normal_table(1.0)).claim == "C1"
+    assert check_c5(table1(pd.DataFrame(grid({4: 0.9}, {4: 0.8})))).claim == "C5"
+    assert check_c9(pareto_front(combine_points(pd.DataFrame([run("qat", bits=4)])))).claim == "C9"

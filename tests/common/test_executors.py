@@ -1,0 +1,61 @@
+"""Where parallel jobs run: a local spawn process pool, or a Dask cluster named by argument or environment."""
+
+import operator
+import typing
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from pvq.common.executors import DASK_ENV, make_executor
+
+
+def test_local_pool_runs_a_picklable_function(monkeypatch):
+    monkeypatch.delenv(DASK_ENV, raising=False)
+    executor = make_executor(workers=2)
+    try:
+        assert isinstance(executor, ProcessPoolExecutor)
+        assert executor._mp_context.get_start_method() == "spawn"  # forking a process holding torch threads can hang
+        assert executor._max_workers == 2
+        assert list(executor.map(operator.mul, [1, 2, 3], [4, 5, 6])) == [4, 10, 18]
+        assert executor.submit(pow, 2, 10).result(timeout=60) == 1024
+    finally:
+        executor.shutdown()
+
+
+class FakeClient:
+    """Stands in for distributed.Client: records the address, hands out a marker executor."""
+
+    addresses: typing.ClassVar[list] = []
+
+    def __init__(self, address):
+        FakeClient.addresses.append(address)
+
+    def get_executor(self):
+        return ("dask executor", FakeClient.addresses[-1])
+
+
+@pytest.fixture
+def fake_dask(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    FakeClient.addresses = []
+    monkeypatch.setattr(distributed, "Client", FakeClient)
+    return FakeClient
+
+
+def test_the_environment_names_a_dask_cluster(fake_dask, monkeypatch):
+    assert DASK_ENV == "PVQ_DASK_SCHEDULER"
+    monkeypatch.setenv(DASK_ENV, "tcp://scheduler:8786")
+    assert make_executor(workers=3) == ("dask executor", "tcp://scheduler:8786")
+    assert fake_dask.addresses == ["tcp://scheduler:8786"]
+
+
+def test_an_explicit_scheduler_wins_over_the_environment(fake_dask, monkeypatch):
+    monkeypatch.setenv(DASK_ENV, "tcp://from-env:8786")
+    assert make_executor("tcp://explicit:8786") == ("dask executor", "tcp://explicit:8786")
+    monkeypatch.setenv(DASK_ENV, "")
+    pool = make_executor(None, workers=1)  # an empty variable means: no cluster
+    try:
+        assert isinstance(pool, ProcessPoolExecutor)
+    finally:
+        pool.shutdown()
+    assert fake_dask.addresses == ["tcp://explicit:8786"]

@@ -1,0 +1,99 @@
+"""The run cache: pretrained networks and fine-tuning runs stored once, read back, recomputed when corrupt."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from pvq.finetune import cache
+from pvq.finetune.cache import (
+    RUN_COLUMNS,
+    default_cache_dir,
+    load_pretrained,
+    representation_table,
+    run_grid,
+    summarize_runs,
+)
+from pvq.finetune.recipe import PretrainSpec
+
+from .conftest import tiny_spec
+
+
+def _store_pretrained(cache_dir, base, state, info):
+    (cache_dir / "pretrained").mkdir(parents=True)
+    torch.save(state, cache_dir / "pretrained" / f"{base.key()}.pt")
+    (cache_dir / "pretrained" / f"{base.key()}.json").write_text(json.dumps(info))
+
+
+def test_run_grid_caches_and_recovers_from_corruption(small_data, pretrained, tmp_path, monkeypatch):
+    base, state, info = pretrained
+    cache_dir = tmp_path / "cache"
+    _store_pretrained(cache_dir, base, state, info)
+    assert load_pretrained(base, cache_dir)[1]["accuracy"] == info["accuracy"]
+    monkeypatch.setattr(cache, "cached_fashion_mnist", lambda folder=None: small_data)
+    specs = [tiny_spec(base, "qat", n_bits=8), tiny_spec(base, "prune", sparsity=0.5)]
+    table, records = run_grid(specs, cache_dir=cache_dir)
+    assert list(table.columns) == [*RUN_COLUMNS, "base_accuracy"]
+    assert list(table.status) == ["ok", "ok"] and len(list((cache_dir / "finetune").glob("*.json"))) == 2
+    assert (table.base_accuracy == info["accuracy"]).all() and [r["key"] for r in records] == [s.key() for s in specs]
+
+    calls = []
+    real = cache.finetune
+    monkeypatch.setattr(cache, "finetune", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again, _ = run_grid(specs, cache_dir=cache_dir)
+    assert calls == [] and again.accuracy.tolist() == table.accuracy.tolist()  # all from the cache
+    path = cache_dir / "finetune" / f"{specs[0].key()}.json"
+    path.write_text('{"key": "trunc')  # an interrupted write from an older version
+    again, _ = run_grid(specs, cache_dir=cache_dir)
+    assert calls == [1] and json.loads(path.read_text())["status"] == "ok"
+
+
+def test_unreadable_pretrained_entries_are_missing(pretrained, tmp_path):
+    base, state, info = pretrained
+    assert load_pretrained(base, tmp_path) is None
+    _store_pretrained(tmp_path, base, state, info)
+    (tmp_path / "pretrained" / f"{base.key()}.pt").write_bytes(b"not a torch file")
+    assert load_pretrained(base, tmp_path) is None
+    (tmp_path / "pretrained" / f"{base.key()}.json").write_text("{broken")
+    assert load_pretrained(base, tmp_path) is None
+
+
+def test_missing_pretrained_network_is_a_clear_error(tmp_path):
+    spec = tiny_spec(PretrainSpec("resnet_small", epochs=1), "qat", n_bits=4)
+    with pytest.raises(FileNotFoundError, match="pretrained network"):
+        run_grid([spec], cache_dir=tmp_path)
+
+
+def test_default_cache_dir_follows_the_results_dir(results_tmp):
+    assert default_cache_dir() == results_tmp.resolve() / "training-cache"
+
+
+def _row(seed, status, accuracy, avg_bits=8.0, zeros=0.5):
+    return {"arch": "a", "method": "prune", "label": "50% pruning", "n_bits": None, "sparsity": 0.5, "epochs": 1,
+            "seed": seed, "status": status, "accuracy": accuracy, "avg_bits": avg_bits, "zeros": zeros}  # fmt: skip
+
+
+def test_summarize_runs_counts_diverged_runs_but_does_not_average_them():
+    runs = pd.DataFrame([_row(0, "ok", 0.8), _row(1, "diverged", math.nan, math.nan, math.nan), _row(2, "ok", 0.7)])
+    s = summarize_runs(runs)
+    assert len(s) == 1
+    s = s.iloc[0]
+    assert (s.n_runs, s.n_ok, s.n_diverged) == (3, 2, 1)
+    assert s.accuracy_mean == pytest.approx(0.75) and s.accuracy_std == pytest.approx(math.sqrt(0.005))
+    all_diverged = summarize_runs(pd.DataFrame([_row(0, "diverged", math.nan)])).iloc[0]
+    assert all_diverged.n_ok == 0 and all_diverged.n_diverged == 1 and math.isnan(all_diverged.accuracy_mean)
+
+
+def test_representation_table_is_long():
+    records = [
+        {"arch": "a", "method": "qat", "label": "INT4", "n_bits": 4, "sparsity": 0.0, "seed": 0, "epochs": 1,
+         "steps": 10, "representations": [{"step": 0, "layer": "fc", "snr_db": 30.0, "cka": 0.99},
+                                          {"step": 10, "layer": "fc", "snr_db": 20.0, "cka": 0.9}]},
+        {"arch": "a", "method": "prune", "label": "50% pruning", "n_bits": None, "sparsity": 0.5, "seed": 0,
+         "epochs": 1, "steps": 10, "representations": []},
+    ]  # fmt: skip
+    t = representation_table(records)
+    assert len(t) == 2 and t.step.tolist() == [0, 10] and set(t.method) == {"qat"}
+    assert {"arch", "label", "n_bits", "layer", "snr_db", "cka"} <= set(t.columns)
