@@ -27,7 +27,9 @@ from .errors import optimal_clip, prune_mse, pruning_threshold, quant_mse
 
 __all__ = ["CLOSED_FORM_COLUMNS", "MONTE_CARLO_COLUMNS", "check_headlines", "closed_form_check", "monte_carlo_check"]
 
+#: Columns of :func:`closed_form_check`.
 CLOSED_FORM_COLUMNS = ["n_bits", "quant_rel_diff", "prune_rel_diff"]
+#: Columns of :func:`monte_carlo_check`.
 MONTE_CARLO_COLUMNS = [
     "distribution",
     "n_bits",

@@ -1,5 +1,5 @@
 """The book's layer (top): chapter parameters and profiles, the claims and their verdicts, plots,
-publishing, the notebook runner and the command line (:mod:`pvq.book.cli`).
+publishing, the notebook runner and the command line (``pvq.book.cli``).
 
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`,
 :mod:`~pvq.book.verdicts`, :mod:`~pvq.book.plots`, :mod:`~pvq.book.publish`,

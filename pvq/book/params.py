@@ -49,7 +49,7 @@ __all__ = [
 
 PROFILES: tuple[str, ...] = ("ci", "full")
 HEAVY_TAIL_FAMILIES: tuple[str, ...] = ("truncated_student_t", "student_t", "gennorm")
-#: The paper's comparison points: INT-b against pruning at ``1 - b/16``, b = 2..8.
+#: The paper's comparison points, INT-b against pruning at ``1 - b/16`` for b = 2..8.
 N_BITS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
 _RECIPE = recipe_defaults()
 

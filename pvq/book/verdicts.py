@@ -145,7 +145,7 @@ def check_c3(wins: pd.DataFrame, tensors: pd.DataFrame, *, quant_col: str = "qua
 def check_c8_natural_sparsity(natural: pd.DataFrame, *, tolerance: float = 0.05) -> Verdict:
     """C8, natural-sparsity part: share of exact zeros at INT8 and INT4 against the paper's ≈13%, ≈35%.
 
-    ``natural`` (:func:`pvq.tensors.clipping.natural.natural_sparsity_comparison`) has columns ``n_bits,
+    ``natural`` (:func:`pvq.tensors.natural.natural_sparsity_comparison`) has columns ``n_bits,
     natural_sparsity_mean``. Within ``tolerance`` (absolute)
     at both: reproduced; same order (ratio within 0.5–2) at both: partly reproduced.
     """

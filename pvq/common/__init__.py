@@ -1,6 +1,6 @@
 """Shared helpers of every layer: argument checks, atomic files, paths, executors, the paper's numbers.
 
-This is the bottom layer of :mod:`pvq`: it imports nothing else from the package, and every
+This is the bottom layer of ``pvq``: it imports nothing else from the package, and every
 other subpackage may import from it.
 """
 

@@ -15,7 +15,7 @@ __all__ = [
     "paper_values",
 ]
 
-#: Values the paper states: name → (value, source).
+#: Values the paper states, each name mapped to ``(value, source)``.
 PAPER = {
     "normal_int4_quant_snr_db": (19.1, "paper §3 text: INT4 on N(0,1), 'about 19.1 dB'"),
     "normal_75pct_prune_snr_db": (5.6, "paper §3 text: 75% pruning on N(0,1), 'about 5.6 dB'"),
@@ -41,7 +41,7 @@ PAPER_RELEASED_QUANT_WIN_SHARE = {8: 0.982, 7: 0.974, 6: 0.963, 5: 0.941, 4: 0.9
 #: Mean share of exact zeros per bit-width in the same released data.
 PAPER_RELEASED_NATURAL_SPARSITY = {8: 0.126, 4: 0.352, 2: 0.593}
 
-#: The fine-tuning recipe of the paper's repository (ImageNet): setting → (value, source).
+#: The fine-tuning recipe of the paper's repository (ImageNet), each setting mapped to ``(value, source)``.
 PAPER_RECIPE = {
     "epochs": (20, "paper repository: 20 epochs of ImageNet fine-tuning"),
     "momentum": (0.9, "paper repository: SGD, momentum 0.9"),

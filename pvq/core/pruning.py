@@ -20,7 +20,7 @@ from .quantization import check_n_bits
 
 __all__ = ["BASELINE_BITS", "check_sparsity", "paired_bits", "paired_sparsity", "pairing_table", "prune", "prune_mask"]
 
-#: Bits per weight of the uncompressed baseline: FP16, the paper's reference for every pairing.
+#: Bits per weight of the uncompressed baseline (FP16), the paper's reference for every pairing.
 BASELINE_BITS = 16
 
 

@@ -70,7 +70,7 @@ def imagenet_base_state(arch: str) -> dict:
     Raises
     ------
     ValueError
-        An architecture not in :data:`ARCHITECTURES`.
+        An architecture not in :data:`~pvq.finetune.imagenet_data.ARCHITECTURES`.
     FileNotFoundError
         The package holding the weights is not installed (``requirements-assets.txt``).
     """
@@ -150,7 +150,7 @@ def run_imagenet(
 
     Everything is checked before the weights or any image are loaded: the architecture, method,
     bit-width and sparsity (:func:`imagenet_spec`), the device, the output path and the folder
-    layout (:class:`ImageNetTask`). Then :func:`pvq.finetune.loop.finetune` runs from
+    layout (:class:`~pvq.finetune.imagenet_data.ImageNetTask`). Then :func:`pvq.finetune.loop.finetune` runs from
     :func:`imagenet_base_state`.
 
     Parameters
@@ -160,7 +160,7 @@ def run_imagenet(
     progress : bool
         Show a progress bar over the optimiser steps.
     workers : int
-        Image decoding threads of the :class:`ImageNetTask`.
+        Image decoding threads of the :class:`~pvq.finetune.imagenet_data.ImageNetTask`.
 
     Returns
     -------

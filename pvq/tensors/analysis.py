@@ -3,8 +3,8 @@
 For one tensor ``w`` (cast to FP16 first, the paper's baseline) and each bit-width ``b``:
 
 - **quantization SNR, paper convention**: per-tensor signed grid, clipping value chosen among
-  the 100 candidates ``α_k = k·(max|w| + 0.5)/100`` by the smallest MSE (:func:`paper_clip`);
-- **quantization SNR, pvq**: the MSE-optimal clipping value (:func:`optimal_clip_tensor`):
+  the 100 candidates ``α_k = k·(max|w| + 0.5)/100`` by the smallest MSE (:func:`~pvq.tensors.clipping.paper_clip`);
+- **quantization SNR, pvq**: the MSE-optimal clipping value (:func:`~pvq.tensors.clipping.optimal_clip_tensor`):
   a dense scan, then alternating minimisation (assign each weight to its level, then the best
   scale for that assignment) to a fixed point; never worse than the paper's grid, by
   construction;
@@ -30,7 +30,7 @@ from .clipping import SortedWeights, clip_search, natural_sparsity, prune_mse_so
 
 __all__ = ["TENSOR_COLUMNS", "analyze_tensor", "check_tensor"]
 
-#: Columns of ``tensors.csv``: one row per (model, tensor, bit-width).
+#: Columns of ``tensors.csv``, one row per (model, tensor, bit-width).
 TENSOR_COLUMNS = [
     "model",
     "tensor",

@@ -66,7 +66,7 @@ def natural_sparsity_comparison(
     reference_model : str
         Model whose tensors alone fill the last column.
     paper_text : mapping of int to float, optional
-        ``{n_bits: share}`` the paper's text states (default: INT8 and INT4 from :data:`PAPER`).
+        ``{n_bits: share}`` the paper's text states (default: INT8 and INT4 from :data:`~pvq.common.paper.PAPER`).
     released : mapping of int to float
         ``{n_bits: share}`` of the released data.
 
