@@ -6,10 +6,10 @@ from their module, so that ``import pvq`` stays light.
 
 Modules: :mod:`~pvq.tensors.checkpoints`, :mod:`~pvq.tensors.clipping`,
 :mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`, :mod:`~pvq.tensors.model_set`,
-:mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`. They import from lower layers only:
-:mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`,
-then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
-(``tests/test_architecture.py`` checks it).
+:mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`, :mod:`~pvq.tensors.released`. They
+import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
+:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
+:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
 from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor
@@ -40,6 +40,14 @@ from .natural import (
     natural_sparsity_headlines,
     zero_bin_share,
 )
+from .released import (
+    AGGREGATIONS,
+    COMPARED,
+    RELEASED_COLUMNS,
+    compare_with_released,
+    load_released,
+    natural_sparsity_by_source,
+)
 from .summaries import (
     KURTOSIS_BINS,
     QUANT_COLUMNS,
@@ -57,11 +65,14 @@ from .summaries import (
 )
 
 __all__ = [
+    "AGGREGATIONS",
     "CERTIFIED_COLUMNS",
+    "COMPARED",
     "KURTOSIS_BINS",
     "MODELS",
     "NATURAL_SPARSITY_COLUMNS",
     "QUANT_COLUMNS",
+    "RELEASED_COLUMNS",
     "TENSOR_COLUMNS",
     "WIN_SHARE_COLUMNS",
     "Checkpoint",
@@ -78,13 +89,16 @@ __all__ = [
     "clip_audit_headlines",
     "clip_search",
     "clipping_gain_table",
+    "compare_with_released",
     "corrected_pruning_table",
     "describe_between",
     "is_layer_weight",
     "iter_weights",
     "kurtosis_boundary",
+    "load_released",
     "model_table",
     "natural_sparsity",
+    "natural_sparsity_by_source",
     "natural_sparsity_comparison",
     "natural_sparsity_headlines",
     "natural_sparsity_table",
