@@ -123,12 +123,31 @@ def test_c8_mask_cost():
 
 
 def test_c8_natural_sparsity():
-    table = pd.DataFrame({"n_bits": [8, 4, 2], "natural_sparsity_mean": [0.12, 0.36, 0.6]})
-    v = check_c8_natural_sparsity(table)
-    assert v.scope == "natural sparsity" and v.verdict == "reproduced" and "INT8: 12.0%" in v.evidence
-    assert check_c8_natural_sparsity(table.assign(natural_sparsity_mean=[0.2, 0.5, 0.6])).verdict == "partly reproduced"
-    assert check_c8_natural_sparsity(table.assign(natural_sparsity_mean=[0.01, 0.9, 0.9])).verdict == "not reproduced"
-    assert check_c8_natural_sparsity(table[table.n_bits != 8]).verdict == "not yet checked"
+    """Judged on the paper's released data: the paper's ≈13% / ≈35% must be one of its aggregations."""
+    from pvq.tensors.released import natural_sparsity_by_source
+
+    def source(z8, z4):  # two models, one tensor each at INT8 and INT4
+        return pd.DataFrame(
+            {"model": ["a", "b"] * 2, "n_bits": [8, 8, 4, 4], "natural_sparsity": [*z8, *z4], "numel": [10, 30] * 2}
+        )
+
+    matching = natural_sparsity_by_source(
+        {"released": source((0.12, 0.14), (0.34, 0.36)), "offline": source((0.0, 0.1), (0.2, 0.4))}
+    )
+    v = check_c8_natural_sparsity(matching)
+    assert v.scope == "natural sparsity" and v.verdict == "reproduced"
+    assert (
+        "mean over tensors is 13.0% / 35.0%" in v.evidence
+        and "the paper's numbers are the unweighted mean" in v.evidence
+    )
+    assert "7.5% / 35.0% (weighted by weights)" in v.evidence  # (0·10 + 0.1·30)/40, (0.2·10 + 0.4·30)/40
+    off = natural_sparsity_by_source({"released": source((0.05, 0.07), (0.34, 0.36))})
+    v = check_c8_natural_sparsity(off)
+    assert (
+        v.verdict == "not reproduced" and "none gives the paper's numbers" in v.evidence and "offline" not in v.evidence
+    )
+    no_int8 = natural_sparsity_by_source({"released": source((0.12, 0.14), (0.34, 0.36))}, n_bits=(4,))
+    assert check_c8_natural_sparsity(no_int8).verdict == "not yet checked"
 
 
 def tensor_tables(prune_wins):

@@ -12,8 +12,13 @@ from pvq.tensors.released import (
     COMPARED,
     RELEASED_COLUMNS,
     compare_with_released,
+    cross_check,
+    cross_check_summary,
+    finite_points,
     load_released,
     natural_sparsity_by_source,
+    released_headlines,
+    released_win_share,
 )
 from pvq.tensors.summaries import analyze_model
 
@@ -82,3 +87,44 @@ def test_mobilenet_v2_matches_the_release_tensor_by_tensor(released):
         "excess_kurtosis": 0.1,
     }
     assert all(worst[q] <= tolerance[q] for q in COMPARED), worst
+
+
+def test_released_win_share_two_ways(released):
+    w = released_win_share(released).set_index("n_bits")
+    # the shares usually quoted from the release leave out tensors where pruning is lossless
+    assert w.quant_wins_share_finite[8] == pytest.approx(0.982, abs=5e-4)
+    assert w.quant_wins_share_finite[2] == pytest.approx(0.741, abs=5e-4)
+    assert (w.quant_wins_share <= w.quant_wins_share_finite).all() and (w.lossless_pruning > 0).all()
+    by_hand = pd.DataFrame(
+        {"n_bits": [4] * 4, "quant_snr_db_paper": [10.0, 10.0, 10.0, 10.0], "prune_snr_db": [5.0, 12.0, np.inf, 9.0]}
+    )
+    row = released_win_share(by_hand).iloc[0]
+    assert (row.tensors, row.lossless_pruning) == (4, 1)
+    assert row.quant_wins_share == 0.5 and row.quant_wins_share_finite == pytest.approx(2 / 3)
+
+
+def test_finite_points_and_cross_check_summary():
+    t = pd.DataFrame(
+        {"quant_snr_db_paper": [1.0, 2.0, 3.0], "prune_snr_db": [1.0, np.inf, 2.0], "kurtosis": [3.0, 3.0, np.inf]}
+    )
+    assert len(finite_points(t)) == 1
+    both = pd.DataFrame({"tensor": ["a", "b"], "n_bits": [2, 4], **{f"{q}_diff": [0.1, -0.3] for q in COMPARED}})
+    s = cross_check_summary(both).set_index("quantity")
+    assert list(s.index) == list(COMPARED)
+    assert s.max_abs_diff.tolist() == [0.3] * 5 and s.median_abs_diff.tolist() == [pytest.approx(0.2)] * 5
+    assert (s.worst_tensor == "b").all() and (s.worst_n_bits == 4).all()
+
+
+def test_cross_check_empty_without_the_model(released):
+    ours = pd.DataFrame({"model": ["other"], "tensor": ["x.weight"], "n_bits": [4]})
+    both, summary = cross_check(ours, released, model="mobilenet_v2")
+    assert both.empty and summary.empty and {"tensor", "quant_snr_db_paper_diff"} <= set(both.columns)
+
+
+def test_released_headlines(released):
+    wins = released_win_share(released)
+    h = released_headlines(released, wins)
+    assert h["released-lossless"] == int(wins.lossless_pruning.sum())
+    assert h["released-points"] == len(finite_points(released)) < len(released)
+    assert h["released-share-finite-8"] == pytest.approx(98.2, abs=0.05)
+    assert h["released-share-2"] < h["released-share-finite-2"]
