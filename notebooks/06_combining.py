@@ -132,8 +132,10 @@ styled(combining_wins(front), na_rep="none")
 
 # %% [markdown]
 # "none": no such model in the grid, so nothing to compare with (`beats_both_alone` is "none"
-# as well). A combined model is worth having where it beats both. The claim check below
-# reads this very table, so the verdict and the table cannot disagree.
+# as well). `margin` is the combined model's lead over its best rival and `margin_se` the standard
+# error of that lead over seeds. A combined model is worth having where it beats both, and the
+# claim is read as: some combined model does so by more than two standard errors. The claim check
+# below reads this very table, so the verdict and the table cannot disagree.
 #
 # ## What this chapter supports
 
@@ -142,7 +144,10 @@ out.verdicts(check_c9(front))
 
 # %% [markdown]
 # - **C9** (combining: where, if anywhere, the combination beats either alone at equal average
-#   bits per weight): **{glue:md}`c9-verdict`**. {glue:md}`c9-evidence`.
+#   bits per weight; read as a combined model ahead of every single-method model with no more
+#   bits by more than two standard errors): **{glue:md}`c9-verdict`**. {glue:md}`c9-evidence`.
+#   Earlier editions of this book returned *reproduced* whenever the data answered "where"; the
+#   reading above can fail.
 # - The comparison ignores the cost of the sparsity mask (at least
 #   {glue:text}`paper-mask-bits-per-weight:.0f` bit per weight for unstructured sparsity,
 #   [chapter 1](ch-setup)); counting it moves every pruned and combined point right.

@@ -250,34 +250,50 @@ def figure5(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def combining_wins(front: pd.DataFrame) -> pd.DataFrame:
-    """Where a combined model beats both methods alone at no more average bits per weight.
+    """Where a combined model beats both methods alone at no more average bits per weight, and by how much.
 
     For a combined model with average bits :math:`\\bar b` and accuracy :math:`a`, its rival is the
-    best accuracy any single-method model reaches with no more bits,
-    :math:`r = \\max(\\text{best\\_other\\_quantized}, \\text{best\\_other\\_pruned})`, and
-    ``beats_both_alone`` is :math:`a > r`; it is missing (``<NA>``) when no single-method model
-    has that few bits, so that there is nothing to compare with. The claim check
-    :func:`pvq.book.verdicts.check_c9` reads this very column. Paper §6, Figure 5.
+    most accurate single-method model (QAT alone or pruning alone, same network) with no more bits,
+    accuracy :math:`r = \\max(\\text{best\\_other\\_quantized}, \\text{best\\_other\\_pruned})`;
+    ``beats_both_alone`` is :math:`a > r`, ``margin`` is :math:`a - r` and ``margin_se`` the standard
+    error of that difference over seeds, :math:`\\sqrt{s_a^2/n_a + s_r^2/n_r}` (NaN with fewer than two
+    seeds on either side). All three are missing when no single-method model has that few bits, so that
+    there is nothing to compare with. The claim check :func:`pvq.book.verdicts.check_c9` reads these
+    very columns. Paper §6, Figure 5.
 
     Parameters
     ----------
     front : pandas.DataFrame
-        :func:`figure5` (or :func:`pareto_front`).
+        :func:`figure5` (or :func:`pareto_front`), with ``accuracy_std`` and ``n_ok``.
 
     Returns
     -------
     pandas.DataFrame
         The combined models: ``arch, label, avg_bits, accuracy_mean, best_other_quantized,
-        best_other_pruned, beats_both_alone`` (nullable boolean).
+        best_other_pruned, beats_both_alone`` (nullable boolean), ``margin``, ``margin_se``.
     """
     c = front[front.kind == "combined"]
-    rival = c[["best_other_quantized", "best_other_pruned"]].max(axis=1)
+    single = front[front.kind.isin(["quantized", "pruned"])]
     cols = ["arch", "label", "avg_bits", "accuracy_mean", "best_other_quantized", "best_other_pruned"]
     out = c[cols].reset_index(drop=True)
-    out["beats_both_alone"] = pd.array(
-        [pd.NA if math.isnan(r) else bool(a > r) for a, r in zip(c.accuracy_mean, rival, strict=True)],
-        dtype="boolean",
-    )
+    beats, margin, margin_se = [], [], []
+    for r in c.itertuples():
+        rivals = single[(single.arch == r.arch) & (single.avg_bits <= r.avg_bits)]
+        if rivals.empty:
+            beats.append(pd.NA)
+            margin.append(math.nan)
+            margin_se.append(math.nan)
+            continue
+        best = rivals.loc[rivals.accuracy_mean.idxmax()]
+        beats.append(bool(r.accuracy_mean > best.accuracy_mean))
+        margin.append(float(r.accuracy_mean - best.accuracy_mean))
+        enough = min(r.n_ok, best.n_ok) >= 2
+        margin_se.append(
+            math.sqrt(r.accuracy_std**2 / r.n_ok + best.accuracy_std**2 / best.n_ok) if enough else math.nan
+        )
+    out["beats_both_alone"] = pd.array(beats, dtype="boolean")
+    out["margin"] = margin
+    out["margin_se"] = margin_se
     return out
 
 
@@ -377,7 +393,7 @@ def _points(v: float) -> str:
 COLUMN_FORMATS = {
     **dict.fromkeys(["accuracy", "accuracy_mean", "accuracy_mean_qat", "accuracy_mean_prune", "top-1"], "{:.2%}"),
     **dict.fromkeys(["best_other_quantized", "best_other_pruned"], "{:.2%}"),
-    **dict.fromkeys(["gap", "gain_qat", "gain_prune"], _points),
+    **dict.fromkeys(["gap", "gain_qat", "gain_prune", "margin", "margin_se"], _points),
     **dict.fromkeys(["snr_start", "snr_lowest", "snr_end"], "{:.1f}"),
     **dict.fromkeys(["recovered_db", "drift_db"], "{:+.2f}"),
     "seconds": "{:.0f}",

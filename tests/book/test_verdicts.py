@@ -94,13 +94,31 @@ def test_c7():
 
 def test_c9():
     rows = combining_runs()
-    pts = combine_points(pd.DataFrame(rows))
-    v = check_c9(pareto_front(pts))
-    assert "1 of 2 combined models" in v.evidence and "INT8 + 75% pruning (2.00" in v.evidence
+    v = check_c9(pareto_front(combine_points(pd.DataFrame(rows))))
+    assert v.verdict == "partly reproduced" and "1 of 1 combined models with a rival" in v.evidence
+    assert "INT8 + 75% pruning (2.00" in v.evidence
     assert "1 combined model(s) sit below the fewest bits" in v.evidence and "INT2 + 50% pruning" in v.evidence
-    # with the combined models worse than both: says so
+    # with the combined models worse than both: not reproduced, and says so
     worse = [r for r in rows if r["method"] != "qat+prune"] + [run("qat+prune", bits=8, sparsity=0.75, acc=0.5)]
-    assert "none of 1 combined" in check_c9(pareto_front(combine_points(pd.DataFrame(worse)))).evidence
+    v = check_c9(pareto_front(combine_points(pd.DataFrame(worse))))
+    assert v.verdict == "not reproduced" and "none of 1 combined" in v.evidence
+
+
+def test_c9_each_verdict_with_seeds():
+    """Three seeds each: ahead by many standard errors, ahead within noise, and no rival at all."""
+
+    def seeds(method, acc, spread, **kw):
+        return [run(method, seed=s, acc=acc + spread * (s - 1), **kw) for s in (0, 1, 2)]
+
+    base = seeds("qat", 0.85, 0.001, bits=2, zeros=0.4) + seeds("prune", 0.80, 0.001, sparsity=0.875)
+    clear = base + seeds("qat+prune", 0.905, 0.001, bits=8, sparsity=0.75)  # +5.5 points, s.e. ≈ 0.08
+    v = check_c9(pareto_front(combine_points(pd.DataFrame(clear))))
+    assert v.verdict == "reproduced" and "1 of them by more than 2 standard errors" in v.evidence
+    noisy = base + seeds("qat+prune", 0.86, 0.05, bits=8, sparsity=0.75)  # +1 point, s.e. ≈ 2.9
+    assert check_c9(pareto_front(combine_points(pd.DataFrame(noisy)))).verdict == "partly reproduced"
+    lonely = base + seeds("qat+prune", 0.7, 0.001, bits=2, sparsity=0.5)  # 1.0 bit: below every single method
+    v = check_c9(pareto_front(combine_points(pd.DataFrame(lonely))))
+    assert v.verdict == "not yet checked" and "has a rival" in v.evidence
 
 
 def storage_table(bitmask_sparsity):

@@ -179,21 +179,25 @@ def test_combining_wins_and_c9_read_the_same_column():
     pd.testing.assert_frame_equal(front, pareto_front(combine_points(pd.DataFrame(combining_runs()))))
     w = combining_wins(front)
     assert w.columns.tolist() == ["arch", "label", "avg_bits", "accuracy_mean", "best_other_quantized",
-                                  "best_other_pruned", "beats_both_alone"]  # fmt: skip
+                                  "best_other_pruned", "beats_both_alone", "margin", "margin_se"]  # fmt: skip
     w = w.set_index("label")
     # INT2 + 50% pruning: 1.0 bit, below every single-method model (INT2 at 1.2, 88% pruning at 2.0): no rival
     # INT8 + 75% pruning: 2.0 bits, 0.905 > max(INT2 0.85, 88% pruning 0.80)
     assert w.loc["INT8 + 75% pruning", ["best_other_quantized", "best_other_pruned"]].tolist() == [0.85, 0.80]
     assert w.beats_both_alone.tolist() == [pd.NA, True]
+    assert w.loc["INT8 + 75% pruning", "margin"] == pytest.approx(0.905 - 0.85)
+    assert math.isnan(w.loc["INT8 + 75% pruning", "margin_se"])  # one seed: no standard error
     v = check_c9(front)
-    assert "1 of 2 combined models" in v.evidence and "INT8 + 75% pruning" in v.evidence.split(";")[0]
+    assert v.verdict == "partly reproduced"  # ahead, but not shown to be by more than 2 s.e.
+    assert "1 of 1 combined models with a rival" in v.evidence and "INT8 + 75% pruning" in v.evidence.split(";")[0]
     assert "INT2 + 50% pruning" in v.evidence.split(";")[1]
     worse = [r for r in combining_runs() if r["method"] != "qat+prune"] + [
         run("qat+prune", bits=8, sparsity=0.75, acc=0.5)
     ]
     lost = combining_wins(figure5(pd.DataFrame(worse)))
     assert lost.beats_both_alone.tolist() == [False]
-    assert "none of 1 combined" in check_c9(figure5(pd.DataFrame(worse))).evidence
+    v = check_c9(figure5(pd.DataFrame(worse)))
+    assert v.verdict == "not reproduced" and "none of 1 combined models with a rival" in v.evidence
 
 
 def test_natural_sparsity_lists_the_quantized_models():
