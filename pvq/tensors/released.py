@@ -70,25 +70,13 @@ def load_released(path=None) -> pd.DataFrame:
         ``tensors.csv``). The files carry no weight counts.
     """
     if path is None:
-        path = resources.files(__package__).joinpath("released", "weights_sqnr.csv.gz")
-    with resources.as_file(path) if not isinstance(path, str) else _plain(path) as f:
-        table = pd.read_csv(f)
+        with resources.as_file(resources.files(__package__) / "released" / "weights_sqnr.csv.gz") as shipped:
+            table = pd.read_csv(shipped)
+    else:
+        table = pd.read_csv(path)
     table["sparsity"] = [paired_sparsity(b) for b in table.n_bits]
     table["kurtosis"] = table.excess_kurtosis + 3.0
     return table[RELEASED_COLUMNS]
-
-
-class _plain:
-    """A path as a context manager (the counterpart of :func:`importlib.resources.as_file`)."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        return self.path
-
-    def __exit__(self, *exc):
-        return False
 
 
 def compare_with_released(ours: pd.DataFrame, released: pd.DataFrame, *, model: str) -> pd.DataFrame:

@@ -128,3 +128,12 @@ def test_released_headlines(released):
     assert h["released-points"] == len(finite_points(released)) < len(released)
     assert h["released-share-finite-8"] == pytest.approx(98.2, abs=0.05)
     assert h["released-share-2"] < h["released-share-finite-2"]
+
+
+def test_load_released_from_a_given_file(tmp_path, released):
+    path = tmp_path / "small.csv.gz"
+    raw = released.head(3).drop(columns=["sparsity", "kurtosis"])
+    raw.to_csv(path, index=False)
+    again = load_released(path)
+    pd.testing.assert_frame_equal(again, released.head(3))
+    assert load_released(str(path)).shape == (3, len(RELEASED_COLUMNS))
