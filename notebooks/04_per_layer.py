@@ -39,7 +39,7 @@
 # chunks per layer.
 #
 # **Parameters.** The cell below holds this chapter's parameters; its defaults are the `full`
-# profile (their one home is {py:class}`pvq.book.params.PerLayerParams`), and `params/ci.yaml`
+# profile (their one home is {py:class}`pvq.book.layer_params.PerLayerParams`), and `params/ci.yaml`
 # overrides them for the fast profile.
 
 # %% tags=["parameters"]
@@ -66,7 +66,7 @@ dask_scheduler = ""
 seed = 0
 
 # %%
-from pvq.book.params import PerLayerParams
+from pvq.book.layer_params import PerLayerParams
 from pvq.book.plots import plot_per_layer
 from pvq.book.publish import Chapter
 from pvq.book.verdicts import check_c4

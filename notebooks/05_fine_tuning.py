@@ -51,7 +51,7 @@
 # (see [the ImageNet path](sec-imagenet)).
 #
 # **Parameters.** The cell below holds the parameters of chapters 5–7 (their one home is
-# {py:class}`pvq.book.params.FineTuningParams`; `params/ci.yaml` overrides them for the fast
+# {py:class}`pvq.book.training_params.FineTuningParams`; `params/ci.yaml` overrides them for the fast
 # profile). The three chapters share one cache of training runs, so each run trains once.
 
 # %% tags=["parameters"]
@@ -80,9 +80,9 @@ imagenet_arch = "mobilenet_v2"
 imagenet_epochs = 20
 
 # %%
-from pvq.book.params import FineTuningParams
 from pvq.book.plots import plot_longer, plot_table1
 from pvq.book.publish import Chapter
+from pvq.book.training_params import FineTuningParams
 from pvq.book.verdicts import check_c5, check_c6
 from pvq.common.paper import paper_values
 from pvq.common.paths import results_dir

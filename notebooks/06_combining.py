@@ -35,7 +35,7 @@
 # the recipe's higher bit-width in the first and last layer) and $\mathrm{nnz}_l$ its non-zero
 # weights. As in the paper, the cost of storing where the zeros are is not counted.
 #
-# **Parameters.** Those of [chapter 5](ch-fine-tuning) ({py:class}`pvq.book.params.FineTuningParams`),
+# **Parameters.** Those of [chapter 5](ch-fine-tuning) ({py:class}`pvq.book.training_params.FineTuningParams`),
 # with the combined grid's bit-widths `combine_bits` and the pruning ratios `combine_sparsity`
 # applied on top of them.
 
@@ -62,9 +62,9 @@ device = "auto"
 data_folder = ""
 
 # %%
-from pvq.book.params import FineTuningParams
 from pvq.book.plots import plot_combining
 from pvq.book.publish import Chapter
+from pvq.book.training_params import FineTuningParams
 from pvq.book.verdicts import check_c9
 from pvq.finetune.findings import combining_headlines
 from pvq.finetune.grids import combine_specs, execute, table1_specs

@@ -38,7 +38,7 @@
 # and $A_c$ column-centred ({mod}`pvq.finetune.representations`). SNR asks for the *same* activations;
 # linear CKA only for the same geometry (it ignores rotations and scale).
 #
-# **Parameters.** Those of [chapter 5](ch-fine-tuning) ({py:class}`pvq.book.params.FineTuningParams`);
+# **Parameters.** Those of [chapter 5](ch-fine-tuning) ({py:class}`pvq.book.training_params.FineTuningParams`);
 # this chapter needs the probes (`probe_points` of at least 2: the start and the end of a run)
 # and fails early without them.
 
@@ -65,9 +65,9 @@ device = "auto"
 data_folder = ""
 
 # %%
-from pvq.book.params import FineTuningParams
 from pvq.book.plots import plot_representations
 from pvq.book.publish import Chapter
+from pvq.book.training_params import FineTuningParams
 from pvq.book.verdicts import check_c7
 from pvq.finetune.findings import recovery_headlines, representation_headlines
 from pvq.finetune.grids import control_specs, execute, longer_specs, table1_specs

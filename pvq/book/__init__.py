@@ -1,14 +1,16 @@
 """The book's layer (top): chapter parameters and profiles, the claims and their verdicts, plots,
 publishing, the notebook runner and the command line (``pvq.book.cli``).
 
-Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`,
-:mod:`~pvq.book.verdicts`, :mod:`~pvq.book.plots`, :mod:`~pvq.book.publish`,
-:mod:`~pvq.book.runner`. They import from lower layers only: :mod:`pvq.common` at the bottom, then
-:mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
-:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
+:mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
+:mod:`~pvq.book.plots`, :mod:`~pvq.book.publish`, :mod:`~pvq.book.runner`. They import from lower
+layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
+:mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
+from .layer_params import PerLayerParams
 from .params import (
     HEAVY_TAIL_FAMILIES,
     N_BITS,
@@ -16,8 +18,6 @@ from .params import (
     ChapterParams,
     ClaimsParams,
     DistributionsParams,
-    FineTuningParams,
-    PerLayerParams,
     SetupParams,
     WeightTensorsParams,
     check_profile,
@@ -50,6 +50,7 @@ from .profiles import (
 )
 from .publish import Chapter, glue, glue_values, publish_figure, publish_verdicts, save_figure, save_table
 from .runner import NotebookRun, chain_name, execute_chapters
+from .training_params import FineTuningParams
 from .verdicts import (
     check_c1,
     check_c2,

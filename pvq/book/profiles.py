@@ -24,15 +24,15 @@ import yaml
 
 from ..common.files import atomic_write
 from ..common.paths import notebook_sources
+from .layer_params import PerLayerParams
 from .params import (
     ClaimsParams,
     DistributionsParams,
-    FineTuningParams,
-    PerLayerParams,
     SetupParams,
     WeightTensorsParams,
     check_profile,
 )
+from .training_params import FineTuningParams
 
 __all__ = [
     "CHAPTER_PARAMS",

@@ -11,7 +11,7 @@
 :func:`execute` trains the FP32 baselines and then every run through one executor, with the
 shared cache of :mod:`pvq.finetune.cache`.
 
-``p`` is the chapters' parameter record (:class:`pvq.book.params.FineTuningParams`), or any object
+``p`` is the chapters' parameter record (:class:`pvq.book.training_params.FineTuningParams`), or any object
 with the same attributes: this module reads it and never imports the book layer.
 """
 

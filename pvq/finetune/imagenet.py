@@ -230,7 +230,7 @@ def imagenet_table(p, *, folder, n_bits: int = 4) -> pd.DataFrame:
 
     Parameters
     ----------
-    p : pvq.book.params.FineTuningParams
+    p : pvq.book.training_params.FineTuningParams
         Or any object with ``imagenet_dir`` (the folder with ``train/<class>/`` and
         ``val/<class>/``), ``imagenet_arch``, ``imagenet_epochs`` and ``device``.
     folder : str or Path

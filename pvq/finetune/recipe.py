@@ -8,7 +8,7 @@ A run is a :class:`FineTuneSpec` (frozen, with a stable :meth:`~FineTuneSpec.key
 field changing the result), so runs can be cached as JSON and executed in other processes
 (:mod:`pvq.finetune.cache`); :mod:`pvq.finetune.loop` carries them out. The defaults of
 :class:`FineTuneSpec` are the home of the recipe's defaults: the chapters' parameter record
-(:class:`pvq.book.params.FineTuningParams`) takes its recipe defaults from here.
+(:class:`pvq.book.training_params.FineTuningParams`) takes its recipe defaults from here.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def layer_problems(
     Parameters
     ----------
     layers : mapping of str to sequence of str
-        Runnable model name → layer names (:class:`pvq.book.params.PerLayerParams`).
+        Runnable model name → layer names (:class:`pvq.book.layer_params.PerLayerParams`).
     n_bits, n_inputs, chunk_size, max_chunks, seed
         As in :func:`pvq.layerwise.sweep.layer_chunks`, the same for every layer.
 

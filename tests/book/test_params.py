@@ -4,17 +4,17 @@ import dataclasses
 
 import pytest
 
+from pvq.book.layer_params import PerLayerParams
 from pvq.book.params import (
     N_BITS,
     ClaimsParams,
     DistributionsParams,
-    FineTuningParams,
-    PerLayerParams,
     SetupParams,
     WeightTensorsParams,
     check_profile,
 )
 from pvq.book.profiles import CHAPTER_PARAMS
+from pvq.book.training_params import FineTuningParams
 from pvq.finetune.data import DatasetNotFoundError
 from pvq.finetune.recipe import FineTuneSpec, PretrainSpec, pretrain_defaults, recipe_defaults
 

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from pvq.book.params import FineTuningParams
+from pvq.book.training_params import FineTuningParams
 from pvq.finetune.data import FASHION_MNIST_FILES, DatasetNotFoundError
 from pvq.finetune.grids import (
     base_spec,

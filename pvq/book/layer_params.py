@@ -1,0 +1,84 @@
+"""Parameters of chapter 4 (the per-layer study): the one home of its defaults.
+
+See :mod:`pvq.book.params` for how the records are used (validation before any heavy work, the
+parameters cell and ``params/full.yaml`` derived from the fields below).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..common.checks import check_count
+from ..core.pruning import BASELINE_BITS
+from ..core.quantization import check_bits_list
+from ..layerwise.sweep import DEFAULT_LAYERS
+from .params import N_BITS, ChapterParams, check_profile
+
+__all__ = ["PerLayerParams"]
+
+
+@dataclass(frozen=True)
+class PerLayerParams(ChapterParams):
+    """Parameters of chapter 4 (per-layer post-training comparison, Figure 4).
+
+    Attributes
+    ----------
+    profile : {'ci', 'full'}
+    layers : dict of str to list of str
+        Runnable model (``'mobilenet_v2'``, ``'efficientnet_lite0'``, ``'minilm_l6'``) → layer names.
+    n_bits : tuple of int
+    n_inputs : int
+        Calibration images / text passages (≥ 8).
+    chunk_size : int
+        Largest number of input dimensions per problem (≥ 1).
+    max_chunks : int
+        Chunks studied per layer (evenly spread over the layer).
+    prune_nodes, quant_nodes : int
+        Node budgets of the exact pruning and quantization searches.
+    scip_max_n : int
+        SCIP cross-check on chunks of at most this many weights (0: none).
+    workers : int
+        Local worker processes.
+    dask_scheduler : str
+        Address of a Dask scheduler (empty: local processes; ``$PVQ_DASK_SCHEDULER`` also works).
+    seed : int
+    """
+
+    profile: str = "full"
+    layers: dict = dataclasses.field(default_factory=lambda: {m: tuple(v) for m, v in DEFAULT_LAYERS.items()})
+    n_bits: tuple = N_BITS
+    n_inputs: int = 64
+    chunk_size: int = 32
+    max_chunks: int = 8
+    prune_nodes: int = 20_000_000
+    quant_nodes: int = 200_000_000
+    scip_max_n: int = 16
+    workers: int = 2
+    dask_scheduler: str = ""
+    seed: int = 0
+
+    def __post_init__(self):
+        runnable = ("mobilenet_v2", "efficientnet_lite0", "minilm_l6")
+        check_profile(self.profile)
+        if not isinstance(self.layers, dict) or not self.layers:
+            raise ValueError(f"layers must map model names to lists of layer names, got {self.layers!r}")
+        for model, names in self.layers.items():
+            if model not in runnable:
+                raise ValueError(f"unknown model {model!r} in layers; runnable models: {runnable}")
+            if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
+        object.__setattr__(self, "layers", {m: tuple(v) for m, v in self.layers.items()})
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        check_count(self.n_inputs, "n_inputs", 8)
+        check_count(self.chunk_size, "chunk_size", 1)
+        check_count(self.max_chunks, "max_chunks", 1)
+        check_count(self.prune_nodes, "prune_nodes", 1)
+        check_count(self.quant_nodes, "quant_nodes", 1)
+        check_count(self.scip_max_n, "scip_max_n", 0)
+        check_count(self.workers, "workers", 1)
+        if not isinstance(self.dask_scheduler, str):
+            raise ValueError(
+                f"dask_scheduler must be a string (empty for local processes), got {self.dask_scheduler!r}"
+            )
+        check_count(self.seed, "seed", 0)
