@@ -7,15 +7,13 @@ other subpackage may import from it.
 from .checks import check_count, check_positive
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, read_json
-from .paper import PAPER, PAPER_RECIPE, PAPER_RELEASED_NATURAL_SPARSITY, PAPER_RELEASED_QUANT_WIN_SHARE, paper_values
+from .paper import PAPER, PAPER_RECIPE, paper_values
 from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, results_root
 
 __all__ = [
     "DASK_ENV",
     "PAPER",
     "PAPER_RECIPE",
-    "PAPER_RELEASED_NATURAL_SPARSITY",
-    "PAPER_RELEASED_QUANT_WIN_SHARE",
     "RESULTS_ENV",
     "atomic_write",
     "book_root",

@@ -10,8 +10,6 @@ from __future__ import annotations
 __all__ = [
     "PAPER",
     "PAPER_RECIPE",
-    "PAPER_RELEASED_NATURAL_SPARSITY",
-    "PAPER_RELEASED_QUANT_WIN_SHARE",
     "paper_values",
 ]
 
@@ -33,13 +31,6 @@ PAPER = {
     "n_calibration_images": (64, "paper repository, §5 setup: 64 ImageNet validation images feed each layer"),
     "max_chunk_size": (32, "paper repository, §5 setup: problems cut into chunks of at most 32 input dimensions"),
 }
-
-#: Share of tensors where quantization wins, per bit-width, in the per-tensor data the paper's
-#: repository released for its 45 torchvision models (2,704 tensors per bit-width): derived from
-#: the paper's data, not printed in the paper.
-PAPER_RELEASED_QUANT_WIN_SHARE = {8: 0.982, 7: 0.974, 6: 0.963, 5: 0.941, 4: 0.901, 3: 0.845, 2: 0.741}
-#: Mean share of exact zeros per bit-width in the same released data.
-PAPER_RELEASED_NATURAL_SPARSITY = {8: 0.126, 4: 0.352, 2: 0.593}
 
 #: The fine-tuning recipe of the paper's repository (ImageNet), each setting mapped to ``(value, source)``.
 PAPER_RECIPE = {

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from ..common.paper import PAPER, PAPER_RELEASED_NATURAL_SPARSITY, paper_values
+from ..common.paper import PAPER, paper_values
 from ..core.quantization import scale_from_clip
+from .released import released_by_bits
 from .summaries import describe_between, natural_sparsity_table
 
 __all__ = [
@@ -44,7 +45,7 @@ def natural_sparsity_comparison(
     *,
     reference_model: str = "mobilenet_v2",
     paper_text: Mapping[int, float] | None = None,
-    released: Mapping[int, float] = PAPER_RELEASED_NATURAL_SPARSITY,
+    released: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Share of exact zeros per bit-width: ours under two range settings, the paper's, one model's.
 
@@ -67,8 +68,9 @@ def natural_sparsity_comparison(
         Model whose tensors alone fill the last column.
     paper_text : mapping of int to float, optional
         ``{n_bits: share}`` the paper's text states (default: INT8 and INT4 from :data:`~pvq.common.paper.PAPER`).
-    released : mapping of int to float
-        ``{n_bits: share}`` of the released data.
+    released : pandas.DataFrame, optional
+        The released per-tensor table (:func:`pvq.tensors.released.load_released`; default: the
+        shipped release), averaged over tensors (:func:`pvq.tensors.released.released_by_bits`).
 
     Returns
     -------
@@ -80,7 +82,7 @@ def natural_sparsity_comparison(
     out = natural_sparsity_table(tensors)
     out["minmax_range"] = tensors.groupby("n_bits").natural_sparsity_minmax.mean().to_numpy()
     out["paper_text"] = out.n_bits.map(paper_text)
-    out["paper_released_data"] = out.n_bits.map(released)
+    out["paper_released_data"] = out.n_bits.map(released_by_bits(released).natural_sparsity)
     reference = tensors[tensors.model == reference_model]
     if len(reference):
         out["mobilenet_v2_only"] = natural_sparsity_table(reference).natural_sparsity_mean.to_numpy()
@@ -117,7 +119,6 @@ def natural_sparsity_headlines(
     density,
     clip,
     n_bits: Iterable[int] = (8, 4, 2),
-    released: Mapping[int, float] = PAPER_RELEASED_NATURAL_SPARSITY,
 ) -> dict:
     """The natural-sparsity numbers chapter 3 quotes (in %), keyed by the names it glues them under.
 
@@ -140,10 +141,10 @@ def natural_sparsity_headlines(
         Its clipping (with bit-width and grid), e.g. :func:`pvq.analytic.errors.optimal_clip`.
     n_bits : iterable of int
         Bit-widths quoted.
-    released : mapping of int to float
-        The paper's released values.
     """
+    n_bits = list(n_bits)
     ns = natural.set_index("n_bits")
+    released = ns.paper_released_data.reindex(n_bits).dropna()
     nan = float("nan")
     out = {}
     for b in n_bits:

@@ -24,8 +24,10 @@ __all__ = [
     "cross_check",
     "cross_check_summary",
     "finite_points",
+    "kurtosis_points",
     "load_released",
     "natural_sparsity_by_source",
+    "released_by_bits",
     "released_headlines",
     "released_win_share",
 ]
@@ -165,10 +167,47 @@ def released_win_share(released: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def released_by_bits(released: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The two per-bit-width numbers other tables set beside ours, computed from the released data.
+
+    ``quant_wins_share_finite`` (quantization's win share, lossless-pruning tensors left out:
+    :func:`released_win_share`) and ``natural_sparsity`` (the mean over tensors of the share
+    rounded to zero, the paper's aggregation: :func:`natural_sparsity_by_source`).
+
+    Parameters
+    ----------
+    released : pandas.DataFrame, optional
+        :func:`load_released`'s table (default: the shipped release).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``n_bits`` (ascending), columns ``quant_wins_share_finite, natural_sparsity``.
+    """
+    if released is None:
+        released = load_released()
+    wins = released_win_share(released).set_index("n_bits").quant_wins_share_finite
+    zeros = released.groupby("n_bits").natural_sparsity.mean()
+    return pd.DataFrame({"quant_wins_share_finite": wins, "natural_sparsity": zeros}).sort_index()
+
+
 def finite_points(table: pd.DataFrame, quant_col: str = "quant_snr_db_paper") -> pd.DataFrame:
     """The rows a Figure 3 plot can place: finite quantization and pruning SNR and finite kurtosis."""
     ok = np.isfinite(table[quant_col]) & np.isfinite(table.prune_snr_db) & np.isfinite(table["kurtosis"])
     return table[ok]
+
+
+def kurtosis_points(table: pd.DataFrame, quant_col: str = "quant_snr_db_paper") -> pd.DataFrame:
+    """The rows a who-wins-by-kurtosis plot can place: :func:`finite_points` with a possible kurtosis.
+
+    Pearson's kurtosis :math:`E[(w-\\mu)^4]/\\sigma^4` is at least 1 for any distribution. The
+    released files hold tensors whose recorded excess kurtosis is exactly -3 (Pearson 0: a fourth
+    moment of zero, as when the accumulation underflows or overflows in half precision) or
+    infinite; those values are artefacts of the release, not properties of the weights, and are
+    left out here (:func:`released_headlines` counts them).
+    """
+    t = finite_points(table, quant_col)
+    return t[t["kurtosis"] >= 1.0]
 
 
 def cross_check_summary(both: pd.DataFrame) -> pd.DataFrame:
@@ -214,12 +253,21 @@ def released_headlines(released: pd.DataFrame, wins: pd.DataFrame) -> dict:
     """The numbers chapter 3 quotes about the released data, keyed by the names it glues them under.
 
     ``released-points`` (tensor × bit-width points Figure 3 can place, :func:`finite_points`),
-    ``released-lossless`` (points where pruning is lossless), and quantization's win share in %
+    ``released-lossless`` (points where pruning is lossless), ``released-bad-kurtosis`` and
+    ``released-bad-kurtosis-tensors`` (points and distinct tensors whose recorded kurtosis is
+    impossible, below 1 or infinite: :func:`kurtosis_points`), and quantization's win share in %
     at INT2 and INT8, with those points left out (``released-share-finite-2/8``) and counted as
     pruning wins (``released-share-2/8``), from :func:`released_win_share`.
     """
     w = wins.set_index("n_bits")
-    out = {"released-points": len(finite_points(released)), "released-lossless": int(w.lossless_pruning.sum())}
+    k = released["kurtosis"]
+    bad = released[~(np.isfinite(k) & (k >= 1.0))]
+    out = {
+        "released-points": len(finite_points(released)),
+        "released-lossless": int(w.lossless_pruning.sum()),
+        "released-bad-kurtosis": len(bad),
+        "released-bad-kurtosis-tensors": len(bad.drop_duplicates(["model", "tensor"])),
+    }
     for b in (2, 8):
         out[f"released-share-finite-{b}"] = 100 * float(w.quant_wins_share_finite.get(b, np.nan))
         out[f"released-share-{b}"] = 100 * float(w.quant_wins_share.get(b, np.nan))

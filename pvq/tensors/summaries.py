@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 from tqdm import tqdm
 
-from ..common.paper import PAPER_RELEASED_QUANT_WIN_SHARE
 from .analysis import TENSOR_COLUMNS, analyze_tensor
 from .checkpoints import Checkpoint, iter_weights
+from .released import released_by_bits
 
 __all__ = [
     "KURTOSIS_BINS",
@@ -30,6 +29,7 @@ __all__ = [
     "analyze_model",
     "describe_between",
     "kurtosis_boundary",
+    "kurtosis_headlines",
     "natural_sparsity_table",
     "parse_bits",
     "recommendations",
@@ -136,9 +136,7 @@ def win_share_by_bits(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFram
     return out.reset_index()
 
 
-def win_share_table(
-    df: pd.DataFrame, *, released: Mapping[int, float] = PAPER_RELEASED_QUANT_WIN_SHARE
-) -> pd.DataFrame:
+def win_share_table(df: pd.DataFrame, *, released: pd.DataFrame | None = None) -> pd.DataFrame:
     """Who wins per bit-width, with pvq's clipping, with the paper's, and in the paper's released data.
 
     The share of tensors where quantization wins, ``mean(SNR_Q > SNR_P)``, with the MSE-optimal
@@ -151,8 +149,10 @@ def win_share_table(
     df : pandas.DataFrame
         Per-tensor table (columns ``n_bits, sparsity, quant_snr_db, quant_snr_db_paper,
         prune_snr_db``).
-    released : mapping of int to float
-        ``{n_bits: share}`` of the released data (:data:`pvq.common.paper.PAPER_RELEASED_QUANT_WIN_SHARE`).
+    released : pandas.DataFrame, optional
+        The released per-tensor table (:func:`pvq.tensors.released.load_released`; default: the
+        shipped release). Its share leaves out the tensors where pruning is lossless
+        (:func:`pvq.tensors.released.released_by_bits`).
 
     Returns
     -------
@@ -161,7 +161,7 @@ def win_share_table(
     """
     out = win_share_by_bits(df)
     out["quant_wins_share_paper_clipping"] = win_share_by_bits(df, method="paper").quant_wins_share.to_numpy()
-    out["paper_released_data"] = out.n_bits.map(released)
+    out["paper_released_data"] = out.n_bits.map(released_by_bits(released).quant_wins_share_finite)
     return out[WIN_SHARE_COLUMNS]
 
 
@@ -209,7 +209,8 @@ def kurtosis_boundary(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFram
 
     ``P = 1 / (1 + exp(-(a + c·log κ)))`` by maximum likelihood; the boundary is the kurtosis
     where ``P = 1/2``, ``κ* = exp(-a/c)``. ``nan`` when one method wins every tensor (no
-    boundary inside the data) or the fit has no positive slope.
+    boundary inside the data) or the fit has no positive slope. Tensors whose kurtosis is not a
+    finite positive number (where ``log κ`` is undefined) are left out of the fit.
 
     Returns
     -------
@@ -217,7 +218,8 @@ def kurtosis_boundary(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFram
         Columns ``n_bits, boundary_kurtosis, slope, tensors``.
     """
     rows = []
-    for b, g in df.groupby("n_bits"):
+    k = df["kurtosis"]
+    for b, g in df[np.isfinite(k) & (k > 0)].groupby("n_bits"):
         y = (~_wins(g, method)).to_numpy(dtype=float)
         x = np.log(g["kurtosis"].to_numpy())
         boundary = slope = math.nan
@@ -233,6 +235,25 @@ def kurtosis_boundary(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFram
                 boundary, slope = math.exp(-a / c), float(c)
         rows.append({"n_bits": int(b), "boundary_kurtosis": boundary, "slope": slope, "tensors": len(g)})
     return pd.DataFrame(rows)
+
+
+def kurtosis_headlines(by_kurtosis: pd.DataFrame, boundary: pd.DataFrame, *, prefix: str, n_bits: int = 2) -> dict:
+    """Where pruning wins by kurtosis at one bit-width, in the numbers chapter 3 quotes.
+
+    From :func:`win_share_by_kurtosis` and :func:`kurtosis_boundary`: ``<prefix>-boundary-<b>``
+    (the fitted even-odds kurtosis at ``n_bits``), ``<prefix>-light-<b>`` and
+    ``<prefix>-heavy-<b>`` (pruning's win share in %, in the lowest kurtosis bin and in the bin
+    starting at 30), NaN where a table has no such row.
+    """
+    t = by_kurtosis[by_kurtosis.n_bits == n_bits]
+    left = np.array([float(str(b)[1:].split(",")[0]) for b in t.kurtosis_bin])  # "[30.0, 100.0)" -> 30
+    share = t.prune_wins_share.to_numpy()
+    at = boundary.set_index("n_bits").boundary_kurtosis
+    return {
+        f"{prefix}-boundary-{n_bits}": float(at.get(n_bits, math.nan)),
+        f"{prefix}-light-{n_bits}": 100 * float(share[left.argmin()]) if len(t) else math.nan,
+        f"{prefix}-heavy-{n_bits}": 100 * float(share[left == 30.0][0]) if (left == 30.0).any() else math.nan,
+    }
 
 
 def recommendations(df: pd.DataFrame, *, method: str = "exact") -> pd.DataFrame:

@@ -37,7 +37,12 @@ def test_natural_sparsity_comparison_by_hand():
     assert t.natural_sparsity_median.to_dict() == pytest.approx({4: 0.5, 8: 0.2})
     assert t.minmax_range.to_dict() == pytest.approx({4: (0.4 + 0.8 + 1 + 1) / 4, 8: (0 + 0.2 + 0.6 + 1) / 4})
     assert t.paper_text.to_dict() == {4: 0.35, 8: 0.13}
-    assert t.paper_released_data.to_dict() == {4: 0.352, 8: 0.126}
+    # the paper's released data, averaged over tensors (the issue measured 35.2% and 12.6%)
+    assert t.paper_released_data.round(3).to_dict() == {4: 0.352, 8: 0.126}
+    tiny = pd.DataFrame({"n_bits": [4, 4, 8], "natural_sparsity": [0.1, 0.3, 0.0], "quant_snr_db_paper": 1.0,
+                         "prune_snr_db": 0.0})  # fmt: skip
+    t = natural_sparsity_comparison(hand_made_tensors(), released=tiny).set_index("n_bits")
+    assert t.paper_released_data.to_dict() == pytest.approx({4: 0.2, 8: 0.0})
     assert t.mobilenet_v2_only.to_dict() == pytest.approx({4: 0.3, 8: 0.05})
 
 
@@ -73,7 +78,7 @@ def test_natural_sparsity_headlines():
     h = natural_sparsity_headlines(natural, density=normal, clip=clip)
     assert h["ns-8"] == pytest.approx(22.5) and h["ns-4"] == pytest.approx(50.0) and math.isnan(h["ns-2"])
     assert h["ns-minmax-4"] == pytest.approx(80.0) and math.isnan(h["ns-minmax-2"])
-    assert h["ns-paper-8"] == pytest.approx(12.6) and h["ns-paper-2"] == pytest.approx(59.3)
+    assert h["ns-paper-8"] == pytest.approx(12.6, abs=0.05) and math.isnan(h["ns-paper-2"])  # INT2: not in the table
     # INT8: paper clipping 22.5%, min-max (0 + 0.2 + 0.6 + 1)/4 = 45%; INT2 is not in the table
     assert h["ns-position"] == (
         "INT8: the paper's released value 12.6% lies below both (22.5% and 45.0%); "

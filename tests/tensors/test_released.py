@@ -15,6 +15,7 @@ from pvq.tensors.released import (
     cross_check,
     cross_check_summary,
     finite_points,
+    kurtosis_points,
     load_released,
     natural_sparsity_by_source,
     released_headlines,
@@ -128,6 +129,14 @@ def test_released_headlines(released):
     assert h["released-points"] == len(finite_points(released)) < len(released)
     assert h["released-share-finite-8"] == pytest.approx(98.2, abs=0.05)
     assert h["released-share-2"] < h["released-share-finite-2"]
+    # the release records an impossible kurtosis (Pearson 0 or infinite) for 151 tensors
+    assert (h["released-bad-kurtosis"], h["released-bad-kurtosis-tensors"]) == (1057, 151)
+
+
+def test_kurtosis_points_leave_out_impossible_kurtosis(released):
+    k = kurtosis_points(released)["kurtosis"]
+    assert (k >= 1.0).all() and np.isfinite(k).all()
+    assert len(finite_points(released)) - len(k) == int((finite_points(released)["kurtosis"] < 1.0).sum())
 
 
 def test_load_released_from_a_given_file(tmp_path, released):
