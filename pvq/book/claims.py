@@ -68,7 +68,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Real weight tensors: quantization wins for most tensors; pruning's share grows as bits fall and "
         "concentrates in high-kurtosis tensors.",
         "§4, Figure 3",
-        (("03_weight_tensors", "all"),),
+        (("03_weight_tensors", "offline models"), ("03_weight_tensors", "released data")),
     ),
     Claim(
         "C4",

@@ -7,6 +7,7 @@ rename, so an interrupted run never leaves a half-written result behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,14 +67,24 @@ def glue_values(values: Mapping[str, object]) -> None:
 def publish_verdicts(stem: str, verdicts) -> pd.DataFrame:
     """Write a chapter's verdicts to ``results/<stem>/claims.csv`` and glue them; return the table.
 
-    For each verdict on claim ``Cn``, ``cn-verdict`` and ``cn-evidence`` are glued as Markdown
-    (the chapter's closing list shows them); the Claims page reads the CSV.
+    For the first verdict on claim ``Cn``, ``cn-verdict`` and ``cn-evidence`` are glued as
+    Markdown (the chapter's closing list shows them); a verdict on a named part (scope other than
+    ``'all'``) is also glued as ``cn-<scope>-verdict`` and ``cn-<scope>-evidence``, the scope
+    lower-cased with every run of other characters turned into ``-`` (``'released data'`` gives
+    ``c3-released-data-verdict``), so that a chapter can check one claim on several parts. The
+    Claims page reads the CSV.
     """
     table = verdict_table(verdicts)
     save_table(table, stem, "claims")
+    seen = set()
     for v in verdicts:
-        glue(f"{v.claim.lower()}-verdict", v.verdict)
-        glue(f"{v.claim.lower()}-evidence", v.evidence)
+        names = [] if v.claim in seen else [v.claim.lower()]
+        seen.add(v.claim)
+        if v.scope != "all":
+            names.append(f"{v.claim.lower()}-{re.sub('[^a-z0-9]+', '-', v.scope.lower()).strip('-')}")
+        for name in names:
+            glue(f"{name}-verdict", v.verdict)
+            glue(f"{name}-evidence", v.evidence)
     return table
 
 

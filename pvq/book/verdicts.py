@@ -108,8 +108,15 @@ def check_c8_mask_cost(storage: pd.DataFrame, *, n_bits: int = 4) -> Verdict:
     return Verdict("C8", "mask cost", "reproduced" if holds else "not reproduced", evidence)
 
 
-def check_c3(wins: pd.DataFrame, tensors: pd.DataFrame, *, quant_col: str = "quant_snr_db") -> Verdict:
-    """C3 from the per-tensor table and its win shares per bit-width (:func:`pvq.tensors.summaries.win_share_table`).
+def check_c3(
+    wins: pd.DataFrame, tensors: pd.DataFrame, *, quant_col: str = "quant_snr_db", scope: str = "offline models"
+) -> Verdict:
+    """C3 from a per-tensor table and its win shares per bit-width.
+
+    Chapter 3 checks it twice: on this offline models (:func:`pvq.tensors.summaries.win_share_table`,
+    ``scope="offline models"``) and on the paper's released data
+    (:func:`pvq.tensors.released.released_win_share` with :func:`pvq.tensors.released.kurtosis_points`,
+    ``quant_col="quant_snr_db_paper"``, ``scope="released data"``).
 
     Criteria: (a) quantization wins for most tensors (share > 1/2) at every bit-width; (b)
     pruning's share does not shrink as bits fall (2 bits ≥ 8 bits, and non-decreasing towards
@@ -126,6 +133,15 @@ def check_c3(wins: pd.DataFrame, tensors: pd.DataFrame, *, quant_col: str = "qua
     c = None if pw.empty else bool(pw["kurtosis"].median() > tensors["kurtosis"].median())
     shares = ", ".join(f"INT{int(r.n_bits)} {r.quant_wins_share:.1%}" for r in w.itertuples())
     evidence = f"quantization wins on {shares} of tensors"
+    rise = np.flatnonzero(np.diff(prune_share) > slack)
+    if len(rise):
+        lo, hi = w.n_bits.iloc[rise[0]], w.n_bits.iloc[rise[0] + 1]
+        evidence += (
+            f"; pruning's share does not shrink with fewer bits everywhere: {prune_share[rise[0] + 1]:.1%} at "
+            f"INT{int(hi)} against {prune_share[rise[0]]:.1%} at INT{int(lo)}"
+        )
+        if "lossless_pruning" in w:
+            evidence += f" (pruning is lossless on {int(w.lossless_pruning.iloc[rise[0] + 1])} tensors at INT{int(hi)})"
     if c is None:
         evidence += "; pruning wins on no tensor, so where its wins concentrate cannot be checked"
     else:
@@ -139,7 +155,7 @@ def check_c3(wins: pd.DataFrame, tensors: pd.DataFrame, *, quant_col: str = "qua
         verdict = "partly reproduced"
     else:
         verdict = "not reproduced"
-    return Verdict("C3", "all", verdict, evidence)
+    return Verdict("C3", scope, verdict, evidence)
 
 
 def check_c8_natural_sparsity(by_source: pd.DataFrame, *, tolerance: float = 0.01) -> Verdict:

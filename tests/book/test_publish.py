@@ -68,8 +68,22 @@ def test_publish_verdicts_writes_claims_csv_and_glues(results_tmp, glued):
     pd.testing.assert_frame_equal(written, table)
     assert written.values.tolist() == [["C1", "all", "reproduced", "INT4 19.26 dB"],
                                        ["C8", "mask cost", "not reproduced", "e"]]  # fmt: skip
-    assert [name for name, *_ in glued] == ["c1-verdict", "c1-evidence", "c8-verdict", "c8-evidence"]
+    assert [name for name, *_ in glued] == [
+        "c1-verdict", "c1-evidence", "c8-verdict", "c8-evidence", "c8-mask-cost-verdict", "c8-mask-cost-evidence",
+    ]  # fmt: skip
     assert glued[0][1].data == "reproduced"
+
+
+def test_one_claim_checked_on_two_parts_glues_each_part(results_tmp, glued):
+    verdicts = [
+        Verdict("C3", "offline models", "partly reproduced", "a"),
+        Verdict("C3", "released data", "reproduced", "b"),
+    ]
+    publish_verdicts("03_weight_tensors", verdicts)
+    values = {name: v.data for name, v, *_ in glued}
+    assert values["c3-verdict"] == "partly reproduced"  # the first part
+    assert values["c3-offline-models-verdict"] == "partly reproduced"
+    assert values["c3-released-data-verdict"] == "reproduced" and values["c3-released-data-evidence"] == "b"
 
 
 def test_chapter_binds_the_stem(results_tmp, glued):
