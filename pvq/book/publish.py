@@ -7,6 +7,7 @@ rename, so an interrupted run never leaves a half-written result behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -67,13 +68,20 @@ def publish_verdicts(stem: str, verdicts) -> pd.DataFrame:
     """Write a chapter's verdicts to ``results/<stem>/claims.csv`` and glue them; return the table.
 
     For each verdict on claim ``Cn``, ``cn-verdict`` and ``cn-evidence`` are glued as Markdown
-    (the chapter's closing list shows them); the Claims page reads the CSV.
+    (the chapter's closing list shows them); when a chapter gives one claim several verdicts
+    (one per scope) they are glued as ``cn-<scope>-verdict`` / ``cn-<scope>-evidence`` instead
+    (scope lower-cased, other runs of characters as ``-``: ``'per chunk (paper)'`` →
+    ``c4-per-chunk-paper-verdict``). The Claims page reads the CSV.
     """
     table = verdict_table(verdicts)
     save_table(table, stem, "claims")
+    counts = table.claim.value_counts()
     for v in verdicts:
-        glue(f"{v.claim.lower()}-verdict", v.verdict)
-        glue(f"{v.claim.lower()}-evidence", v.evidence)
+        name = v.claim.lower()
+        if counts[v.claim] > 1:
+            name += "-" + re.sub(r"[^a-z0-9]+", "-", v.scope.lower()).strip("-")
+        glue(f"{name}-verdict", v.verdict)
+        glue(f"{name}-evidence", v.evidence)
     return table
 
 

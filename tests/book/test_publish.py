@@ -83,3 +83,12 @@ def test_chapter_binds_the_stem(results_tmp, glued):
     table = ch.verdicts(Verdict("C5", "all", "reproduced", "ok"))
     assert table.claim.tolist() == ["C5"] and (results_tmp / "05_fine_tuning" / "claims.csv").is_file()
     assert [name for name, *_ in glued] == ["fig-z", "a", "b", "c5-verdict", "c5-evidence"]
+
+
+def test_publish_verdicts_glues_several_verdicts_of_one_claim_by_scope(results_tmp, glued):
+    verdicts = [Verdict("C4", "per chunk (paper)", "reproduced", "a"), Verdict("C4", "layer budget", "reproduced", "b")]
+    publish_verdicts("04_per_layer", verdicts)
+    assert [name for name, *_ in glued] == [
+        "c4-per-chunk-paper-verdict", "c4-per-chunk-paper-evidence",
+        "c4-layer-budget-verdict", "c4-layer-budget-evidence",
+    ]  # fmt: skip
