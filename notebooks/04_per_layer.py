@@ -186,7 +186,8 @@ gaps.style.format({"median_gap_db": "{:.2f}", "max_gap_db": "{:.2f}"}).hide()
 
 # %% [markdown]
 # dB of extra error over the exact optimum, per layer and point (median and worst). For pruning,
-# the paper's baseline is magnitude pruning with a least-squares refit; `SCIP boxed MIQP` is the
+# the paper's baseline is magnitude pruning with a least-squares refit; `SCIP boxed MIQP` (on the
+# SDP's chunks of at most `scip_max_n` weights) is the
 # paper's own pruning formulation, whose bound on the refitted weights ($|\hat w| \le 2\max|w|$)
 # can bind on real chunks, which is why it can be worse than the unboxed optimum. Data:
 # {download}`heuristic_gaps.csv </results/04_per_layer/heuristic_gaps.csv>`.

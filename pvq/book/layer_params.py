@@ -35,11 +35,12 @@ class PerLayerParams(ChapterParams):
     max_chunks : int
         Chunks studied per layer (evenly spread over the layer).
     sdp_every : int
-        The SDP bounds (plain and strengthened) run on every ``sdp_every``-th chunk (≥ 1).
+        The SDP bounds (plain and strengthened) and the SCIP cross-check run on every
+        ``sdp_every``-th chunk (≥ 1).
     prune_nodes, quant_nodes : int
         Node budgets of the exact pruning (one whole curve per chunk) and quantization searches.
     scip_max_n : int
-        SCIP cross-check on chunks of at most this many weights (0: none).
+        SCIP cross-check on the SDP's chunks of at most this many weights (0: none).
     workers : int
         Local worker processes.
     dask_scheduler : str

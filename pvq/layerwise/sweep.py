@@ -290,8 +290,8 @@ def run_sweep(
 
     One job and one cache entry per chunk (all points: the exact pruning curve serves them all).
     ``sdp_every = k`` runs the SDP bounds, plain and strengthened, on every k-th chunk (0: none;
-    they cost up to ~0.5 s each at n = 32); the SCIP cross-check runs on chunks of at most
-    ``scip_max_n`` weights (0: none; SCIP needs seconds to minutes at n = 32). Results are
+    they cost up to ~0.5 s each at n = 32); the SCIP cross-check runs on those of them with at
+    most ``scip_max_n`` weights (0: none; SCIP needs seconds to minutes at n = 32). Results are
     identical whatever the executor, and cached per chunk when ``cache_dir`` is given.
 
     Returns
@@ -305,7 +305,8 @@ def run_sweep(
     bits = [int(b) for b in n_bits]
     jobs = []
     for i, c in enumerate(chunks):
-        opts = dict(options, sdp=bool(sdp_every) and i % sdp_every == 0, scip=c.w.size <= scip_max_n)
+        sdp = bool(sdp_every) and i % sdp_every == 0
+        opts = dict(options, sdp=sdp, scip=sdp and c.w.size <= scip_max_n)
         jobs.append((c, bits, opts, None if cache_dir is None else str(cache_dir)))
     results = executor.map(_cached_solve, jobs) if executor is not None else map(_cached_solve, jobs)
     rows, curves = [], []
