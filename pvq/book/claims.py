@@ -73,9 +73,10 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "C4",
         "Per layer, post-training: quantization's error upper bound beats pruning's exact optimum at "
-        "moderate compression.",
+        "moderate compression (checked against the paper's pruning, ⌊n·b/16⌋ weights kept per chunk, and "
+        "against a layer budget: the same total kept over the layer, allocated optimally across its chunks).",
         "§5, Figure 4",
-        (("04_per_layer", "all"),),
+        (("04_per_layer", "per chunk (paper)"), ("04_per_layer", "layer budget")),
     ),
     Claim(
         "C5",

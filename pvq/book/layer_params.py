@@ -34,10 +34,13 @@ class PerLayerParams(ChapterParams):
         Largest number of input dimensions per problem (≥ 1).
     max_chunks : int
         Chunks studied per layer (evenly spread over the layer).
+    sdp_every : int
+        The SDP bounds (plain and strengthened) and the SCIP cross-check run on every
+        ``sdp_every``-th chunk (≥ 1).
     prune_nodes, quant_nodes : int
-        Node budgets of the exact pruning and quantization searches.
+        Node budgets of the exact pruning (one whole curve per chunk) and quantization searches.
     scip_max_n : int
-        SCIP cross-check on chunks of at most this many weights (0: none).
+        SCIP cross-check on the SDP's chunks of at most this many weights (0: none).
     workers : int
         Local worker processes.
     dask_scheduler : str
@@ -50,8 +53,9 @@ class PerLayerParams(ChapterParams):
     n_bits: tuple = N_BITS
     n_inputs: int = 64
     chunk_size: int = 32
-    max_chunks: int = 8
-    prune_nodes: int = 20_000_000
+    max_chunks: int = 64
+    sdp_every: int = 8
+    prune_nodes: int = 50_000_000
     quant_nodes: int = 200_000_000
     scip_max_n: int = 16
     workers: int = 2
@@ -73,6 +77,7 @@ class PerLayerParams(ChapterParams):
         check_count(self.n_inputs, "n_inputs", 8)
         check_count(self.chunk_size, "chunk_size", 1)
         check_count(self.max_chunks, "max_chunks", 1)
+        check_count(self.sdp_every, "sdp_every", 1)
         check_count(self.prune_nodes, "prune_nodes", 1)
         check_count(self.quant_nodes, "quant_nodes", 1)
         check_count(self.scip_max_n, "scip_max_n", 0)

@@ -250,12 +250,14 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
 
 
 def plot_per_layer(table: pd.DataFrame) -> Figure:
-    """Figure 4: per layer and comparison point, the paper's bounds and the exact optima.
+    """Figure 4: per layer and comparison point, the SDP bounds and the exact optima of both prunings.
 
-    Each panel is a layer and x is the comparison point (INT-b vs ``1 - b/16``). The blue bar
-    spans the paper's quantization bounds (randomized rounding to the SDP lower bound), the blue
-    dot is the exact quantization optimum, the red dot the exact pruning optimum (hollow where a
-    chunk's optimum was not proven), small markers the heuristics (GPTQ, magnitude + refit).
+    Each panel is a layer and x is the comparison point (INT-b vs ``1 - b/16``). Two blue bars
+    span quantization's SDP bounds (randomized rounding to the certified SDP lower bound): the
+    paper's plain relaxation (thin, pale) and the strengthened one (box cut and box-aware
+    1-opt, wide). The blue dot is the exact quantization optimum, the red dot the exact pruning
+    optimum of the paper's per-chunk form (hollow where a chunk's optimum was not proven), the
+    red diamond the layer-budget form, small markers the heuristics (GPTQ, magnitude + refit).
 
     Parameters
     ----------
@@ -265,20 +267,25 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
     layers = list(dict.fromkeys(zip(table.model, table.layer, strict=True)))
     cols = min(4, len(layers))
     rows = math.ceil(len(layers) / cols)
-    fig = Figure(figsize=(3.6 * cols, 3.0 * rows + 0.4), layout="constrained")
+    fig = Figure(figsize=(3.6 * cols, 3.0 * rows + 0.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    bars = (("quant_sdp_paper", -0.2, 2, 0.25, "quant. SDP bounds, paper's plain"),
+            ("quant_sdp", -0.12, 5, 0.35, "quant. SDP bounds, strengthened"))  # fmt: skip
     for ax, (model, layer) in zip(axes, layers, strict=False):
         t = table[(table.model == model) & (table.layer == layer)].sort_values("n_bits")
         x = t.n_bits.to_numpy()
-        if "quant_sdp_lower_db" in t:
-            top = np.minimum(t.quant_sdp_upper_db.to_numpy(), t.quant_exact_db.to_numpy() + 30)
-            ax.vlines(x - 0.12, t.quant_sdp_lower_db, top, color=QUANT_COLOR, lw=5, alpha=0.35,
-                      label="quant. SDP bounds (paper)")  # fmt: skip
+        for name, dx, lw, alpha, label in bars:
+            if f"{name}_lower_db" in t:
+                top = np.minimum(t[f"{name}_upper_db"].to_numpy(), t.quant_exact_db.to_numpy() + 30)
+                ax.vlines(x + dx, t[f"{name}_lower_db"], top, color=QUANT_COLOR, lw=lw, alpha=alpha, label=label)
         ax.plot(x - 0.12, t.quant_exact_db, "o", color=QUANT_COLOR, ms=5, label="quant. exact")
         proven = t.prune_exact_proven.to_numpy() >= 1
-        ax.plot(x[proven] + 0.12, t.prune_exact_db[proven], "o", color=PRUNE_COLOR, ms=5, label="prune exact")
+        ax.plot(x[proven] + 0.12, t.prune_exact_db[proven], "o", color=PRUNE_COLOR, ms=5,
+                label="prune exact, per chunk")  # fmt: skip
         ax.plot(x[~proven] + 0.12, t.prune_exact_db[~proven], "o", mfc="none", color=PRUNE_COLOR, ms=5,
                 label="prune best found")  # fmt: skip
+        if "prune_layer_db" in t:
+            ax.plot(x + 0.2, t.prune_layer_db, "D", color=PRUNE_COLOR, ms=4, label="prune exact, layer budget")
         if "quant_GPTQ_db" in t:
             ax.plot(x - 0.12, t["quant_GPTQ_db"], "_", color=QUANT_COLOR, ms=9, label="GPTQ")
         if "prune_magnitude + refit_db" in t:
@@ -291,7 +298,7 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
         ax.set_visible(False)
     axes[0].set_ylabel("layer SNR (dB)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=6, fontsize=7)
+    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=7)
     return fig
 
 

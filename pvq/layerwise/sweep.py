@@ -34,8 +34,9 @@ from ..core.quantization import int_grid
 from ..tensors.analysis import check_tensor
 from ..tensors.clipping import SortedWeights, optimal_clip_tensor
 from ..tensors.pretrained import build_model
+from .budget import prune_curve
 from .calibration import capture_inputs, layer_input_rows, sample_images, sample_text
-from .prune import exact_prune, greedy_obs, keep_count, magnitude, scip_boxed_miqp, sparsegpt
+from .prune import greedy_obs, keep_count, magnitude, scip_boxed_miqp, sparsegpt
 from .quant import exact_quant, factor, gptq, obq, quant_objective, round_to_nearest, sdp_bounds
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "solve_chunk",
 ]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 #: Layers studied by default (the paper's MobileNetV2 layers, EfficientNet-Lite0 convolutions,
 #: MiniLM attention and feed-forward projections).
@@ -193,29 +194,41 @@ def solve_chunk(
     *,
     grid: str = "signed",
     quant_nodes: int = 200_000_000,
-    prune_nodes: int = 20_000_000,
+    prune_nodes: int = 50_000_000,
     sdp: bool = False,
     scip: bool = False,
-) -> list[dict]:
-    """Every method on one chunk at every comparison point.
+) -> dict:
+    """Every method on one chunk at every comparison point, and the chunk's exact pruning curve.
+
+    Exact pruning comes from one :func:`pvq.layerwise.budget.prune_curve` per chunk (every
+    ``k = 0..n``); the paper's per-chunk form reads it at ``k = ⌊n·b/16⌋``. With ``sdp``, both
+    the paper's plain SDP bounds (``'SDP paper'``: no box cut, 1-opt then clamping) and the
+    strengthened ones (``'SDP strengthened'``: box cut, box-aware 1-opt) run.
 
     Returns
     -------
-    list of dict
-        Rows ``model, layer, channel, chunk, n, n_bits, side, method, error, lower_bound,
-        proven, seconds, norm``; ``side`` is ``'quantization'`` or ``'pruning'``.
+    dict
+        ``rows``: dicts ``model, layer, channel, chunk, n, n_bits, side, method, error,
+        lower_bound, proven, seconds, norm`` (``side`` ``'quantization'`` or ``'pruning'``;
+        the exact pruning rows carry the time of the whole curve); ``curve``: dicts ``model,
+        layer, channel, chunk, n, kept, error, proven, norm, seconds`` for ``kept = 0..n``.
     """
     scales = dict(chunk.scales)
     rows = []
     r, w = chunk.r, chunk.w
     norm = chunk.norm
+    ident = {"model": chunk.model, "layer": chunk.layer, "channel": chunk.channel, "chunk": chunk.index, "n": w.size}
 
     def add(b, side, method, error, lower=math.nan, proven=False, seconds=math.nan):
-        rows.append({"model": chunk.model, "layer": chunk.layer, "channel": chunk.channel, "chunk": chunk.index,
-                     "n": w.size, "n_bits": int(b), "side": side, "method": method, "error": float(error),
+        rows.append({**ident, "n_bits": int(b), "side": side, "method": method, "error": float(error),
                      "lower_bound": float(lower), "proven": bool(proven), "seconds": float(seconds),
                      "norm": norm})  # fmt: skip
 
+    t = time.perf_counter()
+    pc = prune_curve(r, w, max_nodes=prune_nodes)
+    curve_s = time.perf_counter() - t
+    curve = [{**ident, "kept": k, "error": float(e), "proven": pc.proven, "norm": norm, "seconds": curve_s}
+             for k, e in enumerate(pc.errors)]  # fmt: skip
     for b in n_bits:
         lo, hi = int_grid(b, grid)
         s = scales[int(b)]
@@ -226,13 +239,13 @@ def solve_chunk(
         add(b, "quantization", "GPTQ", quant_objective(r, w, s, gptq(r, w, s, lo, hi, damp=0.01)))
         add(b, "quantization", "OBQ", quant_objective(r, w, s, obq(r, w, s, lo, hi, damp=0.01)))
         if sdp:
-            t = time.perf_counter()
-            lower, upper = sdp_bounds(r, w, s, lo, hi)
-            add(b, "quantization", "SDP bounds", upper.objective, lower, False, time.perf_counter() - t)
+            for method, strong in (("SDP paper", False), ("SDP strengthened", True)):
+                t = time.perf_counter()
+                lower, upper = sdp_bounds(r, w, s, lo, hi, box_cut=strong, box_aware=strong)
+                add(b, "quantization", method, upper.objective, lower, False, time.perf_counter() - t)
         k = keep_count(w.size, b)
-        t = time.perf_counter()
-        ep = exact_prune(r, w, k, max_nodes=prune_nodes)
-        add(b, "pruning", "exact", ep.objective, ep.lower_bound, ep.proven, time.perf_counter() - t)
+        e = float(pc.errors[k])
+        add(b, "pruning", "exact", e, e if pc.proven else math.nan, pc.proven, curve_s)
         add(b, "pruning", "magnitude", magnitude(r, w, k, refit=False).objective)
         add(b, "pruning", "magnitude + refit", magnitude(r, w, k, refit=True).objective)
         add(b, "pruning", "SparseGPT", sparsegpt(r, w, k, damp=0.01).objective)
@@ -241,25 +254,25 @@ def solve_chunk(
             t = time.perf_counter()
             sc = scip_boxed_miqp(r, w, k, time_limit=30)
             add(b, "pruning", "SCIP boxed MIQP", sc.objective, sc.lower_bound, sc.proven, time.perf_counter() - t)
-    return rows
+    return {"rows": rows, "curve": curve}
 
 
-def _cached_solve(args) -> list[dict]:
+def _cached_solve(args) -> dict:
     chunk, n_bits, options, cache_dir = args
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"{chunk.key(n_bits, options)}.json"
         if path.is_file():
             try:
-                rows = json.loads(path.read_text())
-                if isinstance(rows, list) and rows and all("error" in r for r in rows):
-                    return rows
+                got = json.loads(path.read_text())
+                if isinstance(got, dict) and got.get("rows") and got.get("curve"):
+                    return got
             except (json.JSONDecodeError, UnicodeDecodeError):
                 pass  # corrupt entry: recompute and overwrite
-    rows = solve_chunk(chunk, n_bits, **options)
+    got = solve_chunk(chunk, n_bits, **options)
     if path is not None:
-        atomic_write(path, lambda p: p.write_text(json.dumps(rows)))
-    return rows
+        atomic_write(path, lambda p: p.write_text(json.dumps(got)))
+    return got
 
 
 def run_sweep(
@@ -272,22 +285,32 @@ def run_sweep(
     sdp_every: int = 0,
     scip_max_n: int = 0,
     **options,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Solve every chunk at every point (through ``executor``, or in this process) and stack the rows.
 
-    ``sdp_every = k`` runs the SDP bounds on every k-th chunk (0: none; they cost up to ~1 s
-    each at n = 32); the SCIP cross-check runs on chunks of at most ``scip_max_n`` weights (0:
-    none; SCIP needs seconds to minutes at n = 32). Results are identical whatever
-    the executor, and cached per (chunk, point) when ``cache_dir`` is given.
+    One job and one cache entry per chunk (all points: the exact pruning curve serves them all).
+    ``sdp_every = k`` runs the SDP bounds, plain and strengthened, on every k-th chunk (0: none;
+    they cost up to ~0.5 s each at n = 32); the SCIP cross-check runs on those of them with at
+    most ``scip_max_n`` weights (0: none; SCIP needs seconds to minutes at n = 32). Results are
+    identical whatever the executor, and cached per chunk when ``cache_dir`` is given.
+
+    Returns
+    -------
+    (results, curves) : (pandas.DataFrame, pandas.DataFrame)
+        :func:`solve_chunk`'s ``rows`` and ``curve`` records of every chunk.
     """
+    if sdp_every < 0:
+        raise ValueError(f"sdp_every must be >= 0, got {sdp_every}")
     chunks = list(chunks)
+    bits = [int(b) for b in n_bits]
     jobs = []
     for i, c in enumerate(chunks):
-        opts = dict(options, sdp=bool(sdp_every) and i % sdp_every == 0, scip=c.w.size <= scip_max_n)
-        for b in n_bits:  # one job and one cache entry per (chunk, comparison point)
-            jobs.append((c, [int(b)], opts, None if cache_dir is None else str(cache_dir)))
+        sdp = bool(sdp_every) and i % sdp_every == 0
+        opts = dict(options, sdp=sdp, scip=sdp and c.w.size <= scip_max_n)
+        jobs.append((c, bits, opts, None if cache_dir is None else str(cache_dir)))
     results = executor.map(_cached_solve, jobs) if executor is not None else map(_cached_solve, jobs)
-    rows = []
+    rows, curves = [], []
     for part in tqdm(results, total=len(jobs), desc="chunks", disable=not progress):
-        rows += part
-    return pd.DataFrame(rows)
+        rows += part["rows"]
+        curves += part["curve"]
+    return pd.DataFrame(rows), pd.DataFrame(curves)

@@ -38,6 +38,8 @@ def test_verdicts_written_and_glued(results_tmp, glued):
         "c1-evidence": "INT4 wins",
         "c8-verdict": "not reproduced",
         "c8-evidence": "no",
+        "c8-mask-cost-verdict": "not reproduced",
+        "c8-mask-cost-evidence": "no",
     }
 
 

@@ -213,7 +213,9 @@ def per_layer_table(layers):
             rows.append({"model": model, "layer": layer, "n_bits": b, "quant_exact_db": q, "quant_exact_proven": 1.0,
                          "quant_sdp_lower_db": q - 1, "quant_sdp_upper_db": q + 1, "prune_exact_db": 2.0 * b,
                          "prune_exact_proven": 1.0 if b < 8 else 0.5, "prune_bound_db": 2.0 * b + 1,
-                         "quant_GPTQ_db": q - 0.5, "prune_magnitude + refit_db": 2.0 * b - 1})  # fmt: skip
+                         "quant_sdp_paper_lower_db": q - 3, "quant_sdp_paper_upper_db": q + 4,
+                         "prune_layer_db": 2.0 * b + 0.5, "quant_GPTQ_db": q - 0.5,
+                         "prune_magnitude + refit_db": 2.0 * b - 1})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -229,15 +231,18 @@ def test_plot_per_layer(results_tmp, n_layers, grid):
     assert [t.get_text() for t in shown[0].get_xticklabels()] == ["2b", "4b", "8b"]
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == [
-        "quant. SDP bounds (paper)", "quant. exact", "prune exact", "prune best found", "GPTQ", "magnitude + refit",
+        "quant. SDP bounds, paper's plain", "quant. SDP bounds, strengthened", "quant. exact", "prune exact, per chunk",
+        "prune best found", "prune exact, layer budget", "GPTQ", "magnitude + refit",
     ]  # fmt: skip
     check_saved(fig, results_tmp, f"per-layer-{n_layers}")
 
 
 def test_plot_per_layer_without_optional_columns():
-    table = per_layer_table([("m", "l")]).drop(columns=["quant_sdp_lower_db", "quant_sdp_upper_db", "quant_GPTQ_db"])
+    table = per_layer_table([("m", "l")]).drop(columns=["quant_sdp_lower_db", "quant_sdp_upper_db", "quant_GPTQ_db",
+                                                         "prune_layer_db"])  # fmt: skip
     labels = [t.get_text() for t in plot_per_layer(table).legends[0].get_texts()]
-    assert "quant. SDP bounds (paper)" not in labels and "GPTQ" not in labels and "quant. exact" in labels
+    assert "quant. SDP bounds, strengthened" not in labels and "GPTQ" not in labels and "quant. exact" in labels
+    assert "quant. SDP bounds, paper's plain" in labels and "prune exact, layer budget" not in labels
 
 
 # -- chapters 5–7 --------------------------------------------------------------------------------------

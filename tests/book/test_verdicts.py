@@ -207,20 +207,29 @@ def test_c3_on_the_released_data():
     assert "5.7% at INT8 against 5.1% at INT7 (pruning is lossless on 107 tensors at INT8)" in v.evidence
 
 
-def per_layer_table(prune_bound_4, prune_exact_4):
+def per_layer_table(prune_bound_4, prune_exact_4, layer_4=(6.0, 5.0)):
+    """Quantization at INT4 20 dB; pruning's per-chunk form (bound, best) and layer-budget form (bound, best)."""
     return pd.DataFrame({
         "model": "m", "layer": "l", "n_bits": [2, 4, 8],
-        "quant_exact_db": [8.0, 20.0, 40.0], "quant_sdp_lower_db": [7.0, 19.0, 39.0],
-        "quant_sdp_upper_db": [9.0, 21.0, 41.0], "prune_exact_db": [9.0, prune_exact_4, 10.0],
-        "prune_bound_db": [9.5, prune_bound_4, 10.5],
+        "quant_exact_db": [8.0, 20.0, 40.0], "prune_exact_db": [9.0, prune_exact_4, 10.0],
+        "prune_bound_db": [9.5, prune_bound_4, 10.5], "prune_layer_db": [7.0, layer_4[1], 11.0],
+        "prune_layer_bound_db": [7.0, layer_4[0], 11.0],
     })  # fmt: skip
 
 
-def test_c4():
-    assert check_c4(per_layer_table(6.0, 5.0)).verdict == "reproduced"
-    assert check_c4(per_layer_table(19.5, 5.0)).verdict == "partly reproduced"  # bound not proven, optimum wins
-    v = check_c4(per_layer_table(22.0, 21.0))
-    assert v.verdict == "not reproduced" and "below 4 bits pruning's optimum wins at 1 of 1" in v.evidence
+def test_c4_gives_one_verdict_per_form_of_pruning():
+    chunk, layer = check_c4(per_layer_table(6.0, 5.0))
+    assert (chunk.scope, layer.scope) == ("per chunk (paper)", "layer budget")
+    assert chunk.verdict == layer.verdict == "reproduced"
+    assert "below 4 bits pruning's optimum wins at 1 of 1" in chunk.evidence  # 9 dB > 8 dB at INT2
+    assert "below 4 bits pruning's optimum wins at 0 of 1" in layer.evidence
+    chunk, layer = check_c4(per_layer_table(float("nan"), 5.0, layer_4=(float("nan"), 19.0)))
+    assert chunk.verdict == layer.verdict == "partly reproduced"  # not proven, best found loses
+    chunk, layer = check_c4(per_layer_table(6.0, 5.0, layer_4=(21.0, 21.0)))
+    assert chunk.verdict == "reproduced" and layer.verdict == "not reproduced"
+    assert "smallest -1.0 dB" in layer.evidence
+    (none, _) = check_c4(per_layer_table(6.0, 5.0)[lambda t: t.n_bits < 4])
+    assert none.verdict == "not yet checked"
 
 
 def test_every_check_names_its_claim():

@@ -61,6 +61,8 @@ def test_pruning_edge_cases():
     x[:, 1] = 0.0
     res = exact_prune(factor(x), w, 3)
     assert res.proven and res.objective == pytest.approx(brute_prune(factor(x), w, 3), rel=1e-6, abs=1e-9)
+    with pytest.raises(ValueError, match="bound must be"):
+        exact_prune(r, w, 3, bound="tight")
     assert keep_count(32, 4) == 8 and keep_count(9, 4) == 2 and keep_count(9, 8) == 4
 
 

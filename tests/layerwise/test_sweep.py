@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pvq.core.quantization import int_grid
+from pvq.layerwise.prune import keep_count
 from pvq.layerwise.quant import quant_objective
 from pvq.layerwise.sweep import layer_chunks, run_sweep, solve_chunk
 
@@ -25,7 +26,9 @@ def test_exact_methods_equal_brute_force_on_real_chunks(small_chunks):
     chunks, _ = small_chunks
     assert len(chunks) >= 3
     for c in chunks[:3]:
-        rows = pd.DataFrame(solve_chunk(c, [2]))
+        got = solve_chunk(c, [2])
+        rows, curve = pd.DataFrame(got["rows"]), pd.DataFrame(got["curve"])
+        assert curve.kept.tolist() == list(range(c.w.size + 1)) and curve.error.is_monotonic_decreasing
         lo, hi = int_grid(2)
         s = dict(c.scales)[2]
         brute = min(
@@ -36,6 +39,8 @@ def test_exact_methods_equal_brute_force_on_real_chunks(small_chunks):
         for side in ("quantization", "pruning"):
             part = rows[rows.side == side]
             assert (part.error >= part[part.method == "exact"].error.iloc[0] * (1 - 1e-9)).all()
+        k = keep_count(c.w.size, 2)
+        assert rows[(rows.side == "pruning") & (rows.method == "exact")].error.iloc[0] == curve.error[k]
 
 
 def test_sweep_is_the_same_through_dask_and_a_process_pool(small_chunks, tmp_path):
@@ -45,31 +50,34 @@ def test_sweep_is_the_same_through_dask_and_a_process_pool(small_chunks, tmp_pat
 
     chunks, _ = small_chunks
     chunks = chunks[:6]
-    local = run_sweep(chunks, BITS)
+    local, local_curves = run_sweep(chunks, BITS)
     with ProcessPoolExecutor(2) as pool:
-        pooled = run_sweep(chunks, BITS, executor=pool)
+        pooled, pooled_curves = run_sweep(chunks, BITS, executor=pool)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with Client(cluster) as client:
-            dasked = run_sweep(chunks, BITS, executor=client.get_executor())
+            dasked, _ = run_sweep(chunks, BITS, executor=client.get_executor())
     cols = ["model", "layer", "channel", "chunk", "n_bits", "side", "method", "error", "proven"]
     pd.testing.assert_frame_equal(local[cols], pooled[cols])
     pd.testing.assert_frame_equal(local[cols], dasked[cols])
+    pd.testing.assert_frame_equal(local_curves.drop(columns="seconds"), pooled_curves.drop(columns="seconds"))
 
 
 def test_cache_resumes_and_recovers_from_corruption(small_chunks, tmp_path):
     chunks, _ = small_chunks
     chunks = chunks[:4]
-    first = run_sweep(chunks[:2], BITS, cache_dir=tmp_path)  # "interrupted" after two chunks
-    assert len(list(tmp_path.glob("*.json"))) == 2 * len(BITS)  # one entry per (chunk, point)
+    first, _ = run_sweep(chunks[:2], BITS, cache_dir=tmp_path)  # "interrupted" after two chunks
+    assert len(list(tmp_path.glob("*.json"))) == 2  # one entry per chunk (all points)
     broken = sorted(tmp_path.glob("*.json"))[0]
-    broken.write_text('[{"model": "trunc')  # a corrupt entry
-    full = run_sweep(chunks, BITS, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.json"))) == 4 * len(BITS)
-    again = run_sweep(chunks, BITS, cache_dir=tmp_path)
+    broken.write_text('{"rows": [{"model": "trunc')  # a corrupt entry
+    full, _ = run_sweep(chunks, BITS, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 4
+    again, _ = run_sweep(chunks, BITS, cache_dir=tmp_path)
     cols = ["channel", "chunk", "n_bits", "side", "method", "error"]
     pd.testing.assert_frame_equal(full[cols], again[cols])
     pd.testing.assert_frame_equal(full[cols].iloc[: len(first)], first[cols])
-    assert json.loads(broken.read_text())[0]["model"] == "mobilenet_v2"
+    assert json.loads(broken.read_text())["rows"][0]["model"] == "mobilenet_v2"
+    with pytest.raises(ValueError, match="sdp_every"):
+        run_sweep(chunks, BITS, sdp_every=-1)
 
 
 @pytest.mark.parametrize(

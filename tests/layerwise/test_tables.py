@@ -6,23 +6,33 @@ import pandas as pd
 import pytest
 
 from pvq.layerwise.sweep import run_sweep
-from pvq.layerwise.tables import comparison_table, heuristic_gaps, layer_snr, margin_table, paired_gap, timing_table
+from pvq.layerwise.tables import (
+    comparison_table,
+    heuristic_gaps,
+    layer_budget_table,
+    layer_snr,
+    margin_table,
+    paired_gap,
+    timing_table,
+)
 
 
 def test_layer_snr_and_paired_gap(small_chunks):
     chunks, _ = small_chunks
-    df = run_sweep(chunks[:4], [4], sdp_every=2)
+    df, _ = run_sweep(chunks[:4], [4], sdp_every=2)
     snr = layer_snr(df).set_index(["side", "method"])
     assert snr.loc[("quantization", "exact"), "snr_db"] >= snr.loc[("quantization", "GPTQ"), "snr_db"] - 1e-9
     assert snr.loc[("pruning", "exact"), "snr_db"] >= snr.loc[("pruning", "greedy OBS"), "snr_db"] - 1e-9
-    gap = paired_gap(df, "SDP bounds", side="quantization")
-    assert gap.chunks.iloc[0] == 2 and gap.gap_db.iloc[0] >= -1e-9 and gap.lower_gap_db.iloc[0] <= 1e-9
+    for method in ("SDP strengthened", "SDP paper"):
+        gap = paired_gap(df, method, side="quantization")
+        assert gap.chunks.iloc[0] == 2 and gap.gap_db.iloc[0] >= -1e-9 and gap.lower_gap_db.iloc[0] <= 1e-9
 
 
 def test_comparison_table_brackets_the_exact_optimum(small_chunks):
     chunks, _ = small_chunks
-    df = run_sweep(chunks[:4], [2, 4], sdp_every=1)
-    table = comparison_table(layer_snr(df))
+    df, curves = run_sweep(chunks[:4], [2, 4], sdp_every=1)
+    budget = layer_budget_table(curves, [2, 4])
+    table = comparison_table(layer_snr(df), budget)
     assert len(table) == 2 and table.n_bits.tolist() == [2, 4]
     assert (table.layer == "features.11.conv.0.0").all() and (table.model == "mobilenet_v2").all()
     for col in ("quant_exact_db", "quant_sdp_lower_db", "quant_sdp_upper_db", "prune_exact_db", "quant_GPTQ_db"):
@@ -31,6 +41,26 @@ def test_comparison_table_brackets_the_exact_optimum(small_chunks):
     assert (table.quant_exact_db <= table.quant_sdp_upper_db + 1e-9).all()  # nor the certified bound
     assert (table.quant_GPTQ_db <= table.quant_exact_db + 1e-9).all()
     assert (table.prune_exact_db <= table.prune_bound_db + 1e-9).all()
+    for name in ("sdp", "sdp_paper"):
+        assert (table[f"quant_{name}_lower_db"] <= table.quant_exact_db + 1e-9).all()
+        assert (table.quant_exact_db <= table[f"quant_{name}_upper_db"] + 1e-9).all()
+    # the layer budget can only help pruning; the same curves give the per-chunk form back
+    assert (table.prune_layer_db >= table.prune_exact_db - 1e-9).all()
+    assert budget.prune_chunk_db.to_numpy() == pytest.approx(table.prune_exact_db.to_numpy(), rel=1e-9)
+
+
+def test_layer_budget_table_by_hand():
+    """Two chunks of n = 9 at INT4: 2 + 2 kept; the DP keeps 4 + 0 when chunk 1 is hopeless."""
+    rows = []
+    for chunk, errs in ((0, [9.0, 5.0, 4.0, 3.0, 0.5] + [0.0] * 5), (1, [1.0] * 10)):
+        rows += [{"model": "m", "layer": "L", "channel": chunk, "chunk": 0, "n": 9, "kept": k, "error": e,
+                  "proven": True, "norm": 10.0} for k, e in enumerate(errs)]  # fmt: skip
+    t = layer_budget_table(pd.DataFrame(rows), [4, 8]).set_index("n_bits")
+    assert t.loc[4, "budget"] == 4 and t.loc[8, "budget"] == 8
+    assert t.loc[4, "prune_chunk_db"] == pytest.approx(-10 * math.log10(5.0 / 20.0))
+    assert t.loc[4, "prune_layer_db"] == pytest.approx(-10 * math.log10(1.5 / 20.0))
+    assert t.loc[4, "budget_moved"] == 0.5 and t.loc[4, "prune_layer_bound_db"] == t.loc[4, "prune_layer_db"]
+    assert t.loc[8, "prune_layer_db"] == pytest.approx(-10 * math.log10(1.0 / 20.0))
 
 
 def hand_made_results():
@@ -83,3 +113,7 @@ def test_margin_table_by_hand():
     m = margin_table(table)
     assert m.index.tolist() == [("m", "B"), ("m", "A")]  # the table's order, not sorted
     assert m.loc[("m", "B")].tolist() == [-2.0, 15.0] and m.loc[("m", "A")].tolist() == [5.0, 10.0]
+    layer = margin_table(table.assign(prune_layer_db=[9.0, 6.0, 3.0, 5.0]), form="layer")
+    assert layer.loc[("m", "B")].tolist() == [1.0, 14.0]
+    with pytest.raises(ValueError, match="form must be"):
+        margin_table(table, form="row")
