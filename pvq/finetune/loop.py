@@ -23,7 +23,7 @@ from .gradual import GradualPruner
 from .networks import build_trainable, probe_layers, weight_layers
 from .qat import attach_qat, bake, clamp_scales, scale_parameters
 from .recipe import FineTuneSpec, PretrainSpec, resolve_device
-from .representations import RepresentationProbe, last_mask_update, probe_steps
+from .representations import PROBE_BN_BATCHES, RepresentationProbe, last_mask_update, probe_steps
 
 __all__ = [
     "FASHION_MNIST_MEAN",
@@ -234,7 +234,8 @@ def training_step(model: nn.Module, x, y, opt, *, scale_opt=None, pruner: Gradua
 
 def _representation_probe(spec: FineTuneSpec, task, original: nn.Module, dev) -> RepresentationProbe:
     """Chapter 7's probe of a run: ``probe_images`` test images, batch-norm re-estimated on
-    ``max(1, bn_batches // 5)`` training batches from the probe's own generator (seed ``30000 + seed``)."""
+    :data:`~pvq.finetune.representations.PROBE_BN_BATCHES` training batches from the probe's own
+    generator (seed ``30000 + seed``)."""
 
     def batches():
         gen = torch.Generator().manual_seed(30_000 + spec.seed)
@@ -245,7 +246,7 @@ def _representation_probe(spec: FineTuneSpec, task, original: nn.Module, dev) ->
         task.probe_inputs(spec.probe_images, device=dev),
         probe_layers(original),
         batches=batches,
-        n_batches=max(1, spec.bn_batches // 5),
+        n_batches=PROBE_BN_BATCHES,
         reestimate=reestimate_bn,
     )
 

@@ -39,6 +39,7 @@ from .networks import weight_layers
 from .qat import latent_weight
 
 __all__ = [
+    "PROBE_BN_BATCHES",
     "RepresentationProbe",
     "activation_snr_db",
     "capture_activations",
@@ -50,6 +51,10 @@ __all__ = [
     "one_shot_prune",
     "probe_steps",
 ]
+
+#: Training batches on which every probe (and the reference, once) re-estimates batch-norm statistics:
+#: the same batches each time, so that their sampling noise is common to every point of a trajectory.
+PROBE_BN_BATCHES = 2
 
 
 def _centred(x) -> np.ndarray:
@@ -159,7 +164,7 @@ def probe_steps(total: int, *, points: int, mask_end: int, after: int | None = N
 
     Step 0 (the network compressed, before fine-tuning); ``points`` steps evenly over the whole run,
     :math:`\\mathrm{round}(kT/\\text{points})` for :math:`k = 1, \\dots, \\text{points}` (the last is
-    :math:`T`); and ``after`` more (default ``points // 2``) evenly after the last mask update
+    :math:`T`); and ``after`` more (default ``points // 4``) evenly after the last mask update
     :math:`t_c` (``mask_end``), :math:`\\mathrm{round}(t_c + k(T - t_c)/(\\text{after} + 1))`, plus
     :math:`t_c` itself. Steps falling together count once, so a short run has fewer distinct steps.
     The same steps for every method (QAT too), so that their trajectories are read alike.
@@ -168,7 +173,7 @@ def probe_steps(total: int, *, points: int, mask_end: int, after: int | None = N
         raise ValueError(f"points must be an integer >= 1, got {points!r}")
     if not isinstance(mask_end, int) or not 0 <= mask_end <= total:
         raise ValueError(f"mask_end must be a step in [0, total={total}], got {mask_end!r}")
-    after = points // 2 if after is None else after
+    after = points // 4 if after is None else after
     if not isinstance(after, int) or after < 0:
         raise ValueError(f"after must be an integer >= 0, got {after!r}")
     steps = {0, mask_end} | {round(k * total / points) for k in range(1, points + 1)}

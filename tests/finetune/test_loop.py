@@ -10,7 +10,7 @@ from torch import nn
 from pvq.core.pruning import BASELINE_BITS
 from pvq.finetune.loop import ArrayTask, finetune, reestimate_bn, weight_statistics
 from pvq.finetune.networks import build_trainable, probe_layers, weight_layers
-from pvq.finetune.representations import RepresentationProbe, probe_steps
+from pvq.finetune.representations import PROBE_BN_BATCHES, RepresentationProbe, probe_steps
 
 from .conftest import tiny_spec
 
@@ -33,8 +33,8 @@ def test_tiny_runs_learn_for_every_compression(small_data, pretrained, method, k
     r = finetune(tiny_spec(base, method, probe_points=2, probe_images=32, **kw), state, small_data)
     assert r["status"] == "ok", method
     assert r["accuracy"] > 0.4, (method, r["accuracy"])
-    assert r["steps"] == 10 and len(r["representations"]) == 5 * 5  # steps 0, 5, 8 (mask fixed), 9, 10 × 5 layers
-    assert sorted({p["step"] for p in r["representations"]}) == probe_steps(10, points=2, mask_end=8)
+    assert r["steps"] == 10 and len(r["representations"]) == 4 * 5  # steps 0, 5, 8 (mask fixed), 10 × 5 layers
+    assert sorted({p["step"] for p in r["representations"]}) == probe_steps(10, points=2, mask_end=8) == [0, 5, 8, 10]
     assert r["n_bits"] == kw.get("n_bits") and r["sparsity"] == kw.get("sparsity", 0.0)
     if "prune" in method:
         assert min(r["mask_sparsity"].values()) >= kw["sparsity"] - 0.01
@@ -60,7 +60,7 @@ def test_fp32_control_finetunes_without_compression(small_data, pretrained):
     assert r["status"] == "ok" and r["method"] == "fp32" and r["label"] == "FP32 fine-tuned"
     assert r["n_bits"] is None and r["sparsity"] == 0 and r["mask_sparsity"] is None
     assert r["steps"] == 10 and r["accuracy"] > 0.4
-    assert len(r["representations"]) == 5 * 5  # the control is probed like the compressed runs
+    assert len(r["representations"]) == 4 * 5  # the control is probed like the compressed runs
     # step 0: the original itself, its batch-norm re-estimated like the reference's: identical
     assert all(p["snr_db"] == math.inf for p in r["representations"] if p["step"] == 0)
     assert r["zeros"] == start_stats["zeros"]  # no weight pruned: only the natural zeros
@@ -88,7 +88,7 @@ def test_the_trained_network_does_not_depend_on_the_probes(small_data, pretraine
         task = RecordingTask(small_data)
         records.append(finetune(tiny_spec(base, method, probe_points=points, probe_images=32, **kw), state, task))
         nets.append(task.model.state_dict())
-    assert [len({p["step"] for p in r["representations"]}) for r in records] == [0, 5, 11]
+    assert [len({p["step"] for p in r["representations"]}) for r in records] == [0, 4, 11]
     for r, net in zip(records[1:], nets[1:], strict=True):
         assert r["loss"] == records[0]["loss"] and r["accuracy"] == records[0]["accuracy"]
         assert all(torch.equal(v, nets[0][k]) for k, v in net.items())
@@ -109,7 +109,7 @@ def test_step_zero_is_the_network_compressed_before_fine_tuning(small_data, pret
         return task.train_batches(batch_size=64, images=0, generator=gen, device="cpu", flip=False)
 
     probe = RepresentationProbe(
-        original, task.probe_inputs(32, device="cpu"), probe_layers(original), batches=batches, n_batches=1,
+        original, task.probe_inputs(32, device="cpu"), probe_layers(original), batches=batches, n_batches=PROBE_BN_BATCHES,
         reestimate=reestimate_bn,
     )  # fmt: skip
     expected = probe(original, 0, prune_to=0.75)

@@ -62,11 +62,11 @@ def test_last_mask_update_and_probe_steps():
     assert last_mask_update(200, 0.75) == 150 and last_mask_update(10, 0.75) == 8 and last_mask_update(3, 0.1) == 1
     steps = probe_steps(200, points=20, mask_end=150)
     every = list(range(0, 201, 10))  # step 0 and the 20 even points
-    after = [150 + round(k * 50 / 11) for k in range(1, 11)]  # points // 2 = 10 more after the mask is fixed
-    assert steps == sorted(set(every) | set(after))
-    assert len([s for s in steps if s > 150]) == 5 + 10 - len(set(after) & set(every))
+    after = [150 + round(k * 50 / 6) for k in range(1, 6)]  # points // 4 = 5 more after the mask is fixed
+    assert steps == sorted(set(every) | set(after)) and len(steps) == 26
+    assert [s for s in steps if s >= 150] == [150, 158, 160, 167, 170, 175, 180, 183, 190, 192, 200]
     # the same schedule is asked of every method: it depends on the length and prune_end only
-    assert probe_steps(10, points=2, mask_end=8) == [0, 5, 8, 9, 10]
+    assert probe_steps(10, points=4, mask_end=8) == [0, 2, 5, 8, 9, 10]
     assert probe_steps(4, points=20, mask_end=3) == [0, 1, 2, 3, 4]  # a short run: steps fall together
     assert probe_steps(100, points=4, mask_end=75, after=0) == [0, 25, 50, 75, 100]
     bad = {"points": {"points": 0, "mask_end": 5}, "mask_end": {"points": 2, "mask_end": 11}}
