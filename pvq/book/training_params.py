@@ -91,7 +91,7 @@ class FineTuningParams(ChapterParams):
     combine_bits: tuple = (2, 4, 8)
     combine_sparsity: tuple = (0.5, 0.75)
     probe_points: int = 20
-    probe_images: int = 128
+    probe_images: int = _RECIPE["probe_images"]
     workers: int = 2
     dask_scheduler: str = ""
     device: str = "auto"

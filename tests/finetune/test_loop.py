@@ -108,10 +108,10 @@ def test_step_zero_is_the_network_compressed_before_fine_tuning(small_data, pret
         gen = torch.Generator().manual_seed(30_000 + spec.seed)
         return task.train_batches(batch_size=64, images=0, generator=gen, device="cpu", flip=False)
 
+    inputs = task.probe_inputs(32, device="cpu")
     probe = RepresentationProbe(
-        original, task.probe_inputs(32, device="cpu"), probe_layers(original), batches=batches, n_batches=PROBE_BN_BATCHES,
-        reestimate=reestimate_bn,
-    )  # fmt: skip
+        original, inputs, probe_layers(original), batches=batches, n_batches=PROBE_BN_BATCHES, reestimate=reestimate_bn
+    )
     expected = probe(original, 0, prune_to=0.75)
     got = [p for p in r["representations"] if p["step"] == 0]
     assert [p["layer"] for p in got] == [p["layer"] for p in expected]
