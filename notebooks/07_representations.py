@@ -175,11 +175,9 @@ styled(shapes_per_point(shapes))
 #
 # **How long after the last mask update.** The recipe is the paper's: the mask is fixed after
 # {glue:text}`fixed-mask-share:.0%` of the run, which leaves {glue:text}`after-steps-base` steps
-# at the base length and {glue:text}`after-steps-longest` at the longest, as many as a whole
-# base-length run has ({glue:text}`base-steps`), which is all the steps QAT has to drift. So at the
-# longest length a pruned network gets as many steps at a fixed mask as QAT gets in all to move
-# away, and the question "does it come back?" can be asked there. Those steps come at the end of
-# the cosine schedule, as in the paper, at a learning rate already lowered.
+# at the base length and {glue:text}`after-steps-longest` at the longest: {glue:md}`fixed-mask-sentence`.
+# Those steps come at the end of the cosine schedule, as in the paper, at a learning rate already
+# lowered.
 #
 # ## Why the verdict comes out as it does
 #

@@ -240,7 +240,8 @@ def representation_headlines(
         ``longest-factor`` (the longest length as a multiple of ``base_epochs``),
         ``fixed-mask-share`` (``1 - prune_end``), ``after-steps-base`` and ``after-steps-longest``
         (steps after the last mask update at the base and the longest length), ``base-steps``
-        (steps of a base-length run) and ``min-change-db`` (the shape rule's tolerance).
+        (steps of a base-length run), ``min-change-db`` (the shape rule's tolerance) and
+        ``fixed-mask-sentence`` (whether the longest fixed-mask phase is as long as a base-length run).
     """
     run = ["arch", "method", "label", "seed", "epochs"]
     ends = [last_mask_update(int(n), prune_end) for n in probes.steps]
@@ -261,7 +262,23 @@ def representation_headlines(
         "after-steps-longest": fixed[max(fixed)],
         "base-steps": int(steps.get(base_epochs, 0)),
         "min-change-db": MIN_CHANGE_DB,
+        "fixed-mask-sentence": _fixed_mask_sentence(fixed[max(fixed)], int(steps.get(base_epochs, 0))),
     }
+
+
+def _fixed_mask_sentence(longest: int, base: int) -> str:
+    """Whether the longest fixed-mask phase has as many steps as a whole base-length run (all QAT has to drift)."""
+    if longest >= base:
+        return (
+            f"at the longest length that is as many steps as a whole base-length run has ({base}), all the steps "
+            "QAT has to drift away: a pruned network gets as many steps at a fixed mask as QAT gets in all to move, "
+            'so the question "does it come back?" can be asked there'
+        )
+    return (
+        f"even at the longest length that is fewer steps than a whole base-length run has ({base}), so this build "
+        "cannot fully ask whether a pruned network comes back (the full profile's 4× runs give the fixed-mask "
+        "phase a whole base-length run)"
+    )
 
 
 def _said(t: pd.DataFrame) -> str:

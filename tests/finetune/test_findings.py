@@ -144,6 +144,10 @@ def test_representation_headlines():
     assert (h["n-layers"], h["longest-factor"], h["fixed-mask-share"]) == ("2 (net)", 2, 0.25)
     assert (h["after-steps-base"], h["after-steps-longest"], h["base-steps"]) == (25, 50, 100)
     assert h["min-change-db"] == MIN_CHANGE_DB
+    assert h["fixed-mask-sentence"].startswith("even at the longest length that is fewer steps")  # 50 < 100
+    rows = [dict(r, steps=4 * r["steps"], epochs=8) if r["epochs"] == 4 else r for r in rows]
+    h = representation_headlines(pd.DataFrame(rows), base_epochs=2)  # 4×: 200 steps at a fixed mask
+    assert h["after-steps-longest"] == 200 and h["fixed-mask-sentence"].startswith("at the longest length that is as")
 
 
 def shapes(*, control=True):
