@@ -23,8 +23,15 @@
 #
 # For the runs of [chapter 5](ch-fine-tuning) (the same runs, recorded as they trained,
 # including the longer fine-tuning), a fixed probe batch of test images goes through the
-# original FP32 network and through the network being fine-tuned at several checkpoints
-# (batch-norm statistics re-estimated on training batches first). Per probed layer (each
+# original FP32 network and through the network being fine-tuned at
+# {glue:text}`n-checkpoints` steps of every run, the same steps for every method
+# ({py:func}`pvq.finetune.representations.probe_steps`): evenly over the whole run, with extra
+# steps after the last mask update, and a first point at step 0, the network **compressed,
+# before fine-tuning** (rounded to the nearest level with its initial scale for QAT; pruned in
+# one shot to the target sparsity by magnitude for pruning). Every probe re-estimates the
+# batch-norm statistics of a copy of the network on the same few training batches, drawn by the
+# probe's own random generator, and so does the reference network once: the trained networks do
+# not depend on how often they were probed (a test checks it bit for bit). Per probed layer (each
 # block's output and the logits):
 #
 # $$
@@ -39,8 +46,9 @@
 # linear CKA only for the same geometry (it ignores rotations and scale).
 #
 # **Parameters.** Those of [chapter 5](ch-fine-tuning) ({py:class}`pvq.book.training_params.FineTuningParams`);
-# this chapter needs the probes (`probe_points` of at least 2: the start and the end of a run)
-# and fails early without them.
+# this chapter needs the probes (`probe_points` of at least 2) and fails early without them. A
+# probe costs about one and a half training steps (`benchmarks/bench_probe.py`), so the probe set
+# is modest: `probe_images` test images, batch-norm statistics from two batches.
 
 # %% tags=["parameters"]
 profile = "full"
@@ -57,8 +65,8 @@ mask_interval = 5
 bn_batches = 50
 long_factors = [2, 4]
 long_bits = [2, 3]
-probe_points = 6
-probe_images = 256
+probe_points = 20
+probe_images = 128
 workers = 2
 dask_scheduler = ""
 device = "auto"
@@ -71,13 +79,13 @@ from pvq.book.training_params import FineTuningParams
 from pvq.book.verdicts import check_c7
 from pvq.finetune.findings import recovery_headlines, representation_headlines
 from pvq.finetune.grids import control_specs, execute, longer_specs, table1_specs
-from pvq.finetune.tables import (
-    at_length,
+from pvq.finetune.tables import at_length, styled
+from pvq.finetune.trajectories import (
     probes_table,
-    recovery_per_point,
-    representation_recovery,
+    representation_shapes,
     representation_summary,
-    styled,
+    shapes_per_point,
+    trajectory_table,
 )
 
 P = FineTuningParams.from_namespace(globals()).with_probes()
@@ -85,16 +93,17 @@ out = Chapter("07_representations")
 P
 
 # %% [markdown]
-# ## The probes
+# ## The trajectories
 #
 # The runs are chapter 5's (from the shared cache); each kept its probes, the activation SNR and
-# CKA {eq}`eq-repr` of every probed layer at every checkpoint
-# ({py:func}`pvq.finetune.tables.probes_table`), averaged over seeds and layers for the figures
-# ({py:func}`pvq.finetune.tables.representation_summary`).
+# CKA {eq}`eq-repr` of every probed layer at every probe step
+# ({py:func}`pvq.finetune.trajectories.trajectory_table`), averaged over seeds and layers for the
+# figures ({py:func}`pvq.finetune.trajectories.representation_summary`).
 
 # %%
 baselines, runs, records = execute(P, table1_specs(P) + control_specs(P) + longer_specs(P))
-probes = out.table("probes", probes_table(records))
+probes = probes_table(records)
+out.table("trajectories", trajectory_table(probes))
 summary = out.table("summary", representation_summary(probes))
 out.glue(representation_headlines(probes, base_epochs=P.ft_epochs))
 out.figure("fig-repr-snr", plot_representations(at_length(summary, P.ft_epochs), metric="snr_db"))
@@ -102,18 +111,19 @@ out.figure("fig-repr-cka", plot_representations(at_length(summary, P.ft_epochs),
 out.figure("fig-repr-longest", plot_representations(at_length(summary), metric="snr_db"))
 
 # %% [markdown]
-# {glue:text}`n-probed-runs` runs probed at {glue:text}`n-checkpoints` checkpoints each; layers
-# probed per network: {glue:md}`n-layers`.
+# {glue:text}`n-probed-runs` runs probed at {glue:text}`n-checkpoints` steps each (step 0
+# included), {glue:text}`n-after` of them after the last mask update; layers probed per network:
+# {glue:md}`n-layers`.
 #
 # ```{glue:figure} fig-repr-snr
 # :name: fig-repr-snr
 #
 # Activation SNR against the original network over fine-tuning (mean over probed layers and
-# seeds), QAT (blue, solid) and pruning (red, dashed), darker for higher compression; black:
-# the control, fine-tuned with the same recipe without compression. Dotted:
-# where pruning reaches its target sparsity. Data:
+# seeds), QAT (blue, solid) and pruning (red, dashed), darker for higher compression; open
+# markers at 0: the network compressed, before fine-tuning; black: the control, fine-tuned with
+# the same recipe without compression. Dotted: where the pruning mask is fixed. Data:
 # {download}`summary.csv </results/07_representations/summary.csv>`, per layer and seed:
-# {download}`probes.csv </results/07_representations/probes.csv>`.
+# {download}`trajectories.csv </results/07_representations/trajectories.csv>`.
 # ```
 #
 # ```{glue:figure} fig-repr-cka
@@ -126,39 +136,56 @@ out.figure("fig-repr-longest", plot_representations(at_length(summary), metric="
 # :name: fig-repr-longest
 #
 # Activation SNR over the longest fine-tuning ({glue:text}`longest-factor`× the base length) at
-# the most extreme points: pruning has {glue:text}`longest-factor`× as many steps after its last
+# the most extreme points: pruning has {glue:text}`after-steps-longest` steps after its last
 # mask update to come back.
 # ```
 #
-# ## Do pruned networks come back?
+# ## One rule for both methods
 #
-# Per run and layer, {py:func}`pvq.finetune.tables.representation_recovery` follows the SNR from
-# the moment the compression is fully in place; below, its mean over the probed layers
-# ({py:func}`pvq.finetune.tables.recovery_per_point`):
+# Until this version the book judged pruning only on the probes after its last mask update (two
+# checkpoints, at a learning rate near its floor) and QAT on the whole run, so that pruning's
+# "recovery" was about zero by construction. Now every trajectory, of either method and either
+# measure, is read whole by one rule ({py:func}`pvq.finetune.trajectories.trajectory_shape`): with
+# $v_0$ the value at step 0 (compressed, before fine-tuning), $v_{\min}$ the lowest value during
+# fine-tuning and $v_T$ the last,
+#
+# - **returns** when it climbs back from its lowest point by at least
+#   {glue:text}`min-change-db` dB, $v_T - v_{\min} \ge$ {glue:text}`min-change-db` dB (the paper's
+#   picture of pruning: a dip while sparsifying, then a climb back);
+# - **drifts away** otherwise when it ends at least that much below where it started,
+#   $v_T - v_0 \le -${glue:text}`min-change-db` dB (the paper's picture of QAT: it starts high and
+#   moves away);
+# - **settles** otherwise.
+#
+# CKA is read by the same rule through its distance in dB, $-10\log_{10}(1 - \mathrm{CKA})$
+# ({py:func}`pvq.finetune.trajectories.cka_distance_db`). The tolerance, 0.5 dB, is an 11% change of
+# the error energy. Per run kind, length and layer
+# ({py:func}`pvq.finetune.trajectories.representation_shapes`), and below over the probed layers
+# ({py:func}`pvq.finetune.trajectories.shapes_per_point`):
 
 # %%
-recovery = out.table("recovery", representation_recovery(probes))
-styled(recovery_per_point(recovery))
+shapes = out.table("shapes", representation_shapes(probes))
+styled(shapes_per_point(shapes))
 
 # %% [markdown]
-# Per run kind and length (mean over probed layers, SNR in dB): at the first checkpoint
-# (`snr_start`: right after quantization for QAT; the unpruned network for pruning), at the
-# lowest point once the compression is fully in place (from the start for QAT, from the last
-# mask update for pruning), and at the end. `recovered_db` = end − lowest: how far
-# fine-tuning brought the network back toward the original, measured the same way for both
-# methods; `drift_db` = end − start. Data:
-# {download}`recovery.csv </results/07_representations/recovery.csv>`.
+# Per run kind and length (mean over probed layers, SNR in dB): step 0 (`snr_compressed`), the
+# lowest point during fine-tuning, the end, `climb_db` = end − lowest and `drift_db` = end − step 0;
+# `shape` and `cka_shape`: the most common shape over the layers. Data:
+# {download}`shapes.csv </results/07_representations/shapes.csv>`.
+#
+# **How long after the last mask update.** The recipe is the paper's: the mask is fixed after
+# {glue:text}`fixed-mask-share:.0%` of the run, which leaves {glue:text}`after-steps-base` steps
+# at the base length and {glue:text}`after-steps-longest` at the longest: {glue:md}`fixed-mask-sentence`.
+# Those steps come at the end of the cosine schedule, as in the paper, at a learning rate already
+# lowered.
 #
 # ## Why the verdict comes out as it does
 #
-# The measure asks the paper's question directly: once the compression is in place (after the
-# last mask update for pruning, from the start for QAT), does fine-tuning move the network's
-# activations back toward the original's? What the runs show
-# ({py:func}`pvq.finetune.findings.recovery_findings`):
+# What the trajectories show ({py:func}`pvq.finetune.findings.recovery_findings`):
 
 # %%
-v7 = check_c7(recovery)
-out.glue(recovery_headlines(recovery, v7.verdict, base_epochs=P.ft_epochs))
+v7 = check_c7(shapes)
+out.glue(recovery_headlines(shapes, v7.verdict, base_epochs=P.ft_epochs))
 out.verdicts(v7)
 
 # %% [markdown]
@@ -172,7 +199,8 @@ out.verdicts(v7)
 #
 # - **C7** (pruned networks return to the original representations, QAT networks do not):
 #   **{glue:md}`c7-verdict`**. {glue:md}`c7-evidence`.
-# - The checkpoints are few ({glue:text}`n-checkpoints` per run, {glue:text}`n-after` of them
-#   once the pruning target is reached), so for pruning "returning" means the last
-#   {glue:text}`fixed-mask-share:.0%` of fine-tuning at a fixed mask, at a learning rate the
-#   cosine schedule has already lowered; the longer runs give that part more steps.
+# - How it is judged: the shape of each whole trajectory against the original, one rule for both
+#   methods and both measures, with the network compressed before fine-tuning as the common
+#   starting point. Under the previous reading (recovery after the last mask update only, for
+#   pruning) the verdict on the same kind of runs was already *not reproduced*; the new reading
+#   does not change it, but it no longer favours either method by construction.

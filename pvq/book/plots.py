@@ -388,7 +388,8 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
     """Representation similarity to the original network over fine-tuning, QAT vs pruning, per point.
 
     The FP32 control (method ``'fp32'``: fine-tuned without compression), when present, is the
-    black line: what fine-tuning alone does to the representations.
+    black line: what fine-tuning alone does to the representations. Step 0, the network compressed
+    before fine-tuning, is an open marker at 0, apart from the line of the fine-tuning itself.
     """
     keys = list(dict.fromkeys(summary.arch))
     fig = Figure(figsize=(4.4 * len(keys), 3.4), layout="constrained")
@@ -397,6 +398,7 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
         t = summary[summary.arch == arch]
         for (method, label), g in t.groupby(["method", "label"], sort=False):
             g = g.sort_values("progress")
+            g0, g = g[g.step == 0], g[g.step > 0]
             if method == "fp32":
                 ax.plot(g.progress, g[metric], "k.-", lw=1.5, ms=4, label=label)
                 continue
@@ -405,8 +407,9 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
             color = QUANT_COLOR if method == "qat" else PRUNE_COLOR
             ax.plot(g.progress, g[metric], "o-" if method == "qat" else "s--", color=color, alpha=min(shade, 1.0),
                     ms=3, lw=1, label=label)  # fmt: skip
+            ax.plot(g0.progress, g0[metric], "o" if method == "qat" else "s", mfc="none", color=color, ms=6)
         ax.axvline(0.75, color="0.5", lw=0.8, ls=":")
-        ax.set_xlabel("fraction of fine-tuning (dotted: pruning target reached)", fontsize=8)
+        ax.set_xlabel("fraction of fine-tuning (open: compressed, before; dotted: mask fixed)", fontsize=8)
         ax.set_title(arch, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel({"snr_db": "activation SNR vs original (dB)", "cka": "linear CKA vs original"}[metric])

@@ -54,9 +54,12 @@ class FineTuningParams(ChapterParams):
     combine_sparsity : tuple of float
         Pruning ratios applied on top of them.
     probe_points : int
-        Checkpoints per run where representations are compared with the original (0: none).
+        Probes evenly over each run where representations are compared with the original (0: none);
+        ``probe_points // 4`` more after the last mask update and one at step 0, the network
+        compressed before fine-tuning (:func:`pvq.finetune.representations.probe_steps`).
     probe_images : int
-        Test images in the representation probe.
+        Test images in the representation probe (a modest fixed set: a probe costs about one and a
+        half training steps, ``benchmarks/bench_probe.py``).
     workers : int
     dask_scheduler : str
     device : {'auto', 'cpu', 'cuda'}
@@ -87,7 +90,7 @@ class FineTuningParams(ChapterParams):
     long_bits: tuple = (2, 3)
     combine_bits: tuple = (2, 4, 8)
     combine_sparsity: tuple = (0.5, 0.75)
-    probe_points: int = 6
+    probe_points: int = 20
     probe_images: int = _RECIPE["probe_images"]
     workers: int = 2
     dask_scheduler: str = ""

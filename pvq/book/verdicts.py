@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..common.paper import PAPER
-from ..core.pruning import paired_bits
-from ..finetune.tables import MIN_RECOVERY_DB, combining_wins
+from ..finetune.tables import combining_wins
+from ..finetune.trajectories import SHAPES, shape_shares
 from .claims import Verdict
 
 __all__ = [
@@ -291,39 +291,52 @@ def check_c6(longer: pd.DataFrame) -> Verdict:
     return Verdict("C6", "all", verdict, evidence)
 
 
-def check_c7(recovery: pd.DataFrame, *, min_recovery_db: float = MIN_RECOVERY_DB) -> Verdict:
-    """C7 from :func:`pvq.finetune.tables.representation_recovery` (all points, lengths and layers).
+def check_c7(shapes: pd.DataFrame) -> Verdict:
+    """C7 from :func:`pvq.finetune.trajectories.representation_shapes` (all points, lengths and layers).
 
-    Once the compression is in place, does fine-tuning bring the network back toward the
-    original's activations? Pruned networks "return" where ``recovered_db ≥ min_recovery_db``.
-    The claim's contrast is checked pair by pair (same network, length, layer, and INT-b vs its
-    paired sparsity): pruning recovers more than QAT. Reproduced when both hold for most
-    (> 50%) pairs, partly when one does, not reproduced otherwise.
+    One rule for both methods: each (network, method, point, length, layer) trajectory of activation
+    SNR against the original is read by :func:`pvq.finetune.trajectories.trajectory_shape` over the
+    whole run, step 0 (compressed, before fine-tuning) included; a network *returns* when it climbs
+    back from its lowest point by at least the shape rule's tolerance. With :math:`p` and :math:`q` the
+    shares of pruning and QAT trajectories that return: reproduced when :math:`p > 1/2 \\ge q`
+    (pruned networks return, QAT ones do not); partly reproduced when pruned networks mostly return
+    but so do QAT ones (:math:`p > 1/2`, :math:`q > 1/2`), or return more often than QAT ones without a
+    majority (:math:`q < p \\le 1/2`); not reproduced when :math:`p \\le 1/2` and :math:`p \\le q`;
+    not yet checked without trajectories of both methods that have enough probes to read. The
+    evidence adds the CKA trajectories read by the same rule, and the FP32 control.
     """
-    p = recovery[recovery.method == "prune"].copy()
-    q = recovery[recovery.method == "qat"].copy()
-    p["point"] = [paired_bits(s) for s in p.sparsity]
-    q["point"] = q.n_bits.astype(int)
-    pairs = p.merge(q, on=["arch", "epochs", "point", "layer"], suffixes=("_prune", "_qat"))
-    p_back = float((p.recovered_db >= min_recovery_db).mean()) if len(p) else math.nan
-    more = float((pairs.recovered_db_prune > pairs.recovered_db_qat).mean()) if len(pairs) else math.nan
+    readable = shapes[shapes["shape"] != "too few probes"]
+    p, q = readable[readable.method == "prune"], readable[readable.method == "qat"]
+    if p.empty or q.empty:
+        evidence = f"no readable trajectories of both methods ({len(shapes)} in all)"
+        return Verdict("C7", "all", "not yet checked", evidence)
+    share_p, share_q = float((p["shape"] == "returns").mean()), float((q["shape"] == "returns").mean())
+
+    def said(t, column="shape"):
+        shares = shape_shares(t, column)
+        return ", ".join(f"{100 * shares[k]:.0f}% {k}" for k in SHAPES if shares.get(k)) + f" of {len(t)}"
+
     evidence = (
-        f"after the last mask update, pruned networks come back toward the original (SNR +{min_recovery_db:g} dB "
-        f"or more) at {100 * p_back:.0f}% of {len(p)} (network, point, length, layer) cases (median "
-        f"{float(p.recovered_db.median()):+.2f} dB); QAT networks, from their lowest point after quantization, "
-        f"median {float(q.recovered_db.median()):+.2f} dB; pruning recovers more than QAT at "
-        f"{100 * more:.0f}% of {len(pairs)} paired cases; median SNR at the end {float(p.snr_end.median()):.1f} dB "
-        f"(pruning) vs {float(q.snr_end.median()):.1f} dB (QAT), final CKA {float(p.cka_end.median()):.4f} vs "
-        f"{float(q.cka_end.median()):.4f}"
+        f"SNR trajectories against the original, one rule for both methods: pruning {said(p)} (network, point, "
+        f"length, layer) cases, median climb back from the lowest point {float(p.climb_db.median()):+.2f} dB, "
+        f"end against the compressed network before fine-tuning {float(p.drift_db.median()):+.2f} dB; QAT "
+        f"{said(q)}, median climb {float(q.climb_db.median()):+.2f} dB, end against its start "
+        f"{float(q.drift_db.median()):+.2f} dB; median SNR at the end {float(p.snr_end.median()):.1f} dB (pruning) vs "
+        f"{float(q.snr_end.median()):.1f} dB (QAT). CKA by the same rule: pruning {said(p, 'cka_shape')}, QAT "
+        f"{said(q, 'cka_shape')}"
     )
-    control = recovery[recovery.method == "fp32"]
+    control = readable[readable.method == "fp32"]
     if len(control):
         evidence += (
-            f"; the FP32 control (fine-tuned without compression) ends at {float(control.snr_end.median()):.1f} dB, "
-            "the drift that fine-tuning alone causes"
+            f"; the FP32 control (fine-tuned without compression): {said(control)}, median climb "
+            f"{float(control.climb_db.median()):+.2f} dB, what the falling learning rate alone gives back"
         )
-    ok_p, ok_more = p_back > 0.5, more > 0.5
-    verdict = "reproduced" if ok_p and ok_more else ("partly reproduced" if ok_p or ok_more else "not reproduced")
+    if share_p > 0.5 >= share_q:
+        verdict = "reproduced"
+    elif share_p > 0.5 or share_q < share_p:
+        verdict = "partly reproduced"
+    else:
+        verdict = "not reproduced"
     return Verdict("C7", "all", verdict, evidence)
 
 

@@ -17,7 +17,8 @@ from ..common.paper import PAPER, PAPER_RECIPE, paper_values
 from ..core.pruning import paired_sparsity
 from .loop import steps_per_epoch
 from .recipe import FineTuneSpec
-from .tables import MIN_RECOVERY_DB
+from .representations import last_mask_update
+from .trajectories import MIN_CHANGE_DB, SHAPES, shape_shares
 
 __all__ = [
     "combining_headlines",
@@ -225,24 +226,31 @@ def combining_headlines(runs: pd.DataFrame, front: pd.DataFrame, natural: pd.Dat
 def representation_headlines(
     probes: pd.DataFrame, *, base_epochs: int, prune_end: float = FineTuneSpec.prune_end
 ) -> dict:
-    """How much chapter 7 probed: runs, checkpoints per run, checkpoints after the pruning target, layers.
+    """How much chapter 7 probed: runs, probe steps per run, those after the last mask update, layers.
 
-    A run is one (network, method, point, length, seed); its checkpoints are the distinct
-    ``step`` values, those *after the target* have :math:`\\text{step}/\\text{steps} \\ge`
-    ``prune_end`` (the counts are the fewest over runs).
+    A run is one (network, method, point, length, seed); its probe steps are the distinct ``step``
+    values (step 0 included), those *after the last mask update* have
+    :math:`\\text{step} > t_c` (:func:`pvq.finetune.representations.last_mask_update`); the counts are
+    the fewest over runs. The fixed-mask phase lasts :math:`T - t_c` steps.
 
     Returns
     -------
     dict
         ``n-probed-runs, n-checkpoints, n-after, n-layers`` (Markdown, per network),
-        ``longest-factor`` (the longest length as a multiple of ``base_epochs``) and
-        ``fixed-mask-share`` (the share of a run after the pruning target, ``1 - prune_end``).
+        ``longest-factor`` (the longest length as a multiple of ``base_epochs``),
+        ``fixed-mask-share`` (``1 - prune_end``), ``after-steps-base`` and ``after-steps-longest``
+        (steps after the last mask update at the base and the longest length), ``base-steps``
+        (steps of a base-length run), ``min-change-db`` (the shape rule's tolerance) and
+        ``fixed-mask-sentence`` (whether the longest fixed-mask phase is as long as a base-length run).
     """
     run = ["arch", "method", "label", "seed", "epochs"]
-    t = probes.assign(after=probes.step / probes.steps >= prune_end - 1e-9)
+    ends = [last_mask_update(int(n), prune_end) for n in probes.steps]
+    t = probes.assign(after=probes.step.to_numpy() > ends)
     per_run = t.groupby(run).agg(n=("step", "nunique"))
     after = t[t.after].groupby(run).step.nunique().reindex(per_run.index, fill_value=0)
     layers = probes.groupby("arch", sort=False).layer.nunique()
+    steps = probes.groupby("epochs").steps.first()
+    fixed = {e: int(n) - last_mask_update(int(n), prune_end) for e, n in steps.items()}
     return {
         "n-probed-runs": len(per_run),
         "n-checkpoints": int(per_run.n.min()),
@@ -250,33 +258,52 @@ def representation_headlines(
         "n-layers": _by_arch(layers, "d"),
         "longest-factor": int(probes.epochs.max() // base_epochs),
         "fixed-mask-share": 1 - prune_end,
+        "after-steps-base": fixed.get(base_epochs, 0),
+        "after-steps-longest": fixed[max(fixed)],
+        "base-steps": int(steps.get(base_epochs, 0)),
+        "min-change-db": MIN_CHANGE_DB,
+        "fixed-mask-sentence": _fixed_mask_sentence(fixed[max(fixed)], int(steps.get(base_epochs, 0))),
     }
 
 
-def _median(t: pd.DataFrame) -> float:
-    return float(t.recovered_db.median()) if len(t) else math.nan
+def _fixed_mask_sentence(longest: int, base: int) -> str:
+    """Whether the longest fixed-mask phase has as many steps as a whole base-length run (all QAT has to drift)."""
+    if longest >= base:
+        return (
+            f"at the longest length that is as many steps as a whole base-length run has ({base}), all the steps "
+            "QAT has to drift away: a pruned network gets as many steps at a fixed mask as QAT gets in all to move, "
+            'so the question "does it come back?" can be asked there'
+        )
+    return (
+        f"even at the longest length that is fewer steps than a whole base-length run has ({base}), so this build "
+        "cannot fully ask whether a pruned network comes back (the full profile's 4× runs give the fixed-mask "
+        "phase a whole base-length run)"
+    )
 
 
-def recovery_findings(
-    recovery: pd.DataFrame, *, base_epochs: int, close_db: float = 3.0, min_recovery_db: float = MIN_RECOVERY_DB
-) -> str:
-    """What the recovery table shows, as a Markdown list (chapter 7, "Why the verdict comes out as it does").
+def _said(t: pd.DataFrame) -> str:
+    """``'60% returns, 40% settles of 5'``: the shares of the shapes of ``t``."""
+    shares = shape_shares(t)
+    return ", ".join(f"{100 * shares[k]:.0f}% {k}" for k in SHAPES if shares.get(k)) + f" of {len(t)}"
 
-    1. *Fine-tuning alone*: the FP32 control's mean final SNR against the original, per network,
-       beside QAT at its highest bit-width; within ``close_db`` dB of each other at every network,
-       QAT's distance from the original is mostly the fine-tuning itself.
-    2. *Pruning*: the median of ``recovered_db`` over pruned cases at the base length and at the
-       longest; below ``min_recovery_db`` at both, the pruned networks stay where their last
-       mask put them.
-    3. *QAT*: the median ``recovered_db`` over every QAT case; at least ``min_recovery_db``, they
-       come part of the way back.
 
-    ``recovery`` is :func:`pvq.finetune.tables.representation_recovery`; the paper's claim is §6.
+def recovery_findings(shapes: pd.DataFrame, *, base_epochs: int, close_db: float = 3.0) -> str:
+    """What the trajectory shapes show, as a Markdown list (chapter 7, "Why the verdict comes out as it does").
+
+    1. *Fine-tuning alone*: the FP32 control's shapes and mean final SNR against the original, per
+       network, beside QAT at its highest bit-width (within ``close_db`` dB of each other at every
+       network, QAT's distance from the original is mostly the fine-tuning itself), and the control's
+       median climb at the end of the run, what the falling learning rate alone gives back.
+    2. *Pruning*: the shares of its shapes at the base length and at the longest, the median climb back
+       from the lowest point and the median end against the network pruned in one shot.
+    3. *QAT*: the shares of its shapes and the median end against the network quantized before fine-tuning.
+
+    ``shapes`` is :func:`pvq.finetune.trajectories.representation_shapes`; the paper's claim is §6.
     """
-    control = recovery[recovery.method == "fp32"]
-    pruned = recovery[recovery.method == "prune"]
-    qat = recovery[recovery.method == "qat"]
-    longest = int(recovery.epochs.max())
+    control = shapes[shapes.method == "fp32"]
+    pruned = shapes[shapes.method == "prune"]
+    qat = shapes[shapes.method == "qat"]
+    longest = int(shapes.epochs.max())
     lines = []
     if len(control) and len(qat):
         top_bits = int(qat.n_bits.max())
@@ -284,10 +311,8 @@ def recovery_findings(
         q_end = qat[qat.n_bits == top_bits].groupby("arch").snr_end.mean()
         diff = (q_end - c_end).dropna()
         if bool((diff.abs() < close_db).all()):
-            tail = (
-                f": within {close_db:g} dB of the control, so at this bit-width QAT's distance from the original is "
-                "mostly the fine-tuning itself, which the paper's comparison does not separate."
-            )
+            tail = f": within {close_db:g} dB of the control, so at this bit-width QAT's distance from the original is "
+            tail += "mostly the fine-tuning itself, which the paper's comparison does not separate."
         elif bool((diff < 0).all()):
             tail = ": further from the original than the control."
         elif bool((diff > 0).all()):
@@ -296,46 +321,52 @@ def recovery_findings(
             tail = ": closer to the original than the control for some networks, further for others."
         lines.append(
             "**Fine-tuning alone moves the network.** The control, fine-tuned with the same recipe and no "
-            f"compression, ends at {_by_arch(c_end, '.1f', ' dB')} of activation SNR against the original; "
-            f"INT{top_bits} QAT ends at {_by_arch(q_end, '.1f', ' dB')}{tail}"
+            f"compression, ends at {_by_arch(c_end, '.1f', ' dB')} of activation SNR against the original "
+            f"(shapes: {_said(control)}; median climb at the end {float(control.climb_db.median()):+.2f} dB, what "
+            f"the falling learning rate alone gives back); INT{top_bits} QAT ends at {_by_arch(q_end, '.1f', ' dB')}"
+            + tail
         )
     if len(pruned):
-        p_base = _median(pruned[pruned.epochs == base_epochs])
-        p_long = _median(pruned[pruned.epochs == longest])
-        if max(p_base, p_long) >= min_recovery_db:
-            head = "**Pruned networks come back toward the original.** "
-        else:
-            head = "**Pruned networks stay where their last mask put them.** "
-        longer = f" and {p_long:+.2f} dB with {longest // base_epochs}× the epochs" if longest > base_epochs else ""
+        base, long = pruned[pruned.epochs == base_epochs], pruned[pruned.epochs == longest]
+        head = "**Pruned networks come back toward the original.** "
+        if float((pruned["shape"] == "returns").mean()) <= 0.5:
+            head = "**Pruned networks mostly do not come back.** "
+        longer = f"; with {longest // base_epochs}× the epochs {_said(long)}" if longest > base_epochs else ""
         lines.append(
-            head + "After the last mask update their SNR against the original changes by a median "
-            f"{p_base:+.2f} dB at the base length{longer}."
+            head + f"Their SNR trajectories: {_said(base)} at the base length{longer}. From their lowest point they "
+            f"climb back a median {float(pruned.climb_db.median()):+.2f} dB and end "
+            f"{float(pruned.drift_db.median()):+.2f} dB from the network pruned in one shot to the same sparsity."
         )
     if len(qat):
-        q_rec = _median(qat)
-        if q_rec >= min_recovery_db:
-            head = "**QAT networks come part of the way back.** "
-        else:
-            head = "**QAT networks do not come back.** "
+        head = "**QAT networks drift away from the original.** "
+        if float((qat["shape"] == "drifts away").mean()) <= 0.5:
+            head = "**QAT networks mostly do not drift away.** "
         lines.append(
-            head + f"From their lowest point after quantization they move a median {q_rec:+.2f} dB toward the original."
+            head + f"Their SNR trajectories: {_said(qat)}; they end a median {float(qat.drift_db.median()):+.2f} dB "
+            "from the network quantized with its initial scale before fine-tuning."
         )
     return "\n".join(f"- {x}" for x in lines)
 
 
-def recovery_why(verdict: str, recovery: pd.DataFrame, *, base_epochs: int) -> str:
+def _median(t: pd.DataFrame) -> float:
+    return float(t.climb_db.median()) if len(t) else math.nan
+
+
+def recovery_why(verdict: str, shapes: pd.DataFrame, *, base_epochs: int) -> str:
     """Why C7's verdict comes out as it does: the contrast as stated, or what may explain its absence.
 
-    When the verdict is not ``'reproduced'`` the paragraph says whether the network that moves
-    back is the QAT one (median ``recovered_db`` of QAT above that of pruning at ``base_epochs``),
-    and names what differs from the paper: its fine-tuning length and the epochs at a fixed mask
-    (:data:`pvq.common.paper.PAPER` ``finetune_epochs`` and ``PAPER_RECIPE['prune_end']``), the
-    width of its networks, and its unstated measure.
+    When the verdict is not ``'reproduced'`` the paragraph says whether the networks that climb back
+    more are the QAT ones (median ``climb_db`` of QAT above that of pruning at ``base_epochs``), and
+    names what differs from the paper: its fine-tuning length and the epochs at a fixed mask
+    (:data:`pvq.common.paper.PAPER` ``finetune_epochs`` and ``PAPER_RECIPE['prune_end']``), the width of
+    its networks, and its unstated measure.
     """
     if verdict == "reproduced":
         return "On this task the paper's contrast appears as stated."
-    pruned = recovery[(recovery.method == "prune") & (recovery.epochs == base_epochs)]
-    q_rec, p_base = _median(recovery[recovery.method == "qat"]), _median(pruned)
+    if verdict == "not yet checked":
+        return "This build has no trajectories of both methods to read, so the contrast cannot be looked for."
+    pruned = shapes[(shapes.method == "prune") & (shapes.epochs == base_epochs)]
+    q_rec, p_base = _median(shapes[shapes.method == "qat"]), _median(pruned)
     epochs = PAPER["finetune_epochs"][0]
     fixed = epochs * (1 - PAPER_RECIPE["prune_end"][0])
     if verdict == "partly reproduced":
@@ -344,18 +375,18 @@ def recovery_why(verdict: str, recovery: pd.DataFrame, *, base_epochs: int) -> s
         start = "So on this task the paper's contrast does not appear"
     return (
         start
-        + (", and where a network moves back toward the original it is the QAT one. " if q_rec > p_base else ". ")
+        + (", and the networks that climb back more are the QAT ones. " if q_rec > p_base else ". ")
         + f"What may explain the difference: the paper fine-tunes ImageNet models for {epochs:g} epochs with "
         f"{fixed:g} epochs at a fixed mask, far more steps after the last mask update than here; its networks are "
         "much wider, with more room to re-route around removed weights; and it does not state its measure in "
         'detail (which layers, which inputs, SNR or CKA, against which checkpoint), so its "drift back" may be '
-        "measured differently. The probes, the recovery table and the code are here to test each of these."
+        "measured differently. The trajectories, the shape table and the code are here to test each of these."
     )
 
 
-def recovery_headlines(recovery: pd.DataFrame, verdict: str, *, base_epochs: int) -> dict:
+def recovery_headlines(shapes: pd.DataFrame, verdict: str, *, base_epochs: int) -> dict:
     """``c7-findings`` (:func:`recovery_findings`) and ``c7-why`` (:func:`recovery_why`) for chapter 7."""
     return {
-        "c7-findings": recovery_findings(recovery, base_epochs=base_epochs),
-        "c7-why": recovery_why(verdict, recovery, base_epochs=base_epochs),
+        "c7-findings": recovery_findings(shapes, base_epochs=base_epochs),
+        "c7-why": recovery_why(verdict, shapes, base_epochs=base_epochs),
     }

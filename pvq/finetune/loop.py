@@ -9,7 +9,6 @@ a plain dict (its record), ready to be cached as JSON.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -24,7 +23,7 @@ from .gradual import GradualPruner
 from .networks import build_trainable, probe_layers, weight_layers
 from .qat import attach_qat, bake, clamp_scales, scale_parameters
 from .recipe import FineTuneSpec, PretrainSpec, resolve_device
-from .representations import capture_activations, centred_gram, compare_representations
+from .representations import PROBE_BN_BATCHES, RepresentationProbe, last_mask_update, probe_steps
 
 __all__ = [
     "FASHION_MNIST_MEAN",
@@ -233,6 +232,25 @@ def training_step(model: nn.Module, x, y, opt, *, scale_opt=None, pruner: Gradua
     return loss
 
 
+def _representation_probe(spec: FineTuneSpec, task, original: nn.Module, dev) -> RepresentationProbe:
+    """Chapter 7's probe of a run: ``probe_images`` test images, batch-norm re-estimated on
+    :data:`~pvq.finetune.representations.PROBE_BN_BATCHES` training batches from the probe's own
+    generator (seed ``30000 + seed``)."""
+
+    def batches():
+        gen = torch.Generator().manual_seed(30_000 + spec.seed)
+        return task.train_batches(batch_size=spec.batch_size, images=0, generator=gen, device=dev, flip=False)
+
+    return RepresentationProbe(
+        original,
+        task.probe_inputs(spec.probe_images, device=dev),
+        probe_layers(original),
+        batches=batches,
+        n_batches=PROBE_BN_BATCHES,
+        reestimate=reestimate_bn,
+    )
+
+
 def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> dict:
     """Fine-tune the pretrained network with QAT and/or gradual pruning; return the run's record.
 
@@ -242,7 +260,9 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
         ``status`` ('ok' or 'diverged'), ``accuracy`` (top-1 on the test set after batch-norm
         re-estimation; NaN if diverged), ``zeros`` and ``avg_bits`` of the final weights,
         ``mask_sparsity`` (pruning), ``loss`` ([step, loss] every few steps), ``representations``
-        ([{step, layer, snr_db, cka}] when ``probe_points`` > 0), ``steps``, ``seconds``.
+        ([{step, layer, snr_db, cka}] at the steps of :func:`pvq.finetune.representations.probe_steps`
+        when ``probe_points`` > 0; step 0 is the network compressed, before fine-tuning), ``steps``,
+        ``seconds``. The trained network does not depend on the probes (they have their own data).
     """
     dev = resolve_device(spec.device)
     bad = [k for k, v in base_state.items() if torch.is_floating_point(v) and not torch.isfinite(v).all()]
@@ -252,7 +272,7 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
     model = task.build(spec.base.arch)
     model.load_state_dict(base_state)
     model = model.to(dev).to(memory_format=torch.channels_last)
-    original = copy.deepcopy(model).eval() if spec.probe_points else None
+    probe = _representation_probe(spec, task, model, dev) if spec.probe_points else None
     gen = torch.Generator().manual_seed(10_000 + spec.seed)
     stream = task.train_batches(
         batch_size=spec.batch_size, images=spec.epoch_images, generator=gen, device=dev, flip=True
@@ -273,28 +293,16 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
         pruner = GradualPruner(model, final=spec.sparsity, end_step=end, interval=spec.mask_interval)
         pruner.step(0)
 
-    probes, reference = [], None
     checkpoints = set()
-    if spec.probe_points:
-        probe_x = task.probe_inputs(spec.probe_images, device=dev)
-        names = probe_layers(model)
-        reference = capture_activations(original, probe_x, names)
-        grams = {n: centred_gram(a) for n, a in reference.items()}
-        checkpoints = {round(v) for v in np.linspace(0, total, spec.probe_points)}
-
-    def probe(step):
-        snap = copy.deepcopy(model)
-        reestimate_bn(snap, bn_stream, max(1, spec.bn_batches // 5))
-        snap.eval()
-        current = capture_activations(snap, probe_x, names)
-        for row in compare_representations(reference, current, reference_grams=grams):
-            probes.append({"step": step, **row})
+    if probe is not None:  # step 0: compressed, before fine-tuning (one-shot pruning to the target)
+        checkpoints = set(
+            probe_steps(total, points=spec.probe_points, mask_end=last_mask_update(total, spec.prune_end))
+        )
+        probe(model, 0, prune_to=spec.sparsity)
 
     t0 = time.perf_counter()
     status, losses = "ok", []
     every = max(1, total // 100)
-    if 0 in checkpoints:
-        probe(0)
     for step in range(total):
         lr = _cosine(step, total, spec.lr, spec.final_lr_ratio)
         for g in opt.param_groups:
@@ -307,8 +315,8 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
             break
         if step % every == 0 or step == total - 1:
             losses.append([step, loss.item()])
-        if step + 1 in checkpoints and step + 1 != total:
-            probe(step + 1)
+        if step + 1 in checkpoints:
+            probe(model, step + 1)
         if progress is not None:
             progress(step + 1, total)
 
@@ -328,8 +336,6 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
     }
     if status == "ok":
         reestimate_bn(model, bn_stream, spec.bn_batches)
-        if total in checkpoints:
-            probe(total)
         bake(model)
         record["accuracy"] = task.accuracy(model, device=dev)
         record.update(weight_statistics(model, bits))
@@ -337,6 +343,6 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
             record.update(status="diverged", accuracy=math.nan)
     else:
         record.update(accuracy=math.nan, zeros=math.nan, avg_bits=math.nan)
-    record["representations"] = probes
+    record["representations"] = [] if probe is None else probe.rows
     record["seconds"] = time.perf_counter() - t0
     return record

@@ -176,7 +176,7 @@ class FineTuneSpec:
     prune_end: float = 0.75
     bn_batches: int = 50
     probe_points: int = 0
-    probe_images: int = 256
+    probe_images: int = 128
     device: str = dataclasses.field(default="cpu", compare=False)
 
     def __post_init__(self):

@@ -1,4 +1,5 @@
-"""Tables of chapters 5–7 from the run records: the recipe, Table 1, longer fine-tuning, Figure 5, representations.
+"""Tables of chapters 5–7 from the run records: the recipe, Table 1, longer fine-tuning, Figure 5 (chapter 7's
+representation tables are in :mod:`pvq.finetune.trajectories`).
 
 All functions are pure: they take the run table of :func:`pvq.finetune.cache.run_grid` (one row per
 run), the run records, or the tables built from them, and return tidy DataFrames. Accuracies are
@@ -17,13 +18,11 @@ import pandas as pd
 
 from ..common.paper import PAPER_RECIPE
 from ..core.pruning import paired_bits, paired_sparsity
-from .cache import representation_table, summarize_runs
+from .cache import summarize_runs
 from .loop import steps_per_epoch
-from .recipe import FineTuneSpec
 
 __all__ = [
     "COLUMN_FORMATS",
-    "MIN_RECOVERY_DB",
     "at_length",
     "combine_points",
     "combining_wins",
@@ -32,19 +31,11 @@ __all__ = [
     "longer_table",
     "natural_sparsity",
     "pareto_front",
-    "probes_table",
     "recipe_table",
-    "recovery_per_point",
-    "representation_recovery",
-    "representation_summary",
     "styled",
     "table1",
     "table1_display",
 ]
-
-#: Smallest rise of activation SNR (dB) that counts as coming back toward the original network
-#: (chapter 7 and :func:`pvq.book.verdicts.check_c7`).
-MIN_RECOVERY_DB = 0.1
 
 
 def recipe_table(spec, data) -> pd.DataFrame:
@@ -313,76 +304,9 @@ def natural_sparsity(front: pd.DataFrame) -> pd.DataFrame:
     return q[["arch", "n_bits", "zeros", "avg_bits", "accuracy_mean"]].reset_index(drop=True)
 
 
-def representation_summary(probes: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds and layers of activation SNR and CKA against the original, per checkpoint."""
-    t = probes.replace([np.inf, -np.inf], np.nan)
-    keys = ["arch", "method", "label", "n_bits", "sparsity", "epochs", "step", "steps"]
-    t = t.fillna({"n_bits": 0})
-    g = t.groupby(keys, dropna=False).agg(snr_db=("snr_db", "mean"), cka=("cka", "mean")).reset_index()
-    g["progress"] = g.step / g.steps
-    return g
-
-
-def probes_table(records: list[dict]) -> pd.DataFrame:
-    """The representation probes of the runs that finished (diverged runs left out), one row per
-    (run, checkpoint, layer): :func:`pvq.finetune.cache.representation_table`."""
-    return representation_table([r for r in records if r["status"] == "ok"])
-
-
 def at_length(table: pd.DataFrame, epochs: int | None = None) -> pd.DataFrame:
     """The rows of ``table`` at one fine-tuning length: ``epochs``, or the longest when ``None``."""
     return table[table.epochs == (table.epochs.max() if epochs is None else epochs)]
-
-
-def representation_recovery(probes: pd.DataFrame, *, prune_end: float = FineTuneSpec.prune_end) -> pd.DataFrame:
-    """Per run kind, length and layer: how far the network comes back toward the original.
-
-    The compression is fully in place from the start for QAT and from ``prune_end`` of the run
-    for pruning (its last mask update). From there on, ``snr_lowest`` is the lowest activation
-    SNR against the original (mean over seeds) and ``recovered_db = snr_end - snr_lowest`` how
-    far fine-tuning brought the network back toward the original representations; the same
-    measure for both methods. ``drift_db = snr_end - snr_start`` compares the end with the very
-    first checkpoint (right after quantization for QAT; the unpruned network for pruning).
-    ``prune_end`` defaults to the recipe's (:class:`pvq.finetune.recipe.FineTuneSpec`).
-    """
-    t = probes.replace([np.inf, -np.inf], np.nan).fillna({"n_bits": 0})
-    t["progress"] = t.step / t.steps
-    keys = ["arch", "method", "label", "n_bits", "sparsity", "epochs", "layer"]
-    rows = []
-    for key, g in t.groupby(keys, sort=False):
-        m = g.groupby("progress")[["snr_db", "cka"]].mean()
-        start, end = m.iloc[0], m.iloc[-1]
-        settled = m[m.index >= prune_end - 1e-9] if "prune" in key[1] else m
-        lowest = settled.snr_db.min()
-        rows.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "snr_start": start.snr_db,
-                "snr_lowest": lowest,
-                "snr_end": end.snr_db,
-                "cka_start": start.cka,
-                "cka_end": end.cka,
-                "recovered_db": end.snr_db - lowest,
-                "drift_db": end.snr_db - start.snr_db,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def recovery_per_point(recovery: pd.DataFrame) -> pd.DataFrame:
-    """:func:`representation_recovery` averaged over the probed layers: one row per run kind and length.
-
-    Each column is the plain mean over layers, e.g. :math:`\\overline{\\text{recovered}} = \\frac1L
-    \\sum_l (\\text{snr\\_end}_l - \\text{snr\\_lowest}_l)` (paper §6, representations).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``arch, method, label, epochs, snr_start, snr_lowest, snr_end, recovered_db, drift_db,
-        cka_end``, in the order the kinds first appear.
-    """
-    cols = ["snr_start", "snr_lowest", "snr_end", "recovered_db", "drift_db", "cka_end"]
-    return recovery.groupby(["arch", "method", "label", "epochs"], sort=False)[cols].mean().reset_index()
 
 
 def _points(v: float) -> str:
@@ -394,8 +318,8 @@ COLUMN_FORMATS = {
     **dict.fromkeys(["accuracy", "accuracy_mean", "accuracy_mean_qat", "accuracy_mean_prune", "top-1"], "{:.2%}"),
     **dict.fromkeys(["best_other_quantized", "best_other_pruned"], "{:.2%}"),
     **dict.fromkeys(["gap", "gain_qat", "gain_prune", "margin", "margin_se"], _points),
-    **dict.fromkeys(["snr_start", "snr_lowest", "snr_end"], "{:.1f}"),
-    **dict.fromkeys(["recovered_db", "drift_db"], "{:+.2f}"),
+    **dict.fromkeys(["snr_compressed", "snr_lowest", "snr_end"], "{:.1f}"),
+    **dict.fromkeys(["climb_db", "drift_db"], "{:+.2f}"),
     "seconds": "{:.0f}",
     "factor": "{:g}×",
     "zeros": "{:.1%}",

@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from pvq.book.runner import execute_chapters
+from pvq.finetune.representations import last_mask_update, probe_steps
+from pvq.finetune.trajectories import TRAJECTORY_COLUMNS
 
 from ..analytic.test_errors import DIGEST_NORMAL
 from ..browser import check_site
@@ -122,8 +125,12 @@ def test_fine_tuning_results(book):
     assert set(figure5.kind) == {"quantized", "pruned", "combined"}
     combined = figure5[figure5.kind == "combined"]
     assert (combined.avg_bits < 4 * 0.5 + 0.6).all()  # INT4 at 50% sparsity: about 2 bits per weight
-    probes = pd.read_csv(res / "07_representations" / "probes.csv")
-    assert probes.groupby("epochs").step.nunique().eq(5).all() and (probes.cka <= 1 + 1e-9).all()
+    traj = pd.read_csv(res / "07_representations" / "trajectories.csv")
+    assert traj.columns.tolist() == TRAJECTORY_COLUMNS and (traj.cka <= 1 + 1e-9).all()
+    for _, run in traj.groupby(["method", "label", "epochs", "seed"]):  # the ci profile's 10 points, same for all
+        steps = round(run.step.max())
+        assert sorted(run.step.unique()) == probe_steps(steps, points=10, mask_end=last_mask_update(steps, 0.75))
+    assert (traj[(traj.method == "fp32") & (traj.step == 0)].snr_db == np.inf).all()  # step 0: the original itself
     for stem, fig in (("05_fine_tuning", "fig-table1"), ("06_combining", "fig-combining"),
                       ("07_representations", "fig-repr-snr")):  # fmt: skip
         assert (res / stem / f"{fig}.png").stat().st_size > 10_000

@@ -321,9 +321,10 @@ def representation_summary(methods=(("qat", "INT4", 4, 0.0), ("prune", "75% prun
     rows = []
     for arch in ("resnet_small", "mobilenet_small"):
         for method, label, bits, sparsity in methods:
-            for progress, snr in ((0.0, np.nan), (0.5, 12.0), (1.0, 15.0)):
+            for progress, snr in ((0.0, 5.0), (0.5, 12.0), (1.0, 15.0)):
                 rows.append({"arch": arch, "method": method, "label": label, "n_bits": bits, "sparsity": sparsity,
-                             "progress": progress, "snr_db": snr, "cka": 1 - 10 ** (-snr / 10)})  # fmt: skip
+                             "step": round(100 * progress), "progress": progress, "snr_db": snr,
+                             "cka": 1 - 10 ** (-snr / 10)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -337,8 +338,11 @@ def test_plot_representations(results_tmp, metric, ylabel):
     assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per architecture
     assert [ax.get_title() for ax in fig.axes] == ["resnet_small", "mobilenet_small"]
     assert fig.axes[0].get_ylabel() == ylabel
-    assert fig.axes[0].get_xlabel() == "fraction of fine-tuning (dotted: pruning target reached)"
+    assert fig.axes[0].get_xlabel() == "fraction of fine-tuning (open: compressed, before; dotted: mask fixed)"
     assert legend_labels(fig.axes[-1]) == ["INT4", "75% pruning", "FP32 fine-tuned"]
+    qat_line, qat_start = fig.axes[0].lines[:2]  # step 0 (compressed, before fine-tuning) apart from the line
+    assert qat_line.get_xdata().tolist() == [0.5, 1.0] and qat_start.get_xdata().tolist() == [0.0]
+    assert qat_start.get_linestyle() == "None" and qat_start.get_markerfacecolor() == "none"
     fp32 = [line for line in fig.axes[0].lines if line.get_label() == "FP32 fine-tuned"]
     assert len(fp32) == 1 and fp32[0].get_color() == "k"  # the control is the black line
     check_saved(fig, results_tmp, f"representations-{metric}")

@@ -17,9 +17,11 @@ from pvq.book.verdicts import (
     check_c8_natural_sparsity,
     check_c9,
 )
-from pvq.finetune.tables import combine_points, longer_table, pareto_front, representation_recovery, table1
+from pvq.finetune.tables import combine_points, longer_table, pareto_front, table1
+from pvq.finetune.trajectories import representation_shapes
 
-from ..finetune.test_tables import combining_runs, grid, probes, run
+from ..finetune.test_tables import combining_runs, grid, run
+from ..finetune.test_trajectories import probes
 
 
 def normal_table(margin):
@@ -78,18 +80,31 @@ def test_c6():
     assert check_c6(longer_table(pd.DataFrame(rows), base_epochs=2)).verdict == "not reproduced"
 
 
-def test_c7():
-    # pruning: perfect at the start, worst just after the target (0.8), back up at the end
-    p = probes("prune", "75% pruning", [np.inf, 20, 12, 8, 6, 9], sparsity=0.75)
-    q = probes("qat", "INT4", [15, 14, 13, 12, 12, 11], bits=4)
-    assert check_c7(representation_recovery(pd.DataFrame(p + q))).verdict == "reproduced"
-    q_back = probes("qat", "INT4", [11, 12, 13, 14, 15, 16], bits=4)  # QAT recovers more (+5 dB) than pruning
-    assert check_c7(representation_recovery(pd.DataFrame(p + q_back))).verdict == "partly reproduced"
-    p_flat = probes("prune", "75% pruning", [np.inf, 20, 12, 8, 6, 5], sparsity=0.75)
-    assert check_c7(representation_recovery(pd.DataFrame(p_flat + q_back))).verdict == "not reproduced"
-    control = probes("fp32", "FP32 fine-tuned", [np.inf, 30, 28, 27, 26, 25])
-    v = check_c7(representation_recovery(pd.DataFrame(p + q + control)))
-    assert v.verdict == "reproduced" and "the FP32 control" in v.evidence
+def c7(*runs):
+    return check_c7(representation_shapes(pd.DataFrame([r for run in runs for r in run])))
+
+
+def test_c7_every_verdict():
+    # one rule for both: a trajectory returns when it climbs back >= 0.5 dB from its lowest point
+    p_back = probes("prune", "75% pruning", [5, 30, 12, 6, 7, 9], sparsity=0.75)  # dips, climbs back 3 dB
+    p_flat = probes("prune", "75% pruning", [5, 30, 12, 6, 6.1, 6.2], sparsity=0.75)  # dips, stays
+    q_away = probes("qat", "INT4", [15, 14, 13, 12, 12, 11], bits=4)  # starts high, drifts away
+    q_back = probes("qat", "INT4", [15, 11, 12, 13, 14, 15], bits=4)  # dips, climbs back 4 dB
+    v = c7(p_back, q_away)
+    assert v.verdict == "reproduced" and "pruning 100% returns of 2" in v.evidence
+    assert "QAT 100% drifts away of 2" in v.evidence
+    assert c7(p_back, q_back).verdict == "partly reproduced"  # both come back: no contrast
+    two_layers = probes("prune", "75% pruning", [5, 30, 12, 6, 7, 9], sparsity=0.75, layers=("a",))
+    two_layers += probes("prune", "75% pruning", [5, 30, 12, 6, 6.1, 6.2], sparsity=0.75, layers=("b",))
+    assert c7(two_layers, q_away).verdict == "partly reproduced"  # returns at half the cases, QAT at none
+    assert c7(p_flat, q_away).verdict == "not reproduced"  # neither comes back
+    assert c7(p_flat, q_back).verdict == "not reproduced"  # only QAT comes back
+    v = c7(p_back, q_away, probes("fp32", "FP32 fine-tuned", [np.inf, 30, 28, 27, 26, 25]))
+    assert v.verdict == "reproduced" and "the FP32 control" in v.evidence and "CKA by the same rule" in v.evidence
+    assert c7(p_back).verdict == "not yet checked"  # no QAT trajectory
+    short = probes("qat", "INT4", [15, 11], bits=4)  # one probe after step 0: too few to read a shape
+    v = c7(p_back, short)
+    assert v.verdict == "not yet checked" and "no readable trajectories" in v.evidence
 
 
 def test_c9():

@@ -9,7 +9,8 @@ from torch import nn
 
 from pvq.core.pruning import BASELINE_BITS
 from pvq.finetune.loop import ArrayTask, finetune, reestimate_bn, weight_statistics
-from pvq.finetune.networks import build_trainable, weight_layers
+from pvq.finetune.networks import build_trainable, probe_layers, weight_layers
+from pvq.finetune.representations import PROBE_BN_BATCHES, RepresentationProbe, probe_steps
 
 from .conftest import tiny_spec
 
@@ -32,7 +33,8 @@ def test_tiny_runs_learn_for_every_compression(small_data, pretrained, method, k
     r = finetune(tiny_spec(base, method, probe_points=2, probe_images=32, **kw), state, small_data)
     assert r["status"] == "ok", method
     assert r["accuracy"] > 0.4, (method, r["accuracy"])
-    assert r["steps"] == 10 and len(r["representations"]) == 2 * 5  # 2 checkpoints × 5 probed layers
+    assert r["steps"] == 10 and len(r["representations"]) == 4 * 5  # steps 0, 5, 8 (mask fixed), 10 × 5 layers
+    assert sorted({p["step"] for p in r["representations"]}) == probe_steps(10, points=2, mask_end=8) == [0, 5, 8, 10]
     assert r["n_bits"] == kw.get("n_bits") and r["sparsity"] == kw.get("sparsity", 0.0)
     if "prune" in method:
         assert min(r["mask_sparsity"].values()) >= kw["sparsity"] - 0.01
@@ -58,7 +60,9 @@ def test_fp32_control_finetunes_without_compression(small_data, pretrained):
     assert r["status"] == "ok" and r["method"] == "fp32" and r["label"] == "FP32 fine-tuned"
     assert r["n_bits"] is None and r["sparsity"] == 0 and r["mask_sparsity"] is None
     assert r["steps"] == 10 and r["accuracy"] > 0.4
-    assert len(r["representations"]) == 2 * 5  # the control is probed like the compressed runs
+    assert len(r["representations"]) == 4 * 5  # the control is probed like the compressed runs
+    # step 0: the original itself, its batch-norm re-estimated like the reference's: identical
+    assert all(p["snr_db"] == math.inf for p in r["representations"] if p["step"] == 0)
     assert r["zeros"] == start_stats["zeros"]  # no weight pruned: only the natural zeros
     assert r["avg_bits"] == pytest.approx(BASELINE_BITS * (1 - r["zeros"]))
     assert r["avg_bits"] == pytest.approx(16, abs=1e-3)
@@ -73,6 +77,47 @@ def test_fp32_control_finetunes_without_compression(small_data, pretrained):
     after = model.state_dict()
     moved = [k for k, v in state.items() if torch.is_floating_point(v) and not torch.equal(v, after[k].cpu())]
     assert {f"{name}.weight" for name, _ in layers} <= set(moved)  # every layer was trained
+
+
+@pytest.mark.parametrize(("method", "kw"), [("qat", {"n_bits": 3}), ("prune", {"sparsity": 0.75})])
+def test_the_trained_network_does_not_depend_on_the_probes(small_data, pretrained, method, kw):
+    """Probing never, rarely or often gives the very same network, bit for bit (the probes have their own data)."""
+    base, state, _ = pretrained
+    nets, records = [], []
+    for points in (0, 2, 10):
+        task = RecordingTask(small_data)
+        records.append(finetune(tiny_spec(base, method, probe_points=points, probe_images=32, **kw), state, task))
+        nets.append(task.model.state_dict())
+    assert [len({p["step"] for p in r["representations"]}) for r in records] == [0, 4, 11]
+    for r, net in zip(records[1:], nets[1:], strict=True):
+        assert r["loss"] == records[0]["loss"] and r["accuracy"] == records[0]["accuracy"]
+        assert all(torch.equal(v, nets[0][k]) for k, v in net.items())
+
+
+def test_step_zero_is_the_network_compressed_before_fine_tuning(small_data, pretrained):
+    """Pruning's first probe is the original pruned in one shot to the target, not the unpruned network."""
+    base, state, _ = pretrained
+    spec = tiny_spec(base, "prune", sparsity=0.75, probe_points=2, probe_images=32)
+    r = finetune(spec, state, small_data)
+    task = ArrayTask(small_data)
+    original = task.build(base.arch)
+    original.load_state_dict(state)
+    original = original.to(memory_format=torch.channels_last)  # as the loop holds it
+
+    def batches():  # the probe's own stream, as the loop draws it
+        gen = torch.Generator().manual_seed(30_000 + spec.seed)
+        return task.train_batches(batch_size=64, images=0, generator=gen, device="cpu", flip=False)
+
+    inputs = task.probe_inputs(32, device="cpu")
+    probe = RepresentationProbe(
+        original, inputs, probe_layers(original), batches=batches, n_batches=PROBE_BN_BATCHES, reestimate=reestimate_bn
+    )
+    expected = probe(original, 0, prune_to=0.75)
+    got = [p for p in r["representations"] if p["step"] == 0]
+    assert [p["layer"] for p in got] == [p["layer"] for p in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert g["snr_db"] == pytest.approx(e["snr_db"], rel=1e-9) and g["cka"] == pytest.approx(e["cka"], rel=1e-9)
+    assert max(p["snr_db"] for p in got) < 15  # 75% of the weights gone, nothing re-learned yet
 
 
 def test_diverging_run_is_reported_not_averaged(small_data, pretrained):

@@ -2,7 +2,6 @@
 tables: tests/book/test_verdicts.py)."""
 
 import dataclasses
-import inspect
 import math
 
 import numpy as np
@@ -22,11 +21,7 @@ from pvq.finetune.tables import (
     longer_table,
     natural_sparsity,
     pareto_front,
-    probes_table,
     recipe_table,
-    recovery_per_point,
-    representation_recovery,
-    representation_summary,
     styled,
     table1,
     table1_display,
@@ -93,30 +88,6 @@ def test_combine_points_and_pareto_front():
     )
     assert math.isnan(front.loc["INT2 + 50% pruning", "best_other_pruned"])
     assert not front.loc["88% pruning", "on_front"]  # INT2 has fewer bits and more accuracy
-
-
-def probes(method, label, snrs, *, layers=("a", "b"), steps=100, bits=None, sparsity=0.0):
-    rows = []
-    n = len(snrs)
-    for i, s in enumerate(snrs):
-        for layer in layers:
-            rows.append({"arch": "net", "method": method, "label": label, "n_bits": bits, "sparsity": sparsity,
-                         "seed": 0, "epochs": 2, "steps": steps, "step": round(i * steps / (n - 1)), "layer": layer,
-                         "snr_db": s, "cka": 1 - 10 ** (-s / 10)})  # fmt: skip
-    return rows
-
-
-def test_representation_recovery_and_summary():
-    # pruning: perfect at the start, worst just after the target (0.8), back up at the end
-    p = probes("prune", "75% pruning", [np.inf, 20, 12, 8, 6, 9], sparsity=0.75)
-    q = probes("qat", "INT4", [15, 14, 13, 12, 12, 11], bits=4)
-    rec = representation_recovery(pd.DataFrame(p + q)).set_index(["method", "layer"])
-    # pruning: lowest after its last mask update (0.8), not the overall lowest before it
-    assert rec.loc[("prune", "a"), "snr_lowest"] == 6 and rec.loc[("prune", "a"), "recovered_db"] == pytest.approx(3)
-    # QAT: compressed from the start, lowest at the end, so no recovery
-    assert rec.loc[("qat", "a"), "recovered_db"] == 0 and rec.loc[("qat", "a"), "drift_db"] == pytest.approx(-4)
-    s = representation_summary(pd.DataFrame(p + q))
-    assert s.progress.max() == 1.0 and s[(s.method == "prune") & (s.step == 0)].snr_db.isna().all()  # inf → NaN
 
 
 def test_format_accuracy():
@@ -207,27 +178,6 @@ def test_natural_sparsity_lists_the_quantized_models():
     assert t.avg_bits.tolist() == pytest.approx([2 * 0.6, 8 * 0.98]) and t.accuracy_mean.tolist() == [0.85, 0.91]
 
 
-def test_probes_table_leaves_out_diverged_runs_and_at_length_picks_one_length():
-    probe = {"step": 0, "layer": "a", "snr_db": 9.0, "cka": 0.9}
-    rec = {"arch": "net", "method": "qat", "label": "INT4", "n_bits": 4, "sparsity": 0.0, "seed": 0, "epochs": 2,
-           "steps": 10, "status": "ok", "representations": [probe]}  # fmt: skip
-    bad = {**rec, "seed": 1, "status": "diverged"}
-    t = probes_table([rec, bad])
-    assert len(t) == 1 and t.seed.tolist() == [0] and t.snr_db.tolist() == [9.0]
-    s = pd.DataFrame({"epochs": [1, 1, 2, 4], "x": [1, 2, 3, 4]})
-    assert at_length(s).x.tolist() == [4] and at_length(s, 1).x.tolist() == [1, 2]
-
-
-def test_recovery_per_point_averages_the_layers_in_order():
-    rows = [("qat", "a", 10, 5, 6, 1.0, -4, 0.9), ("qat", "b", 20, 7, 9, 2.0, -11, 0.8),
-            ("prune", "a", 30, 1, 2, 1.0, -28, 0.5)]  # fmt: skip
-    cols = ["method", "layer", "snr_start", "snr_lowest", "snr_end", "recovered_db", "drift_db", "cka_end"]
-    rec = pd.DataFrame(rows, columns=cols).assign(arch="net", label=lambda d: d.method, epochs=2)
-    t = recovery_per_point(rec)
-    assert t.method.tolist() == ["qat", "prune"]  # order of first appearance
-    assert t.iloc[0][cols[2:]].tolist() == pytest.approx([15, 6, 7.5, 1.5, -7.5, 0.85])
-
-
 def test_styled_formats_by_column_name_and_keeps_values():
     t = pd.DataFrame({"arch": ["net"], "accuracy": [0.91234], "gap": [0.005], "factor": [2.0], "other": [1.5]})
     html = styled(t, ["accuracy", "gap", "factor"]).to_html()
@@ -236,5 +186,6 @@ def test_styled_formats_by_column_name_and_keeps_values():
     assert "none" in styled(t.assign(gap=math.nan), na_rep="none").to_html()
 
 
-def test_recovery_starts_at_the_recipes_prune_end():
-    assert inspect.signature(representation_recovery).parameters["prune_end"].default == FineTuneSpec.prune_end
+def test_at_length_picks_one_length():
+    s = pd.DataFrame({"epochs": [1, 1, 2, 4], "x": [1, 2, 3, 4]})
+    assert at_length(s).x.tolist() == [4] and at_length(s, 1).x.tolist() == [1, 2]
