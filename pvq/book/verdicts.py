@@ -214,28 +214,64 @@ def check_c4(table: pd.DataFrame, *, moderate_bits: int = 4) -> Verdict:
     return Verdict("C4", "all", verdict, evidence)
 
 
-def check_c5(t1: pd.DataFrame, *, extreme_bits: int = 3, z: float = 2.0) -> Verdict:
-    """C5 from Table 1 (:func:`pvq.finetune.tables.table1`, base epochs only).
-
-    Pruning *significantly* beats QAT at a point when its mean accuracy is higher by more than
-    ``z`` standard errors of the difference (over seeds). Reproduced when that never happens
-    above ``extreme_bits`` bits; not reproduced otherwise. The evidence counts every point.
-    """
-    t = t1[t1.epochs == t1.epochs.min()]
+def _c5_reading(t: pd.DataFrame, *, extreme_bits: int, z: float) -> tuple[int, str]:
+    """Pruning's significant wins above ``extreme_bits`` in one Table 1, and the evidence sentence."""
     se = t.gap_se.fillna(0.0)
     prune_sig = t.gap < -z * se
     qat_sig = t.gap > z * se
     moderate = t.n_bits > extreme_bits
     n_mod_prune = int((prune_sig & moderate).sum())
     extreme = t[~moderate]
+    bits = ""
+    if "bits_qat" in t and t.bits_qat.notna().any():
+        bits = (
+            f"; measured bits per weight QAT {float(t.bits_qat.min()):.2f}–{float(t.bits_qat.max()):.2f}, "
+            f"pruning {float(t.bits_prune.min()):.2f}–{float(t.bits_prune.max()):.2f}"
+        )
     evidence = (
         f"QAT's mean accuracy is higher at {int((t.gap > 0).sum())} of {len(t)} (architecture, point) pairs "
         f"(significantly, > {z:g} s.e., at {int(qat_sig.sum())}); pruning significantly better at "
         f"{n_mod_prune} pair(s) above {extreme_bits} bits and {int((prune_sig & ~moderate).sum())} of {len(extreme)} "
         f"at ≤ {extreme_bits} bits; largest QAT lead {100 * float(t.gap.max()):.2f} points "
-        f"(at {int(t.n_bits[t.gap.idxmax()])} bits), smallest {100 * float(t.gap.min()):.2f}"
+        f"(at {int(t.n_bits[t.gap.idxmax()])} bits), smallest {100 * float(t.gap.min()):.2f}{bits}"
     )
-    return Verdict("C5", "all", "reproduced" if n_mod_prune == 0 else "not reproduced", evidence)
+    return n_mod_prune, evidence
+
+
+def check_c5(
+    t1: pd.DataFrame, ablation: pd.DataFrame | None = None, *, extreme_bits: int = 3, z: float = 2.0
+) -> Verdict:
+    """C5 from Table 1 (:func:`pvq.finetune.tables.table1`, base epochs only), and from its ablation.
+
+    Pruning *significantly* beats QAT at a point when its mean accuracy is higher by more than
+    ``z`` standard errors of the difference (over seeds). With the recipe's QAT alone (first and
+    last layer at 8 bits, so a little above b bits per weight): reproduced when that never happens
+    above ``extreme_bits`` bits; not reproduced otherwise. ``ablation`` is the same table with QAT
+    at exactly b bits in every layer (``table1(runs, all_layers=True)``), the comparison at equal
+    bits per weight: when given and non-empty, reproduced needs no significant pruning win above
+    ``extreme_bits`` in either table, not reproduced means wins in both, and a win in one only is
+    partly reproduced (the claim then rests on, or fails only because of, the first and last layer).
+    The evidence counts every point of both tables.
+    """
+    t = t1[t1.epochs == t1.epochs.min()]
+    n_main, evidence = _c5_reading(t, extreme_bits=extreme_bits, z=z)
+    if ablation is None or ablation.empty:
+        return Verdict("C5", "all", "reproduced" if n_main == 0 else "not reproduced", evidence)
+    a = ablation[ablation.epochs == ablation.epochs.min()]
+    n_abl, abl_evidence = _c5_reading(a, extreme_bits=extreme_bits, z=z)
+    evidence = (
+        f"with the recipe's QAT (first and last layer at 8 bits): {evidence}. "
+        f"At equal bits per weight (QAT with every layer at INT-b): {abl_evidence}"
+    )
+    if n_main == 0 and n_abl == 0:
+        verdict = "reproduced"
+    elif n_main and n_abl:
+        verdict = "not reproduced"
+    else:
+        verdict = "partly reproduced"
+        where = "at equal bits per weight only" if n_abl else "only with the first and last layer at 8 bits"
+        evidence += f". Pruning's significant wins above {extreme_bits} bits appear {where}"
+    return Verdict("C5", "all", verdict, evidence)
 
 
 def check_c6(longer: pd.DataFrame) -> Verdict:
