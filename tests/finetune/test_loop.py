@@ -11,8 +11,8 @@ from torch import nn
 from pvq.core.pruning import BASELINE_BITS
 from pvq.finetune.data import validation_split
 from pvq.finetune.loop import ArrayTask, evaluate, finetune, pretrain, reestimate_bn, stored_bits, weight_statistics
-from pvq.finetune.recipe import PretrainSpec
 from pvq.finetune.networks import build_trainable, weight_layers
+from pvq.finetune.recipe import PretrainSpec
 
 from .conftest import tiny_spec
 
