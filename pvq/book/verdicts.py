@@ -18,6 +18,8 @@ from ..finetune.tables import MIN_RECOVERY_DB, combining_wins
 from .claims import Verdict
 
 __all__ = [
+    "EARLIER_FINE_TUNING_VERDICTS",
+    "against_earlier",
     "check_c1",
     "check_c2",
     "check_c3",
@@ -292,6 +294,40 @@ def check_c6(longer: pd.DataFrame) -> Verdict:
     )
     verdict = "reproduced" if bool(more.all()) else ("partly reproduced" if bool(more.any()) else "not reproduced")
     return Verdict("C6", "all", verdict, evidence)
+
+
+#: Verdicts on C5, C6 and C9 per profile in the edition before the fair fine-tuning comparison
+#: (issue 10): one learning rate (0.01) for both methods, shorter runs (200 steps; ci 20), QAT's first
+#: and last layer at 8 bits compared with pruning at nominal bits, no ablation. C9 is read with
+#: today's :func:`check_c9` on that edition's Figure 5 table.
+EARLIER_FINE_TUNING_VERDICTS = {
+    "full": {"C5": "reproduced", "C6": "reproduced", "C9": "reproduced"},
+    "ci": {"C5": "reproduced", "C6": "reproduced", "C9": "partly reproduced"},
+}
+
+
+def against_earlier(v: Verdict, profile: str) -> Verdict:
+    """``v`` with a sentence saying whether the fair fine-tuning comparison changed its verdict.
+
+    The earlier verdict is :data:`EARLIER_FINE_TUNING_VERDICTS` of the same profile; a claim or
+    profile without one is returned unchanged. A changed verdict is said in bold, so that the
+    chapter and the Claims page both show it.
+    """
+    earlier = EARLIER_FINE_TUNING_VERDICTS.get(profile, {}).get(v.claim)
+    if earlier is None:
+        return v
+    how = (
+        "the earlier edition of this book (one learning rate for both methods, shorter runs, QAT's bits counted "
+        "as nominal)"
+    )
+    if earlier == v.verdict:
+        note = f"Unchanged from {how}, which also read *{earlier}*"
+    else:
+        note = (
+            f"**Changed** by the fair comparison (each method's own learning rate, longer runs, measured bits per "
+            f"weight): {how} read *{earlier}*, this build reads *{v.verdict}*"
+        )
+    return Verdict(v.claim, v.scope, v.verdict, f"{v.evidence}. {note}.")
 
 
 def check_c7(recovery: pd.DataFrame, *, min_recovery_db: float = MIN_RECOVERY_DB) -> Verdict:

@@ -156,10 +156,10 @@ def ablation_specs(p) -> list[FineTuneSpec]:
 
     Gradual pruning cuts the first and last layer like every other, while the recipe's QAT keeps
     them at 8 bits; these runs treat them alike, so that QAT stores exactly b bits per weight,
-    as pruning at :math:`1 - b/16` does. Their pruning partners are Table 1's runs.
+    as pruning at :math:`1 - b/16` does. Their pruning partners are Table 1's runs. Nothing is probed.
     """
     return [
-        run_spec(p, arch, "qat", n_bits=b, seed=seed, first_last_bits=None)
+        dataclasses.replace(run_spec(p, arch, "qat", n_bits=b, seed=seed, first_last_bits=None), probe_points=0)
         for arch in p.architectures
         for b in p.ablation_bits
         for seed in p.seeds

@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 
 from pvq.analytic.heavy_tails import pruning_win_onset
-from pvq.book.claims import VERDICTS
+from pvq.book.claims import VERDICTS, Verdict
 from pvq.book.verdicts import (
+    EARLIER_FINE_TUNING_VERDICTS,
+    against_earlier,
     check_c1,
     check_c2,
     check_c3,
@@ -240,3 +242,14 @@ def test_every_check_names_its_claim():
     assert check_c1(normal_table(1.0)).claim == "C1"
     assert check_c5(table1(pd.DataFrame(grid({4: 0.9}, {4: 0.8})))).claim == "C5"
     assert check_c9(pareto_front(combine_points(pd.DataFrame([run("qat", bits=4)])))).claim == "C9"
+
+
+def test_against_earlier_says_whether_the_verdict_changed():
+    assert EARLIER_FINE_TUNING_VERDICTS["full"]["C5"] == "reproduced"
+    same = against_earlier(Verdict("C5", "all", "reproduced", "numbers"), "full")
+    assert same.verdict == "reproduced" and same.evidence.startswith("numbers. Unchanged from the earlier edition")
+    changed = against_earlier(Verdict("C9", "all", "not reproduced", "numbers"), "ci")
+    assert changed.verdict == "not reproduced" and "**Changed**" in changed.evidence
+    assert "read *partly reproduced*, this build reads *not reproduced*" in changed.evidence
+    other = Verdict("C1", "all", "reproduced", "numbers")
+    assert against_earlier(other, "full") == other and against_earlier(same, "nightly") == same

@@ -190,7 +190,8 @@ def test_ablation_specs_quantize_every_layer():
     assert ablation_specs(FineTuningParams(ablation_bits=[])) == []
     # otherwise Table 1's QAT run: its own cache entry
     twin = run_spec(p, "resnet_small", "qat", n_bits=2, seed=0)
-    assert dataclasses.replace(specs[0], first_last_bits=8) == twin and specs[0].key() != twin.key()
+    assert dataclasses.replace(specs[0], first_last_bits=8, probe_points=twin.probe_points) == twin
+    assert specs[0].key() != twin.key() and specs[0].probe_points == 0
 
 
 def test_execute_runs_every_spec_at_its_selected_rate(monkeypatch):
