@@ -93,7 +93,7 @@ class FineTuningParams(ChapterParams):
     lr: float = _RECIPE["lr"]
     scale_lr: float = _RECIPE["scale_lr"]
     weight_decay: float = _RECIPE["weight_decay"]
-    lr_grid: tuple = (1e-3, 3.3e-3, 1e-2, 3.3e-2)
+    lr_grid: tuple = (1e-3, 3.3e-3, 1e-2, 3.3e-2, 0.1)
     lr_bits: int = 4
     validation_images: int = 10000
     ablation_bits: tuple = (2, 4)

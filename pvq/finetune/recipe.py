@@ -173,8 +173,8 @@ class FineTuneSpec:
     n_bits: int | None = None
     sparsity: float = 0.0
     seed: int = 0
-    epochs: int = 2
-    epoch_images: int = 12800
+    epochs: int = 1
+    epoch_images: int = 30000
     batch_size: int = 128
     lr: float = 0.01
     momentum: float = 0.9
