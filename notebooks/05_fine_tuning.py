@@ -110,7 +110,7 @@ P
 # %%
 data, spec = fine_tuning_data(P), recipe_spec(P)
 out.glue(recipe_headlines(spec, data), **paper_values("finetune_epochs", "n_finetuned_models"))
-styled(out.table("recipe", recipe_table(spec, data, learning_rates=bool(P.lr_grid))))
+styled(out.table("recipe", recipe_table(spec, data)))
 
 # %% [markdown]
 # Both methods use weight decay {glue:text}`wd`. The runs are far shorter than the paper's, so
@@ -194,8 +194,9 @@ styled(costs)
 # as many passes as their multiple) they would take {glue:text}`whole-pass-minutes:.0f`,
 # {glue:text}`whole-pass-factor:.1f` times as long, and chapters 6 and 7 would grow alike. The
 # whole book has to build in an hour on two cores, so each run is {glue:text}`pass-fraction:.0%`
-# of a pass ({glue:text}`ft-steps` steps) and whole passes are kept for the
-# [longer fine-tuning](sec-longer): one and two passes at the most compressed point.
+# of a pass ({glue:text}`ft-steps` steps), and the [longer fine-tuning](sec-longer) runs
+# {glue:md}`long-factors` that length at the most compressed point (in the full profile: one and
+# two whole passes).
 #
 # ## Table 1 on Fashion-MNIST
 #

@@ -317,15 +317,15 @@ def against_earlier(v: Verdict, profile: str) -> Verdict:
     if earlier is None:
         return v
     how = (
-        "the earlier edition of this book (one learning rate for both methods, shorter runs, QAT's bits counted "
-        "as nominal)"
+        "the earlier edition of this book (one learning rate for both methods, QAT's bits counted as nominal, "
+        "full-profile runs of 200 steps)"
     )
     if earlier == v.verdict:
         note = f"Unchanged from {how}, which also read *{earlier}*"
     else:
         note = (
-            f"**Changed** by the fair comparison (each method's own learning rate, longer runs, measured bits per "
-            f"weight): {how} read *{earlier}*, this build reads *{v.verdict}*"
+            f"**Changed** by the fair comparison (each method's own learning rate, measured bits per weight, longer "
+            f"full-profile runs): {how} read *{earlier}*, this build reads *{v.verdict}*"
         )
     return Verdict(v.claim, v.scope, v.verdict, f"{v.evidence}. {note}.")
 

@@ -47,7 +47,7 @@ __all__ = [
 MIN_RECOVERY_DB = 0.1
 
 
-def recipe_table(spec, data, *, learning_rates: bool = False) -> pd.DataFrame:
+def recipe_table(spec, data) -> pd.DataFrame:
     """The fine-tuning recipe of this book beside the paper's (:data:`pvq.common.paper.PAPER_RECIPE`).
 
     One row per setting of the paper's recipe. The length is shown as
@@ -62,9 +62,6 @@ def recipe_table(spec, data, *, learning_rates: bool = False) -> pd.DataFrame:
         One run of the chapter's grid (every run shares these settings).
     data : pvq.finetune.data.ImageData
         The training data (its size fixes the images per epoch when ``epoch_images`` is 0).
-    learning_rates : bool
-        Whether the learning rate is selected per network and method (then the ``lr`` row says so
-        instead of showing ``spec.lr``).
 
     Returns
     -------
@@ -77,7 +74,6 @@ def recipe_table(spec, data, *, learning_rates: bool = False) -> pd.DataFrame:
     ours = {
         "epochs": f"{spec.epochs} × {images:,} images ({steps} steps)",
         "mask_interval": f"{spec.mask_interval} steps",
-        **({"lr": "chosen per network and method"} if learning_rates else {}),
     }
     rows = []
     for setting, (value, source) in PAPER_RECIPE.items():
