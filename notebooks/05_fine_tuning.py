@@ -30,7 +30,9 @@
 # ({glue:text}`n-train:,` training and {glue:text}`n-test:,` test images of clothing in
 # {glue:text}`n-classes` classes), a small ResNet and a MobileNetV2-style network with
 # depthwise-separable blocks (the parameter `architectures` picks which). Every run starts from
-# the same FP32 network; QAT and pruning share the epochs, data order, optimiser and learning rate:
+# the same FP32 network; QAT and pruning share the epochs, data order and optimiser, and each
+# method fine-tunes at its own learning rate, chosen on a validation split as the paper tunes its
+# rates per method ([below](sec-lr)):
 #
 # - **QAT** ({mod}`pvq.finetune.qat`): weight-only, per-tensor, symmetric INT-b; each scale
 #   initialised by chapter 3's MSE search and then learned (LSQ gradient, its own Adam optimiser);
@@ -46,9 +48,9 @@
 #
 # The fine-tuning is short ({glue:text}`ft-steps` steps on a network trained from scratch for
 # {glue:text}`pretrain-epochs` epochs), where the paper's is {glue:text}`paper-finetune-epochs`
-# ImageNet epochs; the [longer fine-tuning](sec-longer) section below shows how the comparison
-# moves with length. Readers with ImageNet and a GPU can run the paper's exact setting
-# (see [the ImageNet path](sec-imagenet)).
+# ImageNet epochs; [how long the runs are](sec-length) says why, and the
+# [longer fine-tuning](sec-longer) section shows how the comparison moves with length. Readers
+# with ImageNet and a GPU can run the paper's exact setting (see [the ImageNet path](sec-imagenet)).
 #
 # **Parameters.** The cell below holds the parameters of chapters 5–7 (their one home is
 # {py:class}`pvq.book.training_params.FineTuningParams`; `params/ci.yaml` overrides them for the fast
@@ -60,15 +62,19 @@ architectures = ["resnet_small", "mobilenet_small"]
 ft_bits = [2, 3, 4, 5, 6, 7, 8]
 seeds = [0, 1, 2]
 pretrain_epochs = 6
-ft_epochs = 2
-epoch_images = 12800
+ft_epochs = 1
+epoch_images = 30000
 lr = 0.01
 scale_lr = 1e-05
 weight_decay = 5e-05
+lr_grid = [0.001, 0.0033, 0.01, 0.033, 0.1]
+lr_bits = 4
+validation_images = 10000
+ablation_bits = [2, 4]
 mask_interval = 5
 bn_batches = 50
 long_factors = [2, 4]
-long_bits = [2, 3]
+long_bits = [2]
 probe_points = 20
 probe_images = 128
 workers = 2
@@ -83,7 +89,7 @@ imagenet_epochs = 20
 from pvq.book.plots import plot_longer, plot_table1
 from pvq.book.publish import Chapter
 from pvq.book.training_params import FineTuningParams
-from pvq.book.verdicts import check_c5, check_c6
+from pvq.book.verdicts import against_earlier, check_c5, check_c6
 from pvq.common.paper import paper_values
 from pvq.common.paths import results_dir
 from pvq.finetune.findings import imagenet_status, longer_headlines, recipe_headlines, run_headlines, table1_headlines
@@ -107,9 +113,38 @@ out.glue(recipe_headlines(spec, data), **paper_values("finetune_epochs", "n_fine
 styled(out.table("recipe", recipe_table(spec, data)))
 
 # %% [markdown]
-# Both methods use learning rate {glue:text}`lr` and weight decay {glue:text}`wd`. The runs are
-# far shorter than the paper's, so the mask interval is shorter too: the cubic schedule reaches
-# its target in {glue:text}`n-mask-updates` mask updates (the paper: thousands).
+# Both methods use weight decay {glue:text}`wd`. The runs are far shorter than the paper's, so
+# the mask interval is shorter too: the cubic schedule reaches its target in
+# {glue:text}`n-mask-updates` mask updates (the paper: thousands).
+#
+# (sec-lr)=
+# ## Each method's learning rate
+#
+# The paper tunes the learning rate per method and network; for ResNet-50 pruning's is more than
+# a thousand times QAT's. One rate shared by both would favour whichever method it happens to
+# suit, so here each method gets its own, chosen on a **validation split**:
+# {glue:text}`validation-images:,` training images drawn with a fixed seed
+# ({py:func}`pvq.finetune.data.validation_split`), left out of the FP32 networks' training as
+# well, so that they are new to every network scored on them. The test images are never used to
+# choose anything. Each rate of the grid ({glue:text}`lr-grid`) fine-tunes each network once
+# (seed 0) with the chapter's recipe on the remaining training images, QAT at
+# INT{glue:text}`lr-bits` and pruning at {glue:text}`lr-point-sparsity:.0%` (the paper's
+# comparison point), and the rate with the best validation accuracy is kept
+# ({py:func}`pvq.finetune.fairness.choose_learning_rates`; ties go to the smaller rate). The
+# uncompressed control fine-tunes at QAT's rate (chapter 7 compares the two).
+
+# %%
+from pvq.finetune.findings import lr_headlines
+from pvq.finetune.grids import select_learning_rates
+
+selection = out.table("lr_selection", select_learning_rates(P))
+out.glue(lr_headlines(selection, validation_images=P.validation_images, lr_bits=P.lr_bits))
+styled(selection)
+
+# %% [markdown]
+# Chosen: {glue:md}`lr-choices`. {glue:md}`lr-boundary` Data:
+# {download}`lr_selection.csv </results/05_fine_tuning/lr_selection.csv>`. Every run below, at
+# every point and length, uses its network's and method's rate.
 #
 # ## The FP32 baselines
 #
@@ -118,7 +153,9 @@ styled(out.table("recipe", recipe_table(spec, data)))
 # run trained once and kept in the shared cache.
 
 # %%
-baselines, runs, records = execute(P, table1_specs(P) + control_specs(P) + longer_specs(P))
+from pvq.finetune.grids import ablation_specs
+
+baselines, runs, records = execute(P, table1_specs(P) + control_specs(P) + longer_specs(P) + ablation_specs(P))
 out.table("runs", runs)
 out.glue(run_headlines(runs), **{"pretrain-epochs": P.pretrain_epochs})
 styled(out.table("baselines", baselines), ["arch", "parameters", "weights", "accuracy", "seconds"])
@@ -130,6 +167,36 @@ styled(out.table("baselines", baselines), ["arch", "parameters", "weights", "acc
 # diverged (a run whose loss becomes NaN or infinite stops and is reported, never averaged).
 # Data: {download}`baselines.csv </results/05_fine_tuning/baselines.csv>`, every run:
 # {download}`runs.csv </results/05_fine_tuning/runs.csv>`.
+#
+# (sec-length)=
+# ## How long the runs are
+#
+# The paper fine-tunes for {glue:text}`paper-finetune-epochs` epochs. A whole pass over the
+# {glue:text}`n-train:,` training images is {glue:text}`steps-per-pass` steps here, and the
+# runs' own records give what a step costs
+# ({py:func}`pvq.finetune.fairness.step_costs`, a line through each run's seconds against its steps):
+
+# %%
+from pvq.finetune.fairness import length_projection, step_costs
+from pvq.finetune.findings import cost_headlines
+from pvq.finetune.loop import steps_per_epoch
+
+costs, base_steps = step_costs(runs), int(runs.steps.min())
+per_pass = steps_per_epoch(0, spec.batch_size, data.y_train.size)
+projection = length_projection(runs, costs, steps_per_pass=per_pass, base_steps=base_steps)
+out.glue(cost_headlines(costs, projection, steps=base_steps, n_train=data.y_train.size, batch_size=spec.batch_size))
+styled(costs)
+
+# %% [markdown]
+# A step costs {glue:md}`ms-per-step` of one core, and each run {glue:md}`fixed-seconds` more for
+# the batch-norm re-estimation and the evaluation. This chapter's runs took
+# {glue:text}`run-minutes:.0f` minutes of worker time; with every run a whole pass (the longer ones
+# as many passes as their multiple) they would take {glue:text}`whole-pass-minutes:.0f`,
+# {glue:text}`whole-pass-factor:.1f` times as long, and chapters 6 and 7 would grow alike. The
+# whole book has to build in an hour on two cores, so each run is {glue:text}`pass-fraction:.0%`
+# of a pass ({glue:text}`ft-steps` steps), and the [longer fine-tuning](sec-longer) runs
+# {glue:md}`long-factors` that length at the most compressed point (in the full profile: one and
+# two whole passes).
 #
 # ## Table 1 on Fashion-MNIST
 #
@@ -145,24 +212,43 @@ table1_display(t1, baselines, runs)
 # Test accuracy (%, mean ± standard deviation over {glue:text}`n-seeds` fine-tuning seeds) of
 # each network compressed to INT-b by QAT (first and last layer at {glue:text}`first-last-bits`
 # bits) and to the paired sparsity by gradual pruning; the last column of each network is QAT's
-# lead in points. The first rows are the FP32 network before fine-tuning and the control: the
-# same network fine-tuned with the same recipe without compression. Data:
-# {download}`table1.csv </results/05_fine_tuning/table1.csv>`.
+# lead in points. "QAT bits" and "pruning bits" are the **measured** bits per weight each model
+# stores ({py:func}`pvq.finetune.loop.stored_bits`): every weight of the QAT model, so a little
+# above b where its first and last layer stay at 8 bits; the non-zero weights of the pruned one
+# at 16 bits, exactly b (the mask is free, the paper's rule). The first rows are the FP32
+# network before fine-tuning and the control: the same network fine-tuned with the same recipe
+# without compression. Data: {download}`table1.csv </results/05_fine_tuning/table1.csv>`.
 #
 # For reference, the paper's Table 1 for ResNet-50 on ImageNet: INT{glue:text}`point-bits` QAT
 # {glue:text}`paper-resnet50-int4-top1:.1%` vs {glue:text}`point-sparsity:.0%` pruning
 # {glue:text}`paper-resnet50-prune75-top1:.1%` top-1 ({glue:text}`paper-gap:+.1f` points for
 # quantization). {glue:md}`gap-at-point`
 
+# ### The first and last layer
+#
+# The recipe's QAT keeps the first and last layer at 8 bits while pruning cuts them like every
+# other, so at each point QAT stores slightly more than pruning (the "bits" columns above). The
+# ablation treats them alike: QAT with every layer at INT-b
+# ({py:func}`pvq.finetune.grids.ablation_specs`), beside the same pruning runs, both at exactly b
+# bits per weight:
+
 # %%
-out.figure("fig-table1", plot_table1(t1, baselines))
+from pvq.finetune.findings import ablation_sentence
+
+ablation = out.table("ablation", table1(runs, epochs=P.ft_epochs, all_layers=True))
+out.glue({"ablation-sentence": ablation_sentence(t1, ablation)})
+out.figure("fig-table1", plot_table1(t1, baselines, ablation))
+styled(ablation, ["arch", "n_bits", "accuracy_mean_qat", "bits_qat", "accuracy_mean_prune", "bits_prune", "gap"])
 
 # %% [markdown]
+# {glue:md}`ablation-sentence` Data: {download}`ablation.csv </results/05_fine_tuning/ablation.csv>`.
+#
 # ```{glue:figure} fig-table1
 # :name: fig-table1
 #
-# Table 1 as a figure: accuracy after fine-tuning against the comparison point, QAT (blue) and
-# gradual pruning (red), ± one standard deviation over seeds; dashed: the FP32 network.
+# Table 1 as a figure: accuracy after fine-tuning against the measured bits per weight, QAT
+# (blue circles; open: every layer at INT-b) and gradual pruning (red squares), ± one standard
+# deviation over seeds; dashed: the FP32 network.
 # ```
 #
 # QAT leads at {glue:text}`qat-lead-count` of {glue:text}`n-pairs` (network, point) pairs. The
@@ -228,11 +314,12 @@ imagenet
 # ## What this chapter supports
 
 # %%
-out.verdicts(check_c5(t1), check_c6(longer))
+out.verdicts(against_earlier(check_c5(t1, ablation), P.profile), against_earlier(check_c6(longer), P.profile))
 
 # %% [markdown]
-# - **C5** (with fine-tuning, quantization ≥ pruning except sometimes at extreme compression):
-#   **{glue:md}`c5-verdict`**. {glue:md}`c5-evidence`.
-# - **C6** (longer fine-tuning helps pruning more): **{glue:md}`c6-verdict`**. {glue:md}`c6-evidence`.
+# - **C5** (with fine-tuning, quantization ≥ pruning except sometimes at extreme compression;
+#   read on Table 1 and on the ablation at equal bits per weight): **{glue:md}`c5-verdict`**.
+#   {glue:md}`c5-evidence`
+# - **C6** (longer fine-tuning helps pruning more): **{glue:md}`c6-verdict`**. {glue:md}`c6-evidence`
 # - Scale matters: these are small networks on a small task with short fine-tuning. The recipe,
 #   code and claim checks are the paper's; the ImageNet path runs them at the paper's scale.

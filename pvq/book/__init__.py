@@ -52,6 +52,8 @@ from .publish import Chapter, glue, glue_values, publish_figure, publish_verdict
 from .runner import NotebookRun, chain_name, execute_chapters
 from .training_params import FineTuningParams
 from .verdicts import (
+    EARLIER_FINE_TUNING_VERDICTS,
+    against_earlier,
     check_c1,
     check_c2,
     check_c3,
@@ -67,6 +69,7 @@ from .verdicts import (
 __all__ = [
     "CHAPTER_PARAMS",
     "CLAIMS",
+    "EARLIER_FINE_TUNING_VERDICTS",
     "HEAVY_TAIL_FAMILIES",
     "N_BITS",
     "PROFILES",
@@ -84,6 +87,7 @@ __all__ = [
     "SetupParams",
     "Verdict",
     "WeightTensorsParams",
+    "against_earlier",
     "chain_name",
     "chapter_defaults",
     "check_c1",

@@ -302,27 +302,40 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_table1(t1: pd.DataFrame, baselines: pd.DataFrame | None = None) -> Figure:
-    """Table 1 as a figure: test accuracy against the comparison point, QAT vs pruning, per architecture.
+def plot_table1(
+    t1: pd.DataFrame, baselines: pd.DataFrame | None = None, ablation: pd.DataFrame | None = None
+) -> Figure:
+    """Table 1 as a figure: test accuracy against the measured bits per weight, QAT vs pruning, per architecture.
 
+    Each point sits at the bits per weight its model stores (``bits_qat``, ``bits_prune`` of
+    :func:`pvq.finetune.tables.table1`; the nominal b when a table lacks them); ``ablation``
+    (the same table with ``all_layers=True``) adds QAT with every layer at INT-b as open circles.
     Error bars are ± one standard deviation over seeds; the dashed line is the FP32 baseline.
     """
     archs = list(dict.fromkeys(t1.arch))
     fig = Figure(figsize=(4.2 * len(archs), 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(archs), squeeze=False)).ravel()
+
+    def bits(t, method):
+        return t[f"bits_{method}"].to_numpy() if f"bits_{method}" in t else t.n_bits.to_numpy(float)
+
     for ax, arch in zip(axes, archs, strict=True):
         t = t1[(t1.arch == arch) & (t1.epochs == t1.epochs.min())].sort_values("n_bits")
-        x = t.n_bits.to_numpy()
-        ax.errorbar(x - 0.06, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
-                    color=QUANT_COLOR, ms=4, capsize=2, label="QAT (INT-b)")  # fmt: skip
-        ax.errorbar(x + 0.06, 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
+        ax.errorbar(bits(t, "qat"), 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
+                    color=QUANT_COLOR, ms=4, capsize=2, label="QAT (INT-b, first/last 8 bits)")  # fmt: skip
+        ax.errorbar(bits(t, "prune"), 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
                     color=PRUNE_COLOR, ms=4, capsize=2, label=f"gradual pruning (1 - b/{BASELINE_BITS})")  # fmt: skip
+        if ablation is not None and len(a := ablation[ablation.arch == arch]):
+            a = a[a.epochs == a.epochs.min()].sort_values("n_bits")
+            ax.errorbar(bits(a, "qat"), 100 * a.accuracy_mean_qat, 100 * a.accuracy_std_qat.fillna(0), fmt="o",
+                        mfc="none", color=QUANT_COLOR, ms=6, capsize=2, label="QAT, every layer INT-b")  # fmt: skip
         if baselines is not None and arch in set(baselines.arch):
             ax.axhline(100 * float(baselines[baselines.arch == arch].accuracy.iloc[0]), ls="--", color="0.4",
                        lw=1, label="FP32 baseline")  # fmt: skip
-        ax.set_xticks(x, [f"{b}b\n{paired_sparsity(b):.0%}" for b in x], fontsize=7)
+        x = t.n_bits.to_numpy()
+        ax.set_xticks(x, [f"{b}\n{paired_sparsity(b):.0%}" for b in x], fontsize=7)
         ax.set_title(arch, fontsize=9)
-        ax.set_xlabel("bits per weight (QAT) / sparsity (pruning)", fontsize=8)
+        ax.set_xlabel("measured bits per weight (sparsity of the paired pruning)", fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
     axes[0].legend(fontsize=7)

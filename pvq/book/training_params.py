@@ -40,7 +40,19 @@ class FineTuningParams(ChapterParams):
     ft_epochs, epoch_images : int
         Fine-tuning epochs, each of ``epoch_images`` random training images (0: all 60,000).
     lr, scale_lr, weight_decay : float
-        SGD learning rate (both methods), Adam learning rate of the QAT scales, weight decay.
+        SGD learning rate when ``lr_grid`` is empty (both methods), Adam learning rate of the QAT
+        scales, weight decay.
+    lr_grid : tuple of float
+        Learning rates tried per network and method on the validation split; each method then
+        fine-tunes at its best (empty: every method at ``lr``).
+    lr_bits : int
+        Comparison point of the selection: QAT at INT-``lr_bits``, pruning at ``1 - lr_bits/16``,
+        the combined runs at INT-``lr_bits`` and the first ``combine_sparsity``.
+    validation_images : int
+        Training images held out for the selection (never seen by the pretrained networks).
+    ablation_bits : tuple of int
+        Points where QAT also runs with every layer at INT-b (the first and last too), as pruning
+        treats them (empty: no ablation).
     mask_interval : int
         Steps between pruning mask updates.
     bn_batches : int
@@ -84,10 +96,14 @@ class FineTuningParams(ChapterParams):
     lr: float = _RECIPE["lr"]
     scale_lr: float = _RECIPE["scale_lr"]
     weight_decay: float = _RECIPE["weight_decay"]
+    lr_grid: tuple = (1e-3, 3.3e-3, 1e-2, 3.3e-2, 0.1)
+    lr_bits: int = 4
+    validation_images: int = 10000
+    ablation_bits: tuple = (2, 4)
     mask_interval: int = _RECIPE["mask_interval"]
     bn_batches: int = _RECIPE["bn_batches"]
     long_factors: tuple = (2, 4)
-    long_bits: tuple = (2, 3)
+    long_bits: tuple = (2,)
     combine_bits: tuple = (2, 4, 8)
     combine_sparsity: tuple = (0.5, 0.75)
     probe_points: int = 20
@@ -116,6 +132,22 @@ class FineTuningParams(ChapterParams):
         check_count(self.epoch_images, "epoch_images", 0)
         for name in ("lr", "scale_lr"):
             check_positive(getattr(self, name), name)
+        if isinstance(self.lr_grid, int | float | str):
+            raise ValueError(f"lr_grid must be a list of learning rates (empty: no selection), got {self.lr_grid!r}")
+        grid = tuple(check_positive(v, "lr_grid") for v in self.lr_grid)
+        if len(set(grid)) != len(grid):
+            raise ValueError(f"lr_grid has repeated values: {list(grid)}")
+        object.__setattr__(self, "lr_grid", tuple(sorted(float(v) for v in grid)))
+        check_bits_list((self.lr_bits,), "lr_bits", below=BASELINE_BITS)
+        check_count(self.validation_images, "validation_images", 0)
+        if self.lr_grid and not self.validation_images:
+            raise ValueError("validation_images must be > 0 when lr_grid is given (the selection needs a split)")
+        if isinstance(self.ablation_bits, int | str):
+            raise ValueError(f"ablation_bits must be a list of bit-widths (empty: none), got {self.ablation_bits!r}")
+        ablation = tuple(self.ablation_bits)
+        object.__setattr__(
+            self, "ablation_bits", check_bits_list(ablation, "ablation_bits", below=BASELINE_BITS) if ablation else ()
+        )
         if isinstance(self.weight_decay, bool) or not (
             isinstance(self.weight_decay, int | float) and self.weight_decay >= 0
         ):

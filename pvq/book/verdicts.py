@@ -18,6 +18,8 @@ from ..finetune.trajectories import SHAPES, shape_shares
 from .claims import Verdict
 
 __all__ = [
+    "EARLIER_FINE_TUNING_VERDICTS",
+    "against_earlier",
     "check_c1",
     "check_c2",
     "check_c3",
@@ -247,28 +249,64 @@ def check_c4(table: pd.DataFrame, *, moderate_bits: int = 4) -> list[Verdict]:
     return out
 
 
-def check_c5(t1: pd.DataFrame, *, extreme_bits: int = 3, z: float = 2.0) -> Verdict:
-    """C5 from Table 1 (:func:`pvq.finetune.tables.table1`, base epochs only).
-
-    Pruning *significantly* beats QAT at a point when its mean accuracy is higher by more than
-    ``z`` standard errors of the difference (over seeds). Reproduced when that never happens
-    above ``extreme_bits`` bits; not reproduced otherwise. The evidence counts every point.
-    """
-    t = t1[t1.epochs == t1.epochs.min()]
+def _c5_reading(t: pd.DataFrame, *, extreme_bits: int, z: float) -> tuple[int, str]:
+    """Pruning's significant wins above ``extreme_bits`` in one Table 1, and the evidence sentence."""
     se = t.gap_se.fillna(0.0)
     prune_sig = t.gap < -z * se
     qat_sig = t.gap > z * se
     moderate = t.n_bits > extreme_bits
     n_mod_prune = int((prune_sig & moderate).sum())
     extreme = t[~moderate]
+    bits = ""
+    if "bits_qat" in t and t.bits_qat.notna().any():
+        bits = (
+            f"; measured bits per weight QAT {float(t.bits_qat.min()):.2f}–{float(t.bits_qat.max()):.2f}, "
+            f"pruning {float(t.bits_prune.min()):.2f}–{float(t.bits_prune.max()):.2f}"
+        )
     evidence = (
         f"QAT's mean accuracy is higher at {int((t.gap > 0).sum())} of {len(t)} (architecture, point) pairs "
         f"(significantly, > {z:g} s.e., at {int(qat_sig.sum())}); pruning significantly better at "
         f"{n_mod_prune} pair(s) above {extreme_bits} bits and {int((prune_sig & ~moderate).sum())} of {len(extreme)} "
         f"at ≤ {extreme_bits} bits; largest QAT lead {100 * float(t.gap.max()):.2f} points "
-        f"(at {int(t.n_bits[t.gap.idxmax()])} bits), smallest {100 * float(t.gap.min()):.2f}"
+        f"(at {int(t.n_bits[t.gap.idxmax()])} bits), smallest {100 * float(t.gap.min()):.2f}{bits}"
     )
-    return Verdict("C5", "all", "reproduced" if n_mod_prune == 0 else "not reproduced", evidence)
+    return n_mod_prune, evidence
+
+
+def check_c5(
+    t1: pd.DataFrame, ablation: pd.DataFrame | None = None, *, extreme_bits: int = 3, z: float = 2.0
+) -> Verdict:
+    """C5 from Table 1 (:func:`pvq.finetune.tables.table1`, base epochs only), and from its ablation.
+
+    Pruning *significantly* beats QAT at a point when its mean accuracy is higher by more than
+    ``z`` standard errors of the difference (over seeds). With the recipe's QAT alone (first and
+    last layer at 8 bits, so a little above b bits per weight): reproduced when that never happens
+    above ``extreme_bits`` bits; not reproduced otherwise. ``ablation`` is the same table with QAT
+    at exactly b bits in every layer (``table1(runs, all_layers=True)``), the comparison at equal
+    bits per weight: when given and non-empty, reproduced needs no significant pruning win above
+    ``extreme_bits`` in either table, not reproduced means wins in both, and a win in one only is
+    partly reproduced (the claim then rests on, or fails only because of, the first and last layer).
+    The evidence counts every point of both tables.
+    """
+    t = t1[t1.epochs == t1.epochs.min()]
+    n_main, evidence = _c5_reading(t, extreme_bits=extreme_bits, z=z)
+    if ablation is None or ablation.empty:
+        return Verdict("C5", "all", "reproduced" if n_main == 0 else "not reproduced", evidence)
+    a = ablation[ablation.epochs == ablation.epochs.min()]
+    n_abl, abl_evidence = _c5_reading(a, extreme_bits=extreme_bits, z=z)
+    evidence = (
+        f"with the recipe's QAT (first and last layer at 8 bits): {evidence}. "
+        f"At equal bits per weight (QAT with every layer at INT-b): {abl_evidence}"
+    )
+    if n_main == 0 and n_abl == 0:
+        verdict = "reproduced"
+    elif n_main and n_abl:
+        verdict = "not reproduced"
+    else:
+        verdict = "partly reproduced"
+        where = "at equal bits per weight only" if n_abl else "only with the first and last layer at 8 bits"
+        evidence += f". Pruning's significant wins above {extreme_bits} bits appear {where}"
+    return Verdict("C5", "all", verdict, evidence)
 
 
 def check_c6(longer: pd.DataFrame) -> Verdict:
@@ -289,6 +327,40 @@ def check_c6(longer: pd.DataFrame) -> Verdict:
     )
     verdict = "reproduced" if bool(more.all()) else ("partly reproduced" if bool(more.any()) else "not reproduced")
     return Verdict("C6", "all", verdict, evidence)
+
+
+#: Verdicts on C5, C6 and C9 per profile in the edition before the fair fine-tuning comparison
+#: (issue 10): one learning rate (0.01) for both methods, shorter runs (200 steps; ci 20), QAT's first
+#: and last layer at 8 bits compared with pruning at nominal bits, no ablation. C9 is read with
+#: today's :func:`check_c9` on that edition's Figure 5 table.
+EARLIER_FINE_TUNING_VERDICTS = {
+    "full": {"C5": "reproduced", "C6": "reproduced", "C9": "reproduced"},
+    "ci": {"C5": "reproduced", "C6": "reproduced", "C9": "partly reproduced"},
+}
+
+
+def against_earlier(v: Verdict, profile: str) -> Verdict:
+    """``v`` with a sentence saying whether the fair fine-tuning comparison changed its verdict.
+
+    The earlier verdict is :data:`EARLIER_FINE_TUNING_VERDICTS` of the same profile; a claim or
+    profile without one is returned unchanged. A changed verdict is said in bold, so that the
+    chapter and the Claims page both show it.
+    """
+    earlier = EARLIER_FINE_TUNING_VERDICTS.get(profile, {}).get(v.claim)
+    if earlier is None:
+        return v
+    how = (
+        "the earlier edition of this book (one learning rate for both methods, QAT's bits counted as nominal, "
+        "full-profile runs of 200 steps)"
+    )
+    if earlier == v.verdict:
+        note = f"Unchanged from {how}, which also read *{earlier}*"
+    else:
+        note = (
+            f"**Changed** by the fair comparison (each method's own learning rate, measured bits per weight, longer "
+            f"full-profile runs): {how} read *{earlier}*, this build reads *{v.verdict}*"
+        )
+    return Verdict(v.claim, v.scope, v.verdict, f"{v.evidence}. {note}.")
 
 
 def check_c7(shapes: pd.DataFrame) -> Verdict:

@@ -4,10 +4,11 @@ pruning, the recipe and its loop, the run cache, grids, result tables, the Image
 Modules: :mod:`~pvq.finetune.data`, :mod:`~pvq.finetune.networks`, :mod:`~pvq.finetune.qat`,
 :mod:`~pvq.finetune.gradual`, :mod:`~pvq.finetune.representations`, :mod:`~pvq.finetune.recipe`,
 :mod:`~pvq.finetune.loop`, :mod:`~pvq.finetune.cache`, :mod:`~pvq.finetune.grids`,
-:mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.trajectories`, :mod:`~pvq.finetune.findings`,
-:mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`. They import from lower layers only:
-:mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
-:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`~pvq.finetune.fairness`, :mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.trajectories`,
+:mod:`~pvq.finetune.findings`, :mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`.
+They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
+:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
+:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
 from .cache import (
@@ -24,18 +25,24 @@ from .data import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_ENV,
     FASHION_MNIST_FILES,
+    VALIDATION_SEED,
     DatasetNotFoundError,
     ImageData,
     download_fashion_mnist,
     fashion_mnist_dirs,
     load_fashion_mnist,
     read_idx,
+    validation_split,
 )
+from .fairness import SELECTION_COLUMNS, choose_learning_rates, chosen_learning_rates, length_projection, step_costs
 from .findings import (
+    ablation_sentence,
     combining_headlines,
+    cost_headlines,
     gap_trend_sentence,
     imagenet_status,
     longer_headlines,
+    lr_headlines,
     natural_sparsity_sentence,
     point_gap_sentence,
     recipe_headlines,
@@ -48,15 +55,20 @@ from .findings import (
 )
 from .gradual import GradualPruner, update_mask, zhu_gupta_sparsity
 from .grids import (
+    ablation_specs,
     base_spec,
     combine_specs,
     control_specs,
     execute,
     fine_tuning_data,
     longer_specs,
+    lr_method,
+    lr_selection_specs,
     recipe_spec,
     run_spec,
+    select_learning_rates,
     table1_specs,
+    with_learning_rates,
 )
 from .imagenet import (
     PAPER_RECIPES,
@@ -86,6 +98,7 @@ from .loop import (
     pretrain,
     reestimate_bn,
     steps_per_epoch,
+    stored_bits,
     training_step,
     weight_statistics,
 )
@@ -170,9 +183,11 @@ __all__ = [
     "PAPER_RECIPES",
     "PROBE_BN_BATCHES",
     "RUN_COLUMNS",
+    "SELECTION_COLUMNS",
     "SHAPES",
     "TRAINABLE",
     "TRAJECTORY_COLUMNS",
+    "VALIDATION_SEED",
     "ArrayTask",
     "DatasetNotFoundError",
     "FineTuneSpec",
@@ -183,6 +198,8 @@ __all__ = [
     "PretrainedBase",
     "RepresentationProbe",
     "WeightFakeQuant",
+    "ablation_sentence",
+    "ablation_specs",
     "activation_snr_db",
     "as_task",
     "at_length",
@@ -197,6 +214,8 @@ __all__ = [
     "check_architecture",
     "check_imagenet_arch",
     "check_imagenet_folder",
+    "choose_learning_rates",
+    "chosen_learning_rates",
     "cka_distance_db",
     "cka_from_grams",
     "clamp_scales",
@@ -206,6 +225,7 @@ __all__ = [
     "combining_wins",
     "compare_representations",
     "control_specs",
+    "cost_headlines",
     "default_cache_dir",
     "download_fashion_mnist",
     "ensure_pretrained",
@@ -225,12 +245,16 @@ __all__ = [
     "last_mask_update",
     "latent_weight",
     "layer_bits",
+    "length_projection",
     "linear_cka",
     "load_fashion_mnist",
     "load_pretrained",
     "longer_headlines",
     "longer_specs",
     "longer_table",
+    "lr_headlines",
+    "lr_method",
+    "lr_selection_specs",
     "mse_scale",
     "natural_sparsity",
     "natural_sparsity_sentence",
@@ -263,10 +287,13 @@ __all__ = [
     "run_imagenet",
     "run_spec",
     "scale_parameters",
+    "select_learning_rates",
     "shape_shares",
     "shapes_per_point",
     "spec_digest",
+    "step_costs",
     "steps_per_epoch",
+    "stored_bits",
     "styled",
     "summarize_runs",
     "table1",
@@ -277,7 +304,9 @@ __all__ = [
     "trajectory_shape",
     "trajectory_table",
     "update_mask",
+    "validation_split",
     "weight_layers",
     "weight_statistics",
+    "with_learning_rates",
     "zhu_gupta_sparsity",
 ]

@@ -48,11 +48,16 @@ RUN_COLUMNS = [
     "sparsity",
     "seed",
     "epochs",
+    "lr",
+    "first_last_bits",
+    "validation",
     "steps",
     "status",
     "accuracy",
     "zeros",
     "avg_bits",
+    "dense_bits",
+    "bits_per_weight",
     "seconds",
 ]
 
@@ -172,14 +177,25 @@ def summarize_runs(table: pd.DataFrame, by=("arch", "method", "label", "n_bits",
 
     Diverged runs are counted in ``n_diverged`` and left out of the mean and std (``n_ok`` says
     how many runs the mean is over); a setting where every run diverged has NaN accuracy.
+    ``avg_bits``, ``bits_per_weight`` and ``zeros`` are means over seeds, ``lr`` the setting's
+    learning rate (NaN for tables without the column).
     """
     by = list(by)
     t = table.copy()
     for c in ("n_bits", "sparsity"):
         t[c] = t[c].fillna(0)
+    for c in ("lr", "bits_per_weight"):
+        if c not in t:
+            t[c] = math.nan
     ok = t["status"] == "ok"
     g = t.groupby(by, dropna=False)
-    out = g.agg(n_runs=("seed", "size"), avg_bits=("avg_bits", "mean"), zeros=("zeros", "mean")).reset_index()
+    out = g.agg(
+        n_runs=("seed", "size"),
+        avg_bits=("avg_bits", "mean"),
+        bits_per_weight=("bits_per_weight", "mean"),
+        zeros=("zeros", "mean"),
+        lr=("lr", "first"),
+    ).reset_index()
     stats = t[ok].groupby(by, dropna=False)["accuracy"].agg(["mean", "std", "size"]).reset_index()
     stats = stats.rename(columns={"mean": "accuracy_mean", "std": "accuracy_std", "size": "n_ok"})
     out = out.merge(stats, on=by, how="left")

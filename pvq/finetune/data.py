@@ -7,6 +7,9 @@ Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``,
 ``make``) and ``~/.cache/pvq/fashion-mnist``; :func:`download_fashion_mnist` fetches the original
 files into the cache for users with a network.
 
+:func:`validation_split` carves a seeded validation set out of the training images (the
+learning-rate selection of chapter 5); the test set is never part of it.
+
 ImageNet folders are read by :mod:`pvq.finetune.imagenet_data`.
 """
 
@@ -27,12 +30,14 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_ENV",
     "FASHION_MNIST_FILES",
+    "VALIDATION_SEED",
     "DatasetNotFoundError",
     "ImageData",
     "download_fashion_mnist",
     "fashion_mnist_dirs",
     "load_fashion_mnist",
     "read_idx",
+    "validation_split",
 ]
 
 FASHION_MNIST_ENV = "PVQ_FASHION_MNIST"
@@ -55,6 +60,8 @@ FASHION_MNIST_CLASSES = (
     "Bag",
     "Ankle boot",
 )
+#: Seed of the permutation that picks the validation images (:func:`validation_split`).
+VALIDATION_SEED = 0
 # IDX type codes (LeCun's format): 0x08 unsigned byte, 0x09 signed byte, 0x0B short, 0x0C int,
 # 0x0D float, 0x0E double; all stored big-endian.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -172,6 +179,46 @@ def load_fashion_mnist(folder=None) -> ImageData:
         x_test=arrays["test_images"][:, None].astype(np.uint8),
         y_test=arrays["test_labels"].astype(np.int64),
         source=str(d),
+    )
+
+
+def validation_split(data: ImageData, n: int, *, seed: int = VALIDATION_SEED) -> ImageData:
+    """Hold out ``n`` training images as a validation set: train on the rest, "test" on them.
+
+    The validation images are the first ``n`` of a permutation of the training indices drawn with
+    ``numpy.random.default_rng(seed)``, so the split is the same in every process and build. The
+    returned set's training part is the remaining ``N - n`` training images (in their original
+    order) and its test part the ``n`` validation images; the real test images are not in it at
+    all, so that whatever is selected on it never sees them.
+
+    Parameters
+    ----------
+    data : ImageData
+        The full set (e.g. :func:`load_fashion_mnist`).
+    n : int
+        Validation images, ``1 <= n < N`` (``N`` training images).
+    seed : int
+        Seed of the permutation.
+
+    Returns
+    -------
+    ImageData
+        ``x_train, y_train``: the training images left; ``x_test, y_test``: the validation images;
+        ``source`` names the split.
+    """
+    total = data.x_train.shape[0]
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n < total:
+        raise ValueError(f"validation images must be an integer in [1, {total - 1}], got {n!r}")
+    held = np.random.default_rng(seed).permutation(total)[:n]
+    keep = np.ones(total, dtype=bool)
+    keep[held] = False
+    held.sort()
+    return ImageData(
+        x_train=data.x_train[keep],
+        y_train=data.y_train[keep],
+        x_test=data.x_train[held],
+        y_test=data.y_train[held],
+        source=f"{data.source} (training images; {n} held out for validation, seed {seed})",
     )
 
 

@@ -21,10 +21,13 @@ from .representations import last_mask_update
 from .trajectories import MIN_CHANGE_DB, SHAPES, shape_shares
 
 __all__ = [
+    "ablation_sentence",
     "combining_headlines",
+    "cost_headlines",
     "gap_trend_sentence",
     "imagenet_status",
     "longer_headlines",
+    "lr_headlines",
     "natural_sparsity_sentence",
     "point_gap_sentence",
     "recipe_headlines",
@@ -165,6 +168,95 @@ def longer_headlines(longer: pd.DataFrame) -> dict:
     """``long-factors``: the multiples of the base length the longer runs use, e.g. ``'2× and 4×'``."""
     factors = sorted(f for f in longer.factor.unique() if f > 1)
     return {"long-factors": " and ".join(f"{f:g}×" for f in factors) or "no longer runs"}
+
+
+def lr_headlines(selection: pd.DataFrame, *, validation_images: int, lr_bits: int) -> dict:
+    """The learning-rate selection in words: the grid, the split, and each method's choice per network.
+
+    ``selection`` is :func:`pvq.finetune.fairness.choose_learning_rates`. ``lr-choices`` is Markdown,
+    one clause per network (``'resnet_small: QAT 0.001, pruning 0.01'``); ``lr-boundary`` says
+    which choices sit at an end of the grid (where a wider grid might choose otherwise).
+
+    Returns
+    -------
+    dict
+        ``lr-grid`` (``'0.001, 0.0033, …'``), ``n-lr``, ``validation-images``, ``lr-bits``,
+        ``lr-point-sparsity``, ``lr-choices``, ``lr-boundary``.
+    """
+    names = {"qat": "QAT", "prune": "pruning", "qat+prune": "QAT + pruning", "fp32": "FP32"}
+    grid = sorted(selection.lr.unique())
+    chosen = selection[selection.chosen.astype(bool)]
+    clauses = [
+        f"{arch}: " + ", ".join(f"{names.get(r.method, r.method)} {r.lr:g}" for r in g.itertuples())
+        for arch, g in chosen.groupby("arch", sort=False)
+    ]
+    edge = chosen[chosen.lr.isin([grid[0], grid[-1]])] if grid else chosen.iloc[:0]
+    if len(grid) < 2:
+        boundary = "With one rate in the grid there is nothing to choose."
+    elif len(edge):
+        where = ", ".join(f"{names.get(r.method, r.method)} ({r.arch}, {r.lr:g})" for r in edge.itertuples())
+        boundary = f"At an end of the grid: {where}; a wider grid might choose otherwise there."
+    else:
+        boundary = "Every choice lies inside the grid."
+    return {
+        "lr-grid": ", ".join(f"{v:g}" for v in grid),
+        "n-lr": len(grid),
+        "validation-images": validation_images,
+        "lr-bits": lr_bits,
+        "lr-point-sparsity": paired_sparsity(lr_bits),
+        "lr-choices": "; ".join(clauses) or "no selection in this build",
+        "lr-boundary": boundary,
+    }
+
+
+def cost_headlines(costs: pd.DataFrame, projection: dict, *, steps: int, n_train: int, batch_size: int) -> dict:
+    """What a run costs and what whole passes would cost, measured on this build's runs.
+
+    ``costs`` is :func:`pvq.finetune.fairness.step_costs` and ``projection``
+    :func:`pvq.finetune.fairness.length_projection`; ``steps`` is the base run's length. A whole
+    pass is :math:`\\lfloor N / \\text{batch} \\rfloor` steps over the ``n_train`` training images.
+
+    Returns
+    -------
+    dict
+        ``ms-per-step`` (Markdown, per network), ``fixed-seconds`` (per network), ``steps-per-pass``,
+        ``pass-fraction`` (the base run as a share of a pass), ``run-minutes`` (the recorded
+        seconds of the runs, in minutes), ``whole-pass-minutes`` (the model's cost of the same runs
+        at whole passes) and ``whole-pass-factor`` (their ratio to the modelled cost at the actual
+        lengths).
+    """
+    per_pass = steps_per_epoch(0, batch_size, n_train)
+    c = costs.set_index("arch")
+    modelled = projection["modelled"]
+    return {
+        "ms-per-step": _by_arch(1000 * c.per_step, ".0f", " ms"),
+        "fixed-seconds": _by_arch(c.fixed, ".1f", " s"),
+        "steps-per-pass": per_pass,
+        "pass-fraction": steps / per_pass,
+        "run-minutes": projection["seconds"] / 60,
+        "whole-pass-minutes": projection["whole_pass"] / 60,
+        "whole-pass-factor": projection["whole_pass"] / modelled if modelled else math.nan,
+    }
+
+
+def ablation_sentence(t1: pd.DataFrame, ablation: pd.DataFrame) -> str:
+    """QAT's lead with its first and last layer at 8 bits beside its lead with every layer at INT-b, per point.
+
+    Both tables are :func:`pvq.finetune.tables.table1` at one length (``ablation`` with
+    ``all_layers=True``); the sentence gives, per network and ablation point, the two leads in
+    points and the bits per weight QAT stores in each.
+    """
+    if ablation.empty:
+        return "This build ran no first/last-layer ablation."
+    main = t1.set_index(["arch", "n_bits"])
+    parts = []
+    for r in ablation.itertuples():
+        m = main.loc[(r.arch, r.n_bits)] if (r.arch, r.n_bits) in main.index else None
+        before = "" if m is None else f"{100 * float(m.gap):+.2f} points at {float(m.bits_qat):.2f} bits per weight, "
+        parts.append(f"INT{r.n_bits} ({r.arch}): {before}{100 * r.gap:+.2f} at {r.bits_qat:.2f}")
+    return (
+        "QAT's lead over pruning, with its first and last layer at 8 bits and then at INT-b: " + "; ".join(parts) + "."
+    )
 
 
 def imagenet_status(imagenet: pd.DataFrame | None) -> str:

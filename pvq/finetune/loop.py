@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.pruning import BASELINE_BITS
-from .data import ImageData
+from .data import ImageData, validation_split
 from .gradual import GradualPruner
 from .networks import build_trainable, probe_layers, weight_layers
 from .qat import attach_qat, bake, clamp_scales, scale_parameters
@@ -36,6 +36,7 @@ __all__ = [
     "pretrain",
     "reestimate_bn",
     "steps_per_epoch",
+    "stored_bits",
     "training_step",
     "weight_statistics",
 ]
@@ -151,15 +152,18 @@ def _cosine(step: int, total: int, lr: float, final_ratio: float) -> float:
 def pretrain(spec: PretrainSpec, data: ImageData, *, device: str = "cpu", progress=None) -> tuple[dict, dict]:
     """Train ``spec.arch`` from scratch; return ``(state_dict, info)`` with the test accuracy.
 
+    With ``spec.holdout`` the network trains on the training set less the held-out validation
+    images (:func:`pvq.finetune.data.validation_split`); the accuracy is always on the test set.
     ``progress`` (optional) is called as ``progress(step, total)``.
     """
     dev = resolve_device(device)
+    train = validation_split(data, spec.holdout) if spec.holdout else data
     model = build_trainable(spec.arch, n_classes=data.n_classes, seed=spec.seed).to(dev)
     model = model.to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(spec.seed)
-    per_epoch = steps_per_epoch(0, spec.batch_size, data.x_train.shape[0])
+    per_epoch = steps_per_epoch(0, spec.batch_size, train.x_train.shape[0])
     total = spec.epochs * per_epoch
-    stream = _batches(data, batch_size=spec.batch_size, images=0, generator=gen, device=dev, flip=True)
+    stream = _batches(train, batch_size=spec.batch_size, images=0, generator=gen, device=dev, flip=True)
     opt = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=0.9, weight_decay=spec.weight_decay)
     t0 = time.perf_counter()
     for step in range(total):
@@ -178,6 +182,7 @@ def pretrain(spec: PretrainSpec, data: ImageData, *, device: str = "cpu", progre
         "arch": spec.arch,
         "key": spec.key(),
         "accuracy": evaluate(model, data.x_test, data.y_test, device=dev),
+        "train_images": train.x_train.shape[0],
         "parameters": sum(p.numel() for p in model.parameters()),
         "weights": sum(m.weight.numel() for _, m in weight_layers(model)),
         "seconds": time.perf_counter() - t0,
@@ -186,14 +191,16 @@ def pretrain(spec: PretrainSpec, data: ImageData, *, device: str = "cpu", progre
 
 
 def weight_statistics(model: nn.Module, bits: dict | None) -> dict:
-    """Zeros and average bits per weight of the conv/linear weights of a (baked) model.
+    """Zeros and bits per weight of the conv/linear weights of a (baked) model, counted two ways.
 
-    Average bits per weight is the paper's Figure 5 x-axis, over all layers:
+    ``avg_bits`` is the paper's Figure 5 x-axis, over all layers, zeros free:
     :math:`\\sum_l b_l \\cdot \\mathrm{nnz}_l / \\sum_l n_l`, with :math:`b_l` the layer's bit-width
     (``bits``; 16 for an unquantized layer, the paper's FP16 baseline) and
-    :math:`\\mathrm{nnz}_l` its non-zero weights.
+    :math:`\\mathrm{nnz}_l` its non-zero weights. ``dense_bits`` counts every weight,
+    :math:`\\sum_l b_l n_l / \\sum_l n_l`: a quantized model stored densely (for QAT at INT-b with
+    the first and last layer at 8 bits it is a little above b).
     """
-    n = nnz = bit_sum = 0
+    n = nnz = bit_sum = dense_sum = 0
     for name, m in weight_layers(model):
         w = m.weight.detach()
         k = int(torch.count_nonzero(w))
@@ -201,7 +208,19 @@ def weight_statistics(model: nn.Module, bits: dict | None) -> dict:
         n += w.numel()
         nnz += k
         bit_sum += b * k
-    return {"weights": n, "zeros": 1 - nnz / n, "avg_bits": bit_sum / n}
+        dense_sum += b * w.numel()
+    return {"weights": n, "zeros": 1 - nnz / n, "avg_bits": bit_sum / n, "dense_bits": dense_sum / n}
+
+
+def stored_bits(method: str, stats: dict) -> float:
+    """Bits per weight as Table 1 counts them (paper §1): what each model has to store.
+
+    A model that prunes stores its non-zero weights only (the mask is free, the paper's rule):
+    ``avg_bits``; a model that does not prune stores every weight: ``dense_bits``
+    (:func:`weight_statistics`). Gradual pruning at :math:`c = 1 - b/16` thus stores exactly b bits
+    per weight, QAT at INT-b a little more when its first and last layer stay at 8 bits.
+    """
+    return stats["avg_bits"] if "prune" in method else stats["dense_bits"]
 
 
 def training_step(model: nn.Module, x, y, opt, *, scale_opt=None, pruner: GradualPruner | None = None, step: int = 0):
@@ -254,6 +273,12 @@ def _representation_probe(spec: FineTuneSpec, task, original: nn.Module, dev) ->
 def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> dict:
     """Fine-tune the pretrained network with QAT and/or gradual pruning; return the run's record.
 
+    With ``spec.validation`` the run trains without the held-out validation images and its
+    ``accuracy`` is on them (:func:`pvq.finetune.data.validation_split`). The record also holds
+    ``lr``, ``first_last_bits`` (of QAT; ``None`` for the other methods and for QAT with every
+    layer at INT-b), ``validation``, ``dense_bits`` (:func:`weight_statistics`) and
+    ``bits_per_weight`` (:func:`stored_bits`; NaN if diverged).
+
     Returns
     -------
     dict
@@ -268,6 +293,10 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
     bad = [k for k, v in base_state.items() if torch.is_floating_point(v) and not torch.isfinite(v).all()]
     if bad:
         raise ValueError(f"the starting network has NaN or infinite values in {bad[:5]}: nothing to fine-tune")
+    if spec.validation:
+        if not isinstance(data, ImageData):
+            raise ValueError("a validation run (spec.validation > 0) needs in-memory images (ImageData)")
+        data = validation_split(data, spec.validation)  # train on the rest, evaluate on the held-out images
     task = as_task(data)
     model = task.build(spec.base.arch)
     model.load_state_dict(base_state)
@@ -329,6 +358,11 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
         "sparsity": spec.sparsity,
         "seed": spec.seed,
         "epochs": spec.epochs,
+        "lr": spec.lr,
+        "first_last_bits": spec.first_last_bits if bits is not None else None,
+        "validation": spec.validation,
+        "dense_bits": math.nan,
+        "bits_per_weight": math.nan,
         "steps": total,
         "status": status,
         "loss": losses,
@@ -339,6 +373,7 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
         bake(model)
         record["accuracy"] = task.accuracy(model, device=dev)
         record.update(weight_statistics(model, bits))
+        record["bits_per_weight"] = stored_bits(spec.method, record)
         if any(not torch.isfinite(p).all() for p in model.parameters()):
             record.update(status="diverged", accuracy=math.nan)
     else:

@@ -66,7 +66,9 @@ class PretrainSpec:
     """Training a network from scratch (the FP32 baseline every fine-tuning run starts from).
 
     SGD (momentum 0.9), cosine learning rate from ``lr`` to 0, random horizontal flips,
-    ``epochs`` passes over the whole training set.
+    ``epochs`` passes over the training set less the ``holdout`` validation images
+    (:func:`pvq.finetune.data.validation_split`), which the network therefore never sees, so that
+    a learning rate selected on them is selected on unseen images.
     """
 
     arch: str
@@ -75,10 +77,12 @@ class PretrainSpec:
     batch_size: int = 128
     lr: float = 0.1
     weight_decay: float = 5e-4
+    holdout: int = 0
 
     def __post_init__(self):
         check_architecture(self.arch)
         check_count(self.seed, "seed", 0)
+        check_count(self.holdout, "holdout", 0)
         check_count(self.epochs, "pretraining epochs")
         check_count(self.batch_size, "batch_size")
         check_positive(self.lr, "lr")
@@ -142,8 +146,14 @@ class FineTuneSpec:
         SGD recipe shared by both methods.
     scale_lr : float
         Adam learning rate of the quantization scales.
-    first_last_bits : int
-        Bit-width of the first and last layer under QAT.
+    first_last_bits : int or None
+        Bit-width of the first and last layer under QAT (``None``: the same as every other layer,
+        the ablation where QAT and pruning treat those layers alike).
+    validation : int
+        0: train on the whole training set and evaluate on the test set. ``n > 0``: train on the
+        training set less ``n`` held-out images and evaluate on those
+        (:func:`pvq.finetune.data.validation_split`; the learning-rate selection). Unlike the
+        other fields it does not describe a method, and :meth:`label` ignores it.
     mask_interval : int
         Steps between pruning mask updates (:math:`\\Delta t`).
     prune_end : float
@@ -163,15 +173,16 @@ class FineTuneSpec:
     n_bits: int | None = None
     sparsity: float = 0.0
     seed: int = 0
-    epochs: int = 2
-    epoch_images: int = 12800
+    epochs: int = 1
+    epoch_images: int = 30000
     batch_size: int = 128
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-5
     final_lr_ratio: float = 0.01
     scale_lr: float = 1e-5
-    first_last_bits: int = 8
+    first_last_bits: int | None = 8
+    validation: int = 0
     mask_interval: int = 5
     prune_end: float = 0.75
     bn_batches: int = 50
@@ -196,10 +207,11 @@ class FineTuneSpec:
             raise ValueError("method 'qat' takes no sparsity; use 'qat+prune'")
         if self.method == "fp32" and s:
             raise ValueError("method 'fp32' (the uncompressed control) takes no sparsity")
-        check_n_bits(self.first_last_bits, name="first_last_bits")
+        if self.first_last_bits is not None:
+            check_n_bits(self.first_last_bits, name="first_last_bits")
         for name in ("epochs", "batch_size", "mask_interval", "bn_batches", "probe_images"):
             check_count(getattr(self, name), name)
-        for name in ("epoch_images", "probe_points", "seed"):
+        for name in ("epoch_images", "probe_points", "seed", "validation"):
             check_count(getattr(self, name), name, 0)
         for name in ("lr", "scale_lr", "final_lr_ratio"):
             check_positive(getattr(self, name), name)
@@ -213,12 +225,15 @@ class FineTuneSpec:
         return f"{self.base.arch}-{self.method}-{spec_digest(d)}"
 
     def label(self) -> str:
-        """Short description, e.g. ``'INT4'``, ``'75% pruning'``, ``'INT4 + 50% pruning'``."""
+        """Short description, e.g. ``'INT4'``, ``'75% pruning'``, ``'INT4 + 50% pruning'``.
+
+        QAT with every layer at INT-b (``first_last_bits=None``, the ablation) is ``'INT4, all layers'``.
+        """
         if self.method == "fp32":
             return "FP32 fine-tuned"
         parts = []
         if self.n_bits is not None:
-            parts.append(f"INT{self.n_bits}")
+            parts.append(f"INT{self.n_bits}" + (", all layers" if self.first_last_bits is None else ""))
         if self.sparsity:
             parts.append(f"{self.sparsity:.2%}".replace(".00%", "%") + " pruning")
         return " + ".join(parts)

@@ -88,6 +88,18 @@ def format_accuracy(mean: float, std: float, n_ok: int, n_runs: int) -> str:
     return text if n_ok == n_runs else f"{text} ({n_runs - n_ok} of {n_runs} diverged)"
 
 
+def _qat_kind(runs: pd.DataFrame, *, all_layers: bool) -> pd.DataFrame:
+    """The runs without the other kind of QAT: the recipe's (first/last layer at 8 bits) or the all-layer ablation.
+
+    A QAT run with a missing ``first_last_bits`` has every layer at INT-b; a table without the
+    column holds the recipe's runs only.
+    """
+    if "first_last_bits" not in runs:
+        return runs if not all_layers else runs[~runs.method.str.contains("qat")]
+    ablation = runs.method.str.contains("qat") & runs.first_last_bits.isna()
+    return runs[ablation | ~runs.method.str.contains("qat")] if all_layers else runs[~ablation]
+
+
 def _paired(summary: pd.DataFrame) -> pd.DataFrame:
     """QAT and pruning side by side at each INT-b ↔ 1 - b/16 point."""
     q = summary[summary.method == "qat"].copy()
@@ -95,14 +107,16 @@ def _paired(summary: pd.DataFrame) -> pd.DataFrame:
     q["point"] = q.n_bits.astype(int)
     p["point"] = [paired_bits(s) for s in p.sparsity]
     keep = ["arch", "epochs", "point", "accuracy_mean", "accuracy_std", "n_ok", "n_runs", "avg_bits"]
+    keep += ["bits_per_weight", "lr"]
     t = q[keep].merge(p[keep], on=["arch", "epochs", "point"], suffixes=("_qat", "_prune"))
+    t = t.rename(columns={"bits_per_weight_qat": "bits_qat", "bits_per_weight_prune": "bits_prune"})
     t["gap"] = t.accuracy_mean_qat - t.accuracy_mean_prune
     # standard error of the difference of two means over seeds (NaN with one seed)
     t["gap_se"] = np.sqrt(t.accuracy_std_qat**2 / t.n_ok_qat + t.accuracy_std_prune**2 / t.n_ok_prune)
     return t
 
 
-def table1(runs: pd.DataFrame, *, epochs: int | None = None) -> pd.DataFrame:
+def table1(runs: pd.DataFrame, *, epochs: int | None = None, all_layers: bool = False) -> pd.DataFrame:
     """Table 1: per architecture and point, QAT and pruning accuracy (mean, std over seeds) and the gap.
 
     QAT at INT-b is paired with pruning at :math:`c = 1 - b/16`
@@ -117,16 +131,23 @@ def table1(runs: pd.DataFrame, *, epochs: int | None = None) -> pd.DataFrame:
         The run table (``arch, method, n_bits, sparsity, epochs, seed, status, accuracy, avg_bits, …``).
     epochs : int, optional
         Keep only the runs of this fine-tuning length (default: every length, one row each).
+    all_layers : bool
+        False: QAT as the recipe has it, first and last layer at 8 bits. True: the ablation, QAT
+        with every layer at INT-b (:func:`pvq.finetune.grids.ablation_specs`), beside the same
+        pruning runs; only the points that have such runs.
 
     Returns
     -------
     pandas.DataFrame
         ``arch, epochs, n_bits, accuracy_mean_qat, accuracy_std_qat, n_ok_qat, n_runs_qat, avg_bits_qat,
-        …_prune, gap, gap_se, sparsity``; ``avg_bits_qat`` is the QAT model's real average bits per
-        weight (its first and last layer at 8 bits). Sorted by architecture, length, then bits
-        from the highest.
+        bits_qat, lr_qat, …_prune, gap, gap_se, sparsity``. ``bits_qat`` / ``bits_prune`` are the
+        measured bits per weight each model stores (:func:`pvq.finetune.loop.stored_bits`: every
+        weight of the QAT model, its first and last layer at 8 bits unless ``all_layers``; the
+        non-zeros of the pruned one at 16 bits), ``avg_bits_qat`` QAT's with its natural zeros
+        free (Figure 5's count), ``lr_*`` the learning rates. Sorted by architecture, length, then
+        bits from the highest.
     """
-    t = _paired(summarize_runs(runs)).rename(columns={"point": "n_bits"})
+    t = _paired(summarize_runs(_qat_kind(runs, all_layers=all_layers))).rename(columns={"point": "n_bits"})
     t["sparsity"] = [paired_sparsity(b) for b in t.n_bits]
     t = t.drop(columns=["avg_bits_prune"])
     if epochs is not None:
@@ -138,7 +159,8 @@ def table1_display(t1: pd.DataFrame, baselines: pd.DataFrame, runs: pd.DataFrame
     """Table 1 as the book shows it: one row per comparison point, three columns per network.
 
     The columns of each network are QAT's and pruning's accuracy (``'mean ± std'`` in percent,
-    :func:`format_accuracy`) and QAT's lead in points, ``100 · gap``. Two rows come first: the
+    :func:`format_accuracy`), each with the measured bits per weight it stores (``bits_qat``,
+    ``bits_prune``), and QAT's lead in points, ``100 · gap``. Two rows come first: the
     FP32 network before fine-tuning (``baselines``) and the control, the same network fine-tuned
     with the same recipe and no compression (``runs`` of method ``'fp32'``); both in the QAT column.
     Paper §6, Table 1.
@@ -156,7 +178,8 @@ def table1_display(t1: pd.DataFrame, baselines: pd.DataFrame, runs: pd.DataFrame
     -------
     pandas.DataFrame
         Text cells; the index names the rows (``'FP32 baseline'``, ``'FP32, same fine-tuning'``,
-        ``'INT4 / 75.00%'``, …), the columns are ``(network, 'QAT' | 'pruning' | 'QAT − pruning')``.
+        ``'INT4 / 75.00%'``, …), the columns are ``(network, 'QAT' | 'QAT bits' | 'pruning' |
+        'pruning bits' | 'QAT − pruning')``.
     """
     archs = list(dict.fromkeys(t1.arch))
     base = baselines.set_index("arch").accuracy
@@ -176,8 +199,12 @@ def table1_display(t1: pd.DataFrame, baselines: pd.DataFrame, runs: pd.DataFrame
         row[(r.arch, "pruning")] = format_accuracy(
             r.accuracy_mean_prune, r.accuracy_std_prune, r.n_ok_prune, r.n_runs_prune
         )
+        for method in ("qat", "prune"):
+            bits = getattr(r, f"bits_{method}", math.nan)
+            row[(r.arch, "QAT bits" if method == "qat" else "pruning bits")] = "" if pd.isna(bits) else f"{bits:.2f}"
         row[(r.arch, "QAT − pruning")] = f"{100 * r.gap:+.2f}"
-    columns = pd.MultiIndex.from_tuples([(a, k) for a in archs for k in ("QAT", "pruning", "QAT − pruning")])
+    kinds = ("QAT", "QAT bits", "pruning", "pruning bits", "QAT − pruning")
+    columns = pd.MultiIndex.from_tuples([(a, k) for a in archs for k in kinds])
     table = pd.DataFrame([[row.get(c, "") for c in columns] for row in rows.values()], index=list(rows))
     table.columns = columns
     return table
@@ -206,7 +233,7 @@ def combine_points(runs: pd.DataFrame) -> pd.DataFrame:
     paper's figure), ``'pruned'`` (pruning alone, FP16 baseline: 16 × density) or ``'combined'``
     (QAT then pruned). ``avg_bits`` is measured on the final weights (zeros cost nothing).
     """
-    s = summarize_runs(runs[runs.epochs == runs.epochs.min()])
+    s = summarize_runs(_qat_kind(runs[runs.epochs == runs.epochs.min()], all_layers=False))
     kind = {"qat": "quantized", "prune": "pruned", "qat+prune": "combined"}
     s = s[s.method.isin(kind)].copy()
     s["kind"] = s.method.map(kind)
@@ -316,7 +343,9 @@ def _points(v: float) -> str:
 #: Display format of each column the chapters show (:func:`styled`): percentages, accuracy points, dB.
 COLUMN_FORMATS = {
     **dict.fromkeys(["accuracy", "accuracy_mean", "accuracy_mean_qat", "accuracy_mean_prune", "top-1"], "{:.2%}"),
-    **dict.fromkeys(["best_other_quantized", "best_other_pruned"], "{:.2%}"),
+    **dict.fromkeys(["best_other_quantized", "best_other_pruned", "val_accuracy"], "{:.2%}"),
+    **dict.fromkeys(["bits_qat", "bits_prune", "avg_bits_qat"], "{:.2f}"),
+    **dict.fromkeys(["lr", "lr_qat", "lr_prune"], "{:g}"),
     **dict.fromkeys(["gap", "gain_qat", "gain_prune", "margin", "margin_se"], _points),
     **dict.fromkeys(["snr_compressed", "snr_lowest", "snr_end"], "{:.1f}"),
     **dict.fromkeys(["climb_db", "drift_db"], "{:+.2f}"),

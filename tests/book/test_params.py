@@ -149,6 +149,13 @@ def test_with_probes():
         ({"combine_sparsity": [0.0]}, "combine_sparsity"),
         ({"long_factors": [1]}, "long_factors"),
         ({"epoch_images": -1}, "epoch_images"),
+        ({"lr_grid": 0.01}, "lr_grid must be a list"),
+        ({"lr_grid": [0.01, -1.0]}, "lr_grid must be a positive"),
+        ({"lr_grid": [0.01, 0.01]}, "lr_grid has repeated"),
+        ({"lr_bits": 16}, "lr_bits"),
+        ({"validation_images": 0}, "validation_images must be > 0 when lr_grid"),
+        ({"ablation_bits": 2}, "ablation_bits must be a list"),
+        ({"ablation_bits": [2, 2]}, "ablation_bits has repeated"),
     ],
 )
 def test_fine_tuning_params_reject_bad_values(bad, match):
@@ -161,3 +168,10 @@ def test_imagenet_parameters_are_checked_before_training(tmp_path):
         FineTuningParams(imagenet_dir=str(tmp_path))
     with pytest.raises(ValueError, match="unknown ImageNet architecture"):
         FineTuningParams(imagenet_arch="resnet_small")
+
+
+def test_learning_rate_grid_is_sorted_and_may_be_empty():
+    p = FineTuningParams(lr_grid=[0.01, 0.001], ablation_bits=[4, 2])
+    assert p.lr_grid == (0.001, 0.01) and p.ablation_bits == (2, 4)
+    none = FineTuningParams(lr_grid=[], validation_images=0, ablation_bits=[])
+    assert none.lr_grid == () and none.ablation_bits == ()  # no selection: every method at lr; no ablation

@@ -265,15 +265,23 @@ def test_plot_table1(results_tmp):
     assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per architecture
     left, right = fig.axes
     assert [left.get_title(), right.get_title()] == ["resnet_small", "mobilenet_small"]
-    assert sorted(legend_labels(left)) == ["FP32 baseline", "QAT (INT-b)", "gradual pruning (1 - b/16)"]
+    qat, prune = "QAT (INT-b, first/last 8 bits)", "gradual pruning (1 - b/16)"
+    assert sorted(legend_labels(left)) == ["FP32 baseline", qat, prune]
     assert left.get_ylabel() == "Fashion-MNIST test accuracy (%)"
-    assert left.get_xlabel() == "bits per weight (QAT) / sparsity (pruning)"
-    assert [t.get_text() for t in left.get_xticklabels()] == ["2b\n88%", "4b\n75%"]
+    assert left.get_xlabel() == "measured bits per weight (sparsity of the paired pruning)"
+    assert [t.get_text() for t in left.get_xticklabels()] == ["2\n88%", "4\n75%"]
     assert [line.get_ydata()[0] for line in left.lines if line.get_linestyle() == "--"] == [pytest.approx(91.0)]
     assert not any(line.get_linestyle() == "--" for line in right.lines)  # no baseline given for it
     single = plot_table1(table1_frame(("resnet_small",)))
-    assert len(single.axes) == 1 and legend_labels(single.axes[0]) == ["QAT (INT-b)", "gradual pruning (1 - b/16)"]
+    assert len(single.axes) == 1 and legend_labels(single.axes[0]) == [qat, prune]
     check_saved(fig, results_tmp, "table1")
+    # at the measured bits: QAT a little right of b, the ablation (open circles) at b
+    t1 = table1_frame(("resnet_small",)).assign(bits_qat=lambda t: t.n_bits + 0.24, bits_prune=lambda t: t.n_bits * 1.0)
+    abl = t1[t1.n_bits == 2].assign(bits_qat=2.0, accuracy_mean_qat=0.8)
+    ax = plot_table1(t1, ablation=abl).axes[0]
+    assert legend_labels(ax) == [qat, prune, "QAT, every layer INT-b"]
+    xs = [c.get_children()[0].get_xdata().tolist() for c in ax.containers]
+    assert xs == [pytest.approx([2.24, 4.24]), pytest.approx([2.0, 4.0]), pytest.approx([2.0])]
 
 
 def test_plot_longer(results_tmp):

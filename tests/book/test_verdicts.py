@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 
 from pvq.analytic.heavy_tails import pruning_win_onset
-from pvq.book.claims import VERDICTS
+from pvq.book.claims import VERDICTS, Verdict
 from pvq.book.verdicts import (
+    EARLIER_FINE_TUNING_VERDICTS,
+    against_earlier,
     check_c1,
     check_c2,
     check_c3,
@@ -73,11 +75,38 @@ def test_c5_verdicts():
     assert check_c5(t).verdict == "reproduced"  # within noise: not a significant pruning win
 
 
+def test_c5_reads_the_ablation_at_equal_bits():
+    """Each verdict with the ablation: QAT at exactly b bits in every layer beside the recipe's QAT."""
+    recipe = grid({8: 0.91, 4: 0.90, 2: 0.85}, {8: 0.905, 4: 0.89, 2: 0.86})  # QAT ahead above 3 bits
+    t1 = table1(pd.DataFrame(recipe))
+
+    def ablation(acc4):
+        rows = [r for r in recipe if r["method"] == "prune"]
+        rows += [run("qat", bits=4, seed=s, acc=acc4 + 0.001 * (s - 1), first_last_bits=None) for s in (0, 1, 2)]
+        return table1(pd.DataFrame(rows), all_layers=True)
+
+    v = check_c5(t1, ablation(0.895))  # still ahead at equal bits
+    assert v.verdict == "reproduced" and "At equal bits per weight" in v.evidence
+    assert "measured bits per weight QAT 2.00–8.00" in v.evidence
+    v = check_c5(t1, ablation(0.87))  # behind at INT4 once its first and last layer are at 4 bits too
+    assert v.verdict == "partly reproduced" and "at equal bits per weight only" in v.evidence
+    losing = table1(pd.DataFrame(grid({8: 0.91, 4: 0.88}, {8: 0.905, 4: 0.89})))
+    assert check_c5(losing, ablation(0.87)).verdict == "not reproduced"  # behind in both
+    v = check_c5(losing, ablation(0.895))
+    assert v.verdict == "partly reproduced" and "only with the first and last layer at 8 bits" in v.evidence
+    assert check_c5(t1, ablation(0.87).iloc[:0]).verdict == "reproduced"  # an empty ablation: the recipe alone
+
+
 def test_c6():
     rows = grid({2: 0.88}, {2: 0.80}, epochs=2) + grid({2: 0.885}, {2: 0.84}, epochs=4)
     assert check_c6(longer_table(pd.DataFrame(rows), base_epochs=2)).verdict == "reproduced"
     rows = grid({2: 0.88}, {2: 0.80}, epochs=2) + grid({2: 0.90}, {2: 0.80}, epochs=4)
     assert check_c6(longer_table(pd.DataFrame(rows), base_epochs=2)).verdict == "not reproduced"
+    # two points: pruning gains more at INT2 (+4 vs +0.5), less at INT3 (+0 vs +2)
+    rows = grid({2: 0.88, 3: 0.89}, {2: 0.80, 3: 0.85}, epochs=2)
+    rows += grid({2: 0.885, 3: 0.91}, {2: 0.84, 3: 0.85}, epochs=4)
+    v = check_c6(longer_table(pd.DataFrame(rows), base_epochs=2))
+    assert v.verdict == "partly reproduced" and "at 1 of 2" in v.evidence
 
 
 def c7(*runs):
@@ -251,3 +280,14 @@ def test_every_check_names_its_claim():
     assert check_c1(normal_table(1.0)).claim == "C1"
     assert check_c5(table1(pd.DataFrame(grid({4: 0.9}, {4: 0.8})))).claim == "C5"
     assert check_c9(pareto_front(combine_points(pd.DataFrame([run("qat", bits=4)])))).claim == "C9"
+
+
+def test_against_earlier_says_whether_the_verdict_changed():
+    assert EARLIER_FINE_TUNING_VERDICTS["full"]["C5"] == "reproduced"
+    same = against_earlier(Verdict("C5", "all", "reproduced", "numbers"), "full")
+    assert same.verdict == "reproduced" and same.evidence.startswith("numbers. Unchanged from the earlier edition")
+    changed = against_earlier(Verdict("C9", "all", "not reproduced", "numbers"), "ci")
+    assert changed.verdict == "not reproduced" and "**Changed**" in changed.evidence
+    assert "read *partly reproduced*, this build reads *not reproduced*" in changed.evidence
+    other = Verdict("C1", "all", "reproduced", "numbers")
+    assert against_earlier(other, "full") == other and against_earlier(same, "nightly") == same

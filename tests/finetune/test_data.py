@@ -6,7 +6,14 @@ import struct
 import numpy as np
 import pytest
 
-from pvq.finetune.data import FASHION_MNIST_ENV, DatasetNotFoundError, load_fashion_mnist, read_idx
+from pvq.finetune.data import (
+    FASHION_MNIST_ENV,
+    DatasetNotFoundError,
+    ImageData,
+    load_fashion_mnist,
+    read_idx,
+    validation_split,
+)
 
 
 def test_fashion_mnist_is_the_real_data_set():
@@ -60,3 +67,34 @@ def test_fashion_mnist_folder_from_the_environment(tmp_path, monkeypatch):
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 2, 3]), compress=True)
     with pytest.raises(ValueError, match="do not match"):
         load_fashion_mnist(tmp_path)
+
+
+def _numbered(n_train=50, n_test=7):
+    """Images whose first pixel is their index (train) or 200 + index (test), labels index mod 3."""
+    x = np.zeros((n_train, 1, 28, 28), np.uint8)
+    x[:, 0, 0, 0] = np.arange(n_train)
+    t = np.zeros((n_test, 1, 28, 28), np.uint8)
+    t[:, 0, 0, 0] = 200 + np.arange(n_test)
+    return ImageData(x, np.arange(n_train) % 3, t, np.arange(n_test) % 3, "numbered")
+
+
+def test_validation_split_holds_out_training_images_only():
+    data = _numbered()
+    v = validation_split(data, 12, seed=5)
+    train_ids, val_ids = v.x_train[:, 0, 0, 0].tolist(), v.x_test[:, 0, 0, 0].tolist()
+    assert len(val_ids) == 12 and len(train_ids) == 38
+    assert sorted(train_ids + val_ids) == list(range(50))  # disjoint, together the whole training set
+    assert not set(val_ids) & set(range(200, 207))  # no test image anywhere in the split
+    assert v.y_test.tolist() == [i % 3 for i in val_ids] and v.y_train.tolist() == [i % 3 for i in train_ids]
+    assert train_ids == sorted(train_ids)  # the remaining images keep their order
+    again = validation_split(data, 12, seed=5)
+    assert np.array_equal(again.x_test, v.x_test)  # seeded: the same split every time
+    assert set(validation_split(data, 12, seed=6).x_test[:, 0, 0, 0].tolist()) != set(val_ids)
+    # the held-out images are the first n of the seeded permutation
+    assert set(val_ids) == set(np.random.default_rng(5).permutation(50)[:12].tolist())
+
+
+@pytest.mark.parametrize("n", [0, 50, -1, 2.5, True])
+def test_validation_split_rejects_bad_sizes(n):
+    with pytest.raises(ValueError, match="validation images must be an integer"):
+        validation_split(_numbered(), n)

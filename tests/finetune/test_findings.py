@@ -7,10 +7,13 @@ import pytest
 from pvq.common.paper import PAPER
 from pvq.finetune.data import ImageData
 from pvq.finetune.findings import (
+    ablation_sentence,
     combining_headlines,
+    cost_headlines,
     gap_trend_sentence,
     imagenet_status,
     longer_headlines,
+    lr_headlines,
     natural_sparsity_sentence,
     point_gap_sentence,
     recipe_headlines,
@@ -38,6 +41,44 @@ def test_recipe_headlines():
     assert (h["n-train"], h["n-test"], h["n-classes"]) == (5000, 800, 10)
     assert (h["lr"], h["wd"], h["momentum"], h["final-lr-ratio"]) == (0.02, 1e-4, 0.9, 0.01)
     assert (h["first-last-bits"], h["prune-end"]) == (8, 0.75)
+
+
+def test_lr_headlines_name_each_choice_and_the_grid_ends():
+    sel = pd.DataFrame(
+        {
+            "arch": ["r", "r", "r", "r", "m", "m"],
+            "method": ["qat", "qat", "prune", "prune", "qat", "qat"],
+            "lr": [0.001, 0.01, 0.001, 0.01, 0.001, 0.01],
+            "val_accuracy": [0.9, 0.8, 0.7, 0.8, 0.5, 0.6],
+            "chosen": [True, False, False, True, False, True],
+        }
+    )
+    h = lr_headlines(sel, validation_images=10000, lr_bits=4)
+    assert h["lr-grid"] == "0.001, 0.01" and h["n-lr"] == 2 and h["lr-point-sparsity"] == 0.75
+    assert h["lr-choices"] == "r: QAT 0.001, pruning 0.01; m: QAT 0.01"
+    assert h["lr-boundary"].startswith("At an end of the grid: QAT (r, 0.001), pruning (r, 0.01), QAT (m, 0.01)")
+    inside = sel.assign(lr=sel.lr.map({0.001: 0.003, 0.01: 0.003}))
+    inside = pd.concat([inside, sel.assign(lr=0.0001, chosen=False), sel.assign(lr=0.1, chosen=False)])
+    assert lr_headlines(inside, validation_images=1, lr_bits=2)["lr-boundary"] == "Every choice lies inside the grid."
+
+
+def test_cost_headlines_from_the_measured_line():
+    costs = pd.DataFrame({"arch": ["r", "m"], "per_step": [0.03, 0.045], "fixed": [2.0, 3.0]})
+    projection = {"seconds": 600.0, "modelled": 590.0, "whole_pass": 1180.0}
+    h = cost_headlines(costs, projection, steps=234, n_train=60000, batch_size=128)
+    assert h["ms-per-step"] == "30 ms (r), 45 ms (m)" and h["fixed-seconds"] == "2.0 s (r), 3.0 s (m)"
+    assert h["steps-per-pass"] == 468 and h["pass-fraction"] == pytest.approx(0.5)
+    assert (h["run-minutes"], h["whole-pass-minutes"], h["whole-pass-factor"]) == pytest.approx((10, 1180 / 60, 2))
+
+
+def test_ablation_sentence_gives_both_leads():
+    main = pd.DataFrame({"arch": ["r"], "n_bits": [2], "gap": [0.03], "bits_qat": [2.24]})
+    abl = pd.DataFrame({"arch": ["r"], "n_bits": [2], "gap": [-0.02], "bits_qat": [2.0]})
+    assert ablation_sentence(main, abl) == (
+        "QAT's lead over pruning, with its first and last layer at 8 bits and then at INT-b: "
+        "INT2 (r): +3.00 points at 2.24 bits per weight, -2.00 at 2.00."
+    )
+    assert ablation_sentence(main, abl.iloc[:0]) == "This build ran no first/last-layer ablation."
 
 
 def test_run_headlines():

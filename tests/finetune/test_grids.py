@@ -1,5 +1,6 @@
 """The run grids of chapters 5–7, built from the chapters' parameter record."""
 
+import dataclasses
 import gzip
 import struct
 
@@ -9,14 +10,18 @@ import pytest
 from pvq.book.training_params import FineTuningParams
 from pvq.finetune.data import FASHION_MNIST_FILES, DatasetNotFoundError
 from pvq.finetune.grids import (
+    ablation_specs,
     base_spec,
     combine_specs,
     control_specs,
     fine_tuning_data,
     longer_specs,
+    lr_method,
+    lr_selection_specs,
     recipe_spec,
     run_spec,
     table1_specs,
+    with_learning_rates,
 )
 from pvq.finetune.recipe import PretrainSpec
 
@@ -48,7 +53,8 @@ def test_control_specs_are_the_uncompressed_recipe():
     for s in control:
         assert s.method == "fp32" and s.n_bits is None and s.sparsity == 0.0
         assert s.label() == "FP32 fine-tuned"
-        assert s.base == base_spec(p, s.base.arch) == PretrainSpec(s.base.arch, seed=0, epochs=p.pretrain_epochs)
+        assert s.base == base_spec(p, s.base.arch)
+        assert s.base == PretrainSpec(s.base.arch, seed=0, epochs=p.pretrain_epochs, holdout=p.validation_images)
         assert (s.epochs, s.epoch_images, s.lr, s.weight_decay) == (3, 640, 0.02, 1e-4)
         assert (s.mask_interval, s.bn_batches, s.probe_points, s.probe_images) == (7, 9, 4, p.probe_images)
         assert s.device == "cpu"
@@ -127,7 +133,7 @@ def test_execute_picks_the_executor(monkeypatch, workers, scheduler, env, expect
     monkeypatch.setattr(grids, "ensure_pretrained", lambda bases, **kw: seen.setdefault("pre", kw["executor"]))
     monkeypatch.setattr(grids, "run_grid", lambda specs, **kw: (seen.setdefault("run", kw["executor"]), []))
     p = FineTuningParams(
-        architectures=["resnet_small"], ft_bits=[4], seeds=[0], workers=workers, dask_scheduler=scheduler
+        architectures=["resnet_small"], ft_bits=[4], seeds=[0], workers=workers, dask_scheduler=scheduler, lr_grid=[]
     )
     grids.execute(p, table1_specs(p), cache_dir="unused")
     if expect is None:
@@ -135,3 +141,82 @@ def test_execute_picks_the_executor(monkeypatch, workers, scheduler, env, expect
     else:
         assert made == [expect, "shutdown"]
         assert isinstance(seen["pre"], Fake) and seen["run"] is seen["pre"]
+
+
+def test_selection_runs_hold_out_the_validation_images_at_one_point():
+    p = FineTuningParams(
+        architectures=["resnet_small", "mobilenet_small"], seeds=[3, 1], lr_grid=[0.03, 0.001], lr_bits=3,
+        validation_images=5000, combine_sparsity=[0.75, 0.5], probe_points=4,
+    )  # fmt: skip
+    specs = lr_selection_specs(p, ("qat", "prune", "qat+prune"))
+    assert len(specs) == 2 * 3 * 2
+    assert [(s.base.arch, s.method, s.lr) for s in specs[:6]] == [
+        ("resnet_small", "qat", 0.001), ("resnet_small", "qat", 0.03), ("resnet_small", "prune", 0.001),
+        ("resnet_small", "prune", 0.03), ("resnet_small", "qat+prune", 0.001), ("resnet_small", "qat+prune", 0.03),
+    ]  # fmt: skip
+    points = {s.method: (s.n_bits, s.sparsity) for s in specs}
+    assert points == {"qat": (3, 0.0), "prune": (None, 0.8125), "qat+prune": (3, 0.5)}
+    for s in specs:
+        assert s.validation == 5000 and s.base.holdout == 5000  # scored on images the base never saw
+        assert s.seed == 3 and s.probe_points == 0
+        # otherwise the recipe of the chapter's runs
+        ref = run_spec(p, s.base.arch, "qat", n_bits=4)
+        for field in ("epochs", "epoch_images", "weight_decay", "scale_lr", "bn_batches", "mask_interval"):
+            assert getattr(s, field) == getattr(ref, field), field
+    assert lr_selection_specs(FineTuningParams(lr_grid=[], validation_images=0)) == []
+    with pytest.raises(ValueError, match="no learning rate is selected for method 'fp32'"):
+        lr_selection_specs(p, ("fp32",))
+
+
+def test_runs_take_their_methods_rate_and_the_control_takes_qats():
+    p = FineTuningParams(architectures=["resnet_small"], ft_bits=[4], seeds=[0], lr=0.5)
+    specs = table1_specs(p) + control_specs(p) + combine_specs(p)
+    assert {s.lr for s in specs} == {0.5}
+    chosen = {("resnet_small", "qat"): 0.001, ("resnet_small", "prune"): 0.03, ("resnet_small", "qat+prune"): 0.01}
+    tuned = with_learning_rates(specs, chosen)
+    assert [s.lr for s in tuned] == [chosen[("resnet_small", lr_method(s.method))] for s in specs]
+    assert {s.lr for s in tuned if s.method == "fp32"} == {0.001}
+    assert [dataclasses.replace(t, lr=s.lr) for s, t in zip(specs, tuned, strict=True)] == specs  # only lr changes
+    with pytest.raises(ValueError, match="no learning rate was selected"):
+        with_learning_rates(specs, {("resnet_small", "qat"): 0.001})
+
+
+def test_ablation_specs_quantize_every_layer():
+    p = FineTuningParams(architectures=["resnet_small"], seeds=[0, 1], ablation_bits=[2, 4])
+    specs = ablation_specs(p)
+    assert [(s.n_bits, s.seed) for s in specs] == [(2, 0), (2, 1), (4, 0), (4, 1)]
+    assert all(s.method == "qat" and s.first_last_bits is None for s in specs)
+    assert specs[0].label() == "INT2, all layers"
+    assert ablation_specs(FineTuningParams(ablation_bits=[])) == []
+    # otherwise Table 1's QAT run: its own cache entry
+    twin = run_spec(p, "resnet_small", "qat", n_bits=2, seed=0)
+    assert dataclasses.replace(specs[0], first_last_bits=8, probe_points=twin.probe_points) == twin
+    assert specs[0].key() != twin.key() and specs[0].probe_points == 0
+
+
+def test_execute_runs_every_spec_at_its_selected_rate(monkeypatch):
+    import pandas as pd
+
+    import pvq.finetune.grids as grids
+
+    monkeypatch.setattr(grids, "cached_fashion_mnist", lambda folder: None)
+    monkeypatch.setattr(grids, "ensure_pretrained", lambda bases, **kw: None)
+    ran = []
+
+    def fake_run_grid(specs, **kw):
+        ran.append(specs)
+        acc = {0.001: 0.8, 0.01: 0.9} if specs[0].validation else {}
+        rows = [
+            {"arch": s.base.arch, "method": s.method, "lr": s.lr, "status": "ok", "accuracy": acc.get(s.lr, 0.5)}
+            if s.method == "qat" else
+            {"arch": s.base.arch, "method": s.method, "lr": s.lr, "status": "ok", "accuracy": 1 - acc.get(s.lr, 0.5)}
+            for s in specs
+        ]  # fmt: skip
+        return pd.DataFrame(rows), []
+
+    monkeypatch.setattr(grids, "run_grid", fake_run_grid)
+    p = FineTuningParams(architectures=["resnet_small"], ft_bits=[4], seeds=[0], workers=1, lr_grid=[0.001, 0.01])
+    grids.execute(p, table1_specs(p) + control_specs(p), cache_dir="unused")
+    selection, final = ran
+    assert all(s.validation for s in selection) and not any(s.validation for s in final)
+    assert {(s.method, s.lr) for s in final} == {("qat", 0.01), ("prune", 0.001), ("fp32", 0.01)}

@@ -1,6 +1,7 @@
 """The training loop end to end on real Fashion-MNIST: every method learns, the FP32 control stays
 uncompressed, a diverging run is reported, BN re-estimation and the weight statistics."""
 
+import dataclasses
 import math
 
 import pytest
@@ -8,8 +9,10 @@ import torch
 from torch import nn
 
 from pvq.core.pruning import BASELINE_BITS
-from pvq.finetune.loop import ArrayTask, finetune, reestimate_bn, weight_statistics
+from pvq.finetune.data import validation_split
+from pvq.finetune.loop import ArrayTask, evaluate, finetune, pretrain, reestimate_bn, stored_bits, weight_statistics
 from pvq.finetune.networks import build_trainable, probe_layers, weight_layers
+from pvq.finetune.recipe import PretrainSpec
 from pvq.finetune.representations import PROBE_BN_BATCHES, RepresentationProbe, probe_steps
 
 from .conftest import tiny_spec
@@ -178,3 +181,36 @@ def test_weight_statistics_closed_form():
     assert stats["avg_bits"] == pytest.approx(16 * (n - n0) / n)
     bits = {name: 4 for name, _ in layers}
     assert weight_statistics(model, bits)["avg_bits"] == pytest.approx(4 * (n - n0) / n)
+    assert weight_statistics(model, bits)["dense_bits"] == pytest.approx(4.0)  # zeros stored too
+    # first and last layer at 8 bits: dense bits 4 + 4 · (their share of the weights)
+    edges = layers[0][1].weight.numel() + layers[-1][1].weight.numel()
+    bits[layers[0][0]] = bits[layers[-1][0]] = 8
+    stats = weight_statistics(model, bits)
+    assert stats["dense_bits"] == pytest.approx(4 + 4 * edges / n)
+    assert stats["avg_bits"] == pytest.approx((4 * (n - edges) + 8 * (edges - n0)) / n)
+    # what each method stores: every weight unless it prunes
+    assert stored_bits("qat", stats) == stats["dense_bits"] and stored_bits("fp32", stats) == stats["dense_bits"]
+    assert stored_bits("prune", stats) == stats["avg_bits"] == stored_bits("qat+prune", stats)
+
+
+def test_validation_runs_train_and_score_without_the_test_set(small_data, pretrained):
+    """A selection run never touches the test images: it scores the held-out training images."""
+    base, state, _ = pretrained
+    task = RecordingTask(validation_split(small_data, 500))
+    spec = tiny_spec(base, "qat", n_bits=4, validation=500)
+    r = finetune(spec, state, small_data)
+    # the same run on the split given explicitly, scored by hand on the validation images
+    twin = finetune(dataclasses.replace(spec, validation=0), state, task)
+    assert r["accuracy"] == twin["accuracy"] == evaluate(task.model, task.data.x_test, task.data.y_test, device="cpu")
+    assert r["validation"] == 500 and r["lr"] == spec.lr and r["first_last_bits"] == 8
+    assert r["bits_per_weight"] == r["dense_bits"] > 4  # INT4 with 8-bit edges
+    every = finetune(tiny_spec(base, "qat", n_bits=4, first_last_bits=None), state, small_data)
+    assert every["first_last_bits"] is None and every["bits_per_weight"] == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="needs in-memory images"):
+        finetune(spec, state, ArrayTask(small_data))
+
+
+def test_pretraining_leaves_the_held_out_images_out(small_data):
+    spec = PretrainSpec("resnet_small", epochs=1, batch_size=256, holdout=1024)
+    _, info = pretrain(spec, small_data)
+    assert info["train_images"] == 3072 - 1024 and info["key"] == spec.key()

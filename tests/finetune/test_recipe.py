@@ -54,6 +54,14 @@ def test_labels_and_methods():
     assert FineTuneSpec(base, "qat", n_bits=4).label() == "INT4"
     assert FineTuneSpec(base, "prune", sparsity=0.75).label() == "75% pruning"
     assert FineTuneSpec(base, "prune", sparsity=0.8125).label() == "81.25% pruning"
+    assert FineTuneSpec(base, "qat", n_bits=2, first_last_bits=None).label() == "INT2, all layers"
+    assert FineTuneSpec(base, "qat", n_bits=2, validation=500).label() == "INT2"  # where it is scored is no method
+    with pytest.raises(ValueError, match="validation must be an integer >= 0"):
+        FineTuneSpec(base, "qat", n_bits=2, validation=-1)
+    with pytest.raises(ValueError, match="first_last_bits"):
+        FineTuneSpec(base, "qat", n_bits=2, first_last_bits=0)
+    with pytest.raises(ValueError, match="holdout must be an integer >= 0"):
+        PretrainSpec("resnet_small", holdout=-5)
     fp32 = FineTuneSpec(base, "fp32")
     assert fp32.n_bits is None and fp32.sparsity == 0 and fp32.key().startswith("resnet_small-fp32-")
 
@@ -62,10 +70,13 @@ def test_keys_hash_every_result_setting():
     base = PretrainSpec("resnet_small")
     a = FineTuneSpec(base, "qat", n_bits=4)
     keys = {a.key()}
-    for change in ({"lr": 0.02}, {"epochs": 3}, {"mask_interval": 7}, {"n_bits": 3}, {"probe_points": 2}):
+    changes = ({"lr": 0.02}, {"epochs": 3}, {"mask_interval": 7}, {"n_bits": 3}, {"probe_points": 2})
+    changes += ({"first_last_bits": None}, {"validation": 1000})
+    for change in changes:
         keys.add(dataclasses.replace(a, **change).key())
     keys.add(FineTuneSpec(PretrainSpec("resnet_small", seed=1), "qat", n_bits=4).key())
-    assert len(keys) == 7
+    keys.add(FineTuneSpec(PretrainSpec("resnet_small", holdout=1000), "qat", n_bits=4).key())
+    assert len(keys) == 10
     assert base.key() != PretrainSpec("resnet_small", epochs=2).key() and base.key().startswith("resnet_small-")
     assert PretrainedBase("mobilenet_v2", "a.pth").key() != PretrainedBase("mobilenet_v2", "b.pth").key()
     with pytest.raises(ValueError, match="source must be a non-empty string"):
@@ -90,7 +101,7 @@ def test_recipe_defaults_are_the_spec_defaults():
     spec = FineTuneSpec(PretrainSpec("resnet_small"), "qat", n_bits=4)
     assert all(getattr(spec, k) == v for k, v in r.items())
     p = pretrain_defaults()
-    assert set(p) == {"seed", "epochs", "batch_size", "lr", "weight_decay"}
+    assert set(p) == {"seed", "epochs", "batch_size", "lr", "weight_decay", "holdout"}
     assert all(getattr(PretrainSpec("resnet_small"), k) == v for k, v in p.items())
 
 

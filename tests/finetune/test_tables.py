@@ -28,13 +28,21 @@ from pvq.finetune.tables import (
 )
 
 
-def run(method, *, bits=None, sparsity=0.0, seed=0, acc=0.9, epochs=2, arch="net", avg_bits=None, zeros=0.0):
+def run(
+    method, *, bits=None, sparsity=0.0, seed=0, acc=0.9, epochs=2, arch="net", avg_bits=None, zeros=0.0, stored=None,
+    first_last_bits=8, lr=0.01,
+):  # fmt: skip
     label = " + ".join(([f"INT{bits}"] if bits else []) + ([f"{sparsity:.0%} pruning"] if sparsity else []))
+    if bits and first_last_bits is None:
+        label += ", all layers"
     if avg_bits is None:
         avg_bits = (bits or 16) * (1 - max(zeros, sparsity))
+    if stored is None:
+        stored = avg_bits if "prune" in method else (bits or 16)
     return {"arch": arch, "method": method, "label": label, "n_bits": bits, "sparsity": sparsity, "seed": seed,
             "epochs": epochs, "status": "ok", "accuracy": acc, "avg_bits": avg_bits,
-            "zeros": max(zeros, sparsity)}  # fmt: skip
+            "zeros": max(zeros, sparsity), "bits_per_weight": stored, "lr": lr,
+            "first_last_bits": first_last_bits if "qat" in method else None}  # fmt: skip
 
 
 def grid(acc_qat, acc_prune, *, epochs=2, seeds=(0, 1, 2), spread=0.001):
@@ -53,9 +61,30 @@ def test_table1_pairs_points_and_gap():
     assert t.n_bits.tolist() == [8, 2]
     assert t.gap.tolist() == pytest.approx([0.005, 0.08])
     assert t.sparsity.tolist() == [0.5, 0.875]
+    assert t.bits_qat.tolist() == [8, 2] and t.bits_prune.tolist() == pytest.approx([8, 2])
+    assert t.lr_qat.tolist() == [0.01, 0.01]
     assert t.accuracy_std_qat.iloc[0] == pytest.approx(0.001)
     # the standard error of a difference of two 3-seed means with std 0.001 each
     assert t.gap_se.iloc[0] == pytest.approx(math.sqrt(2 * 0.001**2 / 3))
+
+
+def test_table1_keeps_the_ablation_apart():
+    """QAT with 8-bit edges (2.24 bits per weight) and with every layer at INT2 (2.0), beside the same pruning."""
+    rows = [run("qat", bits=2, seed=s, acc=0.85, stored=2.24) for s in (0, 1)]
+    rows += [run("qat", bits=2, seed=s, acc=0.80, first_last_bits=None) for s in (0, 1)]
+    rows += [run("prune", sparsity=0.875, seed=s, acc=0.82) for s in (0, 1)]
+    runs = pd.DataFrame(rows)
+    main, abl = table1(runs), table1(runs, all_layers=True)
+    assert (len(main), len(abl)) == (1, 1)
+    assert main.gap.iloc[0] == pytest.approx(0.03) and main.bits_qat.iloc[0] == pytest.approx(2.24)
+    assert abl.gap.iloc[0] == pytest.approx(-0.02) and abl.bits_qat.iloc[0] == pytest.approx(2.0)
+    assert abl.bits_prune.iloc[0] == pytest.approx(2.0) == main.bits_prune.iloc[0]
+    # Figure 5 never mixes the ablation in: one quantized point, the recipe's
+    q = combine_points(runs).query("kind == 'quantized'")
+    assert q.label.tolist() == ["INT2"] and q.accuracy_mean.tolist() == pytest.approx([0.85])
+    # a table without the column is the recipe's runs only
+    old = runs[runs.first_last_bits.notna() | (runs.method != "qat")].drop(columns="first_last_bits")
+    assert table1(old).gap.iloc[0] == pytest.approx(0.03) and table1(old, all_layers=True).empty
 
 
 def test_longer_table():
@@ -133,16 +162,21 @@ def test_table1_display_puts_the_fp32_rows_first():
     runs = pd.DataFrame(rows)
     shown = table1_display(table1(runs), pd.DataFrame({"arch": ["net"], "accuracy": [0.9312]}), runs)
     assert shown.index.tolist() == ["FP32 baseline", "FP32, same fine-tuning", "INT4 / 75.00%", "INT2 / 87.50%"]
-    assert shown.columns.tolist() == [("net", "QAT"), ("net", "pruning"), ("net", "QAT − pruning")]
-    assert shown.loc["FP32 baseline"].tolist() == ["93.12", "", ""]
-    assert shown.loc["FP32, same fine-tuning"].tolist() == ["92.00 ± 0.10", "", ""]
-    assert shown.loc["INT4 / 75.00%"].tolist() == ["90.00 ± 0.10", "85.00 ± 0.10", "+5.00"]
-    assert shown.loc["INT2 / 87.50%"].tolist() == ["80.00 ± 0.10", "60.00 ± 0.10", "+20.00"]
+    assert shown.columns.tolist() == [
+        ("net", "QAT"), ("net", "QAT bits"), ("net", "pruning"), ("net", "pruning bits"), ("net", "QAT − pruning"),
+    ]  # fmt: skip
+    assert shown.loc["FP32 baseline"].tolist() == ["93.12", "", "", "", ""]
+    assert shown.loc["FP32, same fine-tuning"].tolist() == ["92.00 ± 0.10", "", "", "", ""]
+    assert shown.loc["INT4 / 75.00%"].tolist() == ["90.00 ± 0.10", "4.00", "85.00 ± 0.10", "4.00", "+5.00"]
+    assert shown.loc["INT2 / 87.50%"].tolist() == ["80.00 ± 0.10", "2.00", "60.00 ± 0.10", "2.00", "+20.00"]
     # no control runs: its row stays empty
     no_control = runs[runs.method != "fp32"]
-    assert table1_display(table1(no_control), pd.DataFrame({"arch": ["net"], "accuracy": [0.9]}), no_control).loc[
-        "FP32, same fine-tuning"
-    ].tolist() == ["", "", ""]
+    assert (
+        table1_display(table1(no_control), pd.DataFrame({"arch": ["net"], "accuracy": [0.9]}), no_control)
+        .loc["FP32, same fine-tuning"]
+        .tolist()
+        == [""] * 5
+    )
 
 
 def test_combining_wins_and_c9_read_the_same_column():
