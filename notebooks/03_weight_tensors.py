@@ -64,15 +64,6 @@ from pvq.tensors.analysis import TENSOR_COLUMNS
 from pvq.tensors.clip_audit import certification_summary, certify_smallest, clip_audit_headlines, clipping_gain_table
 from pvq.tensors.model_set import analyze_models, model_table, resolve_models, tensor_headlines, win_share_by_model
 from pvq.tensors.natural import corrected_pruning_table, natural_sparsity_comparison, natural_sparsity_headlines
-from pvq.tensors.released import (
-    cross_check,
-    finite_points,
-    kurtosis_points,
-    load_released,
-    natural_sparsity_by_source,
-    released_headlines,
-    released_win_share,
-)
 from pvq.tensors.summaries import (
     kurtosis_boundary,
     kurtosis_headlines,
@@ -149,6 +140,16 @@ out.figure("fig-win-vs-kurtosis", plot_win_vs_kurtosis(tensors, boundary))
 # paper; {py:func}`pvq.tensors.summaries.win_share_table`).
 
 # %%
+from pvq.tensors.released import (
+    cross_check,
+    finite_points,
+    kurtosis_points,
+    load_released,
+    natural_sparsity_by_source,
+    released_headlines,
+    released_win_share,
+)
+
 released = load_released()  # the paper's per-tensor data, shipped with pvq
 wins = out.table("win_share", win_share_table(tensors, released=released))
 out.glue(win_share_headlines(wins))

@@ -65,8 +65,6 @@ pretrain_epochs = 6
 ft_epochs = 1
 epoch_images = 30000
 lr = 0.01
-scale_lr = 1e-05
-weight_decay = 5e-05
 lr_grid = [0.001, 0.0033, 0.01, 0.033, 0.1]
 lr_bits = 4
 validation_images = 10000
@@ -89,7 +87,7 @@ imagenet_epochs = 20
 from pvq.book.plots import plot_longer, plot_table1
 from pvq.book.publish import Chapter
 from pvq.book.training_params import FineTuningParams
-from pvq.book.verdicts import against_earlier, check_c5, check_c6
+from pvq.book.training_verdicts import against_earlier, check_c5, check_c6
 from pvq.common.paper import paper_values
 from pvq.common.paths import results_dir
 from pvq.finetune.findings import imagenet_status, longer_headlines, recipe_headlines, run_headlines, table1_headlines

@@ -48,8 +48,6 @@ pretrain_epochs = 6
 ft_epochs = 1
 epoch_images = 30000
 lr = 0.01
-scale_lr = 1e-05
-weight_decay = 5e-05
 lr_grid = [0.001, 0.0033, 0.01, 0.033, 0.1]
 lr_bits = 4
 validation_images = 10000
@@ -68,7 +66,7 @@ data_folder = ""
 from pvq.book.plots import plot_combining
 from pvq.book.publish import Chapter
 from pvq.book.training_params import FineTuningParams
-from pvq.book.verdicts import against_earlier, check_c9
+from pvq.book.training_verdicts import against_earlier, check_c9
 from pvq.finetune.findings import combining_headlines, lr_headlines
 from pvq.finetune.grids import combine_specs, execute, select_learning_rates, table1_specs
 from pvq.finetune.tables import combining_wins, figure5, natural_sparsity, styled

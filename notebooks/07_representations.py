@@ -59,8 +59,6 @@ pretrain_epochs = 6
 ft_epochs = 1
 epoch_images = 30000
 lr = 0.01
-scale_lr = 1e-05
-weight_decay = 5e-05
 lr_grid = [0.001, 0.0033, 0.01, 0.033, 0.1]
 lr_bits = 4
 validation_images = 10000
@@ -79,9 +77,9 @@ data_folder = ""
 from pvq.book.plots import plot_representations
 from pvq.book.publish import Chapter
 from pvq.book.training_params import FineTuningParams
-from pvq.book.verdicts import check_c7
-from pvq.finetune.findings import recovery_headlines, representation_headlines
+from pvq.book.training_verdicts import check_c7
 from pvq.finetune.grids import control_specs, execute, longer_specs, table1_specs
+from pvq.finetune.representation_findings import recovery_headlines, representation_headlines
 from pvq.finetune.tables import at_length, styled
 from pvq.finetune.trajectories import (
     probes_table,

@@ -3,10 +3,10 @@ publishing, the notebook runner and the command line (``pvq.book.cli``).
 
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
-:mod:`~pvq.book.plots`, :mod:`~pvq.book.publish`, :mod:`~pvq.book.runner`. They import from lower
-layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
-:mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
-(``tests/test_architecture.py`` checks it).
+:mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.plots`, :mod:`~pvq.book.publish`,
+:mod:`~pvq.book.runner`. They import from lower layers only: :mod:`pvq.common` at the bottom, then
+:mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
+:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
 from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
@@ -51,20 +51,8 @@ from .profiles import (
 from .publish import Chapter, glue, glue_values, publish_figure, publish_verdicts, save_figure, save_table
 from .runner import NotebookRun, chain_name, execute_chapters
 from .training_params import FineTuningParams
-from .verdicts import (
-    EARLIER_FINE_TUNING_VERDICTS,
-    against_earlier,
-    check_c1,
-    check_c2,
-    check_c3,
-    check_c4,
-    check_c5,
-    check_c6,
-    check_c7,
-    check_c8_mask_cost,
-    check_c8_natural_sparsity,
-    check_c9,
-)
+from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
+from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
 
 __all__ = [
     "CHAPTER_PARAMS",

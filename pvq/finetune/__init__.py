@@ -5,10 +5,11 @@ Modules: :mod:`~pvq.finetune.data`, :mod:`~pvq.finetune.networks`, :mod:`~pvq.fi
 :mod:`~pvq.finetune.gradual`, :mod:`~pvq.finetune.representations`, :mod:`~pvq.finetune.recipe`,
 :mod:`~pvq.finetune.loop`, :mod:`~pvq.finetune.cache`, :mod:`~pvq.finetune.grids`,
 :mod:`~pvq.finetune.fairness`, :mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.trajectories`,
-:mod:`~pvq.finetune.findings`, :mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`.
-They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
-:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
-:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`~pvq.finetune.findings`, :mod:`~pvq.finetune.representation_findings`,
+:mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`. They import from lower layers
+only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
+:mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from .cache import (
@@ -37,6 +38,7 @@ from .data import (
 from .fairness import SELECTION_COLUMNS, choose_learning_rates, chosen_learning_rates, length_projection, step_costs
 from .findings import (
     ablation_sentence,
+    by_arch,
     combining_headlines,
     cost_headlines,
     gap_trend_sentence,
@@ -46,10 +48,6 @@ from .findings import (
     natural_sparsity_sentence,
     point_gap_sentence,
     recipe_headlines,
-    recovery_findings,
-    recovery_headlines,
-    recovery_why,
-    representation_headlines,
     run_headlines,
     table1_headlines,
 )
@@ -125,6 +123,7 @@ from .recipe import (
     resolve_device,
     spec_digest,
 )
+from .representation_findings import recovery_findings, recovery_headlines, recovery_why, representation_headlines
 from .representations import (
     PROBE_BN_BATCHES,
     RepresentationProbe,
@@ -207,6 +206,7 @@ __all__ = [
     "bake",
     "base_spec",
     "build_trainable",
+    "by_arch",
     "cached_fashion_mnist",
     "cached_imagenet_run",
     "capture_activations",

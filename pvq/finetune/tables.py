@@ -276,7 +276,7 @@ def combining_wins(front: pd.DataFrame) -> pd.DataFrame:
     ``beats_both_alone`` is :math:`a > r`, ``margin`` is :math:`a - r` and ``margin_se`` the standard
     error of that difference over seeds, :math:`\\sqrt{s_a^2/n_a + s_r^2/n_r}` (NaN with fewer than two
     seeds on either side). All three are missing when no single-method model has that few bits, so that
-    there is nothing to compare with. The claim check :func:`pvq.book.verdicts.check_c9` reads these
+    there is nothing to compare with. The claim check :func:`pvq.book.training_verdicts.check_c9` reads these
     very columns. Paper §6, Figure 5.
 
     Parameters

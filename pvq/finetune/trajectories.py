@@ -5,7 +5,7 @@ original network at the steps of :func:`pvq.finetune.representations.probe_steps
 network *compressed, before fine-tuning*. :func:`trajectory_shape` reads the shape of one trajectory
 with one rule for every method and both measures (CKA through its distance in dB,
 :func:`cka_distance_db`), and :func:`representation_shapes` applies it to every run kind, length and
-layer, the table :func:`pvq.book.verdicts.check_c7` judges.
+layer, the table :func:`pvq.book.training_verdicts.check_c7` judges.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.book.verdicts import check_c9
+from pvq.book.training_verdicts import check_c9
 from pvq.common.paper import PAPER_RECIPE
 from pvq.finetune.data import ImageData
 from pvq.finetune.recipe import FineTuneSpec, PretrainSpec
