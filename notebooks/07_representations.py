@@ -182,7 +182,7 @@ styled(shapes_per_point(shapes))
 #
 # ## Why the verdict comes out as it does
 #
-# What the trajectories show ({py:func}`pvq.finetune.findings.recovery_findings`):
+# What the trajectories show ({py:func}`pvq.finetune.representation_findings.recovery_findings`):
 
 # %%
 v7 = check_c7(shapes)
