@@ -214,6 +214,8 @@ class RepresentationProbe:
     reestimate : callable
         ``reestimate(model, batches, n)``: :func:`pvq.finetune.loop.reestimate_bn`.
 
+    Notes
+    -----
     Every probe works on a copy of the network, inside ``torch.random.fork_rng``: the network
     being trained, its data stream and the global random state are left untouched.
     """

@@ -42,10 +42,10 @@ class PruneCurve:
 
     Attributes
     ----------
-    errors : numpy.ndarray, shape (n + 1,)
-        ``errors[k]``: least ``||X(w - ŵ)||²`` with at most ``k`` non-zeros (non-increasing).
-    supports : numpy.ndarray of bool, shape (n + 1, n)
-        A support attaining ``errors[k]``.
+    errors : numpy.ndarray
+        Shape ``(n + 1,)``; ``errors[k]``: least ``||X(w - ŵ)||²`` with at most ``k`` non-zeros (non-increasing).
+    supports : numpy.ndarray
+        Boolean, shape ``(n + 1, n)``: row ``k`` is a support attaining ``errors[k]``.
     proven : bool
         False when the node budget ran out (``errors`` are then the best found).
     nodes : int
@@ -256,7 +256,7 @@ def allocate_budget(curves, total: int) -> tuple[float, np.ndarray]:
 
     Parameters
     ----------
-    curves : sequence of array-like
+    curves : sequence of numpy.ndarray
         ``curves[c][k]``: error of chunk ``c`` keeping ``k`` weights, ``k = 0..n_c``.
     total : int
         Kept weights to share (``≥ 0``); more than ``Σ n_c`` keeps everything.

@@ -30,7 +30,7 @@ __all__ = [
 #: Methods whose solve time the sweep records (the rest are instantaneous heuristics).
 TIMED_METHODS = ("exact", "SDP paper", "SDP strengthened", "SCIP boxed MIQP")
 
-#: The SDP bounds: the paper's plain relaxation, and the one with the box cut and box-aware 1-opt.
+#: The SDP bounds, the paper's plain relaxation and the one with the box cut and box-aware 1-opt.
 SDP_METHODS = {"SDP paper": "sdp_paper", "SDP strengthened": "sdp"}
 
 
