@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         "defaults",
         help="check (or rewrite) the chapters' parameters cells and params/full.yaml against the defaults",
         description=(
-            "The defaults of every chapter parameter live in pvq/book/params.py. Without --write, list where a "
+            "The defaults of every chapter parameter live in the parameter records of pvq/book (params.py, "
+            "layer_params.py, training_params.py). Without --write, list where a "
             "chapter's parameters cell or params/full.yaml disagrees with them (exit status 1 if anywhere); with "
             "--write, rewrite both from the defaults."
         ),
@@ -160,7 +161,7 @@ def _defaults(args) -> int:
     for p in problems:
         print(p)
     if problems:
-        print("run `python -m pvq defaults --write` to rewrite them from pvq/book/params.py", file=sys.stderr)
+        print("run `python -m pvq defaults --write` to rewrite them from the parameter records", file=sys.stderr)
     return 1 if problems else 0
 
 
