@@ -49,12 +49,21 @@ from .profiles import (
     write_defaults,
 )
 from .publish import Chapter, glue, glue_values, publish_figure, publish_verdicts, save_figure, save_table
-from .runner import NotebookRun, chain_name, execute_chapters
+from .runner import (
+    BENIGN_KERNEL_LINES,
+    ChapterFailed,
+    NotebookRun,
+    chain_name,
+    execute_chapters,
+    failure_message,
+    kernel_log_lines,
+)
 from .training_params import FineTuningParams
 from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
 from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
 
 __all__ = [
+    "BENIGN_KERNEL_LINES",
     "CHAPTER_PARAMS",
     "CLAIMS",
     "EARLIER_FINE_TUNING_VERDICTS",
@@ -65,6 +74,7 @@ __all__ = [
     "QUANT_COLOR",
     "VERDICTS",
     "Chapter",
+    "ChapterFailed",
     "ChapterParams",
     "Claim",
     "ClaimsParams",
@@ -93,8 +103,10 @@ __all__ = [
     "collect_claims",
     "declared_parameters",
     "execute_chapters",
+    "failure_message",
     "glue",
     "glue_values",
+    "kernel_log_lines",
     "load_profile",
     "plot_combining",
     "plot_crossover",

@@ -10,10 +10,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import time
 from pathlib import Path
 
 import yaml
+from tqdm import tqdm
 
 from ..common.files import atomic_write
 from ..common.paths import book_root
@@ -30,7 +33,7 @@ from ..tensors.summaries import (
 )
 from .plots import plot_tensor_snr, plot_win_vs_kurtosis
 from .profiles import stale_defaults, write_defaults
-from .runner import execute_chapters
+from .runner import ChapterFailed, execute_chapters
 
 __all__ = ["main"]
 
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "imagenet":
         return _imagenet(args)
 
+    _log_progress_lines()
+    start = time.perf_counter()
     try:
         runs = execute_chapters(
             args.profile,
@@ -143,12 +148,46 @@ def main(argv: list[str] | None = None) -> int:
             jobs=args.jobs,
             progress=not args.no_progress,
         )
+    except ChapterFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for r in runs:
-        print(f"{r.stem}: {r.seconds:.1f} s -> {r.output}")
+    minutes, seconds = divmod(round(time.perf_counter() - start), 60)
+    folder = runs[0].output.parent.resolve()
+    folder = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+    print(f"{len(runs)} notebooks executed in {minutes} min {seconds:02d} s ({args.profile} profile) -> {folder}")
     return 0
+
+
+class _TqdmHandler(logging.Handler):
+    """Writes log records above the progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def _log_progress_lines() -> None:
+    """Show the runner's per-chapter lines (started, done in, failed) on stderr, above the bar.
+
+    Papermill's own warnings and errors (a cell timing out, a kernel dying) come through the same
+    way, prefixed with the chapter (the runner names its threads after the chapters).
+    """
+    for name, level, form in (
+        (execute_chapters.__module__, logging.INFO, "%(message)s"),  # pvq.book.runner
+        ("papermill", logging.WARNING, "        %(threadName)s: %(message)s (papermill)"),
+    ):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _TqdmHandler) for h in logger.handlers):
+            handler = _TqdmHandler()
+            handler.setFormatter(logging.Formatter(form))
+            logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 def _defaults(args) -> int:

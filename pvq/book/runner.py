@@ -10,6 +10,14 @@ Chapters run ``jobs`` at a time, except those that share work: a notebook whose 
 names a chain (``pvq: {chain: NAME}``) runs after the previous chapter of the same chain, in one
 slot, so that the later ones reuse the earlier one's cached runs instead of repeating them at
 the same time.
+
+The build is quiet and says what it does: each chapter logs a line (logger ``pvq.book.runner``)
+when it starts and when it ends, with the time since the start of the run and its own duration.
+A kernel's own stdout and stderr (ipykernel's start-up notice about TCP transport, the
+"KeyboardInterrupt caught in kernel" that the kernel manager's interrupt-before-shutdown causes)
+go to a log file instead of the terminal; a failed chapter raises :class:`ChapterFailed` whose
+message (:func:`failure_message`) names the chapter, the cell, the exception and the partially
+executed notebook, and quotes the kernel log's other lines, if any.
 """
 
 from __future__ import annotations
@@ -18,9 +26,11 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from tqdm import tqdm
@@ -30,9 +40,13 @@ from .params import check_profile
 from .profiles import declared_parameters, profile_parameters
 
 __all__ = [
+    "BENIGN_KERNEL_LINES",
+    "ChapterFailed",
     "NotebookRun",
     "chain_name",
     "execute_chapters",
+    "failure_message",
+    "kernel_log_lines",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,15 +87,154 @@ class NotebookRun:
     parameters: dict
 
 
+#: What every kernel writes to its own stderr and that says nothing about the chapter: the
+#: transport notice at start-up and the interrupt that the kernel manager sends before shutting a
+#: kernel down. Any other line of the kernel's log is shown when the chapter fails.
+BENIGN_KERNEL_LINES = (
+    "Kernel is running over TCP without encryption",
+    "KeyboardInterrupt caught in kernel",
+)
+
+#: Tag papermill gives the two marker cells it inserts into a failed notebook.
+_ERROR_MARKER = "papermill-error-cell-tag"
+
+
+@cache
+def _kernel_manager_class():
+    """A kernel manager whose kernel writes its stdout and stderr to ``log_path``, not the terminal."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Unicode
+
+    class LoggedKernelManager(AsyncKernelManager):
+        log_path = Unicode("", help="file receiving the kernel process's own stdout and stderr").tag(config=True)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):  # the documented override point
+            if not self.log_path:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            with open(self.log_path, "ab") as sink:  # the kernel keeps its own copy of the descriptor
+                return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": sink, "stderr": sink})
+
+    return LoggedKernelManager
+
+
+def kernel_log_lines(text: str) -> list[str]:
+    """The lines of a kernel's own log that matter: all but :data:`BENIGN_KERNEL_LINES` and blanks."""
+    return [ln for ln in text.splitlines() if ln.strip() and not any(b in ln for b in BENIGN_KERNEL_LINES)]
+
+
+def _failed_cell(nb) -> tuple[int, object] | None:
+    """The failed cell of a partially executed notebook and its number in the chapter source (from 1).
+
+    The cell with an error output, or else the last one papermill started (a timeout or a dead
+    kernel leaves no error output). Papermill's marker cells and its injected parameters cell are
+    not chapter cells and are not counted.
+    """
+    cells = [c for c in nb.cells if _ERROR_MARKER not in c.metadata.get("tags", [])]
+    numbered, n = [], 0
+    for c in cells:
+        if "injected-parameters" not in c.metadata.get("tags", []):
+            n += 1
+        numbered.append((n, c))
+    for n, c in numbered:
+        if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+            return n, c
+    started = [(n, c) for n, c in numbered if c.metadata.get("papermill", {}).get("status", "pending") != "pending"]
+    return started[-1] if started else None
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it (as a reader typed it)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def failure_message(stem: str, error: BaseException, notebook: Path | None, source: Path | None = None,
+                    kernel_log: Path | None = None) -> str:  # fmt: skip
+    """One message for a failed chapter: the chapter, the cell, the error, where to look.
+
+    Parameters
+    ----------
+    stem : str
+        The chapter (``02_distributions``).
+    error : BaseException
+        What papermill raised (a cell's exception, a timeout, a dead kernel, ...).
+    notebook : Path, optional
+        The partially executed notebook; the failed cell is read from it.
+    source : Path, optional
+        The chapter's ``.py`` source, to give the failed cell's line when its first line is unique.
+    kernel_log : Path, optional
+        The kernel's own stdout and stderr. Its lines other than :data:`BENIGN_KERNEL_LINES` are
+        quoted (the last 20) when the error is not an exception raised in a cell nor a timeout (a
+        dead kernel may have said why there); otherwise only the log's path is given.
+    """
+    import nbformat
+
+    nb = None
+    if notebook is not None and notebook.exists():
+        try:
+            nb = nbformat.read(notebook, as_version=4)
+        except Exception:  # an unreadable partial notebook still gets a message
+            nb = None
+    found = _failed_cell(nb) if nb is not None else None
+    cell_error = hasattr(error, "ename")  # papermill's error for an exception raised in a cell
+    if cell_error:
+        ename, evalue = error.ename, str(error.evalue).strip()
+    else:  # a timeout, a dead kernel, a kernel that did not start: the first line says which
+        ename, evalue = type(error).__name__, (str(error).strip().splitlines() or [""])[0]
+    if found is None:
+        where = "before its first cell ran"
+    else:
+        number, cell = found
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors and cell_error:
+            ename, evalue = errors[0].get("ename", ename), str(errors[0].get("evalue", "")).strip()
+        lines = [ln for ln in cell.source.splitlines() if ln.strip()]
+        details = []
+        if source is not None:
+            where = f"in cell {number} of {_shown(source)}"
+            hits = [i for i, ln in enumerate(source.read_text().splitlines(), 1) if ln == lines[0]] if (
+                lines and source.exists()) else []  # fmt: skip
+            if len(hits) == 1:
+                details.append(f"line {hits[0]}")
+        else:
+            where = f"in cell {number}"
+        tags = [t for t in cell.metadata.get("tags", []) if t != _ERROR_MARKER]
+        if tags:
+            details.append(f"tags: {', '.join(tags)}")
+        where += (f" ({', '.join(details)})" if details else "") + f": {lines[0].strip() if lines else '(empty)'}"
+    evalue = evalue if len(evalue) <= 1500 else evalue[:1500] + " ..."
+    msg = [f"chapter {stem} failed {where}", f"  {ename}: {evalue}" if evalue else f"  {ename}"]
+    if notebook is not None:
+        msg.append(f"  partially executed notebook: {_shown(notebook)}")
+    if kernel_log is not None and kernel_log.exists():
+        extra = kernel_log_lines(kernel_log.read_text(errors="replace"))
+        if extra and (cell_error or isinstance(error, TimeoutError)):  # the kernel was fine
+            msg.append(f"  kernel log: {_shown(kernel_log)}")
+        elif extra:  # the kernel itself may be what failed
+            msg.append(f"  kernel log ({_shown(kernel_log)}), last lines:")
+            msg += [f"    {ln}" for ln in extra[-20:]]
+    return "\n".join(msg)
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter failed; the message is :func:`failure_message`'s."""
+
+
 def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, timeout: int) -> NotebookRun:
     import jupytext
     import papermill
+    from traitlets.config import Config
 
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     out = out_dir / f"{source.stem}.ipynb"
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{source.stem}.", suffix=".ipynb")
     os.close(fd)
+    fd, klog = tempfile.mkstemp(prefix=f"pvq-{source.stem}-", suffix=".kernel.log")
+    os.close(fd)
+    manager = _kernel_manager_class()
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -89,18 +242,27 @@ def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, time
             tmp,
             parameters=parameters,
             kernel_name="python3",
-            cwd=str(root),
+            # the kernel starts in the book root; papermill's cwd= would chdir the whole process,
+            # which races between the threads that run chapters side by side
+            resources={"metadata": {"path": str(root)}},
             execution_timeout=timeout,
             progress_bar=False,
             log_output=False,
+            kernel_manager_class=manager,
+            config=Config({manager.__name__: {"log_path": klog}}),
         )
     except Exception as err:
         failed = root / "_build" / "failed"
         failed.mkdir(parents=True, exist_ok=True)
         shutil.move(tmp, failed / out.name)
-        raise RuntimeError(
-            f"notebook {source.name} failed (executed copy: {failed / out.name}): {str(err).strip()[-2000:]}"
-        ) from None
+        shutil.move(klog, failed / f"{source.stem}.kernel.log")
+        message = failure_message(source.stem, err, failed / out.name, source, failed / f"{source.stem}.kernel.log")
+        raise ChapterFailed(message) from None
+    except BaseException:  # the whole run interrupted: leave no half-written notebook behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        Path(klog).unlink(missing_ok=True)
     os.replace(tmp, out)
     return NotebookRun(source.stem, out, time.perf_counter() - start, parameters)
 
@@ -140,6 +302,12 @@ def execute_chapters(
         Per-cell timeout in seconds.
     progress : bool
         Show a progress bar.
+
+    Raises
+    ------
+    ChapterFailed
+        After the other chapters ran, when any chapter failed: one :func:`failure_message` per
+        failed chapter (the Claims page and the rest of a failed chapter's chain are skipped).
     """
     check_profile(profile)
     root = book_root(root)
@@ -162,30 +330,75 @@ def execute_chapters(
     plan = [(s, profile_parameters(s, profile, root, overrides)) for s in sources]
     chapters = [p for p in plan if p[0].stem != CLAIMS_STEM]
     last = [p for p in plan if p[0].stem == CLAIMS_STEM]
-    runs: list[NotebookRun] = []
     previous = os.environ.get(RESULTS_ENV)
     if results_dir is not None:  # the kernels inherit the environment
         os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
     try:
-        with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=not progress) as bar:
-
-            def run_job(job):
-                out = []
-                for s, p in job:
-                    out.append(_execute_one(s, out_dir, p, root, timeout))
-                    bar.update()
-                return out
-
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                futures = [pool.submit(run_job, job) for job in _chained(chapters)]
-                for fut in futures:
-                    runs += fut.result()
-            for s, p in last:
-                runs.append(_execute_one(s, out_dir, p, root, timeout))
-                bar.update()
+        with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=None if progress else True) as bar:
+            runs, failures = _run_plan(chapters, last, out_dir, root, timeout, jobs, bar)
     finally:
         if previous is None:
             os.environ.pop(RESULTS_ENV, None)
         else:
             os.environ[RESULTS_ENV] = previous
+    if failures:
+        skipped = len(plan) - len(runs) - len(failures)
+        tally = f"{len(failures)} of {len(plan)} notebooks failed, {len(runs)} ran, {skipped} skipped"
+        raise ChapterFailed("\n\n".join(failures) + f"\n{tally}.")
     return runs
+
+
+def _clock(t0: float) -> str:
+    s = int(time.perf_counter() - t0)
+    return f"[{s // 60:02d}:{s % 60:02d}]"
+
+
+def _run_plan(chapters: list, last: list, out_dir: Path, root: Path, timeout: int, jobs: int, bar):
+    """Run the chapters (chains in order, the rest ``jobs`` at a time), then ``last`` if none failed.
+
+    Each chapter logs a line when it starts and when it ends, with the time since the start of
+    the run and its own duration. A failure stops its chain (the later chapters would redo its
+    work) but not the other chapters; the Claims page, which reads every chapter, runs only when
+    none failed. Returns the runs and the failure messages.
+    """
+    t0 = time.perf_counter()
+    runs: list[NotebookRun] = []
+    failures: list[str] = []
+
+    def one(source, params) -> bool:
+        log.info("%s %s started", _clock(t0), source.stem)
+        thread = threading.current_thread()
+        name, thread.name = thread.name, source.stem  # papermill's own log records name the chapter
+        try:
+            run = _execute_one(source, out_dir, params, root, timeout)
+        except ChapterFailed as err:
+            failures.append(str(err))
+            reason = str(err).splitlines()[1].strip()
+            log.error("%s %s FAILED: %s (details at the end)", _clock(t0), source.stem, reason[:200])
+            return False
+        finally:
+            thread.name = name
+            bar.update()
+        runs.append(run)
+        log.info("%s %s done in %.1f s", _clock(t0), source.stem, run.seconds)
+        return True
+
+    def run_job(job):
+        for k, (source, params) in enumerate(job):
+            if not one(source, params):
+                for skipped, _ in job[k + 1 :]:
+                    log.warning("%s %s skipped: %s failed before it", _clock(t0), skipped.stem, source.stem)
+                    bar.update()
+                return
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for fut in [pool.submit(run_job, job) for job in _chained(chapters)]:
+            fut.result()
+    for source, params in last:
+        if failures:
+            log.warning("%s %s skipped: it reads every chapter and %d failed", _clock(t0), source.stem, len(failures))
+            bar.update()
+        else:
+            one(source, params)
+    order = {s.stem: i for i, (s, _) in enumerate(chapters + last)}
+    return sorted(runs, key=lambda r: order[r.stem]), failures

@@ -1,7 +1,11 @@
 """Chapters that share cached runs execute one after the other, the others in parallel."""
 
 import os
+import re
+import subprocess
+import sys
 
+import nbformat
 import pytest
 
 from pvq.book import runner
@@ -100,3 +104,150 @@ def test_plan_order_parameters_and_environment(tmp_path, monkeypatch):
 
 def _forbidden(*_a, **_k):
     raise AssertionError("a notebook was executed")
+
+
+# --- a quiet build: per-chapter lines, no kernel chatter, one message per failed chapter ---------
+
+CELLS = {
+    "01_ok": '# %%\ny = x + 1\nassert open("_toc.yml").read() == "root: intro\\n"  # runs in the book root\n',
+    # the kernel says why it dies on its own stderr, then dies; 03_after shares its chain
+    "02_dies": '# %%\nimport os\nos.write(2, b"segfault-like news from C\\n")\nos.kill(os.getpid(), 9)\n',
+    "03_after": "# %%\ny = 2\n",
+    "04_bad": '# %%\nz = {"a": 1}\n\n# %% tags=["hide-input"]\nlookup = "b"\nz[lookup]\n\n# %%\nnever = 1\n',
+    "99_claims": "# %%\ny = 3\n",
+}
+
+
+def _tiny_book(root, stems, chains=None):
+    """A book of tiny real notebooks: one parameters cell (``x``) and the cells of ``CELLS``."""
+    root.mkdir(exist_ok=True)
+    (root / "_toc.yml").write_text("root: intro\n")
+    (root / "params").mkdir()
+    (root / "params" / "ci.yaml").write_text("profile: ci\n")
+    (root / "notebooks").mkdir()
+    for stem in stems:
+        path = _nb(root / "notebooks", stem, (chains or {}).get(stem))
+        path.write_text(path.read_text() + "\n" + CELLS[stem])
+    return root
+
+
+def test_failed_chapters_are_named_with_their_cell_and_error(tmp_path, caplog, monkeypatch):
+    root = _tiny_book(tmp_path / "book", CELLS, chains={"02_dies": "runs", "03_after": "runs"})
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # paths outside the working directory are shown in full
+    with caplog.at_level("INFO", logger="pvq.book.runner"):
+        with pytest.raises(runner.ChapterFailed) as info:
+            execute_chapters("ci", root=root, progress=False, jobs=2)
+    assert os.getcwd() == str(tmp_path / "elsewhere")  # the kernels ran in the book root, the runner did not move
+    message = str(info.value)
+    failed = root / "_build" / "failed"
+    src = root / "notebooks"
+    # a cell's exception: chapter, cell number in the source (the injected parameters cell is not
+    # counted), its line and tag and first line, the exception, the partial notebook
+    assert (
+        f'chapter 04_bad failed in cell 3 of {src / "04_bad.py"} (line 17, tags: hide-input): lookup = "b"\n'
+        f"  KeyError: 'b'\n"
+        f"  partially executed notebook: {failed / '04_bad.ipynb'}\n"
+    ) in message
+    assert src.joinpath("04_bad.py").read_text().splitlines()[16] == 'lookup = "b"'
+    # a dead kernel: what it wrote to its own stderr is quoted, its start-up notice is not
+    assert f"chapter 02_dies failed in cell 2 of {src / '02_dies.py'} (line 16): import os\n" in message
+    assert "  DeadKernelError: Kernel died\n" in message
+    assert "last lines:\n    segfault-like news from C" in message
+    assert "IPKernelApp" not in message and "Traceback" not in message
+    assert message.endswith("2 of 5 notebooks failed, 1 ran, 2 skipped.")
+    # the partial notebooks hold the error; the good chapter was written, nothing else was
+    nb = nbformat.read(failed / "04_bad.ipynb", as_version=4)
+    assert any(o.get("ename") == "KeyError" for c in nb.cells for o in c.get("outputs", []))
+    assert "segfault-like news from C" in (failed / "02_dies.kernel.log").read_text()
+    assert sorted(p.name for p in (root / "book" / "chapters").iterdir()) == ["01_ok.ipynb"]
+    lines = [r.getMessage() for r in caplog.records]
+    for expected in (
+        r"\[\d\d:\d\d\] 01_ok started",
+        r"\[\d\d:\d\d\] 01_ok done in \d+\.\d s",
+        r"\[\d\d:\d\d\] 04_bad FAILED: KeyError: 'b' \(details at the end\)",
+        r"\[\d\d:\d\d\] 03_after skipped: 02_dies failed before it",
+        r"\[\d\d:\d\d\] 99_claims skipped: it reads every chapter and 2 failed",
+    ):
+        assert any(re.fullmatch(expected, ln) for ln in lines), (expected, lines)
+    assert not any("03_after started" in ln or "99_claims started" in ln for ln in lines)
+
+
+def test_a_successful_run_prints_progress_lines_and_no_kernel_chatter(tmp_path):
+    root = _tiny_book(tmp_path, ["01_ok", "99_claims"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "pvq", "run-notebooks", "--profile", "ci"], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    err = r.stderr.splitlines()
+    assert [re.sub(r"\d", "0", ln) for ln in err] == [
+        "[00:00] 00_ok started",
+        "[00:00] 00_ok done in 0.0 s",
+        "[00:00] 00_claims started",
+        "[00:00] 00_claims done in 0.0 s",
+    ], r.stderr  # no IPKernelApp line, no bar (stderr is not a terminal)
+    assert re.fullmatch(r"2 notebooks executed in 0 min \d\d s \(ci profile\) -> book/chapters\n", r.stdout)
+
+
+def test_the_command_fails_with_the_message_once(tmp_path):
+    root = _tiny_book(tmp_path, ["04_bad", "99_claims"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "pvq", "run-notebooks", "--profile", "ci", "--no-progress"], cwd=root,
+                       env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.count("error: chapter 04_bad failed in cell 3 of notebooks/04_bad.py (line 17") == 1
+    assert "  KeyError: 'b'\n  partially executed notebook: _build/failed/04_bad.ipynb\n" in r.stderr
+    assert "IPKernelApp" not in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.endswith("1 of 2 notebooks failed, 0 ran, 1 skipped.\n") and r.stdout == ""
+
+
+def _partial(tmp_path, statuses, error_in=None):
+    """A partially executed notebook as papermill leaves it: parameters, injected parameters, two cells."""
+    v4 = nbformat.v4
+    cells = [
+        v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]}),
+        v4.new_code_cell("\n  first = 1\nsecond = 2"),
+        v4.new_code_cell("third = 3"),
+    ]
+    for cell, status in zip(cells, statuses, strict=True):
+        cell.metadata["papermill"] = {"status": status}
+    if error_in is not None:
+        cells[error_in].outputs = [v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+        cells.insert(0, v4.new_markdown_cell("marker", metadata={"tags": ["papermill-error-cell-tag"]}))
+    path = tmp_path / "partial.ipynb"
+    nbformat.write(v4.new_notebook(cells=cells), path)
+    return path
+
+
+def test_failure_message_for_a_timeout_a_dead_kernel_and_a_kernel_that_never_started(tmp_path):
+    klog = tmp_path / "k.log"
+    klog.write_text(
+        "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication ...\n"
+        "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\n\nout of memory\n"
+    )
+    assert runner.kernel_log_lines(klog.read_text()) == ["out of memory"]
+    running = ["completed", "completed", "completed", "pending"]  # a timeout leaves no error output
+    timeout = TimeoutError("A cell timed out while it was being executed, after 3 seconds.\nThe message was: ...")
+    msg = runner.failure_message("05_x", timeout, _partial(tmp_path, running), kernel_log=klog)
+    assert msg == (
+        "chapter 05_x failed in cell 2: first = 1\n"  # the injected parameters cell is not counted
+        "  TimeoutError: A cell timed out while it was being executed, after 3 seconds.\n"
+        f"  partially executed notebook: {tmp_path / 'partial.ipynb'}\n"
+        f"  kernel log: {klog}"  # the kernel was alive: its log is named, not quoted
+    )
+    dead = runner.failure_message("05_x", RuntimeError("Kernel died"), _partial(tmp_path, running), kernel_log=klog)
+    assert dead.endswith(f"  kernel log ({klog}), last lines:\n    out of memory")
+    never = runner.failure_message("05_x", RuntimeError("Kernel didn't respond in 60 seconds"),
+                                   _partial(tmp_path, ["pending"] * 4))  # fmt: skip
+    assert never.splitlines()[:2] == ["chapter 05_x failed before its first cell ran",
+                                      "  RuntimeError: Kernel didn't respond in 60 seconds"]  # fmt: skip
+    # a cell's error output wins over a later started cell, papermill's marker cell is not counted
+    err = runner.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 3 + ["failed"], 2))
+    assert err.splitlines()[:2] == ["chapter 05_x failed in cell 2: first = 1", "  ValueError: bad"]
+
+
+class _CellError(Exception):
+    """Stands for papermill's PapermillExecutionError, which carries the cell's exception."""
+
+    ename, evalue = "ValueError", "bad"
