@@ -204,7 +204,7 @@ def failure_message(stem: str, error: BaseException, notebook: Path | None, sour
         if tags:
             details.append(f"tags: {', '.join(tags)}")
         where += (f" ({', '.join(details)})" if details else "") + f": {lines[0].strip() if lines else '(empty)'}"
-    evalue = evalue if len(evalue) <= 1500 else evalue[:1500] + " ..."
+    evalue = (evalue if len(evalue) <= 1500 else evalue[:1500] + " ...").replace("\n", "\n    ")
     msg = [f"chapter {stem} failed {where}", f"  {ename}: {evalue}" if evalue else f"  {ename}"]
     if notebook is not None:
         msg.append(f"  partially executed notebook: {_shown(notebook)}")

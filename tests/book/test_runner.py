@@ -245,6 +245,13 @@ def test_failure_message_for_a_timeout_a_dead_kernel_and_a_kernel_that_never_sta
     # a cell's error output wins over a later started cell, papermill's marker cell is not counted
     err = runner.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 3 + ["failed"], 2))
     assert err.splitlines()[:2] == ["chapter 05_x failed in cell 2: first = 1", "  ValueError: bad"]
+    # a message over several lines stays indented under its chapter; no notebook, no cell
+    assert runner.failure_message("05_x", ValueError("one\ntwo"), None) == (
+        "chapter 05_x failed before its first cell ran\n  ValueError: one"  # the first line of a non-cell error
+    )
+    two = _CellError()
+    two.evalue = "one\ntwo"
+    assert runner.failure_message("05_x", two, None).endswith("  ValueError: one\n    two")
 
 
 class _CellError(Exception):
