@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -142,6 +143,39 @@ def _failed_cell(nb) -> tuple[int, object] | None:
     return started[-1] if started else None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"Cell In\s*\[\d*\], line (\d+)")  # IPython's traceback frame of a cell
+
+
+def _cell_location(number: int, cell, source: Path | None, traceback: list[str]) -> tuple[str, str | None]:
+    """Where a failed cell is (number, source line, tags, first line) and the line that raised.
+
+    The cell's line comes from finding its first line in ``source`` (when it occurs there once);
+    the raising line from the cell's frame in IPython's traceback ("Cell In[3], line 22"), given
+    as a line of ``source`` when the cell's own line is known.
+    """
+    text = cell.source.splitlines()
+    first = next((k for k, ln in enumerate(text) if ln.strip()), None)
+    details, start = [], None
+    if source is not None and first is not None and source.exists():
+        hits = [i for i, ln in enumerate(source.read_text().splitlines(), 1) if ln == text[first]]
+        start = hits[0] - first if len(hits) == 1 else None  # the .py line of the cell's line 1
+    if start is not None:
+        details.append(f"line {start + first}")
+    tags = [t for t in cell.metadata.get("tags", []) if t != _ERROR_MARKER]
+    if tags:
+        details.append(f"tags: {', '.join(tags)}")
+    where = f"in cell {number}" + (f" of {_shown(source)}" if source is not None else "")
+    opening = text[first].strip() if first is not None else "(empty)"
+    where += (f" ({', '.join(details)})" if details else "") + f": {opening}"
+    frames = [m for entry in traceback if (m := _CELL_FRAME.search(_ANSI.sub("", entry)))]
+    if not frames or not 1 <= int(frames[0].group(1)) <= len(text):
+        return where, None
+    line = int(frames[0].group(1))  # the top-level statement of the cell that raised
+    at = f"line {start + line - 1}" if start is not None else f"line {line} of the cell"
+    return where, f"{at}: {text[line - 1].strip()}"
+
+
 def _shown(path: Path) -> str:
     """``path`` relative to the working directory when it lies below it (as a reader typed it)."""
     try:
@@ -183,29 +217,17 @@ def failure_message(stem: str, error: BaseException, notebook: Path | None, sour
         ename, evalue = error.ename, str(error.evalue).strip()
     else:  # a timeout, a dead kernel, a kernel that did not start: the first line says which
         ename, evalue = type(error).__name__, (str(error).strip().splitlines() or [""])[0]
-    if found is None:
-        where = "before its first cell ran"
-    else:
+    where, raised = "before its first cell ran", None
+    if found is not None:
         number, cell = found
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors and cell_error:
             ename, evalue = errors[0].get("ename", ename), str(errors[0].get("evalue", "")).strip()
-        lines = [ln for ln in cell.source.splitlines() if ln.strip()]
-        details = []
-        if source is not None:
-            where = f"in cell {number} of {_shown(source)}"
-            hits = [i for i, ln in enumerate(source.read_text().splitlines(), 1) if ln == lines[0]] if (
-                lines and source.exists()) else []  # fmt: skip
-            if len(hits) == 1:
-                details.append(f"line {hits[0]}")
-        else:
-            where = f"in cell {number}"
-        tags = [t for t in cell.metadata.get("tags", []) if t != _ERROR_MARKER]
-        if tags:
-            details.append(f"tags: {', '.join(tags)}")
-        where += (f" ({', '.join(details)})" if details else "") + f": {lines[0].strip() if lines else '(empty)'}"
+        where, raised = _cell_location(number, cell, source, errors[0].get("traceback", []) if errors else [])
     evalue = (evalue if len(evalue) <= 1500 else evalue[:1500] + " ...").replace("\n", "\n    ")
     msg = [f"chapter {stem} failed {where}", f"  {ename}: {evalue}" if evalue else f"  {ename}"]
+    if raised:
+        msg.append(f"  raised at {raised}")
     if notebook is not None:
         msg.append(f"  partially executed notebook: {_shown(notebook)}")
     if kernel_log is not None and kernel_log.exists():

@@ -147,9 +147,10 @@ def test_failed_chapters_are_named_with_their_cell_and_error(tmp_path, caplog, m
     assert (
         f'chapter 04_bad failed in cell 3 of {src / "04_bad.py"} (line 17, tags: hide-input): lookup = "b"\n'
         f"  KeyError: 'b'\n"
+        f"  raised at line 18: z[lookup]\n"  # the cell's frame in the traceback, as a line of the source
         f"  partially executed notebook: {failed / '04_bad.ipynb'}\n"
     ) in message
-    assert src.joinpath("04_bad.py").read_text().splitlines()[16] == 'lookup = "b"'
+    assert src.joinpath("04_bad.py").read_text().splitlines()[16:18] == ['lookup = "b"', "z[lookup]"]
     # a dead kernel: what it wrote to its own stderr is quoted, its start-up notice is not
     assert f"chapter 02_dies failed in cell 2 of {src / '02_dies.py'} (line 16): import os\n" in message
     assert "  DeadKernelError: Kernel died\n" in message
@@ -196,7 +197,8 @@ def test_the_command_fails_with_the_message_once(tmp_path):
                        env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 1
     assert r.stderr.count("error: chapter 04_bad failed in cell 3 of notebooks/04_bad.py (line 17") == 1
-    assert "  KeyError: 'b'\n  partially executed notebook: _build/failed/04_bad.ipynb\n" in r.stderr
+    assert "  KeyError: 'b'\n  raised at line 18: z[lookup]\n" in r.stderr
+    assert "  partially executed notebook: _build/failed/04_bad.ipynb\n" in r.stderr
     assert "IPKernelApp" not in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.endswith("1 of 2 notebooks failed, 0 ran, 1 skipped.\n") and r.stdout == ""
 
@@ -213,7 +215,8 @@ def _partial(tmp_path, statuses, error_in=None):
     for cell, status in zip(cells, statuses, strict=True):
         cell.metadata["papermill"] = {"status": status}
     if error_in is not None:
-        cells[error_in].outputs = [v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+        frame = "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[3]\x1b[39m\x1b[32m, line 3\x1b[39m\n..."  # IPython's
+        cells[error_in].outputs = [v4.new_output("error", ename="ValueError", evalue="bad", traceback=["--", frame])]
         cells.insert(0, v4.new_markdown_cell("marker", metadata={"tags": ["papermill-error-cell-tag"]}))
     path = tmp_path / "partial.ipynb"
     nbformat.write(v4.new_notebook(cells=cells), path)
@@ -244,7 +247,16 @@ def test_failure_message_for_a_timeout_a_dead_kernel_and_a_kernel_that_never_sta
                                       "  RuntimeError: Kernel didn't respond in 60 seconds"]  # fmt: skip
     # a cell's error output wins over a later started cell, papermill's marker cell is not counted
     err = runner.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 3 + ["failed"], 2))
-    assert err.splitlines()[:2] == ["chapter 05_x failed in cell 2: first = 1", "  ValueError: bad"]
+    assert err.splitlines()[:3] == [
+        "chapter 05_x failed in cell 2: first = 1",
+        "  ValueError: bad",
+        "  raised at line 3 of the cell: second = 2",  # the cell starts with a blank line
+    ]
+    source = tmp_path / "05_x.py"
+    source.write_text("".join(f"# line {i}\n" for i in range(1, 9)) + "\n  first = 1\nsecond = 2\n")
+    err = runner.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 4, 2), source)
+    assert err.splitlines()[0] == f"chapter 05_x failed in cell 2 of {source} (line 10): first = 1"
+    assert err.splitlines()[2] == "  raised at line 11: second = 2"
     # a message over several lines stays indented under its chapter; no notebook, no cell
     assert runner.failure_message("05_x", ValueError("one\ntwo"), None) == (
         "chapter 05_x failed before its first cell ran\n  ValueError: one"  # the first line of a non-cell error
