@@ -5,6 +5,7 @@ Everything happens in a temporary copy of the book sources, so a full-profile bo
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pypdf
 import pytest
 
 from pvq.book.claims import CLAIMS
+from pvq.book.pdf import PDF_NAME, build_pdf
 from pvq.book.runner import execute_chapters
 from pvq.finetune.representations import last_mask_update, probe_steps
 from pvq.finetune.trajectories import TRAJECTORY_COLUMNS
@@ -170,6 +173,29 @@ def test_pages_in_a_real_browser(book, tmp_path):
     assert not problems, "\n".join(problems[:20])
     for name in names:
         assert (tmp_path / f"{name}.png").stat().st_size > 50_000
+
+
+def test_the_pdf_holds_every_chapter(book):
+    """`make pdf` on the ci book: one PDF, opened by pypdf, with every chapter's title as a bookmark and on a page."""
+    pdf = build_pdf(book["root"])
+    assert pdf == book["root"] / "_build" / "pdf" / PDF_NAME
+    assert (book["root"] / "_build" / "html" / PDF_NAME).read_bytes() == pdf.read_bytes()  # the intro's link
+    reader = pypdf.PdfReader(pdf)
+    bookmarks, todo = [], list(reader.outline)
+    while todo:
+        item = todo.pop(0)
+        todo[:0] = item if isinstance(item, list) else []
+        bookmarks += [] if isinstance(item, list) else [" ".join(item.title.split())]
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    titles = [
+        re.search(r"^# # (.+)$", src.read_text(), flags=re.MULTILINE).group(1).strip()
+        for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    ]
+    assert len(titles) == 8
+    for title in titles:
+        assert any(b.startswith(title) for b in bookmarks), f"no bookmark for {title!r}: {bookmarks[:40]}"
+        assert title in text, f"{title!r} is on no page"
+    assert len(reader.pages) >= 2 * len(titles)
 
 
 def test_the_browser_check_catches_broken_pages(tmp_path):
