@@ -47,7 +47,8 @@ pdf: setup
 
 # JupyterLab on the chapters: notebooks/NN_slug.py open as notebooks, run in the pvq kernel, save as .py
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup system-deps
 	$(PY) -m pytest
