@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from ..common.files import atomic_write
 from ..common.paths import book_root, notebook_sources
 
@@ -228,14 +230,19 @@ def build_pdf(
     build = subprocess.run(command, capture_output=True, text=True, check=False)
     if build.returncode != 0:
         raise RuntimeError(f"the single-page build failed:\n{(build.stdout + build.stderr)[-3000:]}")
-    single = root / "_build" / "singlehtml"
-    page = next((single / name for name in ("book/intro.html", "index.html") if (single / name).is_file()), None)
-    if page is None:
-        raise RuntimeError(f"the single-page build wrote no book/intro.html or index.html in {single}")
+    page = root / "_build" / "singlehtml" / f"{_root_page(root)}.html"  # the whole book, on its root page
+    if not page.is_file():
+        raise RuntimeError(f"the single-page build wrote no {page}")
     print_pdf(page, out, chromium=binary, timeout_s=timeout_s)
     if (root / "_build" / "html").is_dir():
         ship_pdf(root / "_build" / "html", printed=out)
     return out
+
+
+def _root_page(root: Path) -> str:
+    """The book's root document (``root:`` of ``_toc.yml``, e.g. ``book/intro``), without a suffix."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text()) or {}
+    return str(Path(str(toc.get("root", "index"))).with_suffix(""))
 
 
 def placeholder_pdf(lines: list[str]) -> bytes:
