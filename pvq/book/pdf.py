@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 #: File name of the printed book, in ``_build/pdf/`` and at the root of the HTML site.
 PDF_NAME = "pvq-book.pdf"
-#: Flags for Debian's headless Chromium: no sandbox (root in containers), no GPU, nothing fetched.
+#: Flags for Debian's headless Chromium (no sandbox for root in containers, no GPU, nothing fetched).
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -59,6 +59,8 @@ _SETTLE = """async () => {
   if (document.fonts) { await document.fonts.ready; }
   return Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.getAttribute('src'));
 }"""
+# in the single page, each document's section follows an empty <span id="document-...">
+_PRINT_CSS = '<style>@media print { span[id^="document-"] + section { break-before: page; } }</style>'
 _FOOTER = (
     '<div style="font-size:8px;width:100%;text-align:center;color:#555">'
     '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
@@ -230,10 +232,18 @@ def build_pdf(
     build = subprocess.run(command, capture_output=True, text=True, check=False)
     if build.returncode != 0:
         raise RuntimeError(f"the single-page build failed:\n{(build.stdout + build.stderr)[-3000:]}")
-    page = root / "_build" / "singlehtml" / f"{_root_page(root)}.html"  # the whole book, on its root page
+    single = root / "_build" / "singlehtml"
+    page = single / f"{_root_page(root)}.html"  # the whole book, on its root page
     if not page.is_file():
         raise RuntimeError(f"the single-page build wrote no {page}")
-    print_pdf(page, out, chromium=binary, timeout_s=timeout_s)
+    # Sphinx writes that page under the root document's folder (book/intro.html) but with every link
+    # relative to the output folder (_static/..., _images/...): print a copy that sits there, whose
+    # cross-references (book/intro.html#label) point into itself
+    flat = single / f"{Path(PDF_NAME).stem}.html"
+    text = page.read_text(encoding="utf-8").replace(f'href="{page.relative_to(single).as_posix()}#', 'href="#')
+    text = text.replace("</head>", f"{_PRINT_CSS}</head>", 1)  # every chapter starts a new page
+    atomic_write(flat, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    print_pdf(flat, out, chromium=binary, timeout_s=timeout_s)
     if (root / "_build" / "html").is_dir():
         ship_pdf(root / "_build" / "html", printed=out)
     return out

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -176,25 +177,29 @@ def test_pages_in_a_real_browser(book, tmp_path):
 
 
 def test_the_pdf_holds_every_chapter(book):
-    """`make pdf` on the ci book: one PDF, opened by pypdf, with every chapter's title as a bookmark and on a page."""
+    """`make pdf` on the ci book: a PDF pypdf opens, each chapter a bookmark and the first line of a page."""
     pdf = build_pdf(book["root"])
     assert pdf == book["root"] / "_build" / "pdf" / PDF_NAME
     assert (book["root"] / "_build" / "html" / PDF_NAME).read_bytes() == pdf.read_bytes()  # the intro's link
+
+    def flat(text):  # PDF text wraps lines and uses ligatures ("ﬁ"): compare without either
+        return "".join(unicodedata.normalize("NFKC", text).split())
+
     reader = pypdf.PdfReader(pdf)
     bookmarks, todo = [], list(reader.outline)
     while todo:
         item = todo.pop(0)
         todo[:0] = item if isinstance(item, list) else []
-        bookmarks += [] if isinstance(item, list) else [" ".join(item.title.split())]
-    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+        bookmarks += [] if isinstance(item, list) else [flat(item.title)]
+    page_tops = [flat(page.extract_text())[:200] for page in reader.pages]
     titles = [
-        re.search(r"^# # (.+)$", src.read_text(), flags=re.MULTILINE).group(1).strip()
+        re.search(r"^# # (.+)$", src.read_text(), flags=re.MULTILINE).group(1)
         for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
     ]
     assert len(titles) == 8
-    for title in titles:
+    for title in map(flat, titles):
         assert any(b.startswith(title) for b in bookmarks), f"no bookmark for {title!r}: {bookmarks[:40]}"
-        assert title in text, f"{title!r} is on no page"
+        assert any(top.startswith(title) for top in page_tops), f"no page starts with {title!r}"  # a new page each
     assert len(reader.pages) >= 2 * len(titles)
 
 
