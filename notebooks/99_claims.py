@@ -2,13 +2,15 @@
 # jupyter:
 #   jupytext:
 #     formats: py:percent
+#     notebook_metadata_filter: pvq,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python (pvq)
 #     language: python
-#     name: python3
+#     name: pvq
 # ---
 
 # %% [markdown]

@@ -4,9 +4,10 @@ publishing, the notebook runner and the command line (``pvq.book.cli``).
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.plots`, :mod:`~pvq.book.publish`,
-:mod:`~pvq.book.runner`. They import from lower layers only: :mod:`pvq.common` at the bottom, then
-:mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
-:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`. They import from lower layers only: :mod:`pvq.common`
+at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
+:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
@@ -22,6 +23,7 @@ from .params import (
     WeightTensorsParams,
     check_profile,
 )
+from .pdf import CHROMIUM_ARGS, PDF_NAME, build_pdf, find_chromium, placeholder_pdf, print_pdf, ship_pdf
 from .plots import (
     PRUNE_COLOR,
     QUANT_COLOR,
@@ -65,10 +67,12 @@ from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost
 __all__ = [
     "BENIGN_KERNEL_LINES",
     "CHAPTER_PARAMS",
+    "CHROMIUM_ARGS",
     "CLAIMS",
     "EARLIER_FINE_TUNING_VERDICTS",
     "HEAVY_TAIL_FAMILIES",
     "N_BITS",
+    "PDF_NAME",
     "PROFILES",
     "PRUNE_COLOR",
     "QUANT_COLOR",
@@ -86,6 +90,7 @@ __all__ = [
     "Verdict",
     "WeightTensorsParams",
     "against_earlier",
+    "build_pdf",
     "chain_name",
     "chapter_defaults",
     "check_c1",
@@ -104,10 +109,12 @@ __all__ = [
     "declared_parameters",
     "execute_chapters",
     "failure_message",
+    "find_chromium",
     "glue",
     "glue_values",
     "kernel_log_lines",
     "load_profile",
+    "placeholder_pdf",
     "plot_combining",
     "plot_crossover",
     "plot_heavy_tail",
@@ -119,6 +126,7 @@ __all__ = [
     "plot_table1",
     "plot_tensor_snr",
     "plot_win_vs_kurtosis",
+    "print_pdf",
     "profile_parameters",
     "publish_figure",
     "publish_verdicts",
@@ -126,6 +134,7 @@ __all__ = [
     "render_parameters_cell",
     "save_figure",
     "save_table",
+    "ship_pdf",
     "stale_defaults",
     "verdict_table",
     "write_defaults",

@@ -5,6 +5,7 @@
 - ``imagenet ROOT --arch mobilenet_v2 --method qat --bits 4``: the paper's ImageNet fine-tuning.
 - ``defaults [--write]``: the chapters' parameters cells and ``params/full.yaml`` against the
   defaults of :mod:`pvq.book.params`.
+- ``pdf``: the whole book as one PDF, printed offline by headless Chromium (:mod:`pvq.book.pdf`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..tensors.summaries import (
     recommendations,
     win_share_by_bits,
 )
+from .pdf import build_pdf
 from .plots import plot_tensor_snr, plot_win_vs_kurtosis
 from .profiles import stale_defaults, write_defaults
 from .runner import ChapterFailed, execute_chapters
@@ -126,6 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     dfl.add_argument("--write", action="store_true", help="rewrite the parameters cells and params/full.yaml")
+    pdf = sub.add_parser(
+        "pdf",
+        help="print the whole book as one PDF (after make book)",
+        description=(
+            "Build the book as one HTML page (jupyter-book --builder singlehtml, strict) from the executed chapters "
+            "in book/chapters, and print it offline with headless Chromium once MathJax and every image are done. "
+            "Writes _build/pdf/pvq-book.pdf and copies it to _build/html/pvq-book.pdf, where the intro links to it."
+        ),
+    )
+    pdf.add_argument("--out", type=Path, help="the PDF to write (default: _build/pdf/pvq-book.pdf)")
+    pdf.add_argument("--timeout", type=float, default=180.0, help="longest wait for MathJax, in seconds (default 180)")
     args = parser.parse_args(argv)
 
     if args.command == "defaults":
@@ -135,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         return _analyze(args)
     if args.command == "imagenet":
         return _imagenet(args)
+    if args.command == "pdf":
+        return _pdf(args)
 
     _log_progress_lines()
     start = time.perf_counter()
@@ -202,6 +217,17 @@ def _defaults(args) -> int:
     if problems:
         print("run `python -m pvq defaults --write` to rewrite them from the parameter records", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _pdf(args) -> int:
+    print("building the book as one page and printing it (a minute or two) ...", file=sys.stderr)
+    try:
+        path = build_pdf(out=args.out, timeout_s=args.timeout)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"pvq pdf: error: {err}", file=sys.stderr)
+        return 2
+    print(f"written to {path}")
+    return 0
 
 
 def _model_names() -> list[str]:

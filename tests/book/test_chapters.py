@@ -5,16 +5,20 @@ Everything happens in a temporary copy of the book sources, so a full-profile bo
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pypdf
 import pytest
 
 from pvq.book.claims import CLAIMS
+from pvq.book.pdf import PDF_NAME, build_pdf
 from pvq.book.runner import execute_chapters
 from pvq.finetune.representations import last_mask_update, probe_steps
 from pvq.finetune.trajectories import TRAJECTORY_COLUMNS
@@ -170,6 +174,33 @@ def test_pages_in_a_real_browser(book, tmp_path):
     assert not problems, "\n".join(problems[:20])
     for name in names:
         assert (tmp_path / f"{name}.png").stat().st_size > 50_000
+
+
+def test_the_pdf_holds_every_chapter(book):
+    """`make pdf` on the ci book: a PDF pypdf opens, each chapter a bookmark and the first line of a page."""
+    pdf = build_pdf(book["root"])
+    assert pdf == book["root"] / "_build" / "pdf" / PDF_NAME
+    assert (book["root"] / "_build" / "html" / PDF_NAME).read_bytes() == pdf.read_bytes()  # the intro's link
+
+    def flat(text):  # PDF text wraps lines and uses ligatures ("ﬁ"): compare without either
+        return "".join(unicodedata.normalize("NFKC", text).split())
+
+    reader = pypdf.PdfReader(pdf)
+    bookmarks, todo = [], list(reader.outline)
+    while todo:
+        item = todo.pop(0)
+        todo[:0] = item if isinstance(item, list) else []
+        bookmarks += [] if isinstance(item, list) else [flat(item.title)]
+    page_tops = [flat(page.extract_text())[:200] for page in reader.pages]
+    titles = [
+        re.search(r"^# # (.+)$", src.read_text(), flags=re.MULTILINE).group(1)
+        for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    ]
+    assert len(titles) == 8
+    for title in map(flat, titles):
+        assert any(b.startswith(title) for b in bookmarks), f"no bookmark for {title!r}: {bookmarks[:40]}"
+        assert any(top.startswith(title) for top in page_tops), f"no page starts with {title!r}"  # a new page each
+    assert len(reader.pages) >= 2 * len(titles)
 
 
 def test_the_browser_check_catches_broken_pages(tmp_path):
