@@ -88,7 +88,7 @@ class NotebookRun:
     parameters: dict
 
 
-#: What every kernel writes to its own stderr and that says nothing about the chapter: the
+#: What every kernel writes to its own stderr and that says nothing about the chapter, namely the
 #: transport notice at start-up and the interrupt that the kernel manager sends before shutting a
 #: kernel down. Any other line of the kernel's log is shown when the chapter fails.
 BENIGN_KERNEL_LINES = (
