@@ -17,6 +17,7 @@ synthetic packages and show that each one reports what it must.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -476,3 +477,41 @@ def test_reexport_problems_are_reported():
     assert reexport_problems("pvq.core", wrong_source) == [
         "pvq.core/__init__.py exports 'g' but does not import it from pvq.core.b"
     ]
+
+
+def data_comment_type_lines(text: str) -> list[str]:
+    """First lines of ``#:`` data comments that Sphinx's napoleon would read as ``type: description``.
+
+    A ``#:`` block documents the assignment below it. When that assignment is public and carries no
+    annotation, and the block's first line holds ``": "`` with no back-quoted markup before it,
+    napoleon takes the words before the colon as a type and the strict build fails on the
+    unresolvable reference (an annotated or private name is not affected).
+    """
+    bad, first = [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            first = first or stripped
+            continue
+        if first is not None and re.match(r"[A-Za-z][A-Za-z0-9_]*\s*=", stripped):
+            head = first[2:].split(": ", 1)
+            if len(head) == 2 and "`" not in head[0]:
+                bad.append(first)
+        first = None
+    return bad
+
+
+def test_data_comments_do_not_read_as_types():
+    found = {
+        p.relative_to(ROOT).as_posix(): data_comment_type_lines(p.read_text()) for p in (ROOT / "pvq").rglob("*.py")
+    }
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_a_data_comment_read_as_a_type_is_reported():
+    assert data_comment_type_lines("#: What it says: more.\n#: second: fine\nX = 1\n") == ["#: What it says: more."]
+    assert data_comment_type_lines("#: ``{n: share}`` per bit-width\nX = 1\n") == []
+    assert data_comment_type_lines("#: Formats (:func:`f`): dB.\nX = 1\n") == []  # markup before the colon
+    assert data_comment_type_lines("#: What it says: more.\nX: dict = {}\n") == []  # annotated
+    assert data_comment_type_lines("#: What it says: more.\n_X = 1\n") == []  # private, not documented
+    assert data_comment_type_lines("x = 1  # not a data comment: fine\n") == []
