@@ -1,19 +1,10 @@
 """Headless-Chromium check of a built HTML site, used by the book tests."""
 
 import re
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from pvq.book.pdf import CHROMIUM_ARGS, find_chromium
 
 
 def _pages(html: Path):
@@ -32,11 +23,10 @@ def check_site(html: Path, screenshots: Path | None = None, shot_names: tuple[st
     """
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian chromium is required (make test installs it)"
+    chromium = find_chromium()  # the Chromium `make pdf` prints with; make test installs Debian's
     outside, problems = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
         page = browser.new_page(viewport={"width": 1280, "height": 1600})
         page.on(
             "request",
