@@ -142,7 +142,7 @@ out.glue(lr_headlines(selection, validation_images=P.validation_images, lr_bits=
 styled(selection)
 
 # %% [markdown]
-# Chosen: {glue:md}`lr-choices`. {glue:md}`lr-boundary` Data:
+# Chosen: {glue:md}`lr-choices`. {glue:md}`lr-extended` {glue:md}`lr-boundary` Data:
 # {download}`lr_selection.csv </results/05_fine_tuning/lr_selection.csv>`. Every run below, at
 # every point and length, uses its network's and method's rate.
 #

@@ -54,7 +54,7 @@ class PerLayerParams(ChapterParams):
     n_inputs: int = 64
     chunk_size: int = 32
     max_chunks: int = 64
-    sdp_every: int = 8
+    sdp_every: int = 16
     prune_nodes: int = 50_000_000
     quant_nodes: int = 200_000_000
     scip_max_n: int = 16

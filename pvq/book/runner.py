@@ -9,7 +9,7 @@ written atomically to ``book/chapters/<stem>.ipynb``; a failed one is kept under
 Chapters run ``jobs`` at a time, except those that share work: a notebook whose jupytext header
 names a chain (``pvq: {chain: NAME}``) runs after the previous chapter of the same chain, in one
 slot, so that the later ones reuse the earlier one's cached runs instead of repeating them at
-the same time.
+the same time. Chains start first: they are the longest path of a build.
 
 The build is quiet and says what it does: each chapter logs a line (logger ``pvq.book.runner``)
 when it starts and when it ends, with the time since the start of the run and its own duration.
@@ -64,18 +64,20 @@ def chain_name(source: Path) -> str | None:
 
 
 def _chained(plan: list) -> list[list]:
-    """Group the plan into jobs: each chain's chapters in one job, in order; every other chapter alone."""
-    jobs, by_chain = [], {}
+    """Group the plan into jobs: each chain's chapters in one job, in order; every other chapter alone.
+
+    The chains come first (in order of their first chapter), then the other chapters in order: a
+    chain is the build's longest path (chapters 5–7 train every network of the book), so it starts
+    at once and the short chapters fill the other slots beside it.
+    """
+    alone, by_chain = [], {}
     for source, params in plan:
         name = chain_name(source)
         if name is None:
-            jobs.append([(source, params)])
-        elif name in by_chain:
-            by_chain[name].append((source, params))
+            alone.append([(source, params)])
         else:
-            by_chain[name] = [(source, params)]
-            jobs.append(by_chain[name])
-    return jobs
+            by_chain.setdefault(name, []).append((source, params))
+    return list(by_chain.values()) + alone
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ class FineTuningParams(ChapterParams):
     bn_batches: int = _RECIPE["bn_batches"]
     long_factors: tuple = (2, 4)
     long_bits: tuple = (2,)
-    combine_bits: tuple = (2, 4, 8)
+    combine_bits: tuple = (4, 8)
     combine_sparsity: tuple = (0.5, 0.75)
     probe_points: int = 20
     probe_images: int = _RECIPE["probe_images"]

@@ -35,7 +35,15 @@ from .data import (
     read_idx,
     validation_split,
 )
-from .fairness import SELECTION_COLUMNS, choose_learning_rates, chosen_learning_rates, length_projection, step_costs
+from .fairness import (
+    MAX_GRID_EXTENSIONS,
+    SELECTION_COLUMNS,
+    choose_learning_rates,
+    chosen_learning_rates,
+    grid_extensions,
+    length_projection,
+    step_costs,
+)
 from .findings import (
     ablation_sentence,
     by_arch,
@@ -177,6 +185,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_SUFFIXES",
+    "MAX_GRID_EXTENSIONS",
     "METHODS",
     "MIN_CHANGE_DB",
     "PAPER_RECIPES",
@@ -238,6 +247,7 @@ __all__ = [
     "finetune",
     "format_accuracy",
     "gap_trend_sentence",
+    "grid_extensions",
     "imagenet_base_state",
     "imagenet_spec",
     "imagenet_status",

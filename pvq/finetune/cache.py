@@ -156,6 +156,8 @@ def run_grid(
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Fine-tune every spec (their pretrained networks must be cached); return the runs.
 
+    The runs start longest first (most epochs) and come back in the order of ``specs``.
+
     Returns
     -------
     (table, records) : (pandas.DataFrame, list of dict)
@@ -165,9 +167,14 @@ def run_grid(
     """
     specs = list(dict.fromkeys(specs))
     threads = 1 if executor is not None else 0
-    jobs = [(s, str(cache_dir), data_folder, threads) for s in specs]
+    # longest runs first, so that no worker is left with a long run while the others wait
+    order = sorted(range(len(specs)), key=lambda i: -specs[i].epochs)
+    jobs = [(specs[i], str(cache_dir), data_folder, threads) for i in order]
     results = executor.map(_finetune_job, jobs) if executor is not None else map(_finetune_job, jobs)
-    records = list(tqdm(results, total=len(jobs), desc="fine-tuning runs", disable=not progress))
+    done = list(tqdm(results, total=len(jobs), desc="fine-tuning runs", disable=not progress))
+    records = [None] * len(specs)
+    for i, record in zip(order, done, strict=True):
+        records[i] = record
     table = pd.DataFrame([{c: r.get(c, math.nan) for c in [*RUN_COLUMNS, "base_accuracy"]} for r in records])
     return table, records
 

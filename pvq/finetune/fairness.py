@@ -5,7 +5,9 @@ for pruning, 1e-5 for QAT; :data:`pvq.common.paper.PAPER_RECIPE`). This book doe
 validation split carved out of the training images (:func:`pvq.finetune.data.validation_split`;
 the test images are never used to choose anything): every learning rate of a small grid is tried
 once per network and method (:func:`pvq.finetune.grids.lr_selection_specs`), and
-:func:`choose_learning_rates` keeps the one with the best validation accuracy.
+:func:`choose_learning_rates` keeps the one with the best validation accuracy. A best rate at
+the edge of the grid is no optimum: :func:`grid_extensions` names the next rate beyond it, and
+the selection tries it (up to :data:`MAX_GRID_EXTENSIONS` more rates per network and method).
 
 :func:`step_costs` and :func:`length_projection` read the cost of the runs from their own
 records (seconds against optimiser steps), so that a chapter can state from measured numbers why
@@ -18,15 +20,20 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "MAX_GRID_EXTENSIONS",
     "SELECTION_COLUMNS",
     "choose_learning_rates",
     "chosen_learning_rates",
+    "grid_extensions",
     "length_projection",
     "step_costs",
 ]
 
 #: Columns of the learning-rate selection table (``results/05_fine_tuning/lr_selection.csv``).
 SELECTION_COLUMNS = ["arch", "method", "lr", "val_accuracy", "chosen"]
+
+#: Rounds of :func:`grid_extensions` a selection makes at most (each adds one rate per network and method).
+MAX_GRID_EXTENSIONS = 2
 
 
 def choose_learning_rates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -75,6 +82,49 @@ def chosen_learning_rates(selection: pd.DataFrame) -> dict[tuple[str, str], floa
     missing = sorted({(a, m) for a, m in zip(selection.arch, selection.method, strict=True)} - set(out))
     if missing:
         raise ValueError(f"every learning rate of the grid diverged for {missing}: add smaller values to lr_grid")
+    return out
+
+
+def grid_extensions(selection: pd.DataFrame, grid) -> dict[tuple[str, str], float]:
+    """The next learning rate to try for every (network, method) whose best rate is at an edge of those tried.
+
+    The step is the grid's mean geometric step :math:`s = (\\max/\\min)^{1/(m-1)}` over its
+    ``m`` rates, and the next rate is the edge rate times :math:`s` (best at the largest) or over
+    :math:`s` (best at the smallest), rounded to two significant digits. A grid of fewer than three
+    rates is a coarse check, not a search, and is never extended; nor is a (network, method)
+    whose rates all diverged.
+
+    Parameters
+    ----------
+    selection : pandas.DataFrame
+        :func:`choose_learning_rates`'s table (the rates tried so far).
+    grid : sequence of float
+        The selection grid (``lr_grid``).
+
+    Returns
+    -------
+    dict
+        ``{(network, method): rate}``, empty when every best rate is inside the rates tried.
+    """
+    grid = sorted(float(v) for v in grid)
+    if len(grid) < 3 or selection.empty:
+        return {}
+    step = (grid[-1] / grid[0]) ** (1.0 / (len(grid) - 1))
+    out = {}
+    for (arch, method), g in selection.groupby(["arch", "method"], sort=False):
+        chosen = g.lr[g.chosen.astype(bool)]
+        if chosen.empty:
+            continue
+        best, tried = float(chosen.iloc[0]), g.lr.astype(float)
+        if best == tried.max():
+            nxt = best * step
+        elif best == tried.min():
+            nxt = best / step
+        else:
+            continue
+        nxt = float(f"{nxt:.2g}")
+        if not np.isclose(tried, nxt).any():
+            out[(arch, method)] = nxt
     return out
 
 

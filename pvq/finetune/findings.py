@@ -168,31 +168,43 @@ def longer_headlines(longer: pd.DataFrame) -> dict:
 def lr_headlines(selection: pd.DataFrame, *, validation_images: int, lr_bits: int) -> dict:
     """The learning-rate selection in words: the grid, the split, and each method's choice per network.
 
-    ``selection`` is :func:`pvq.finetune.fairness.choose_learning_rates`. ``lr-choices`` is Markdown,
-    one clause per network (``'resnet_small: QAT 0.001, pruning 0.01'``); ``lr-boundary`` says
-    which choices sit at an end of the grid (where a wider grid might choose otherwise).
+    ``selection`` is :func:`pvq.finetune.fairness.choose_learning_rates`. The grid is the set of
+    rates every (network, method) tried; rates tried beyond it
+    (:func:`pvq.finetune.fairness.grid_extensions`) are named in ``lr-extended``. ``lr-choices``
+    is Markdown, one clause per network (``'resnet_small: QAT 0.001, pruning 0.01'``);
+    ``lr-boundary`` says which choices still sit at an end of the rates their network and method
+    tried (where a wider search might choose otherwise).
 
     Returns
     -------
     dict
         ``lr-grid`` (``'0.001, 0.0033, …'``), ``n-lr``, ``validation-images``, ``lr-bits``,
-        ``lr-point-sparsity``, ``lr-choices``, ``lr-boundary``.
+        ``lr-point-sparsity``, ``lr-choices``, ``lr-extended``, ``lr-boundary``.
     """
     names = {"qat": "QAT", "prune": "pruning", "qat+prune": "QAT + pruning", "fp32": "FP32"}
-    grid = sorted(selection.lr.unique())
+    groups = list(selection.groupby(["arch", "method"], sort=False))
+    tried = [set(g.lr.astype(float)) for _, g in groups]
+    grid = sorted(set.intersection(*tried)) if tried else []
     chosen = selection[selection.chosen.astype(bool)]
     clauses = [
         f"{arch}: " + ", ".join(f"{names.get(r.method, r.method)} {r.lr:g}" for r in g.itertuples())
         for arch, g in chosen.groupby("arch", sort=False)
     ]
-    edge = chosen[chosen.lr.isin([grid[0], grid[-1]])] if grid else chosen.iloc[:0]
+    extended, edge = [], []
+    for ((arch, method), g), rates in zip(groups, tried, strict=True):
+        name = names.get(method, method)
+        extra = sorted(rates - set(grid))
+        if extra:
+            extended.append(f"{name} ({arch}): {', '.join(f'{v:g}' for v in extra)}")
+        best = g.lr[g.chosen.astype(bool)]
+        if len(rates) >= 2 and len(best) and float(best.iloc[0]) in (min(rates), max(rates)):
+            edge.append(f"{name} ({arch}, {float(best.iloc[0]):g})")
     if len(grid) < 2:
         boundary = "With one rate in the grid there is nothing to choose."
-    elif len(edge):
-        where = ", ".join(f"{names.get(r.method, r.method)} ({r.arch}, {r.lr:g})" for r in edge.itertuples())
-        boundary = f"At an end of the grid: {where}; a wider grid might choose otherwise there."
+    elif edge:
+        boundary = f"At an end of the rates tried: {', '.join(edge)}; a wider search might choose otherwise there."
     else:
-        boundary = "Every choice lies inside the grid."
+        boundary = "Every choice lies inside the rates tried."
     return {
         "lr-grid": ", ".join(f"{v:g}" for v in grid),
         "n-lr": len(grid),
@@ -200,6 +212,11 @@ def lr_headlines(selection: pd.DataFrame, *, validation_images: int, lr_bits: in
         "lr-bits": lr_bits,
         "lr-point-sparsity": paired_sparsity(lr_bits),
         "lr-choices": "; ".join(clauses) or "no selection in this build",
+        "lr-extended": (
+            "Best at an end of the grid, so tried beyond it: " + "; ".join(extended) + "."
+            if extended
+            else "No choice fell at an end of the grid, so none was extended."
+        ),
         "lr-boundary": boundary,
     }
 

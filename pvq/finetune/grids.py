@@ -33,7 +33,7 @@ from ..common.executors import DASK_ENV, make_executor
 from ..core.pruning import paired_sparsity
 from .cache import cached_fashion_mnist, default_cache_dir, ensure_pretrained, run_grid
 from .data import ImageData
-from .fairness import choose_learning_rates, chosen_learning_rates
+from .fairness import MAX_GRID_EXTENSIONS, choose_learning_rates, chosen_learning_rates, grid_extensions
 from .recipe import FineTuneSpec, PretrainSpec
 
 __all__ = [
@@ -235,6 +235,16 @@ def _select(p, methods, *, cache_dir, executor, progress) -> pd.DataFrame:
     bases = list(dict.fromkeys(s.base for s in specs))
     ensure_pretrained(bases, cache_dir=cache_dir, executor=executor, data_folder=folder, device=p.device)
     table, _ = run_grid(specs, cache_dir=cache_dir, executor=executor, data_folder=folder, progress=progress)
+    for _ in range(MAX_GRID_EXTENSIONS):  # at most one more rate per network and method a round
+        more = grid_extensions(choose_learning_rates(table), p.lr_grid)
+        if not more:
+            break
+        extra = [
+            run_spec(p, a, m, seed=p.seeds[0], lr=lr, validation=p.validation_images, **_selection_point(p, m))
+            for (a, m), lr in more.items()
+        ]
+        added, _ = run_grid(extra, cache_dir=cache_dir, executor=executor, data_folder=folder, progress=progress)
+        table = pd.concat([table, added], ignore_index=True)
     return choose_learning_rates(table)
 
 

@@ -43,7 +43,8 @@ def test_chains_group_in_order(tmp_path):
     e = _nb(tmp_path, "08_e", "runs")
     assert [chain_name(p) for p in (a, b, c, d, e)] == [None, "runs", "runs", None, "runs"]
     jobs = _chained([(p, {}) for p in (a, b, c, d, e)])
-    assert [[s.stem for s, _ in j] for j in jobs] == [["01_a"], ["05_b", "06_c", "08_e"], ["07_d"]]
+    # the chain first (the build's longest path), then the other chapters in order
+    assert [[s.stem for s, _ in j] for j in jobs] == [["05_b", "06_c", "08_e"], ["01_a"], ["07_d"]]
 
 
 def test_the_book_chains_its_fine_tuning_chapters():

@@ -97,3 +97,19 @@ def test_representation_table_is_long():
     t = representation_table(records)
     assert len(t) == 2 and t.step.tolist() == [0, 10] and set(t.method) == {"qat"}
     assert {"arch", "label", "n_bits", "layer", "snr_db", "cka"} <= set(t.columns)
+
+
+def test_run_grid_starts_the_longest_runs_first_and_answers_in_spec_order(pretrained, tmp_path, monkeypatch):
+    base = pretrained[0]
+    started = []
+
+    def fake_job(args):
+        spec = args[0]
+        started.append(spec.epochs)
+        return {"key": spec.key(), "status": "ok", "epochs": spec.epochs}
+
+    monkeypatch.setattr(cache, "_finetune_job", fake_job)
+    specs = [tiny_spec(base, "qat", n_bits=b, epochs=e) for b, e in [(8, 1), (4, 4), (3, 2), (2, 4)]]
+    table, records = run_grid(specs, cache_dir=tmp_path)
+    assert started == [4, 4, 2, 1]
+    assert [r["key"] for r in records] == [s.key() for s in specs] and table.epochs.tolist() == [1, 4, 2, 4]

@@ -9,6 +9,7 @@ from pvq.finetune.fairness import (
     SELECTION_COLUMNS,
     choose_learning_rates,
     chosen_learning_rates,
+    grid_extensions,
     length_projection,
     step_costs,
 )
@@ -90,3 +91,17 @@ def test_length_projection_scales_every_run():
     assert pr["seconds"] == pytest.approx(13.5)
     assert pr["modelled"] == pytest.approx((2 + 3) + (2 + 6))
     assert pr["whole_pass"] == pytest.approx((2 + 12) + (2 + 24))  # each run four times longer
+
+
+def test_grid_extensions_step_beyond_the_end_that_won():
+    grid = [0.001, 0.0033, 0.01, 0.033, 0.1]
+    rows = [("a", "prune", lr, lr, False) for lr in grid] + [("a", "qat", lr, -lr, False) for lr in grid]
+    rows += [("a", "mid", lr, -abs(lr - 0.01), False) for lr in grid]
+    sel = choose_learning_rates(
+        pd.DataFrame([dict(zip(["arch", "method", "lr", "accuracy", "x"], r, strict=True), status="ok") for r in rows])
+    )
+    # mean geometric step of the grid: 100 ** (1/4) = 3.16; two significant digits
+    assert grid_extensions(sel, grid) == {("a", "prune"): 0.32, ("a", "qat"): 0.00032}
+    assert grid_extensions(sel, grid[:2]) == {}  # two rates: a coarse check, never extended
+    diverged = sel.assign(val_accuracy=math.nan, chosen=False)
+    assert grid_extensions(diverged, grid) == {}

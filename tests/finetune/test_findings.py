@@ -51,10 +51,24 @@ def test_lr_headlines_name_each_choice_and_the_grid_ends():
     h = lr_headlines(sel, validation_images=10000, lr_bits=4)
     assert h["lr-grid"] == "0.001, 0.01" and h["n-lr"] == 2 and h["lr-point-sparsity"] == 0.75
     assert h["lr-choices"] == "r: QAT 0.001, pruning 0.01; m: QAT 0.01"
-    assert h["lr-boundary"].startswith("At an end of the grid: QAT (r, 0.001), pruning (r, 0.01), QAT (m, 0.01)")
+    assert h["lr-boundary"].startswith("At an end of the rates tried: QAT (r, 0.001), pruning (r, 0.01), QAT (m, 0.01)")
+    assert h["lr-extended"].startswith("No choice fell")
     inside = sel.assign(lr=sel.lr.map({0.001: 0.003, 0.01: 0.003}))
     inside = pd.concat([inside, sel.assign(lr=0.0001, chosen=False), sel.assign(lr=0.1, chosen=False)])
-    assert lr_headlines(inside, validation_images=1, lr_bits=2)["lr-boundary"] == "Every choice lies inside the grid."
+    inside_words = lr_headlines(inside, validation_images=1, lr_bits=2)["lr-boundary"]
+    assert inside_words == "Every choice lies inside the rates tried."
+
+
+def test_lr_headlines_keep_the_grid_apart_from_the_rates_tried_beyond_it():
+    grid = [0.001, 0.01, 0.1]
+    rows = [("r", "qat", lr, acc, lr == 0.01) for lr, acc in zip(grid, [0.8, 0.9, 0.7], strict=True)]
+    rows += [("r", "prune", lr, acc, False) for lr, acc in zip(grid, [0.5, 0.6, 0.7], strict=True)]
+    rows += [("r", "prune", 0.32, 0.75, True)]  # extended once: best again at the new end
+    sel = pd.DataFrame(rows, columns=["arch", "method", "lr", "val_accuracy", "chosen"])
+    h = lr_headlines(sel, validation_images=10, lr_bits=4)
+    assert h["lr-grid"] == "0.001, 0.01, 0.1" and h["n-lr"] == 3
+    assert h["lr-extended"] == "Best at an end of the grid, so tried beyond it: pruning (r): 0.32."
+    assert h["lr-boundary"].startswith("At an end of the rates tried: pruning (r, 0.32)")
 
 
 def test_cost_headlines_from_the_measured_line():

@@ -220,3 +220,28 @@ def test_execute_runs_every_spec_at_its_selected_rate(monkeypatch):
     selection, final = ran
     assert all(s.validation for s in selection) and not any(s.validation for s in final)
     assert {(s.method, s.lr) for s in final} == {("qat", 0.01), ("prune", 0.001), ("fp32", 0.01)}
+
+
+def test_a_best_rate_at_the_grid_edge_is_searched_beyond_it(monkeypatch):
+    import pandas as pd
+
+    import pvq.finetune.grids as grids
+
+    monkeypatch.setattr(grids, "cached_fashion_mnist", lambda folder: None)
+    monkeypatch.setattr(grids, "ensure_pretrained", lambda bases, **kw: None)
+    ran = []
+
+    def fake_run_grid(specs, **kw):  # QAT peaks inside the grid, pruning keeps improving up to 0.32
+        ran.append(sorted((s.method, s.lr) for s in specs))
+        score = {"qat": lambda lr: -abs(lr - 0.01), "prune": lambda lr: -abs(lr - 0.3)}
+        rows = [{"arch": s.base.arch, "method": s.method, "lr": s.lr, "status": "ok", "accuracy": score[s.method](s.lr)}
+                for s in specs]  # fmt: skip
+        return pd.DataFrame(rows), []
+
+    monkeypatch.setattr(grids, "run_grid", fake_run_grid)
+    grid = [0.001, 0.0033, 0.01, 0.033, 0.1]
+    p = FineTuningParams(architectures=["resnet_small"], ft_bits=[4], seeds=[0], workers=1, lr_grid=grid)
+    table = grids.select_learning_rates(p, cache_dir="unused")
+    assert ran[1:] == [[("prune", 0.32)], [("prune", 1.0)]]  # two more rounds at most, pruning alone
+    chosen = {m: lr for m, lr, c in zip(table.method, table.lr, table.chosen, strict=True) if c}
+    assert chosen == {"qat": 0.01, "prune": 0.32}
