@@ -3,15 +3,16 @@ publishing, the notebook runner and the command line (``pvq.book.cli``).
 
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
-:mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.plots`, :mod:`~pvq.book.publish`,
-:mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`. They import from lower layers only: :mod:`pvq.common`
-at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
-:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
-(``tests/test_architecture.py`` checks it).
+:mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
+:mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`.
+They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
+:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
+:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
 from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
 from .layer_params import PerLayerParams
+from .pages import PARAMETER_TAGS, hide_parameter_cells
 from .params import (
     HEAVY_TAIL_FAMILIES,
     N_BITS,
@@ -22,11 +23,10 @@ from .params import (
     SetupParams,
     WeightTensorsParams,
     check_profile,
+    field_meanings,
 )
 from .pdf import CHROMIUM_ARGS, PDF_NAME, build_pdf, find_chromium, placeholder_pdf, print_pdf, ship_pdf
 from .plots import (
-    PRUNE_COLOR,
-    QUANT_COLOR,
     plot_combining,
     plot_crossover,
     plot_heavy_tail,
@@ -60,6 +60,7 @@ from .runner import (
     failure_message,
     kernel_log_lines,
 )
+from .theme import CONTEXT, FIGURE_WIDTH, MIN_PIXELS, PALETTE, PRUNE_COLOR, QUANT_COLOR, STYLE, figure_dpi, themed
 from .training_params import FineTuningParams
 from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
 from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
@@ -69,13 +70,19 @@ __all__ = [
     "CHAPTER_PARAMS",
     "CHROMIUM_ARGS",
     "CLAIMS",
+    "CONTEXT",
     "EARLIER_FINE_TUNING_VERDICTS",
+    "FIGURE_WIDTH",
     "HEAVY_TAIL_FAMILIES",
+    "MIN_PIXELS",
     "N_BITS",
+    "PALETTE",
+    "PARAMETER_TAGS",
     "PDF_NAME",
     "PROFILES",
     "PRUNE_COLOR",
     "QUANT_COLOR",
+    "STYLE",
     "VERDICTS",
     "Chapter",
     "ChapterFailed",
@@ -109,9 +116,12 @@ __all__ = [
     "declared_parameters",
     "execute_chapters",
     "failure_message",
+    "field_meanings",
+    "figure_dpi",
     "find_chromium",
     "glue",
     "glue_values",
+    "hide_parameter_cells",
     "kernel_log_lines",
     "load_profile",
     "placeholder_pdf",
@@ -136,6 +146,7 @@ __all__ = [
     "save_table",
     "ship_pdf",
     "stale_defaults",
+    "themed",
     "verdict_table",
     "write_defaults",
 ]

@@ -25,9 +25,11 @@ class PerLayerParams(ChapterParams):
     Attributes
     ----------
     profile : {'ci', 'full'}
+        Parameter profile: ``'full'`` (the book) or ``'ci'`` (fast, for tests).
     layers : dict of str to list of str
         Runnable model (``'mobilenet_v2'``, ``'efficientnet_lite0'``, ``'minilm_l6'``) → layer names.
     n_bits : tuple of int
+        Bit-widths of the comparison points (INT-b against pruning at ``1 - b/16``).
     n_inputs : int
         Calibration images / text passages (≥ 8).
     chunk_size : int
@@ -46,6 +48,7 @@ class PerLayerParams(ChapterParams):
     dask_scheduler : str
         Address of a Dask scheduler (empty: local processes; ``$PVQ_DASK_SCHEDULER`` also works).
     seed : int
+        Seed of the calibration inputs (image crops, text passages).
     """
 
     profile: str = "full"

@@ -19,6 +19,8 @@ record is displayed as the record of the run.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ __all__ = [
     "SetupParams",
     "WeightTensorsParams",
     "check_profile",
+    "field_meanings",
 ]
 
 PROFILES: tuple[str, ...] = ("ci", "full")
@@ -55,6 +58,43 @@ def check_profile(profile: str) -> str:
     return profile
 
 
+def field_meanings(cls) -> dict[str, str]:
+    """``{field: first sentence of its description}`` from the numpydoc ``Attributes`` of ``cls``.
+
+    Inline markup is reduced to its text (````x```` → ``x``, ``:func:`~a.b`` → ``b``). A field
+    listed without a description (``profile : {'ci', 'full'}``) gets its type; entries naming
+    several fields (``a, b : int``) give the same meaning to each.
+    """
+    doc = inspect.getdoc(cls) or ""
+    lines = doc.split("\n")
+    try:
+        start = lines.index("Attributes") + 2
+    except ValueError:
+        return {}
+    out, names, kind, text = {}, [], "", []
+
+    def flush():
+        words = " ".join(text).strip() or kind
+        first = re.split(r"(?<=[a-z0-9)])\. ", words, maxsplit=1)[0].rstrip(".")
+        first = re.sub(r":\w+:`~?([^`]*?)`", lambda m: m.group(1).split(".")[-1], first).replace("``", "")
+        for n in names:
+            out[n] = first
+
+    for line in lines[start:]:
+        if line and not line.startswith(" "):
+            if names:
+                flush()
+            head, _, kind = line.partition(" : ")
+            names, text = [n.strip() for n in head.split(",")], []
+        elif line.strip():
+            text.append(line.strip())
+        elif names and not text:
+            continue
+    if names:
+        flush()
+    return out
+
+
 class ChapterParams:
     """Shared construction and display of the parameter records."""
 
@@ -63,14 +103,33 @@ class ChapterParams:
         """The record of the parameters defined in ``namespace`` (a chapter's ``globals()``).
 
         Every field found in ``namespace`` is taken (the parameters cell and papermill's injected
-        values); a field the chapter does not declare keeps its default.
+        values); a field the chapter does not declare keeps its default and is left out of
+        :meth:`to_frame`.
         """
-        return cls(**{f.name: namespace[f.name] for f in dataclasses.fields(cls) if f.name in namespace})
+        given = {f.name: namespace[f.name] for f in dataclasses.fields(cls) if f.name in namespace}
+        record = cls(**given)
+        object.__setattr__(record, "_declared", tuple(given))
+        return record
 
     def to_frame(self) -> pd.DataFrame:
-        """The parameters as a two-column table (the record of the run)."""
-        rows = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
-        return pd.DataFrame(rows, columns=["parameter", "value"]).set_index("parameter")
+        """The parameters as a table (the record of the run): ``value`` and ``meaning`` by parameter.
+
+        A record made by :meth:`from_namespace` lists the parameters its chapter declares;
+        otherwise every field. The meaning is the first sentence of the field's description
+        (:func:`field_meanings`); a list value is shown comma-separated.
+        """
+        meanings = field_meanings(type(self))
+        names = getattr(self, "_declared", None) or [f.name for f in dataclasses.fields(self)]
+
+        def shown(v):
+            if isinstance(v, tuple | list):
+                return ", ".join(str(x) for x in v)
+            if isinstance(v, dict):
+                return "; ".join(f"{k}: {shown(x)}" for k, x in v.items())
+            return str(v)
+
+        rows = [(n, shown(getattr(self, n)), meanings.get(n, "")) for n in names]
+        return pd.DataFrame(rows, columns=["parameter", "value", "meaning"]).set_index("parameter")
 
     def _repr_html_(self) -> str:
         return self.to_frame().to_html()
@@ -83,6 +142,7 @@ class SetupParams(ChapterParams):
     Attributes
     ----------
     profile : {'ci', 'full'}
+        Parameter profile: ``'full'`` (the book) or ``'ci'`` (fast, for tests).
     n_bits : tuple of int
         Bit-widths compared (each in 1..15, below the 16-bit FP16 baseline of the paper,
         :data:`pvq.core.pruning.BASELINE_BITS`).
@@ -107,6 +167,7 @@ class DistributionsParams(ChapterParams):
     Attributes
     ----------
     profile : {'ci', 'full'}
+        Parameter profile: ``'full'`` (the book) or ``'ci'`` (fast, for tests).
     n_bits : tuple of int
         Bit-widths, each paired with sparsity ``1 - b/16``.
     grid : {'signed', 'symmetric'}
@@ -190,6 +251,7 @@ class WeightTensorsParams(ChapterParams):
     Attributes
     ----------
     profile : {'ci', 'full'}
+        Parameter profile: ``'full'`` (the book) or ``'ci'`` (fast, for tests).
     models : tuple of str
         Offline short names (:data:`pvq.tensors.checkpoints.MODELS`), checkpoint paths, or online names
         (``torchvision:<name>``, ``hf:<org>/<name>``).

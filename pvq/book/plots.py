@@ -1,7 +1,9 @@
 """Figures of the book. Each function takes tidy data and returns a matplotlib Figure.
 
 No global ``pyplot`` state is touched: figures are built with
-:class:`matplotlib.figure.Figure` directly, so they never leak or show by themselves.
+:class:`matplotlib.figure.Figure` directly, so they never leak or show by themselves. Every
+figure is drawn in the book's theme (:func:`pvq.book.theme.themed`) at the width of the text
+column (:data:`pvq.book.theme.FIGURE_WIDTH`); panels that do not fit side by side are stacked.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from ..core.pruning import BASELINE_BITS, paired_bits, paired_sparsity
+from .theme import FIGURE_WIDTH, PRUNE_COLOR, QUANT_COLOR, themed
 
 __all__ = [
-    "PRUNE_COLOR",
-    "QUANT_COLOR",
     "plot_combining",
     "plot_crossover",
     "plot_heavy_tail",
@@ -32,10 +33,21 @@ __all__ = [
     "plot_win_vs_kurtosis",
 ]
 
-QUANT_COLOR = "#1f77b4"
-PRUNE_COLOR = "#d62728"
+W = FIGURE_WIDTH
 
 
+def _panels(n: int, *, height: float, cols: int = 2):
+    """A figure of ``n`` panels, at most ``cols`` side by side, each row ``height`` inches high."""
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(W, height * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+@themed
 def plot_normal_comparison(
     curves: pd.DataFrame,
     levels: pd.DataFrame,
@@ -61,8 +73,9 @@ def plot_normal_comparison(
         Probability mass that pruning moves to 0 (drawn as an arrow); by default ``sparsity``.
     """
     spike = sparsity if spike is None else spike
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    ax_d, ax_e, ax_s = fig.subplots(1, 3)
+    fig = Figure(figsize=(W, 6.4), layout="constrained")
+    panels = fig.subplot_mosaic([["d", "e"], ["s", "s"]])
+    ax_d, ax_e, ax_s = panels["d"], panels["e"], panels["s"]
     ax_d.plot(curves.w, curves.density, color="0.5", lw=1.2, label="original density")
     ax_d.vlines(
         levels.level,
@@ -84,24 +97,25 @@ def plot_normal_comparison(
         arrowprops={"arrowstyle": "->", "color": PRUNE_COLOR},
     )
     ax_d.set(ylim=(0, top), xlabel="w", ylabel="density", title="distributions after compression")
-    ax_d.legend(fontsize=7, loc="upper left")
+    ax_d.legend(loc="upper left")
     ax_e.plot(curves.w, curves.quant_weighted_error, color=QUANT_COLOR, label=f"INT{n_bits}")
     ax_e.plot(curves.w, curves.prune_weighted_error, color=PRUNE_COLOR, label=f"{sparsity:.0%} pruning")
     ax_e.set(xlabel="w", ylabel="(w - F(w))² p(w)", title="squared error weighted by density", yscale="log")
     ax_e.set_ylim(bottom=max(1e-6, float(curves.quant_weighted_error[curves.quant_weighted_error > 0].min())))
-    ax_e.legend(fontsize=8)
+    ax_e.legend()
     x = [paired_sparsity(b) for b in snr.n_bits]
     ax_s.plot(x, snr.quant_snr_db, "o-", color=QUANT_COLOR, label="quantization")
     ax_s.plot(x, snr.prune_snr_db, "s-", color=PRUNE_COLOR, label="pruning")
     for b, xx, q in zip(snr.n_bits, x, snr.quant_snr_db, strict=True):
-        ax_s.annotate(f"INT{b}", (xx, q), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax_s.annotate(f"INT{b}", (xx, q), textcoords="offset points", xytext=(4, 4))
     ax_s.set(xlabel=f"compression (pruned share 1 - b/{BASELINE_BITS})", ylabel="SNR (dB)", title="SNR vs compression")
     ax_s.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax_s.legend(fontsize=8)
+    ax_s.legend()
     ax_s.grid(alpha=0.3)
     return fig
 
 
+@themed
 def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
     """Figure 2: pruning SNR and quantization SNR vs kurtosis, and who wins where.
 
@@ -110,8 +124,9 @@ def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
     sweep : DataFrame
         Columns ``kurtosis, n_bits, sparsity, quant_snr_db, prune_snr_db``.
     """
-    fig = Figure(figsize=(13, 3.9), layout="constrained")
-    ax_p, ax_q, ax_m = fig.subplots(1, 3)
+    fig = Figure(figsize=(W, 6.6), layout="constrained")
+    panels = fig.subplot_mosaic([["p", "q"], ["m", "m"]])
+    ax_p, ax_q, ax_m = panels["p"], panels["q"], panels["m"]
     bits = sorted(sweep.n_bits.unique())
     cmap = colormaps["viridis"]
     for i, b in enumerate(bits):
@@ -122,7 +137,7 @@ def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
     for ax, what in ((ax_p, "pruning"), (ax_q, "quantization")):
         ax.set(xscale="log", xlabel="kurtosis (Pearson)", ylabel="SNR (dB)", title=f"{what} SNR")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(ncol=2)
     pivot = sweep.pivot_table(index="n_bits", columns="kurtosis", values="quant_snr_db") - sweep.pivot_table(
         index="n_bits", columns="kurtosis", values="prune_snr_db"
     )
@@ -145,6 +160,7 @@ def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
     return fig
 
 
+@themed
 def plot_crossover(crossover: pd.DataFrame) -> Figure:
     """Largest bit-width at which pruning wins, vs kurtosis, one line per distribution family.
 
@@ -153,7 +169,7 @@ def plot_crossover(crossover: pd.DataFrame) -> Figure:
     crossover : DataFrame
         Columns ``family, kurtosis, max_prune_win_bits``.
     """
-    fig = Figure(figsize=(7, 4), layout="constrained")
+    fig = Figure(figsize=(W, 4), layout="constrained")
     ax = fig.subplots()
     for fam, g in crossover.groupby("family", sort=False):
         g = g.sort_values("kurtosis")
@@ -165,10 +181,11 @@ def plot_crossover(crossover: pd.DataFrame) -> Figure:
         title="where pruning starts to win depends on the tail family",
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
+@themed
 def plot_storage(table: pd.DataFrame) -> Figure:
     """Sparsity needed to match INT-b storage under each sparse format.
 
@@ -177,7 +194,7 @@ def plot_storage(table: pd.DataFrame) -> Figure:
     table : DataFrame
         Columns ``n_bits, format, equivalent_sparsity``.
     """
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    fig = Figure(figsize=(W, 4), layout="constrained")
     ax = fig.subplots()
     for fmt, g in table.groupby("format", sort=False):
         ax.plot(g.n_bits, g.equivalent_sparsity, "o-", label=fmt)
@@ -188,10 +205,11 @@ def plot_storage(table: pd.DataFrame) -> Figure:
     )
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.grid(alpha=0.3)
-    ax.legend(title="format", fontsize=8)
+    ax.legend(title="format")
     return fig
 
 
+@themed
 def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title: str = "") -> Figure:
     """Figure 3 left: pruning SNR against quantization SNR, one point per tensor and bit-width.
 
@@ -200,7 +218,7 @@ def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title:
     df : DataFrame
         Columns ``n_bits, sparsity, prune_snr_db`` and ``quant_col``.
     """
-    fig = Figure(figsize=(6.2, 5.6), layout="constrained")
+    fig = Figure(figsize=(W, 5.6), layout="constrained")
     ax = fig.subplots()
     bits = sorted(df.n_bits.unique(), reverse=True)
     cmap = colormaps["viridis"]
@@ -210,14 +228,15 @@ def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title:
                    label=f"INT{b} vs {g.sparsity.iloc[0]:.2%}")  # fmt: skip
     hi = float(np.nanmax([df[quant_col].max(), df.prune_snr_db.max(), 1.0])) * 1.05
     ax.plot([0, hi], [0, hi], color="k", lw=1)
-    ax.text(hi * 0.62, hi * 0.55, "y = x", fontsize=8)
+    ax.text(hi * 0.62, hi * 0.55, "y = x")
     ax.set(xlim=(0, hi), ylim=(0, hi), xlabel="quantization SNR (dB)", ylabel="pruning SNR (dB)",
            title=title or "every tensor: above the line, pruning wins")  # fmt: skip
-    ax.legend(fontsize=7, markerscale=2)
+    ax.legend(markerscale=2)
     ax.grid(alpha=0.3)
     return fig
 
 
+@themed
 def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col: str = "quant_snr_db") -> Figure:
     """Figure 3 right: which method wins against the tensor's kurtosis, per bit-width.
 
@@ -231,7 +250,7 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     boundary : DataFrame
         Columns ``n_bits, boundary_kurtosis`` (:func:`pvq.tensors.summaries.kurtosis_boundary`).
     """
-    fig = Figure(figsize=(7.5, 4.6), layout="constrained")
+    fig = Figure(figsize=(W, 4.4), layout="constrained")
     ax = fig.subplots()
     rng = np.random.default_rng(0)
     jitter = rng.uniform(-0.28, 0.28, len(df))
@@ -244,11 +263,12 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     ax.set(xscale="log", xlabel="tensor kurtosis (Pearson)", ylabel=f"bits b (pruning 1 - b/{BASELINE_BITS})",
            title="who wins, by tensor kurtosis")  # fmt: skip
     ax.set_yticks(sorted(df.n_bits.unique()))
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(loc="lower right")
     ax.grid(alpha=0.3, axis="x")
     return fig
 
 
+@themed
 def plot_per_layer(table: pd.DataFrame) -> Figure:
     """Figure 4: per layer and comparison point, the SDP bounds and the exact optima of both prunings.
 
@@ -265,9 +285,9 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
         :func:`pvq.layerwise.tables.comparison_table`, one row per (model, layer, n_bits).
     """
     layers = list(dict.fromkeys(zip(table.model, table.layer, strict=True)))
-    cols = min(4, len(layers))
+    cols = min(3, len(layers))
     rows = math.ceil(len(layers) / cols)
-    fig = Figure(figsize=(3.6 * cols, 3.0 * rows + 0.5), layout="constrained")
+    fig = Figure(figsize=(W, 2.5 * rows + 1.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     bars = (("quant_sdp_paper", -0.2, 2, 0.25, "quant. SDP bounds, paper's plain"),
             ("quant_sdp", -0.12, 5, 0.35, "quant. SDP bounds, strengthened"))  # fmt: skip
@@ -290,18 +310,19 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
             ax.plot(x - 0.12, t["quant_GPTQ_db"], "_", color=QUANT_COLOR, ms=9, label="GPTQ")
         if "prune_magnitude + refit_db" in t:
             ax.plot(x + 0.12, t["prune_magnitude + refit_db"], "_", color=PRUNE_COLOR, ms=9, label="magnitude + refit")
-        ax.set_title(f"{model}\n{layer}", fontsize=8)
-        ax.set_xticks(x, [f"{b}b" for b in x], fontsize=7)
+        ax.set_title(f"{model}\n{layer}")
+        ax.set_xticks(x, [f"{b}b" for b in x])
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(alpha=0.3)
     for ax in axes[len(layers) :]:
         ax.set_visible(False)
     axes[0].set_ylabel("layer SNR (dB)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=7)
+    fig.legend(handles, labels, loc="outside lower center", ncol=3)
     return fig
 
 
+@themed
 def plot_table1(
     t1: pd.DataFrame, baselines: pd.DataFrame | None = None, ablation: pd.DataFrame | None = None
 ) -> Figure:
@@ -313,8 +334,7 @@ def plot_table1(
     Error bars are ± one standard deviation over seeds; the dashed line is the FP32 baseline.
     """
     archs = list(dict.fromkeys(t1.arch))
-    fig = Figure(figsize=(4.2 * len(archs), 3.4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(archs), squeeze=False)).ravel()
+    fig, axes = _panels(len(archs), height=3.8)
 
     def bits(t, method):
         return t[f"bits_{method}"].to_numpy() if f"bits_{method}" in t else t.n_bits.to_numpy(float)
@@ -333,20 +353,20 @@ def plot_table1(
             ax.axhline(100 * float(baselines[baselines.arch == arch].accuracy.iloc[0]), ls="--", color="0.4",
                        lw=1, label="FP32 baseline")  # fmt: skip
         x = t.n_bits.to_numpy()
-        ax.set_xticks(x, [f"{b}\n{paired_sparsity(b):.0%}" for b in x], fontsize=7)
-        ax.set_title(arch, fontsize=9)
-        ax.set_xlabel("measured bits per weight (sparsity of the paired pruning)", fontsize=8)
+        ax.set_xticks(x, [f"{b}\n{paired_sparsity(b):.0%}" for b in x])
+        ax.set_title(arch)
+        ax.set_xlabel("measured bits per weight (sparsity of the paired pruning)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
-    axes[0].legend(fontsize=7)
+    axes[0].legend()
     return fig
 
 
+@themed
 def plot_longer(longer: pd.DataFrame) -> Figure:
     """Longer fine-tuning: accuracy against the epochs multiple, per architecture and point."""
     keys = list(dict.fromkeys(zip(longer.arch, longer.n_bits, strict=True)))
-    fig = Figure(figsize=(3.0 * len(keys), 3.0), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False)).ravel()
+    fig, axes = _panels(len(keys), height=3.2)
     for ax, (arch, b) in zip(axes, keys, strict=True):
         t = longer[(longer.arch == arch) & (longer.n_bits == b)].sort_values("factor")
         ax.errorbar(t.factor, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
@@ -355,14 +375,15 @@ def plot_longer(longer: pd.DataFrame) -> Figure:
                     color=PRUNE_COLOR, capsize=2, label=f"{paired_sparsity(b):.2%} pruned")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_xticks(t.factor, [f"{f:g}×" for f in t.factor])
-        ax.set_title(f"{arch}, INT{b} vs {paired_sparsity(b):.2%}", fontsize=8)
-        ax.set_xlabel("fine-tuning length", fontsize=8)
+        ax.set_title(f"{arch}, INT{b} vs {paired_sparsity(b):.2%}")
+        ax.set_xlabel("fine-tuning length")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend()
     axes[0].set_ylabel("test accuracy (%)")
     return fig
 
 
+@themed
 def plot_combining(front: pd.DataFrame) -> Figure:
     """Figure 5: accuracy against average bits per weight.
 
@@ -370,8 +391,7 @@ def plot_combining(front: pd.DataFrame) -> Figure:
     squares, and each base bit-width's combined models a line from its quantized model.
     """
     archs = list(dict.fromkeys(front.arch))
-    fig = Figure(figsize=(4.4 * len(archs), 3.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(archs), squeeze=False)).ravel()
+    fig, axes = _panels(len(archs), height=3.8)
     for ax, arch in zip(axes, archs, strict=True):
         t = front[front.arch == arch]
         q = t[t.kind == "quantized"].sort_values("avg_bits")
@@ -389,14 +409,15 @@ def plot_combining(front: pd.DataFrame) -> Figure:
             ax.plot(xs, ys, markers[i % len(markers)] + "-", color=colormaps["viridis"](i / max(1, c.n_bits.nunique())),
                     ms=5, lw=1, label=f"INT{int(b)} + pruning")  # fmt: skip
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("average bits per weight (non-zeros × bit-width)", fontsize=8)
-        ax.set_title(arch, fontsize=9)
+        ax.set_xlabel("average bits per weight (non-zeros × bit-width)")
+        ax.set_title(arch)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend(fontsize=7)
+    axes[0].legend()
     return fig
 
 
+@themed
 def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Figure:
     """Representation similarity to the original network over fine-tuning, QAT vs pruning, per point.
 
@@ -405,8 +426,7 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
     before fine-tuning, is an open marker at 0, apart from the line of the fine-tuning itself.
     """
     keys = list(dict.fromkeys(summary.arch))
-    fig = Figure(figsize=(4.4 * len(keys), 3.4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False)).ravel()
+    fig, axes = _panels(len(keys), height=3.6)
     for ax, arch in zip(axes, keys, strict=True):
         t = summary[summary.arch == arch]
         for (method, label), g in t.groupby(["method", "label"], sort=False):
@@ -422,9 +442,9 @@ def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Fi
                     ms=3, lw=1, label=label)  # fmt: skip
             ax.plot(g0.progress, g0[metric], "o" if method == "qat" else "s", mfc="none", color=color, ms=6)
         ax.axvline(0.75, color="0.5", lw=0.8, ls=":")
-        ax.set_xlabel("fraction of fine-tuning (open: compressed, before; dotted: mask fixed)", fontsize=8)
-        ax.set_title(arch, fontsize=9)
+        ax.set_xlabel("fraction of fine-tuning (open: compressed, before; dotted: mask fixed)")
+        ax.set_title(arch)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel({"snr_db": "activation SNR vs original (dB)", "cka": "linear CKA vs original"}[metric])
-    axes[-1].legend(fontsize=6, ncol=2)
+    axes[-1].legend(ncol=2)
     return fig

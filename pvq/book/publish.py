@@ -16,6 +16,7 @@ import pandas as pd
 from ..common.files import atomic_write
 from ..common.paths import results_dir
 from .claims import verdict_table
+from .theme import figure_dpi
 
 __all__ = ["Chapter", "glue", "glue_values", "publish_figure", "publish_verdicts", "save_figure", "save_table"]
 
@@ -25,8 +26,13 @@ def save_table(df: pd.DataFrame, stem: str, name: str) -> Path:
     return atomic_write(results_dir(stem) / f"{name}.csv", lambda p: df.to_csv(p, index=False))
 
 
-def save_figure(fig, stem: str, name: str, *, dpi: int = 150) -> Path:
-    """Save a matplotlib figure to ``results/<stem>/<name>.png`` atomically; return the path."""
+def save_figure(fig, stem: str, name: str, *, dpi: int | None = None) -> Path:
+    """Save a matplotlib figure to ``results/<stem>/<name>.png`` atomically; return the path.
+
+    The default resolution puts at least :data:`pvq.book.theme.MIN_PIXELS` pixels across the
+    figure (:func:`pvq.book.theme.figure_dpi`), twice the widest text column of the book.
+    """
+    dpi = dpi or figure_dpi(fig.get_figwidth())
     return atomic_write(
         results_dir(stem) / f"{name}.png", lambda p: fig.savefig(p, dpi=dpi, bbox_inches="tight", format="png")
     )

@@ -37,6 +37,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..common.paths import RESULTS_ENV, book_root, notebook_sources
+from .pages import hide_parameter_cells
 from .params import check_profile
 from .profiles import declared_parameters, profile_parameters
 
@@ -248,6 +249,7 @@ class ChapterFailed(RuntimeError):
 
 def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, timeout: int) -> NotebookRun:
     import jupytext
+    import nbformat
     import papermill
     from traitlets.config import Config
 
@@ -287,6 +289,9 @@ def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, time
         raise
     finally:
         Path(klog).unlink(missing_ok=True)
+    executed = nbformat.read(tmp, as_version=4)
+    if hide_parameter_cells(executed):  # the page shows a parameter table instead
+        nbformat.write(executed, tmp)
     os.replace(tmp, out)
     return NotebookRun(source.stem, out, time.perf_counter() - start, parameters)
 

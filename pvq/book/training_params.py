@@ -29,6 +29,7 @@ class FineTuningParams(ChapterParams):
     Attributes
     ----------
     profile : {'ci', 'full'}
+        Parameter profile: ``'full'`` (the book) or ``'ci'`` (fast, for tests).
     architectures : tuple of str
         Networks trained from scratch on Fashion-MNIST (``'resnet_small'``, ``'mobilenet_small'``).
     ft_bits : tuple of int
@@ -73,7 +74,9 @@ class FineTuningParams(ChapterParams):
         Test images in the representation probe (a modest fixed set: a probe costs about one and a
         half training steps, ``benchmarks/bench_probe.py``).
     workers : int
+        Local worker processes for the runs.
     dask_scheduler : str
+        Address of a Dask scheduler (empty: local processes; ``$PVQ_DASK_SCHEDULER`` also works).
     device : {'auto', 'cpu', 'cuda'}
         ``'auto'`` trains on a CUDA GPU when one is present.
     data_folder : str

@@ -1,6 +1,7 @@
 """The chapters' parameter records: defaults, validation naming the parameter, from_namespace."""
 
 import dataclasses
+import re
 
 import pytest
 
@@ -12,6 +13,7 @@ from pvq.book.params import (
     SetupParams,
     WeightTensorsParams,
     check_profile,
+    field_meanings,
 )
 from pvq.book.profiles import CHAPTER_PARAMS
 from pvq.book.training_params import FineTuningParams
@@ -175,3 +177,17 @@ def test_learning_rate_grid_is_sorted_and_may_be_empty():
     assert p.lr_grid == (0.001, 0.01) and p.ablation_bits == (2, 4)
     none = FineTuningParams(lr_grid=[], validation_images=0, ablation_bits=[])
     assert none.lr_grid == () and none.ablation_bits == ()  # no selection: every method at lr; no ablation
+
+
+def test_parameter_tables_list_what_the_chapter_declares_with_its_meaning():
+    for cls in (SetupParams, DistributionsParams, WeightTensorsParams, PerLayerParams, FineTuningParams):
+        meanings = field_meanings(cls)
+        fields = [f.name for f in dataclasses.fields(cls)]
+        assert set(meanings) == set(fields), cls.__name__  # every field documented, nothing else
+        vague = {n: m for n, m in meanings.items() if re.fullmatch(r"[\w ,{}'|]*", m) and " " not in m.strip()}
+        assert not vague, f"{cls.__name__}: fields with only a type, no meaning: {vague}"
+    p = DistributionsParams.from_namespace({"profile": "ci", "n_bits": [2, 4], "seed": 1, "unrelated": 5})
+    table = p.to_frame()
+    assert table.index.tolist() == ["profile", "n_bits", "seed"] and table.loc["n_bits", "value"] == "2, 4"
+    assert table.loc["n_bits", "meaning"] == "Bit-widths, each paired with sparsity 1 - b/16"
+    assert len(DistributionsParams().to_frame()) == len(dataclasses.fields(DistributionsParams))

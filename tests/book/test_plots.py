@@ -11,8 +11,6 @@ from scipy import stats
 
 from pvq.book import plots
 from pvq.book.plots import (
-    PRUNE_COLOR,
-    QUANT_COLOR,
     plot_combining,
     plot_crossover,
     plot_heavy_tail,
@@ -26,6 +24,7 @@ from pvq.book.plots import (
     plot_win_vs_kurtosis,
 )
 from pvq.book.publish import save_figure
+from pvq.book.theme import PRUNE_COLOR, QUANT_COLOR
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -219,7 +218,7 @@ def per_layer_table(layers):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize(("n_layers", "grid"), [(1, (1, 1)), (2, (1, 2)), (5, (2, 4))])
+@pytest.mark.parametrize(("n_layers", "grid"), [(1, (1, 1)), (2, (1, 2)), (5, (2, 3))])
 def test_plot_per_layer(results_tmp, n_layers, grid):
     layers = [("mobilenet_v2", f"features.{i}.conv.0.0") for i in range(n_layers)]
     fig = plot_per_layer(per_layer_table(layers))
