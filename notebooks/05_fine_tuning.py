@@ -86,9 +86,9 @@ imagenet_arch = "mobilenet_v2"
 imagenet_epochs = 20
 
 # %%
-from pvq.book.plots import plot_longer, plot_table1
 from pvq.book.publish import Chapter
 from pvq.book.training_params import FineTuningParams
+from pvq.book.training_plots import plot_longer, plot_table1
 from pvq.book.training_verdicts import against_earlier, check_c5, check_c6
 from pvq.common.paper import paper_values
 from pvq.common.paths import results_dir

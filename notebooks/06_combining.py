@@ -67,9 +67,9 @@ device = "auto"
 data_folder = ""
 
 # %%
-from pvq.book.plots import plot_combining
 from pvq.book.publish import Chapter
 from pvq.book.training_params import FineTuningParams
+from pvq.book.training_plots import plot_combining
 from pvq.book.training_verdicts import against_earlier, check_c9
 from pvq.finetune.findings import combining_headlines, lr_headlines
 from pvq.finetune.grids import combine_specs, execute, select_learning_rates, table1_specs

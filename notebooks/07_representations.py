@@ -76,9 +76,9 @@ device = "auto"
 data_folder = ""
 
 # %%
-from pvq.book.plots import plot_representations
 from pvq.book.publish import Chapter
 from pvq.book.training_params import FineTuningParams
+from pvq.book.training_plots import plot_representations
 from pvq.book.training_verdicts import check_c7
 from pvq.finetune.grids import control_specs, execute, longer_specs, table1_specs
 from pvq.finetune.representation_findings import recovery_headlines, representation_headlines

@@ -4,10 +4,11 @@ publishing, the notebook runner and the command line (``pvq.book.cli``).
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
-:mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`.
-They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
-:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
-:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`~pvq.book.training_plots`, :mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`,
+:mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`. They import from lower layers only: :mod:`pvq.common`
+at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
+:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
@@ -27,15 +28,11 @@ from .params import (
 )
 from .pdf import CHROMIUM_ARGS, PDF_NAME, build_pdf, find_chromium, placeholder_pdf, print_pdf, ship_pdf
 from .plots import (
-    plot_combining,
     plot_crossover,
     plot_heavy_tail,
-    plot_longer,
     plot_normal_comparison,
     plot_per_layer,
-    plot_representations,
     plot_storage,
-    plot_table1,
     plot_tensor_snr,
     plot_win_vs_kurtosis,
 )
@@ -60,8 +57,20 @@ from .runner import (
     failure_message,
     kernel_log_lines,
 )
-from .theme import CONTEXT, FIGURE_WIDTH, MIN_PIXELS, PALETTE, PRUNE_COLOR, QUANT_COLOR, STYLE, figure_dpi, themed
+from .theme import (
+    CONTEXT,
+    FIGURE_WIDTH,
+    MIN_PIXELS,
+    PALETTE,
+    PRUNE_COLOR,
+    QUANT_COLOR,
+    STYLE,
+    figure_dpi,
+    panels,
+    themed,
+)
 from .training_params import FineTuningParams
+from .training_plots import plot_combining, plot_longer, plot_representations, plot_table1
 from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
 from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
 
@@ -124,6 +133,7 @@ __all__ = [
     "hide_parameter_cells",
     "kernel_log_lines",
     "load_profile",
+    "panels",
     "placeholder_pdf",
     "plot_combining",
     "plot_crossover",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["PARAMETER_TAGS", "hide_parameter_cells"]
 
-#: Tags of the cells that hold parameters: the chapter's own and papermill's injected one.
+#: Tags of the cells that hold parameters (the chapter's own and papermill's injected one).
 PARAMETER_TAGS = ("parameters", "injected-parameters")
 
 

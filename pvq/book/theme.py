@@ -17,8 +17,10 @@ import functools
 import math
 
 import matplotlib as mpl
+import numpy as np
 import seaborn as sns
 from cycler import cycler
+from matplotlib.figure import Figure
 
 __all__ = [
     "CONTEXT",
@@ -29,6 +31,7 @@ __all__ = [
     "QUANT_COLOR",
     "STYLE",
     "figure_dpi",
+    "panels",
     "themed",
 ]
 
@@ -73,3 +76,17 @@ def themed(plot):
             return plot(*args, **kwargs)
 
     return wrapper
+
+
+def panels(n: int, *, height: float, cols: int = 2):
+    """A :data:`FIGURE_WIDTH`-wide figure of ``n`` panels, at most ``cols`` side by side, rows ``height`` inches high.
+
+    Returns ``(figure, axes)`` with the ``n`` axes in reading order; the grid's spare cells are hidden.
+    """
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(FIGURE_WIDTH, height * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]

@@ -5,7 +5,7 @@ import struct
 import matplotlib as mpl
 import pytest
 
-from pvq.book import plots
+from pvq.book import plots, training_plots
 from pvq.book.publish import save_figure
 from pvq.book.theme import FIGURE_WIDTH, MIN_PIXELS, figure_dpi, themed
 
@@ -37,7 +37,7 @@ def test_themed_leaves_the_global_style_alone():
 
 
 def test_every_plot_is_themed_and_text_column_wide(results_tmp):
-    public = [getattr(plots, n) for n in plots.__all__]
+    public = [getattr(m, n) for m in (plots, training_plots) for n in m.__all__]
     assert all(hasattr(f, "__wrapped__") for f in public)  # drawn inside themed()
     fig = plots.plot_per_layer(per_layer_table([("m", "l0"), ("m", "l1")]))
     assert fig.get_figwidth() == pytest.approx(FIGURE_WIDTH)
