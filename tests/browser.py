@@ -100,7 +100,8 @@ SLACK_PX = 2
 
 # Runs in the page: lets lazy images, MathJax and fonts settle, then measures what is on screen.
 # Code inside a closed <details> (Jupyter Book's hide-input fold) is not on screen; the text column
-# is the width of the first paragraph of the article's sections.
+# is the width of the first paragraph of the article's sections (a body paragraph, not one inside a
+# padded box such as an admonition, when there is one).
 _READING_JS = """async () => {
   document.querySelectorAll('img[loading="lazy"]').forEach(i => { i.loading = 'eager'; });
   await Promise.all(Array.from(document.images).filter(i => !i.complete)
@@ -109,7 +110,7 @@ _READING_JS = """async () => {
   if (document.fonts) { await document.fonts.ready; }
 
   const article = document.querySelector('article') || document.querySelector('main') || document.body;
-  const paragraph = article.querySelector('section p');
+  const paragraph = article.querySelector('section > p') || article.querySelector('section p');
   const all = selector => Array.from(article.querySelectorAll(selector));
   const shown = el => {
     const box = el.getBoundingClientRect();

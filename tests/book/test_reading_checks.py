@@ -3,8 +3,9 @@
 One good page passes; every broken page differs from it in one property and is reported for
 exactly that problem. The pages mimic Jupyter Book's HTML: notebook cells (``div.cell_input pre``),
 ``hide-input`` folds (a closed ``<details>``), MathJax's display container, figures and tables in
-an article whose text column is 688 px wide. Images get their natural size from the PNG file and
-their displayed size from CSS.
+an article whose text column is 688 px wide (a narrower boxed summary comes first: the column is
+measured on a body paragraph). Images get their natural size from the PNG file and their displayed
+size from CSS.
 """
 
 from pathlib import Path
@@ -117,6 +118,7 @@ def page(parts: dict[str, str]) -> str:
     return (
         f"<!DOCTYPE html><html><head><style>{STYLE}</style></head><body>"
         '<article class="bd-article"><section id="chapter"><h1>A chapter</h1>'
+        '<div class="admonition" style="padding: 0 40px"><p>In short: a boxed summary, narrower.</p></div>'
         f"<p>The text column.</p>\n{body}\n</section></article></body></html>"
     )
 
