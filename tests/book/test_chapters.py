@@ -24,7 +24,7 @@ from pvq.finetune.representations import last_mask_update, probe_steps
 from pvq.finetune.trajectories import TRAJECTORY_COLUMNS
 
 from ..analytic.test_errors import DIGEST_NORMAL
-from ..browser import check_site
+from ..browser import check_reading, check_site
 from ..conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -174,6 +174,13 @@ def test_pages_in_a_real_browser(book, tmp_path):
     assert not problems, "\n".join(problems[:20])
     for name in names:
         assert (tmp_path / f"{name}.png").stat().st_size > 50_000
+
+
+def test_chapters_read_like_a_paper(book):
+    """As a reader sees them: no injected cell, little visible code, nothing wider than the column,
+    wide sharp figures with alt text, caption numbers that are the paper's (tests/browser.py's limits)."""
+    problems = check_reading(book["root"] / "_build" / "html")
+    assert not problems, f"{len(problems)} reading problems:\n" + "\n".join(problems)
 
 
 def test_the_pdf_holds_every_chapter(book):
