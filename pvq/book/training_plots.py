@@ -86,7 +86,7 @@ def plot_longer(longer: pd.DataFrame) -> Figure:
 def plot_combining(front: pd.DataFrame) -> Figure:
     """Figure 5: accuracy against average bits per weight.
 
-    Quantized models with only their natural sparsity are crosses, pruned FP16 models red
+    Quantized models with only their natural sparsity are crosses, pruned FP16 models
     squares, and each base bit-width's combined models a line from its quantized model. The bits
     axis is logarithmic with plain-number ticks (1, 1.5, 2, 3, 4, …); one legend below the panels serves them all.
     """
