@@ -42,9 +42,12 @@ def _pct(v: float, digits: int = 2) -> str:
 def page_table(table: pd.DataFrame):
     """``table`` as the page shows it: index hidden, the book's compact table style (class ``dataframe``).
 
-    Returns a :class:`pandas.io.formats.style.Styler`; the cells are shown as they are.
+    The class ``whole-words`` keeps the book's stylesheet from breaking a word across lines
+    (``resnet_small``, ``accuracy``): the cells wrap at spaces only, which these tables leave
+    narrower than the text column. Returns a :class:`pandas.io.formats.style.Styler`; the cells
+    are shown as they are.
     """
-    return table.style.hide(axis="index").set_table_attributes('class="dataframe"')
+    return table.style.hide(axis="index").set_table_attributes('class="dataframe whole-words"')
 
 
 def lr_selection_display(selection: pd.DataFrame) -> pd.DataFrame:

@@ -99,7 +99,7 @@ def test_shapes_display():
 
 def test_page_table_hides_the_index_and_uses_the_compact_style():
     html = page_table(shapes_display(per_point())).to_html()
-    assert 'class="dataframe"' in html and "SNR step 0 (dB)" in html and ">0<" not in html
+    assert 'class="dataframe whole-words"' in html and "SNR step 0 (dB)" in html and ">0<" not in html
 
 
 def shapes():
