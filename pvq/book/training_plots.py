@@ -96,7 +96,8 @@ def plot_combining(front: pd.DataFrame) -> Figure:
         t = front[front.arch == arch]
         q = t[t.kind == "quantized"].sort_values("avg_bits")
         p = t[t.kind == "pruned"].sort_values("avg_bits")
-        ax.plot(q.avg_bits, 100 * q.accuracy_mean, "x", color=QUANT_COLOR, ms=7, mew=2,
+        # the crosses above the combined lines that start at them
+        ax.plot(q.avg_bits, 100 * q.accuracy_mean, "x", color=QUANT_COLOR, ms=7, mew=2, zorder=3,
                 label="quantized (natural sparsity only)")  # fmt: skip
         ax.plot(p.avg_bits, 100 * p.accuracy_mean, "s--", color=PRUNE_COLOR, ms=4, lw=1, label="pruned (FP16)")
         c = t[t.kind == "combined"]
