@@ -5,15 +5,20 @@ Built like :mod:`pvq.book.plots` (no ``pyplot`` state, the book's theme, the tex
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from ..core.pruning import BASELINE_BITS, paired_bits, paired_sparsity
-from .theme import PRUNE_COLOR, QUANT_COLOR, panels, themed
+from ..finetune.trajectories import MIN_CHANGE_DB
+from .theme import FIGURE_WIDTH, PRUNE_COLOR, QUANT_COLOR, panels, themed
 
-__all__ = ["plot_combining", "plot_longer", "plot_representations", "plot_table1"]
+__all__ = ["plot_combining", "plot_longer", "plot_representation_shapes", "plot_representations", "plot_table1"]
 
 
 @themed
@@ -81,16 +86,18 @@ def plot_longer(longer: pd.DataFrame) -> Figure:
 def plot_combining(front: pd.DataFrame) -> Figure:
     """Figure 5: accuracy against average bits per weight.
 
-    Quantized models with only their natural sparsity are crosses, pruned FP16 models red
-    squares, and each base bit-width's combined models a line from its quantized model.
+    Quantized models with only their natural sparsity are crosses, pruned FP16 models
+    squares, and each base bit-width's combined models a line from its quantized model. The bits
+    axis is logarithmic with plain-number ticks (1, 1.5, 2, 3, 4, …); one legend below the panels serves them all.
     """
     archs = list(dict.fromkeys(front.arch))
-    fig, axes = panels(len(archs), height=3.8)
+    fig, axes = panels(len(archs), height=3.4)
     for ax, arch in zip(axes, archs, strict=True):
         t = front[front.arch == arch]
         q = t[t.kind == "quantized"].sort_values("avg_bits")
         p = t[t.kind == "pruned"].sort_values("avg_bits")
-        ax.plot(q.avg_bits, 100 * q.accuracy_mean, "x", color=QUANT_COLOR, ms=7, mew=2,
+        # the crosses above the combined lines that start at them
+        ax.plot(q.avg_bits, 100 * q.accuracy_mean, "x", color=QUANT_COLOR, ms=7, mew=2, zorder=3,
                 label="quantized (natural sparsity only)")  # fmt: skip
         ax.plot(p.avg_bits, 100 * p.accuracy_mean, "s--", color=PRUNE_COLOR, ms=4, lw=1, label="pruned (FP16)")
         c = t[t.kind == "combined"]
@@ -103,42 +110,118 @@ def plot_combining(front: pd.DataFrame) -> Figure:
             ax.plot(xs, ys, markers[i % len(markers)] + "-", color=colormaps["viridis"](i / max(1, c.n_bits.nunique())),
                     ms=5, lw=1, label=f"INT{int(b)} + pruning")  # fmt: skip
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("average bits per weight (non-zeros × bit-width)")
+        ax.xaxis.set_major_locator(LogLocator(base=2, subs=(1.0, 1.5)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlabel("average bits per weight")
         ax.set_title(arch)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend()
+    handles, labels = _unique_entries(axes)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 2), frameon=False)
     return fig
 
 
+def _unique_entries(axes) -> tuple[list, list[str]]:
+    """The legend entries of all ``axes``, each label once, in the order they first appear."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    return list(entries.values()), list(entries)
+
+
+def _point_bits(method: str, g: pd.DataFrame) -> int:
+    """The comparison point of a run kind: its bits for QAT, the paired bits of its sparsity for pruning."""
+    return int(g.n_bits.iloc[0]) if method == "qat" else paired_bits(g.sparsity.iloc[0])
+
+
+#: Panel title and legend title of each method in :func:`plot_representations`.
+_METHOD_NAMES = {"qat": ("QAT", "QAT"), "prune": ("pruning", "pruning (share removed)")}
+
+
 @themed
-def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db") -> Figure:
+def plot_representations(summary: pd.DataFrame, *, metric: str = "snr_db", by_method: bool = True) -> Figure:
     """Representation similarity to the original network over fine-tuning, QAT vs pruning, per point.
 
-    The FP32 control (method ``'fp32'``: fine-tuned without compression), when present, is the
-    black line: what fine-tuning alone does to the representations. Step 0, the network compressed
-    before fine-tuning, is an open marker at 0, apart from the line of the fine-tuning itself.
+    One row of panels per architecture; with ``by_method`` (the default) QAT and pruning each get
+    their own column, a shared y axis per row, and a legend below their column; otherwise both
+    share one full-width panel per architecture. Within a method, darker is more compressed
+    (fewer bits, or the larger pruned share). The FP32 control (method ``'fp32'``: fine-tuned
+    without compression), when present, is the black line in every panel: what fine-tuning alone
+    does to the representations. Step 0, the network compressed before fine-tuning, is an open
+    marker at 0, apart from the line of the fine-tuning itself; the dotted line is where the
+    pruning mask is fixed (the recipe's 75%).
     """
-    keys = list(dict.fromkeys(summary.arch))
-    fig, axes = panels(len(keys), height=3.6)
-    for ax, arch in zip(axes, keys, strict=True):
+    archs = list(dict.fromkeys(summary.arch))
+    methods = [m for m in ("qat", "prune") if (summary.method == m).any()]
+    columns = [[m] for m in methods] if by_method and len(methods) > 1 else [methods]
+    fig = Figure(figsize=(FIGURE_WIDTH, (2.7 if len(columns) > 1 else 2.5) * len(archs) + 1.0), layout="constrained")
+    axes = fig.subplots(len(archs), len(columns), squeeze=False, sharex=True, sharey="row")
+    for row, arch in enumerate(archs):
         t = summary[summary.arch == arch]
-        for (method, label), g in t.groupby(["method", "label"], sort=False):
-            g = g.sort_values("progress")
-            g0, g = g[g.step == 0], g[g.step > 0]
-            if method == "fp32":
-                ax.plot(g.progress, g[metric], "k.-", lw=1.5, ms=4, label=label)
-                continue
-            b = int(g.n_bits.iloc[0]) if method == "qat" else paired_bits(g.sparsity.iloc[0])
-            shade = max(0.35 + 0.65 * (8 - b) / 6, 0.2)  # darker for fewer bits; floored for b > 8
-            color = QUANT_COLOR if method == "qat" else PRUNE_COLOR
-            ax.plot(g.progress, g[metric], "o-" if method == "qat" else "s--", color=color, alpha=min(shade, 1.0),
-                    ms=3, lw=1, label=label)  # fmt: skip
-            ax.plot(g0.progress, g0[metric], "o" if method == "qat" else "s", mfc="none", color=color, ms=6)
-        ax.axvline(0.75, color="0.5", lw=0.8, ls=":")
-        ax.set_xlabel("fraction of fine-tuning (open: compressed, before; dotted: mask fixed)")
-        ax.set_title(arch)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel({"snr_db": "activation SNR vs original (dB)", "cka": "linear CKA vs original"}[metric])
-    axes[-1].legend(ncol=2)
+        for col, shown in enumerate(columns):
+            ax = axes[row, col]
+            for method in shown:
+                groups = t[t.method == method].groupby("label", sort=False)
+                kinds = sorted(groups, key=lambda kv, m=method: _point_bits(m, kv[1]))
+                color = QUANT_COLOR if method == "qat" else PRUNE_COLOR
+                shades = sns.light_palette(color, len(kinds) + 2, reverse=True)[: len(kinds)]  # fewest bits darkest
+                for (label, g), shade in zip(kinds, shades, strict=True):
+                    g = g.sort_values("progress")
+                    g0, g = g[g.step == 0], g[g.step > 0]
+                    name = label.removesuffix(" pruning") if len(columns) > 1 else label
+                    ax.plot(g.progress, g[metric], "o-" if method == "qat" else "s--", color=shade, ms=3, lw=1.2,
+                            label=name)  # fmt: skip
+                    ax.plot(g0.progress, g0[metric], "o" if method == "qat" else "s", mfc="none", color=shade, ms=6)
+            control = t[(t.method == "fp32") & (t.step > 0)].sort_values("progress")
+            if len(control):
+                ax.plot(control.progress, control[metric], "k.-", lw=1.5, ms=4, label="FP32 control")
+            ax.axvline(0.75, color="0.5", lw=0.8, ls=":")
+            ax.set_title(f"{arch}: {_METHOD_NAMES[shown[0]][0]}" if len(shown) == 1 else arch)
+            ax.grid(alpha=0.3)
+        axes[row, 0].set_ylabel({"snr_db": "activation SNR (dB)", "cka": "linear CKA"}[metric])
+    for col, shown in enumerate(columns):
+        ax = axes[-1, col]
+        ax.set_xlabel("fraction of fine-tuning")
+        title = _METHOD_NAMES[shown[0]][1] if len(shown) == 1 else None
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=3 if len(columns) > 1 else 4, title=title,
+                  frameon=False, handlelength=1.8, columnspacing=1.0)  # fmt: skip
+    return fig
+
+
+#: Order and names of the run kinds in :func:`plot_representation_shapes`.
+_SHAPE_METHODS = {"qat": "QAT", "prune": "pruning", "fp32": "FP32 control"}
+
+
+@themed
+def plot_representation_shapes(shapes: pd.DataFrame, *, min_change_db: float = MIN_CHANGE_DB) -> Figure:
+    """How far each trajectory climbs back and where it ends, per method: box and strip plots (seaborn).
+
+    ``shapes`` is :func:`pvq.finetune.trajectories.representation_shapes`, one row per (network,
+    point, length, layer). Left: ``climb_db`` :math:`= v_T - v_\\min`, the climb back from the
+    lowest point; a trajectory *returns* above the dashed line at ``min_change_db``. Right:
+    ``drift_db`` :math:`= v_T - v_0`, the end against the network compressed before fine-tuning;
+    it *drifts away* below the dashed line at ``-min_change_db``. Each dot is one trajectory
+    (infinite values, such as the control's drift from an identical network, are left out).
+    """
+    kinds = [m for m in _SHAPE_METHODS if (shapes.method == m).any()]
+    colors = {"qat": QUANT_COLOR, "prune": PRUNE_COLOR, "fp32": "0.35"}
+    fig, axes = panels(2, height=3.2)
+    panels_ = (("climb_db", "climb back from the lowest point (dB)", min_change_db),
+               ("drift_db", "end − step 0 (dB)", -min_change_db))  # fmt: skip
+    for ax, (column, ylabel, line) in zip(axes, panels_, strict=True):
+        t = shapes[shapes.method.isin(kinds)].replace([np.inf, -np.inf], np.nan).dropna(subset=[column])
+        t = t.assign(kind=t.method.map(_SHAPE_METHODS))
+        order = [_SHAPE_METHODS[m] for m in kinds]
+        palette = {_SHAPE_METHODS[m]: colors[m] for m in kinds}
+        with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 the deprecated ``vert``
+            warnings.filterwarnings("ignore", message=".*vert: bool was deprecated", category=DeprecationWarning)
+            sns.boxplot(data=t, x="kind", y=column, hue="kind", order=order, hue_order=order, palette=palette, ax=ax,
+                        showfliers=False, width=0.55, boxprops={"alpha": 0.35}, legend=False)  # fmt: skip
+        sns.stripplot(data=t, x="kind", y=column, hue="kind", order=order, hue_order=order, palette=palette, ax=ax,
+                      size=3.5, jitter=0.2, alpha=0.8, legend=False)  # fmt: skip
+        ax.axhline(line, color="0.3", ls="--", lw=1)
+        ax.set_xlabel("")
+        ax.set_ylabel(ylabel)
+        ax.set_title({"climb_db": "returns above the line", "drift_db": "drifts away below the line"}[column])
     return fig

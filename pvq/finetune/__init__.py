@@ -6,7 +6,8 @@ Modules: :mod:`~pvq.finetune.data`, :mod:`~pvq.finetune.networks`, :mod:`~pvq.fi
 :mod:`~pvq.finetune.loop`, :mod:`~pvq.finetune.cache`, :mod:`~pvq.finetune.grids`,
 :mod:`~pvq.finetune.fairness`, :mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.trajectories`,
 :mod:`~pvq.finetune.findings`, :mod:`~pvq.finetune.representation_findings`,
-:mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`. They import from lower layers
+:mod:`~pvq.finetune.reader_tables`, :mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`.
+They import from lower layers
 only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
 :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
 (``tests/test_architecture.py`` checks it).
@@ -121,6 +122,16 @@ from .qat import (
     round_ste,
     scale_parameters,
 )
+from .reader_tables import (
+    METHOD_NAMES,
+    combining_box,
+    combining_wins_display,
+    lr_selection_display,
+    natural_display,
+    page_table,
+    representation_box,
+    shapes_display,
+)
 from .recipe import (
     METHODS,
     FineTuneSpec,
@@ -187,6 +198,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_GRID_EXTENSIONS",
     "METHODS",
+    "METHOD_NAMES",
     "MIN_CHANGE_DB",
     "PAPER_RECIPES",
     "PROBE_BN_BATCHES",
@@ -230,8 +242,10 @@ __all__ = [
     "clamp_scales",
     "combine_points",
     "combine_specs",
+    "combining_box",
     "combining_headlines",
     "combining_wins",
+    "combining_wins_display",
     "compare_representations",
     "control_specs",
     "cost_headlines",
@@ -264,11 +278,14 @@ __all__ = [
     "longer_table",
     "lr_headlines",
     "lr_method",
+    "lr_selection_display",
     "lr_selection_specs",
     "mse_scale",
+    "natural_display",
     "natural_sparsity",
     "natural_sparsity_sentence",
     "one_shot_prune",
+    "page_table",
     "pareto_front",
     "point_gap_sentence",
     "prepare_images",
@@ -286,6 +303,7 @@ __all__ = [
     "recovery_headlines",
     "recovery_why",
     "reestimate_bn",
+    "representation_box",
     "representation_headlines",
     "representation_shapes",
     "representation_summary",
@@ -299,6 +317,7 @@ __all__ = [
     "scale_parameters",
     "select_learning_rates",
     "shape_shares",
+    "shapes_display",
     "shapes_per_point",
     "spec_digest",
     "step_costs",

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -21,7 +22,13 @@ from pvq.book.plots import (
 )
 from pvq.book.publish import save_figure
 from pvq.book.theme import PRUNE_COLOR, QUANT_COLOR
-from pvq.book.training_plots import plot_combining, plot_longer, plot_representations, plot_table1
+from pvq.book.training_plots import (
+    plot_combining,
+    plot_longer,
+    plot_representation_shapes,
+    plot_representations,
+    plot_table1,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -316,16 +323,24 @@ def test_plot_combining(results_tmp):
     fig = plot_combining(front)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
-    assert legend_labels(ax) == [
+    (legend,) = fig.legends  # one legend below the panels, off the data
+    assert [t.get_text() for t in legend.get_texts()] == [
         "quantized (natural sparsity only)",
         "pruned (FP16)",
         "INT4 + pruning",
         "INT8 + pruning",
     ]
+    assert ax.get_legend() is None
     assert ax.get_title() == "resnet_small" and ax.get_ylabel() == "test accuracy (%)"
-    assert ax.get_xlabel() == "average bits per weight (non-zeros × bit-width)" and ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "average bits per weight" and ax.get_xscale() == "log"
+    fig.canvas.draw()
+    ticks = {t.get_text() for t in ax.get_xticklabels() if t.get_visible()}
+    assert {"2", "3", "4", "6"} <= ticks  # plain numbers, not powers of two
     int8 = ax.lines[3]  # each combined line starts at its quantized model
     np.testing.assert_allclose(int8.get_xdata(), [7.0, 1.8, 3.5])
+    two = plot_combining(pd.concat([front, front.assign(arch="mobilenet_small")]))
+    assert len(two.axes) == 2 and len(two.legends) == 1
+    assert len(two.legends[0].get_texts()) == 4  # each entry once for both panels
     check_saved(fig, results_tmp, "combining")
 
 
@@ -340,24 +355,46 @@ def representation_summary(methods=(("qat", "INT4", 4, 0.0), ("prune", "75% prun
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize(("metric", "ylabel"), [("snr_db", "activation SNR vs original (dB)"),
-                                                 ("cka", "linear CKA vs original")])  # fmt: skip
+@pytest.mark.parametrize(("metric", "ylabel"), [("snr_db", "activation SNR (dB)"), ("cka", "linear CKA")])
 def test_plot_representations(results_tmp, metric, ylabel):
     summary = representation_summary(
         (("qat", "INT4", 4, 0.0), ("prune", "75% pruning", None, 0.75), ("fp32", "FP32 fine-tuned", None, 0.0))
     )
     fig = plot_representations(summary, metric=metric)
-    assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per architecture
-    assert [ax.get_title() for ax in fig.axes] == ["resnet_small", "mobilenet_small"]
-    assert fig.axes[0].get_ylabel() == ylabel
-    assert fig.axes[0].get_xlabel() == "fraction of fine-tuning (open: compressed, before; dotted: mask fixed)"
-    assert legend_labels(fig.axes[-1]) == ["INT4", "75% pruning", "FP32 fine-tuned"]
+    assert isinstance(fig, Figure) and len(fig.axes) == 4  # a row per architecture, a column per method
+    assert [ax.get_title() for ax in fig.axes] == [
+        "resnet_small: QAT", "resnet_small: pruning", "mobilenet_small: QAT", "mobilenet_small: pruning",
+    ]  # fmt: skip
+    assert fig.axes[0].get_ylabel() == ylabel and fig.axes[2].get_ylabel() == ylabel
+    assert [ax.get_xlabel() for ax in fig.axes[2:]] == ["fraction of fine-tuning"] * 2
+    # a legend below each column's bottom panel, off the data; pruning's entries without the method's name
+    assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is None
+    assert legend_labels(fig.axes[2]) == ["INT4", "FP32 control"]
+    assert legend_labels(fig.axes[3]) == ["75%", "FP32 control"]
+    assert fig.axes[3].get_legend().get_title().get_text() == "pruning (share removed)"
+    assert fig.axes[3].get_legend().get_bbox_to_anchor().y0 < fig.axes[3].get_window_extent().y0
     qat_line, qat_start = fig.axes[0].lines[:2]  # step 0 (compressed, before fine-tuning) apart from the line
     assert qat_line.get_xdata().tolist() == [0.5, 1.0] and qat_start.get_xdata().tolist() == [0.0]
     assert qat_start.get_linestyle() == "None" and qat_start.get_markerfacecolor() == "none"
-    fp32 = [line for line in fig.axes[0].lines if line.get_label() == "FP32 fine-tuned"]
-    assert len(fp32) == 1 and fp32[0].get_color() == "k"  # the control is the black line
+    for ax in fig.axes:  # the control is the black line of every panel
+        fp32 = [line for line in ax.lines if line.get_label() == "FP32 control"]
+        assert len(fp32) == 1 and fp32[0].get_color() == "k"
     check_saved(fig, results_tmp, f"representations-{metric}")
+
+
+def test_plot_representations_in_one_panel_per_architecture():
+    summary = representation_summary()
+    fig = plot_representations(summary, by_method=False)
+    assert [ax.get_title() for ax in fig.axes] == ["resnet_small", "mobilenet_small"]  # stacked, full width
+    assert legend_labels(fig.axes[-1]) == ["INT4", "75% pruning"]
+
+
+def test_plot_representations_darker_for_more_compression():
+    summary = representation_summary((("qat", "INT8", 8, 0.0), ("qat", "INT2", 2, 0.0)))
+    ax = plot_representations(summary).axes[0]
+    lines = {line.get_label(): line for line in ax.lines if not line.get_label().startswith("_")}
+    luminance = {k: sum(to_rgb(v.get_color())) for k, v in lines.items()}
+    assert luminance["INT2"] < luminance["INT8"]
 
 
 def test_plot_representations_draws_every_bit_width_of_the_parameters():
@@ -365,3 +402,26 @@ def test_plot_representations_draws_every_bit_width_of_the_parameters():
     for b in (2, 8, 12, 15):
         summary = representation_summary((("qat", f"INT{b}", b, 0.0), ("prune", "p", None, 1 - b / 16)))
         assert isinstance(plot_representations(summary), Figure), b
+
+
+def shapes_frame():
+    rows = []
+    for method, climb, drift in (("qat", [0.1, 0.2, 0.9], [-1.0, -2.0, 0.3]), ("prune", [1.0, 2.0, 0.1], [1, 2, 3]),
+                                 ("fp32", [0.0, 0.0, 0.0], [-np.inf] * 3)):  # fmt: skip
+        for layer, (c, d) in enumerate(zip(climb, drift, strict=True)):
+            rows.append({"arch": "resnet_small", "method": method, "layer": f"l{layer}", "climb_db": c, "drift_db": d})
+    return pd.DataFrame(rows)
+
+
+def test_plot_representation_shapes(results_tmp):
+    fig = plot_representation_shapes(shapes_frame(), min_change_db=0.5)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    climb, drift = fig.axes
+    assert (climb.get_ylabel(), drift.get_ylabel()) == ("climb back from the lowest point (dB)", "end − step 0 (dB)")
+    assert [t.get_text() for t in climb.get_xticklabels()] == ["QAT", "pruning", "FP32 control"]
+    # one dot per trajectory; the control's infinite drift (from an identical network) is left out
+    assert sum(len(c.get_offsets()) for c in climb.collections if len(c.get_offsets())) == 9
+    assert sum(len(c.get_offsets()) for c in drift.collections if len(c.get_offsets())) == 6
+    assert [line.get_ydata()[0] for line in climb.lines if line.get_linestyle() == "--"] == [0.5]
+    assert [line.get_ydata()[0] for line in drift.lines if line.get_linestyle() == "--"] == [-0.5]
+    check_saved(fig, results_tmp, "representation-shapes")
