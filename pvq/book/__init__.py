@@ -4,7 +4,7 @@ publishing, the notebook runner and the command line (``pvq.book.cli``).
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
-:mod:`~pvq.book.training_plots`, :mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`,
+:mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`,
 :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`. They import from lower layers only: :mod:`pvq.common`
 at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
 :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
@@ -32,6 +32,7 @@ from .plots import (
     plot_heavy_tail,
     plot_normal_comparison,
     plot_per_layer,
+    plot_snr_margin,
     plot_storage,
     plot_tensor_snr,
     plot_win_vs_kurtosis,
@@ -57,6 +58,7 @@ from .runner import (
     failure_message,
     kernel_log_lines,
 )
+from .tables import SHARE_COLUMNS, TABLE_FORMATS, TABLE_HEADERS, column_format, percent_table, readable, snr_by_grid
 from .theme import (
     CONTEXT,
     FIGURE_WIDTH,
@@ -91,7 +93,10 @@ __all__ = [
     "PROFILES",
     "PRUNE_COLOR",
     "QUANT_COLOR",
+    "SHARE_COLUMNS",
     "STYLE",
+    "TABLE_FORMATS",
+    "TABLE_HEADERS",
     "VERDICTS",
     "Chapter",
     "ChapterFailed",
@@ -122,6 +127,7 @@ __all__ = [
     "check_profile",
     "claims_markdown",
     "collect_claims",
+    "column_format",
     "declared_parameters",
     "execute_chapters",
     "failure_message",
@@ -134,6 +140,7 @@ __all__ = [
     "kernel_log_lines",
     "load_profile",
     "panels",
+    "percent_table",
     "placeholder_pdf",
     "plot_combining",
     "plot_crossover",
@@ -142,6 +149,7 @@ __all__ = [
     "plot_normal_comparison",
     "plot_per_layer",
     "plot_representations",
+    "plot_snr_margin",
     "plot_storage",
     "plot_table1",
     "plot_tensor_snr",
@@ -150,11 +158,13 @@ __all__ = [
     "profile_parameters",
     "publish_figure",
     "publish_verdicts",
+    "readable",
     "render_full_profile",
     "render_parameters_cell",
     "save_figure",
     "save_table",
     "ship_pdf",
+    "snr_by_grid",
     "stale_defaults",
     "themed",
     "verdict_table",

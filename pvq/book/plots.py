@@ -12,18 +12,22 @@ import math
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib import colormaps
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ..core.pruning import BASELINE_BITS, paired_sparsity
-from .theme import FIGURE_WIDTH, PRUNE_COLOR, QUANT_COLOR, themed
+from .theme import FIGURE_WIDTH, PALETTE, PRUNE_COLOR, QUANT_COLOR, themed
 
 __all__ = [
     "plot_crossover",
     "plot_heavy_tail",
     "plot_normal_comparison",
     "plot_per_layer",
+    "plot_snr_margin",
     "plot_storage",
     "plot_tensor_snr",
     "plot_win_vs_kurtosis",
@@ -250,6 +254,46 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     ax.set_yticks(sorted(df.n_bits.unique()))
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+#: Colours of the sources of Figure 3.1: this book's models, then the paper's released data.
+_SOURCE_COLORS = (PALETTE.as_hex()[2], PALETTE.as_hex()[7])
+
+
+@themed
+def plot_snr_margin(margins: pd.DataFrame) -> Figure:
+    """Figure 3.1: over tensors, how far quantization's SNR is ahead of pruning's, per bit-width.
+
+    One violin per comparison point (INT-b against pruning ``1 - b/16``), split in two halves
+    when two sources are compared (the first on the left); dashed lines
+    are the quartiles, the violins are cut at the extreme tensors. Below the zero line pruning wins.
+
+    Parameters
+    ----------
+    margins : DataFrame
+        Columns ``source, n_bits, sparsity, margin_db`` (:func:`pvq.tensors.summaries.snr_margins`
+        of each source, stacked); one or two sources.
+    """
+    sources = list(dict.fromkeys(margins.source))
+    if not 1 <= len(sources) <= len(_SOURCE_COLORS):
+        raise ValueError(f"one or two sources can be drawn, got {sources}")
+    colors = dict(zip(sources, _SOURCE_COLORS, strict=False))
+    bits = sorted(margins.n_bits.unique())
+    fig = Figure(figsize=(W, 4.6), layout="constrained")
+    ax = fig.subplots()
+    sns.violinplot(data=margins, x="n_bits", y="margin_db", hue="source", order=bits, hue_order=sources,
+                   palette=colors, split=len(sources) == 2, inner="quart", cut=0, density_norm="width",
+                   linewidth=0.8, legend=False, ax=ax)  # fmt: skip
+    ax.axhline(0.0, color=PRUNE_COLOR, lw=1.5, zorder=0.9)
+    sparsity = margins.groupby("n_bits").sparsity.first()
+    ax.set_xticks(range(len(bits)), [f"INT{b}\n{sparsity[b]:.2%}" for b in bits])
+    ax.set(xlabel=f"comparison point: INT-b against pruning 1 - b/{BASELINE_BITS}",
+           ylabel="quantization − pruning SNR (dB)",
+           title="quantization's lead over pruning, tensor by tensor")  # fmt: skip
+    handles = [Patch(facecolor=colors[s], edgecolor="0.2", label=s) for s in sources]
+    handles.append(Line2D([], [], color=PRUNE_COLOR, lw=1.5, label="tie (pruning wins below)"))
+    ax.legend(handles=handles, loc="upper left")
     return fig
 
 

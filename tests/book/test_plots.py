@@ -15,6 +15,7 @@ from pvq.book.plots import (
     plot_heavy_tail,
     plot_normal_comparison,
     plot_per_layer,
+    plot_snr_margin,
     plot_storage,
     plot_tensor_snr,
     plot_win_vs_kurtosis,
@@ -22,6 +23,7 @@ from pvq.book.plots import (
 from pvq.book.publish import save_figure
 from pvq.book.theme import PRUNE_COLOR, QUANT_COLOR
 from pvq.book.training_plots import plot_combining, plot_longer, plot_representations, plot_table1
+from pvq.tensors.summaries import snr_margins
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -204,6 +206,28 @@ def test_plot_win_vs_kurtosis(results_tmp):
     assert len(prune.get_offsets()) == int((df.prune_snr_db > df.quant_snr_db).sum()) > 0
     assert len(bound.get_offsets()) == 1  # NaN boundaries are not drawn
     check_saved(fig, results_tmp, "win-vs-kurtosis")
+
+
+def test_plot_snr_margin(results_tmp):
+    df = tensor_table().assign(model="m")
+    margins = pd.concat([snr_margins(df, source="this book"),
+                         snr_margins(df, quant_col="quant_snr_db_paper", source="released")])  # fmt: skip
+    fig = plot_snr_margin(margins)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert legend_labels(ax) == ["this book", "released", "tie (pruning wins below)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["INT2\n87.50%", "INT4\n75.00%", "INT8\n50.00%"]
+    assert ax.get_ylabel() == "quantization − pruning SNR (dB)"
+    assert ax.get_xlabel() == "comparison point: INT-b against pruning 1 - b/16"
+    zero = [line for line in ax.lines if list(line.get_ydata()) == [0.0, 0.0]]
+    assert len(zero) == 1 and zero[0].get_color() == PRUNE_COLOR
+    lo, hi = ax.get_ylim()
+    assert lo <= margins.margin_db.min() and hi >= margins.margin_db.max()  # cut at the extreme tensors
+    check_saved(fig, results_tmp, "snr-margin")
+    one = plot_snr_margin(margins[margins.source == "released"])
+    assert legend_labels(one.axes[0]) == ["released", "tie (pruning wins below)"]
+    with pytest.raises(ValueError, match="one or two sources"):
+        plot_snr_margin(pd.concat([margins, margins.assign(source="third")]))
 
 
 # -- chapter 4 -----------------------------------------------------------------------------------------
