@@ -81,7 +81,8 @@ def test_percent_table_names_the_bit_widths():
 def test_snr_by_grid_one_column_per_grid_and_pruning_once():
     table = pd.DataFrame({"n_bits": [2, 2, 4, 4], "sparsity": [0.875, 0.875, 0.75, 0.75],
                           "grid": ["signed", "symmetric"] * 2, "clip": [1.05, 1.22, 2.5, 2.6],
-                          "quant_snr_db": [8.26, 7.21, 19.26, 18.9], "prune_snr_db": [3.03, 3.03, 5.58, 5.58]})  # fmt: skip
+                          "quant_snr_db": [8.26, 7.21, 19.26, 18.9],
+                          "prune_snr_db": [3.03, 3.03, 5.58, 5.58]})  # fmt: skip
     wide = snr_by_grid(table)
     assert list(wide.columns) == ["n_bits", "sparsity", "α* (signed)", "α* (symmetric)",
                                   "quantization SNR, signed (dB)", "quantization SNR, symmetric (dB)",
