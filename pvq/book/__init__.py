@@ -58,7 +58,17 @@ from .runner import (
     failure_message,
     kernel_log_lines,
 )
-from .tables import SHARE_COLUMNS, TABLE_FORMATS, TABLE_HEADERS, column_format, percent_table, readable, snr_by_grid
+from .tables import (
+    CLIPPING_GAIN_HEADERS,
+    SHARE_COLUMNS,
+    TABLE_FORMATS,
+    TABLE_HEADERS,
+    clipping_gain_display,
+    column_format,
+    percent_table,
+    readable,
+    snr_by_grid,
+)
 from .theme import (
     CONTEXT,
     FIGURE_WIDTH,
@@ -81,6 +91,7 @@ __all__ = [
     "CHAPTER_PARAMS",
     "CHROMIUM_ARGS",
     "CLAIMS",
+    "CLIPPING_GAIN_HEADERS",
     "CONTEXT",
     "EARLIER_FINE_TUNING_VERDICTS",
     "FIGURE_WIDTH",
@@ -126,6 +137,7 @@ __all__ = [
     "check_c9",
     "check_profile",
     "claims_markdown",
+    "clipping_gain_display",
     "collect_claims",
     "column_format",
     "declared_parameters",

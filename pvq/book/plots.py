@@ -72,26 +72,25 @@ def plot_normal_comparison(
         levels.probability / levels.spacing,
         color=QUANT_COLOR,
         lw=2,
-        label=f"INT{n_bits}: mass / level spacing",
+        label=f"INT{n_bits} (left: mass / level spacing)",
     )
-    ax_d.plot(curves.w, curves.pruned_density, color=PRUNE_COLOR, lw=1.5, label=f"{sparsity:.0%} pruned")
+    ax_d.plot(curves.w, curves.pruned_density, color=PRUNE_COLOR, lw=1.5, label=f"{sparsity:.0%} pruning")
     top = float(curves.density.max()) * 1.6
     ax_d.vlines([0.0], 0, top, color=PRUNE_COLOR, lw=2.5)
     ax_d.annotate(
-        f"pruned: mass {spike:.2f} at 0",
+        f"pruned:\nmass {spike:.2f}\nat 0",
         xy=(0, top * 0.93),
-        xytext=(0.56, 0.80),
+        xytext=(0.62, 0.62),
         textcoords="axes fraction",
         color=PRUNE_COLOR,
         arrowprops={"arrowstyle": "->", "color": PRUNE_COLOR},
     )
     ax_d.set(ylim=(0, top), xlabel="w", ylabel="density", title="distributions after compression")
-    ax_d.legend(loc="upper left")
-    ax_e.plot(curves.w, curves.quant_weighted_error, color=QUANT_COLOR, label=f"INT{n_bits}")
-    ax_e.plot(curves.w, curves.prune_weighted_error, color=PRUNE_COLOR, label=f"{sparsity:.0%} pruning")
+    ax_e.plot(curves.w, curves.quant_weighted_error, color=QUANT_COLOR)
+    ax_e.plot(curves.w, curves.prune_weighted_error, color=PRUNE_COLOR)
     ax_e.set(xlabel="w", ylabel="(w - F(w))² p(w)", title="squared error weighted by density", yscale="log")
     ax_e.set_ylim(bottom=max(1e-6, float(curves.quant_weighted_error[curves.quant_weighted_error > 0].min())))
-    ax_e.legend()
+    fig.legend(*ax_d.get_legend_handles_labels(), loc="outside upper center", ncol=3)
     x = [paired_sparsity(b) for b in snr.n_bits]
     ax_s.plot(x, snr.quant_snr_db, "o-", color=QUANT_COLOR, label="quantization")
     ax_s.plot(x, snr.prune_snr_db, "s-", color=PRUNE_COLOR, label="pruning")
@@ -113,20 +112,22 @@ def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
     sweep : DataFrame
         Columns ``kurtosis, n_bits, sparsity, quant_snr_db, prune_snr_db``.
     """
-    fig = Figure(figsize=(W, 6.6), layout="constrained")
-    panels = fig.subplot_mosaic([["p", "q"], ["m", "m"]])
-    ax_p, ax_q, ax_m = panels["p"], panels["q"], panels["m"]
+    fig = Figure(figsize=(W, 7.2), layout="constrained")
+    panels = fig.subplot_mosaic([["p", "q"], ["l", "l"], ["m", "m"]], height_ratios=[1, 0.22, 1])
+    ax_p, ax_q, ax_m, ax_l = panels["p"], panels["q"], panels["m"], panels["l"]
     bits = sorted(sweep.n_bits.unique())
     cmap = colormaps["viridis"]
     for i, b in enumerate(bits):
         g = sweep[sweep.n_bits == b].sort_values("kurtosis")
         color = cmap(i / max(len(bits) - 1, 1))
-        ax_p.plot(g["kurtosis"], g.prune_snr_db, color=color, label=f"{g.sparsity.iloc[0]:.2%}")
-        ax_q.plot(g["kurtosis"], g.quant_snr_db, color=color, label=f"INT{b}")
+        ax_p.plot(g["kurtosis"], g.prune_snr_db, color=color, label=f"INT{b} / {g.sparsity.iloc[0]:.2%}")
+        ax_q.plot(g["kurtosis"], g.quant_snr_db, color=color)
     for ax, what in ((ax_p, "pruning"), (ax_q, "quantization")):
         ax.set(xscale="log", xlabel="kurtosis (Pearson)", ylabel="SNR (dB)", title=f"{what} SNR")
         ax.grid(alpha=0.3)
-        ax.legend(ncol=2)
+    ax_l.axis("off")
+    ax_l.legend(*ax_p.get_legend_handles_labels(), loc="center", ncol=4, fontsize="small", handlelength=1.5,
+                columnspacing=1.0, title=f"comparison point: INT-b / pruning 1 - b/{BASELINE_BITS}")  # fmt: skip
     pivot = sweep.pivot_table(index="n_bits", columns="kurtosis", values="quant_snr_db") - sweep.pivot_table(
         index="n_bits", columns="kurtosis", values="prune_snr_db"
     )
@@ -207,7 +208,7 @@ def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title:
     df : DataFrame
         Columns ``n_bits, sparsity, prune_snr_db`` and ``quant_col``.
     """
-    fig = Figure(figsize=(W, 5.6), layout="constrained")
+    fig = Figure(figsize=(W, 6.2), layout="constrained")
     ax = fig.subplots()
     bits = sorted(df.n_bits.unique(), reverse=True)
     cmap = colormaps["viridis"]
@@ -217,10 +218,11 @@ def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title:
                    label=f"INT{b} vs {g.sparsity.iloc[0]:.2%}")  # fmt: skip
     hi = float(np.nanmax([df[quant_col].max(), df.prune_snr_db.max(), 1.0])) * 1.05
     ax.plot([0, hi], [0, hi], color="k", lw=1)
-    ax.text(hi * 0.62, hi * 0.55, "y = x")
+    box = {"fc": "white", "ec": "none", "alpha": 0.85}
+    ax.text(hi * 0.98, hi * 0.85, "y = x", ha="right", va="top", zorder=5, bbox=box)
     ax.set(xlim=(0, hi), ylim=(0, hi), xlabel="quantization SNR (dB)", ylabel="pruning SNR (dB)",
            title=title or "every tensor: above the line, pruning wins")  # fmt: skip
-    ax.legend(markerscale=2)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4, markerscale=2)
     ax.grid(alpha=0.3)
     return fig
 
@@ -239,7 +241,7 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     boundary : DataFrame
         Columns ``n_bits, boundary_kurtosis`` (:func:`pvq.tensors.summaries.kurtosis_boundary`).
     """
-    fig = Figure(figsize=(W, 4.4), layout="constrained")
+    fig = Figure(figsize=(W, 4.8), layout="constrained")
     ax = fig.subplots()
     rng = np.random.default_rng(0)
     jitter = rng.uniform(-0.28, 0.28, len(df))
@@ -252,7 +254,10 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     ax.set(xscale="log", xlabel="tensor kurtosis (Pearson)", ylabel=f"bits b (pruning 1 - b/{BASELINE_BITS})",
            title="who wins, by tensor kurtosis")  # fmt: skip
     ax.set_yticks(sorted(df.n_bits.unique()))
-    ax.legend(loc="lower right")
+    handles = [Line2D([], [], ls="none", marker="o", ms=5, alpha=0.6, color=QUANT_COLOR, label="quantization wins"),
+               Line2D([], [], ls="none", marker="o", ms=6, color=PRUNE_COLOR, label="pruning wins"),
+               Line2D([], [], ls="none", marker="|", ms=14, mew=2, color="k", label="fitted boundary")]  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
     ax.grid(alpha=0.3, axis="x")
     return fig
 

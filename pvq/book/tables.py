@@ -4,8 +4,9 @@ A chapter writes each table in full to its CSV (:class:`pvq.book.publish.Chapter
 :func:`readable` of it: every column formatted by what it holds and named for a reader
 (:data:`TABLE_HEADERS`). SNRs and margins are shown in dB with two decimals, shares of tensors in
 percent with one decimal, sparsities with two (81.25%), kurtosis with three significant digits.
-:func:`percent_table` shows a pivot whose cells are all shares, and :func:`snr_by_grid` the
-expected SNRs of chapter 2 with one column per grid. Nothing here changes a value: the
+:func:`percent_table` shows a pivot whose cells are all shares, :func:`snr_by_grid` the
+expected SNRs of chapter 2 with one column per grid, :func:`clipping_gain_display` chapter 3's
+gains of the clipping search. Nothing here changes a value: the
 CSVs keep every digit.
 """
 
@@ -16,9 +17,11 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 __all__ = [
+    "CLIPPING_GAIN_HEADERS",
     "SHARE_COLUMNS",
     "TABLE_FORMATS",
     "TABLE_HEADERS",
+    "clipping_gain_display",
     "column_format",
     "percent_table",
     "readable",
@@ -46,7 +49,7 @@ TABLE_HEADERS: Mapping[str, str] = {
     "quant_wins_share": "quantization wins",
     "median_margin_db": "median lead of quantization (dB)",
     "quant_wins_share_paper_clipping": "quantization wins, paper's clipping",
-    "paper_released_data": "quantization wins, paper's released data",
+    "paper_released_data": "paper's released data",
     "lossless_pruning": "pruning lossless",
     "quant_wins_share_finite": "quantization wins, lossless left out",
     "natural_sparsity_mean": "mean",
@@ -58,11 +61,19 @@ TABLE_HEADERS: Mapping[str, str] = {
     "median_abs_diff": "median |difference|",
     "worst_tensor": "largest at tensor",
     "worst_n_bits": "at bits",
+    "proven": "proven optimal",
+    "mean_over_tensors": "mean over tensors",
+    "mean_of_model_means": "mean of model means",
+    "weighted_by_weights": "weighted by weights",
+    "max_gap_db": "largest gap (dB)",
+}
+
+#: Headers of :func:`pvq.tensors.clip_audit.clipping_gain_table`'s columns (gains of pvq's clipping, dB).
+CLIPPING_GAIN_HEADERS: Mapping[str, str] = {
+    "n_bits": "bits",
     "mean": "mean gain (dB)",
     "median": "median gain (dB)",
     "max": "largest gain (dB)",
-    "proven": "proven optimal",
-    "max_gap_db": "largest gap (dB)",
 }
 
 #: Formats fixed by column name (the others follow :func:`column_format`'s rules).
@@ -76,9 +87,6 @@ TABLE_FORMATS: Mapping[str, str] = {
     "max_abs_diff": "{:.4f}",
     "median_abs_diff": "{:.4f}",
     "max_gap_db": "{:.4f}",
-    "mean": "{:.3f}",
-    "median": "{:.3f}",
-    "max": "{:.2f}",
 }
 
 #: Columns holding a share (a fraction shown in percent) whose name does not say so.
@@ -91,7 +99,8 @@ def column_format(name, values: pd.Series) -> str | None:
     In order: a format fixed in :data:`TABLE_FORMATS`; text, booleans and ``n_bits`` as they
     are; ``*_db`` and ``… (dB)`` with two decimals, clipping values ``α* …`` with three;
     ``sparsity`` in percent with two decimals (the paired sparsities 1 − b/16 need them); other
-    sparsities and shares (``*share*``, :data:`SHARE_COLUMNS`) in percent with one; kurtosis
+    sparsities and shares (floats named ``*share*``, ``*wins*``, :data:`SHARE_COLUMNS`) in percent
+    with one; kurtosis
     with three significant digits; other integers with thousands separators and other floats
     with three significant digits.
     """
@@ -104,10 +113,9 @@ def column_format(name, values: pd.Series) -> str | None:
         return "{:.2f}"
     if name.startswith("α*"):
         return "{:.3f}"
-    if name == "sparsity":
-        return "{:.2%}"
-    if "share" in name or "sparsity" in name or name in SHARE_COLUMNS:
-        return "{:.1%}"
+    share = "share" in name or "sparsity" in name or "wins" in name or name in SHARE_COLUMNS
+    if share and pd.api.types.is_float_dtype(values):
+        return "{:.2%}" if name == "sparsity" else "{:.1%}"
     if "kurtosis" in name:
         return "{:.3g}"
     return "{:,d}" if pd.api.types.is_integer_dtype(values) else "{:.3g}"
@@ -141,8 +149,8 @@ def readable(table: pd.DataFrame, *, columns: Sequence[str] | None = None, index
 def percent_table(table: pd.DataFrame, *, digits: int = 1, na_rep: str = "—"):
     """A pivot of shares for the page: every cell in percent with ``digits`` decimals, the index shown.
 
-    The axis names are headed by :data:`TABLE_HEADERS`; columns that are bit-widths (axis name
-    ``n_bits``) read ``INT2``, ``INT3``…
+    The axis names and text column labels are headed by :data:`TABLE_HEADERS`; columns that are
+    bit-widths (axis name ``n_bits``) read ``INT2``, ``INT3``…
 
     Returns
     -------
@@ -151,6 +159,9 @@ def percent_table(table: pd.DataFrame, *, digits: int = 1, na_rep: str = "—"):
     shown = table.copy()
     if shown.columns.name == "n_bits":
         shown.columns = pd.Index([f"INT{b}" for b in shown.columns], name="bits")
+    else:
+        shown = shown.rename(columns=_header)
+        shown.columns = shown.columns.set_names([_header(n) for n in shown.columns.names])
     shown.index = shown.index.set_names([_header(n) for n in shown.index.names])
     return shown.style.format(f"{{:.{digits}%}}", na_rep=na_rep)
 
@@ -182,3 +193,19 @@ def snr_by_grid(table: pd.DataFrame) -> pd.DataFrame:
         out[f"quantization SNR, {g} (dB)"] = wide[("quant_snr_db", g)]
     out["pruning SNR (dB)"] = table.groupby(keys).prune_snr_db.first()
     return out.reset_index()
+
+
+def clipping_gain_display(gain: pd.DataFrame):
+    """Chapter 3's clipping-gain table for the page: the gains in dB (two decimals), verdict flips counted.
+
+    Parameters
+    ----------
+    gain : pandas.DataFrame
+        :func:`pvq.tensors.clip_audit.clipping_gain_table` (columns ``n_bits, mean, median, max,
+        verdict flips``), headed by :data:`CLIPPING_GAIN_HEADERS`.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+    return readable(gain.rename(columns=CLIPPING_GAIN_HEADERS))

@@ -93,11 +93,14 @@ def test_plot_normal_comparison(results_tmp):
     assert [ax.get_title() for ax in fig.axes] == [
         "distributions after compression", "squared error weighted by density", "SNR vs compression",
     ]  # fmt: skip
-    assert legend_labels(ax_d) == ["original density", "INT4: mass / level spacing", "75% pruned"]
-    assert legend_labels(ax_e) == ["INT4", "75% pruning"] and ax_e.get_yscale() == "log"
+    (top,) = fig.legends  # one legend for the two top panels, above them
+    assert [t.get_text() for t in top.get_texts()] == ["original density", "INT4 (left: mass / level spacing)",
+                                                       "75% pruning"]  # fmt: skip
+    assert ax_d.get_legend() is None and ax_e.get_legend() is None and ax_e.get_yscale() == "log"
+    assert [line.get_color() for line in ax_e.lines] == [QUANT_COLOR, PRUNE_COLOR]  # the legend's colours
     assert legend_labels(ax_s) == ["quantization", "pruning"]
     assert (ax_s.get_xlabel(), ax_s.get_ylabel()) == ("compression (pruned share 1 - b/16)", "SNR (dB)")
-    assert {"pruned: mass 0.75 at 0", "INT2", "INT4", "INT8"} <= texts(fig)
+    assert {"pruned:\nmass 0.75\nat 0", "INT2", "INT4", "INT8"} <= texts(fig)
     assert ax_s.lines[0].get_color() == QUANT_COLOR and ax_s.lines[1].get_color() == PRUNE_COLOR
     np.testing.assert_allclose(ax_s.lines[0].get_xdata(), [0.875, 0.75, 0.5])  # x is 1 - b/16
     check_saved(fig, results_tmp, "normal")
@@ -116,15 +119,16 @@ def heavy_sweep():
 def test_plot_heavy_tail(results_tmp):
     fig = plot_heavy_tail(heavy_sweep(), title="truncated Student-t, ν = 2")
     assert isinstance(fig, Figure)
-    panels = fig.axes[:3]
-    assert len(fig.axes) == 4  # three panels and the colour bar
+    p, q, legend_row, m, colorbar = fig.axes  # three panels, a row for the lines' legend, the colour bar
+    panels = [p, q, m]
     assert [ax.get_title() for ax in panels] == [
         "pruning SNR", "quantization SNR", "blue: quantization wins, red: pruning wins",
     ]  # fmt: skip
-    assert legend_labels(panels[0]) == ["87.50%", "81.25%", "75.00%"]
-    assert legend_labels(panels[1]) == ["INT2", "INT3", "INT4"]
+    assert legend_labels(legend_row) == ["INT2 / 87.50%", "INT3 / 81.25%", "INT4 / 75.00%"]
+    assert not legend_row.axison and p.get_legend() is None and q.get_legend() is None
+    assert [line.get_color() for line in p.lines] == [line.get_color() for line in q.lines]  # one colour per point
     assert all(ax.get_xscale() == "log" and ax.get_xlabel() == "kurtosis (Pearson)" for ax in panels)
-    assert fig.axes[3].get_ylabel() == "quantization − pruning SNR (dB)"
+    assert colorbar.get_ylabel() == "quantization − pruning SNR (dB)"
     assert fig.get_suptitle() == "truncated Student-t, ν = 2"
     assert plot_heavy_tail(heavy_sweep()).get_suptitle() == ""
     check_saved(fig, results_tmp, "heavy")
@@ -180,7 +184,8 @@ def test_plot_tensor_snr(results_tmp):
     fig = plot_tensor_snr(tensor_table())
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
-    assert legend_labels(ax) == ["INT8 vs 50.00%", "INT4 vs 75.00%", "INT2 vs 87.50%"]  # most bits first
+    (legend,) = fig.legends  # below the axes, off the points
+    assert [t.get_text() for t in legend.get_texts()] == ["INT8 vs 50.00%", "INT4 vs 75.00%", "INT2 vs 87.50%"]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("quantization SNR (dB)", "pruning SNR (dB)")
     assert ax.get_title() == "every tensor: above the line, pruning wins" and "y = x" in texts(fig)
     assert len(ax.collections) == 3 and sum(len(c.get_offsets()) for c in ax.collections) == 90
@@ -198,7 +203,8 @@ def test_plot_win_vs_kurtosis(results_tmp):
     fig = plot_win_vs_kurtosis(df, boundary)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
-    assert legend_labels(ax) == ["quantization wins", "pruning wins", "fitted boundary"]
+    (legend,) = fig.legends  # below the axes, off the points
+    assert [t.get_text() for t in legend.get_texts()] == ["quantization wins", "pruning wins", "fitted boundary"]
     assert ax.get_title() == "who wins, by tensor kurtosis" and ax.get_xscale() == "log"
     assert ax.get_ylabel() == "bits b (pruning 1 - b/16)" and list(ax.get_yticks()) == [2, 4, 8]
     quant, prune, bound = ax.collections

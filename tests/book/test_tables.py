@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.book.tables import column_format, percent_table, readable, snr_by_grid
+from pvq.book.tables import clipping_gain_display, column_format, percent_table, readable, snr_by_grid
 
 
 def cells(styler) -> list[list[str]]:
@@ -35,6 +35,8 @@ def headers(styler) -> list[str]:
         ("model", ["mobilenet_v2"], None),
         ("proven", [True], None),
         ("slope", [0.81], "{:.3g}"),
+        ("quantization wins (plain pruning)", [0.954], "{:.1%}"),
+        ("pruning wins up to (bits)", [3], "{:,d}"),  # a count, not a share
     ],
 )
 def test_column_format_by_name_and_values(name, values, fmt):
@@ -48,7 +50,7 @@ def test_readable_rounds_heads_and_keeps_the_values():
     before = wins.copy()
     shown = readable(wins)
     assert headers(shown) == ["bits", "sparsity", "tensors", "quantization wins", "median lead of quantization (dB)",
-                              "quantization wins, paper's released data"]  # fmt: skip
+                              "paper's released data"]  # fmt: skip
     assert cells(shown) == [
         ["2", "87.50%", "1,520", "95.4%", "4.67", "74.1%"],
         ["3", "81.25%", "152", "97.4%", "8.75", "—"],
@@ -90,3 +92,18 @@ def test_snr_by_grid_one_column_per_grid_and_pruning_once():
     assert wide["quantization SNR, symmetric (dB)"].tolist() == [7.21, 18.9]
     assert wide["pruning SNR (dB)"].tolist() == [3.03, 5.58] and wide.n_bits.tolist() == [2, 4]
     assert cells(readable(wide))[1] == ["4", "75.00%", "2.500", "2.600", "19.26", "18.90", "5.58"]
+
+
+def test_clipping_gain_display_in_db():
+    gain = pd.DataFrame({"n_bits": [2], "mean": [0.02588], "median": [0.00306], "max": [1.99537], "verdict flips": [0]})
+    shown = clipping_gain_display(gain)
+    assert headers(shown) == ["bits", "mean gain (dB)", "median gain (dB)", "largest gain (dB)", "verdict flips"]
+    assert cells(shown) == [["2", "0.03", "0.00", "2.00", "0"]]
+
+
+def test_percent_table_heads_text_columns():
+    index = pd.MultiIndex.from_tuples([("released", 8)], names=["source", "n_bits"])
+    by_source = pd.DataFrame({"mean_over_tensors": [0.126], "median": [0.059]}, index=index)
+    by_source.columns.name = "aggregation"
+    html = percent_table(by_source).to_html()
+    assert "mean over tensors" in html and ">median<" in html and "12.6%" in html and ">bits<" in html
