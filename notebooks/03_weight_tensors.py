@@ -241,8 +241,8 @@ readable(released_wins)
 # **Figure 3 (left), from the paper's released data.** The paper's Figure 3 (left) drawn from its
 # released per-tensor data: {glue:text}`released-points:,d` tensor × bit-width points
 # ({glue:text}`released-lossless` where pruning is lossless, with infinite SNR, are left out of
-# the plot). Data: {download}`weights_sqnr.csv.gz </pvq/tensors/released/weights_sqnr.csv.gz>`
-# (the release as shipped in `pvq/tensors/released/`, read by {py:func}`pvq.tensors.released.load_released`).
+# the plot). Data: the release itself, `weights_sqnr.csv.gz`, shipped in `pvq/tensors/released/`
+# and read by {py:func}`pvq.tensors.released.load_released`.
 # ```
 #
 # On the paper's data quantization wins on {glue:text}`released-share-finite-2:.1f`% of tensors at
@@ -273,8 +273,7 @@ out.figure("fig-win-vs-kurtosis-released", fig)
 #
 # **Figure 3 (right), from the paper's released data.** The paper's Figure 3 (right) drawn from
 # its released data, tensors with an impossible recorded kurtosis left out; black marks as in
-# [Figure 3 (right)](fig-win-vs-kurtosis). Data:
-# {download}`weights_sqnr.csv.gz </pvq/tensors/released/weights_sqnr.csv.gz>`,
+# [Figure 3 (right)](fig-win-vs-kurtosis). Data: the release (as for the left panel) and
 # {download}`kurtosis_boundary_released.csv </results/03_weight_tensors/kurtosis_boundary_released.csv>`.
 # ```
 #
