@@ -26,7 +26,7 @@
 #
 # **The paper** pairs INT-b quantization with pruning a share $1 - b/16$ of the weights (equal
 # storage against FP16 if the positions of the kept weights were free) and remarks that a sparse
-# format pays at least one bit per weight for its mask.
+# format pays at least {glue:text}`paper-mask-bits-per-weight:.0f` bit per weight for its mask.
 #
 # **This book finds** the mask-cost part of C8 {glue:md}`c8-verdict` ({ref}`ch-claims`): at INT4
 # storage a bitmask forces pruning from {glue:text}`int4-sparsity:.2f`% to
