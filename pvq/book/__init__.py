@@ -61,6 +61,7 @@ from .runner import (
 from .tables import (
     CLIPPING_GAIN_HEADERS,
     SHARE_COLUMNS,
+    TABLE_CLASS,
     TABLE_FORMATS,
     TABLE_HEADERS,
     clipping_gain_display,
@@ -106,6 +107,7 @@ __all__ = [
     "QUANT_COLOR",
     "SHARE_COLUMNS",
     "STYLE",
+    "TABLE_CLASS",
     "TABLE_FORMATS",
     "TABLE_HEADERS",
     "VERDICTS",

@@ -19,6 +19,7 @@ import pandas as pd
 __all__ = [
     "CLIPPING_GAIN_HEADERS",
     "SHARE_COLUMNS",
+    "TABLE_CLASS",
     "TABLE_FORMATS",
     "TABLE_HEADERS",
     "clipping_gain_display",
@@ -67,6 +68,10 @@ TABLE_HEADERS: Mapping[str, str] = {
     "weighted_by_weights": "weighted by weights",
     "max_gap_db": "largest gap (dB)",
 }
+
+#: HTML class of the tables shown, the one pandas gives a DataFrame's table (the book's CSS keeps
+#: such tables compact and wraps their cells within the text column).
+TABLE_CLASS = "dataframe"
 
 #: Headers of :func:`pvq.tensors.clip_audit.clipping_gain_table`'s columns (gains of pvq's clipping, dB).
 CLIPPING_GAIN_HEADERS: Mapping[str, str] = {
@@ -134,7 +139,7 @@ def readable(table: pd.DataFrame, *, columns: Sequence[str] | None = None, index
     Returns
     -------
     pandas.io.formats.style.Styler
-        The values themselves are unchanged.
+        The values themselves are unchanged; the table has the class :data:`TABLE_CLASS`.
     """
     t = table if columns is None else table[list(columns)]
     formats = {_header(c): column_format(c, t[c]) for c in t.columns}
@@ -143,6 +148,7 @@ def readable(table: pd.DataFrame, *, columns: Sequence[str] | None = None, index
         shown = shown.assign(quantity=shown["quantity"].map(_header))
     shown.index = shown.index.set_names([_header(n) for n in shown.index.names])
     styler = shown.style.format({c: f for c, f in formats.items() if f}, na_rep=na_rep)
+    styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
     return styler if index else styler.hide(axis="index")
 
 
@@ -163,7 +169,7 @@ def percent_table(table: pd.DataFrame, *, digits: int = 1, na_rep: str = "—"):
         shown = shown.rename(columns=_header)
         shown.columns = shown.columns.set_names([_header(n) for n in shown.columns.names])
     shown.index = shown.index.set_names([_header(n) for n in shown.index.names])
-    return shown.style.format(f"{{:.{digits}%}}", na_rep=na_rep)
+    return shown.style.format(f"{{:.{digits}%}}", na_rep=na_rep).set_table_attributes(f'class="{TABLE_CLASS}"')
 
 
 def snr_by_grid(table: pd.DataFrame) -> pd.DataFrame:
