@@ -124,7 +124,7 @@ readable(out.table("pairing", pairing_table(P.n_bits)))
 #
 # with $H(c) = -c\log_2 c - (1-c)\log_2(1-c)$. Solving "bits per weight $= b$" for $c$ gives the
 # sparsity pruning must reach to match INT-b storage ({py:func}`pvq.core.storage.equivalent_sparsity`).
-# To see what that costs in accuracy terms, the table also gives the expected SNR of both methods
+# To see what that costs in accuracy terms, its data file also gives the expected SNR of both methods
 # on a standard normal weight distribution, computed exactly as in {ref}`ch-distributions`
 # ({py:func}`pvq.analytic.accounting.storage_comparison`).
 

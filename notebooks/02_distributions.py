@@ -106,8 +106,8 @@ P
 #
 # $$
 # \begin{aligned}
-# \int_a^b (w-c)^2 \varphi(w)\, dw &= (1 + c^2)\big(\Phi(b) - \Phi(a)\big)
-#   + (a - 2c)\varphi(a) - (b - 2c)\varphi(b),\\
+# \int_a^b (w-c)^2 \varphi(w)\, dw &= (1 + c^2)\big(\Phi(b) - \Phi(a)\big) \\
+# &\quad + (a - 2c)\varphi(a) - (b - 2c)\varphi(b),\\
 # \frac{E_P}{\sigma^2} &= \big(2\Phi(t) - 1\big) - 2 t \varphi(t),
 # \qquad t = \Phi^{-1}\!\big(\tfrac12 + \tfrac{c}{2}\big).
 # \end{aligned}
@@ -176,7 +176,7 @@ out.glue(grid_gain_headlines(table), **figure1_headlines(table, dist, **point))
 #    (`scipy.stats.norm` wrapped as a generic distribution).
 # 2. Monte Carlo: {glue:text}`mc-samples:,d` weights drawn from the density, quantized with
 #    {py:func}`pvq.core.quantization.quantize` at the same $\alpha^*$ and pruned at $\tau$; the
-#    difference is given in standard errors of the Monte Carlo mean.
+#    difference, Monte Carlo minus exact, is given in standard errors of the Monte Carlo mean (z).
 # 3. The same two checks on a heavy-tailed density (truncated Student-t, used in Figure 2).
 
 # %% tags=["hide-input"]

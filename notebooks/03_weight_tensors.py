@@ -209,8 +209,8 @@ out.figure("fig-snr-margin", plot_snr_margin(margins))
 # :alt: Split violins of quantization's SNR minus pruning's per tensor, one per bit-width and source.
 #
 # **Figure 3.1.** Quantization's SNR lead over pruning, tensor by tensor, at each comparison
-# point: one half-violin per source, dashed lines at the quartiles, the violins cut at the extreme
-# tensors. Below the zero line pruning wins. Data:
+# point: one half-violin per source, with the median (dashed) and the other quartiles (dotted), cut
+# at the extreme tensors. Below the zero line pruning wins. Data:
 # {download}`snr_margin.csv </results/03_weight_tensors/snr_margin.csv>`.
 # ```
 #

@@ -57,7 +57,7 @@ def plot_normal_comparison(
     snr : DataFrame
         Columns ``n_bits, sparsity, quant_snr_db, prune_snr_db`` (one grid).
     n_bits, sparsity : int, float
-        The comparison point of the left and middle panels.
+        The comparison point of the top panels (the paper's left and middle panels).
     spike : float, optional
         Probability mass that pruning moves to 0 (drawn as an arrow); by default ``sparsity``.
     """
@@ -262,7 +262,7 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     return fig
 
 
-#: Colours of the sources of Figure 3.1: this book's models, then the paper's released data.
+#: Colours of the sources of Figure 3.1 (this book's models, then the paper's released data).
 _SOURCE_COLORS = (PALETTE.as_hex()[2], PALETTE.as_hex()[7])
 
 
@@ -271,8 +271,9 @@ def plot_snr_margin(margins: pd.DataFrame) -> Figure:
     """Figure 3.1: over tensors, how far quantization's SNR is ahead of pruning's, per bit-width.
 
     One violin per comparison point (INT-b against pruning ``1 - b/16``), split in two halves
-    when two sources are compared (the first on the left); dashed lines
-    are the quartiles, the violins are cut at the extreme tensors. Below the zero line pruning wins.
+    when two sources are compared (the first on the left); inside, the median (dashed) and the
+    other quartiles (dotted); the violins are cut at the extreme tensors. Below the zero line
+    pruning wins.
 
     Parameters
     ----------

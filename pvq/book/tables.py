@@ -44,9 +44,9 @@ TABLE_HEADERS: Mapping[str, str] = {
     "onset_kurtosis": "pruning wins from kurtosis",
     "first_win_kurtosis": "first swept kurtosis where pruning wins",
     "quant_mse": "quantization MSE",
-    "quant_z": "quantization: Monte Carlo − exact (SE)",
+    "quant_z": "quantization z (SE)",
     "prune_mse": "pruning MSE",
-    "prune_z": "pruning: Monte Carlo − exact (SE)",
+    "prune_z": "pruning z (SE)",
     "quant_wins_share": "quantization wins",
     "median_margin_db": "median lead of quantization (dB)",
     "quant_wins_share_paper_clipping": "quantization wins, paper's clipping",
@@ -69,9 +69,9 @@ TABLE_HEADERS: Mapping[str, str] = {
     "max_gap_db": "largest gap (dB)",
 }
 
-#: HTML class of the tables shown, the one pandas gives a DataFrame's table (the book's CSS keeps
-#: such tables compact and wraps their cells within the text column).
-TABLE_CLASS = "dataframe"
+#: HTML classes of the tables shown, pandas' own for a DataFrame's table (the book's CSS keeps such
+#: tables compact, within the text column) and ``readable`` (their cells break between words only).
+TABLE_CLASS = "dataframe readable"
 
 #: Headers of :func:`pvq.tensors.clip_audit.clipping_gain_table`'s columns (gains of pvq's clipping, dB).
 CLIPPING_GAIN_HEADERS: Mapping[str, str] = {

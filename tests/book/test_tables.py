@@ -57,7 +57,7 @@ def test_readable_rounds_heads_and_keeps_the_values():
     ]
     pd.testing.assert_frame_equal(wins, before)  # nothing changed in the table itself
     assert "<th" not in shown.to_html().split("<tbody>")[1].split("</tr>")[0]  # the index is hidden
-    assert 'class="dataframe"' in shown.to_html()  # the book's CSS for tables applies
+    assert 'class="dataframe readable"' in shown.to_html()  # the book's CSS for tables applies
     assert cells(readable(wins, columns=["n_bits", "sparsity"])) == [["2", "87.50%"], ["3", "81.25%"]]
 
 
@@ -78,7 +78,7 @@ def test_percent_table_names_the_bit_widths():
     assert cells(shown) == [["0%", "0%"], ["50%", "—"]]
     html = shown.to_html()
     assert "INT2" in html and "INT8" in html and ">kurtosis<" in html and ">bits<" in html
-    assert 'class="dataframe"' in html
+    assert 'class="dataframe readable"' in html
     assert list(pivot.columns) == [2, 8]  # the table itself keeps its columns
 
 
