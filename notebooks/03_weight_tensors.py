@@ -285,7 +285,9 @@ out.figure("fig-win-vs-kurtosis-released", fig)
 # %% tags=["hide-input"]
 by_kurt = out.table("win_share_by_kurtosis", win_share_by_kurtosis(tensors))
 out.glue(kurtosis_headlines(by_kurt, boundary, prefix="offline"))
-percent_table(by_kurt.pivot(index="kurtosis_bin", columns="n_bits", values="prune_wins_share"), digits=0)
+percent_table(
+    by_kurt.pivot_table(index="kurtosis_bin", columns="n_bits", values="prune_wins_share", sort=False), digits=0
+)
 
 # %% [markdown]
 # Data: {download}`win_share_by_kurtosis.csv </results/03_weight_tensors/win_share_by_kurtosis.csv>`.
@@ -295,7 +297,10 @@ percent_table(by_kurt.pivot(index="kurtosis_bin", columns="n_bits", values="prun
 by_kurt_released = win_share_by_kurtosis(released_k, method="paper")
 out.table("win_share_by_kurtosis_released", by_kurt_released)
 out.glue(kurtosis_headlines(by_kurt_released, released_boundary, prefix="released"))
-percent_table(by_kurt_released.pivot(index="kurtosis_bin", columns="n_bits", values="prune_wins_share"), digits=0)
+percent_table(
+    by_kurt_released.pivot_table(index="kurtosis_bin", columns="n_bits", values="prune_wins_share", sort=False),
+    digits=0,
+)
 
 # %% [markdown]
 # At INT2 pruning wins on {glue:text}`released-light-2:.0f`% of the paper's tensors with kurtosis
