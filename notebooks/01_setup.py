@@ -21,26 +21,43 @@
 # unstructured magnitude pruning or uniform integer quantization? This chapter fixes the
 # operators and the accounting every later chapter uses, and asks how fair that accounting is.
 #
+# :::{admonition} In short
+# :class: reading-first
+#
+# **The paper** pairs INT-b quantization with pruning a share $1 - b/16$ of the weights (equal
+# storage against FP16 if the positions of the kept weights were free) and remarks that a sparse
+# format pays at least {glue:text}`paper-mask-bits-per-weight:.0f` bit per weight for its mask.
+#
+# **This book finds** the mask-cost part of C8 {glue:md}`c8-verdict` ({ref}`ch-claims`): at INT4
+# storage a bitmask forces pruning from {glue:text}`int4-sparsity:.2f`% to
+# {glue:text}`int4-mask-sparsity:.2f`% sparsity, and on normal weights its SNR falls from
+# {glue:text}`int4-ideal-prune-snr:.2f` dB to {glue:text}`int4-mask-prune-snr:.2f` dB, against
+# {glue:text}`int4-quant-snr:.2f` dB for INT4 quantization.
+# :::
+#
 # **What it shows.** The pairing of INT-b quantization with pruning ratio $1 - b/16$ against
 # an FP16 baseline ({ref}`sec-pairing`), the two operators, and what happens to the
-# pairing once a sparse format pays for its mask or indices ({numref}`fig-storage-equivalence`).
-#
-# **Parameters.** The cell below holds this chapter's parameters; its defaults are the
-# `full` profile (their one home is {py:class}`pvq.book.params.SetupParams`), and
-# `params/ci.yaml` overrides them for the fast profile. The baseline is the paper's FP16
-# ({py:data}`pvq.core.pruning.BASELINE_BITS` = {glue:text}`baseline-bits` bits) throughout the book.
+# pairing once a sparse format pays for its mask or indices
+# ([Figure 1.1](fig-storage-equivalence)).
 
 # %% tags=["parameters"]
 profile = "full"
 n_bits = [2, 3, 4, 5, 6, 7, 8]
 index_bits = 4
 
-# %%
+# %% [markdown]
+# **Parameters.** Their defaults are the `full` profile (their one home is
+# {py:class}`pvq.book.params.SetupParams`); `params/ci.yaml` overrides them for the fast profile.
+# The baseline is the paper's FP16 ({py:data}`pvq.core.pruning.BASELINE_BITS` =
+# {glue:text}`baseline-bits` bits) throughout the book. The parameters of this build:
+
+# %% tags=["remove-input"]
 from pvq.analytic.accounting import storage_comparison, storage_headlines
 from pvq.analytic.distributions import make_distribution
 from pvq.book.params import SetupParams
 from pvq.book.plots import plot_storage
 from pvq.book.publish import Chapter
+from pvq.book.tables import percent_table, readable
 from pvq.book.verdicts import check_c8_mask_cost
 from pvq.common.paper import paper_values
 from pvq.core.pruning import BASELINE_BITS, pairing_table
@@ -71,9 +88,9 @@ P
 # **Error metric.** $\mathrm{SNR} = 10 \log_{10} \big(E[w^2] / E[(w - F(w))^2]\big)$ in dB,
 # $F$ being either operator. The levels of each grid ({py:func}`pvq.core.quantization.grid_table`):
 
-# %%
+# %% tags=["hide-input"]
 grids = out.table("integer_grids", grid_table(P.n_bits))
-grids.pivot(index="n_bits", columns="grid", values="levels").rename(columns=lambda g: f"levels ({g})")
+readable(grids.pivot(index="n_bits", columns="grid", values="levels").add_prefix("levels, "), index=True)
 
 # %% [markdown]
 # Data: {download}`integer_grids.csv </results/01_setup/integer_grids.csv>`.
@@ -86,9 +103,8 @@ grids.pivot(index="n_bits", columns="grid", values="levels").rename(columns=lamb
 # The paper ignores the mask (and the quantization scale), which favours pruning
 # ({py:func}`pvq.core.pruning.pairing_table`).
 
-# %%
-pairing = out.table("pairing", pairing_table(P.n_bits))
-pairing.style.format({"sparsity": "{:.2%}", "compression_ratio": "{:.2f}×"}).hide(axis="index")
+# %% tags=["hide-input"]
+readable(out.table("pairing", pairing_table(P.n_bits)))
 
 # %% [markdown]
 # Each INT-b is compared with the pruning ratio of equal ideal storage; INT4, for instance, with
@@ -108,22 +124,24 @@ pairing.style.format({"sparsity": "{:.2%}", "compression_ratio": "{:.2f}×"}).hi
 #
 # with $H(c) = -c\log_2 c - (1-c)\log_2(1-c)$. Solving "bits per weight $= b$" for $c$ gives the
 # sparsity pruning must reach to match INT-b storage ({py:func}`pvq.core.storage.equivalent_sparsity`).
-# To see what that costs in accuracy terms, the table also gives the expected SNR of both methods
+# To see what that costs in accuracy terms, its data file also gives the expected SNR of both methods
 # on a standard normal weight distribution, computed exactly as in {ref}`ch-distributions`
 # ({py:func}`pvq.analytic.accounting.storage_comparison`).
 
-# %%
+# %% tags=["hide-input"]
 storage = out.table("storage", storage_comparison(make_distribution("normal"), P.n_bits, index_bits=P.index_bits))
 out.figure("fig-storage-equivalence", plot_storage(storage))
 out.glue(storage_headlines(storage), **paper_values("mask_bits_per_weight"))
-storage.pivot(index="n_bits", columns="format", values="equivalent_sparsity").style.format("{:.2%}", na_rep="—")
+percent_table(storage.pivot(index="n_bits", columns="format", values="equivalent_sparsity"), digits=2)
 
 # %% [markdown]
 # ```{glue:figure} fig-storage-equivalence
 # :name: fig-storage-equivalence
+# :alt: Line plot of the sparsity pruning needs to store as few bits as INT-b, against b, one line per sparse format.
 #
-# Sparsity pruning needs to match the storage of INT-b under each sparse format ($v = 16$,
-# index format with the `index_bits` parameter). Data: {download}`storage.csv </results/01_setup/storage.csv>`.
+# **Figure 1.1.** Sparsity pruning needs to match the storage of INT-b under each sparse format
+# ($v = 16$, index format with the `index_bits` parameter). Data:
+# {download}`storage.csv </results/01_setup/storage.csv>`.
 # ```
 #
 # At INT4 storage a bitmask forces pruning from {glue:text}`int4-sparsity:.2f`% to {glue:text}`int4-mask-sparsity:.2f`%
@@ -135,7 +153,7 @@ storage.pivot(index="n_bits", columns="format", values="equivalent_sparsity").st
 # moves against pruning. Quantization's own overhead, one FP16 scale per tensor, adds $16/n$ bits
 # per weight to a tensor of $n$ weights, against the mask's cost per weight whatever the size.
 
-# %%
+# %% tags=["remove-cell"]
 out.verdicts(check_c8_mask_cost(storage, n_bits=4))
 
 # %% [markdown]

@@ -22,7 +22,20 @@
 # from a density $p$. This chapter computes those errors exactly, rebuilds Figure 1 (normal
 # weights) and Figure 2 (heavy tails), and checks claims C1 and C2.
 #
-# **Parameters.** Defaults are the `full` profile; `params/ci.yaml` shortens the sweeps.
+# :::{admonition} In short
+# :class: reading-first
+#
+# **The paper**: on normally distributed weights quantization is far more accurate than pruning
+# at every compression (about {glue:text}`paper-int4-quant:.1f` against
+# {glue:text}`paper-75-prune:.1f` dB at INT4 / 75%); pruning wins only on very heavy-tailed
+# distributions, at 2–3 bits.
+#
+# **This book finds** C1 {glue:md}`c1-verdict`: {glue:text}`int4-quant-snr:.2f` against
+# {glue:text}`int4-prune-snr:.2f` dB, quantization ahead by at least {glue:text}`min-margin:.2f`
+# dB everywhere. C2 {glue:md}`c2-verdict`: as kurtosis grows, quantization loses up to
+# {glue:text}`ht-quant-span:.1f` dB and pruning at most {glue:text}`ht-prune-span:.1f` dB, but
+# where pruning starts to win depends on the unstated tail model ({ref}`ch-claims`).
+# :::
 
 # %% tags=["parameters"]
 profile = "full"
@@ -41,7 +54,11 @@ n_family_kurtosis = 12
 mc_samples = 1000000
 seed = 0
 
-# %%
+# %% [markdown]
+# **Parameters.** Defaults are the `full` profile ({py:class}`pvq.book.params.DistributionsParams`);
+# `params/ci.yaml` shortens the sweeps. The parameters of this build:
+
+# %% tags=["remove-input"]
 import pandas as pd
 
 from pvq.analytic.checks import check_headlines, closed_form_check, monte_carlo_check
@@ -61,6 +78,7 @@ from pvq.analytic.heavy_tails import (
 from pvq.book.params import DistributionsParams
 from pvq.book.plots import plot_crossover, plot_heavy_tail, plot_normal_comparison
 from pvq.book.publish import Chapter
+from pvq.book.tables import readable, snr_by_grid
 from pvq.book.verdicts import check_c1, check_c2
 
 P = DistributionsParams.from_namespace(globals())
@@ -87,9 +105,12 @@ P
 # For the standard normal both have closed forms (with $\varphi$, $\Phi$ its pdf and cdf):
 #
 # $$
-# \int_a^b (w-c)^2 \varphi(w)\, dw = (1 + c^2)\big(\Phi(b) - \Phi(a)\big) + (a - 2c)\varphi(a) - (b - 2c)\varphi(b),
-# \qquad \frac{E_P}{\sigma^2} = \big(2\Phi(t) - 1\big) - 2 t \varphi(t),
-# \quad t = \Phi^{-1}\!\big(\tfrac12 + \tfrac{c}{2}\big).
+# \begin{aligned}
+# \int_a^b (w-c)^2 \varphi(w)\, dw &= (1 + c^2)\big(\Phi(b) - \Phi(a)\big) \\
+# &\quad + (a - 2c)\varphi(a) - (b - 2c)\varphi(b),\\
+# \frac{E_P}{\sigma^2} &= \big(2\Phi(t) - 1\big) - 2 t \varphi(t),
+# \qquad t = \Phi^{-1}\!\big(\tfrac12 + \tfrac{c}{2}\big).
+# \end{aligned}
 # $$ (eq-normal-closed-forms)
 #
 # Any other density is integrated numerically ({py:func}`pvq.analytic.errors.bin_errors`: adaptive
@@ -100,20 +121,20 @@ P
 # (sec-figure-1)=
 # ## Figure 1: normal weights
 
-# %%
+# %% tags=["hide-input"]
 dist = make_distribution(P.distribution)
 table = out.table(f"{P.distribution}_snr", pd.DataFrame(snr_table(dist, P.n_bits, grids=("signed", "symmetric"))))
 main = table[table.grid == P.grid].reset_index(drop=True)
-table.pivot(index=["n_bits", "sparsity"], columns="grid", values=["clip", "quant_snr_db", "prune_snr_db"]).round(3)
+readable(snr_by_grid(table))
 
 # %% [markdown]
-# `clip` is the MSE-optimal $\alpha^*$ in units of the standard deviation. The signed grid
+# $\alpha^*$ is the MSE-optimal clipping value in units of the standard deviation. The signed grid
 # (the paper's code) gains up to {glue:text}`grid-gain-max:.2f` dB over the restricted
 # symmetric grid (at {glue:text}`grid-gain-bits` bits) because its extra negative level is used;
 # at {glue:text}`grid-gain-top-bits` bits the gap is {glue:text}`grid-gain-top:.3f` dB. Data:
 # {download}`normal_snr.csv </results/02_distributions/normal_snr.csv>`.
 
-# %%
+# %% tags=["hide-input"]
 point = {"n_bits": P.figure_n_bits, "sparsity": P.figure_sparsity, "grid": P.grid}
 curves, levels = figure1_data(dist, **point)
 out.table("figure1_curves", curves)
@@ -125,13 +146,15 @@ out.glue(grid_gain_headlines(table), **figure1_headlines(table, dist, **point))
 # %% [markdown]
 # ```{glue:figure} fig-normal-comparison
 # :name: fig-normal-comparison
+# :alt: Normal weights: density after INT4 and 75% pruning, density-weighted error, SNR of both against compression.
 #
-# Weights drawn from {glue:md}`fig1-dist`. Left: the density, the INT{glue:text}`fig1-bits`
-# levels (probability mass of each level divided by the level spacing, so it reads as a density)
-# and what remains after {glue:text}`fig1-sparsity:.2f`% pruning (plus a point mass at 0).
-# Middle: squared error weighted by the density, $(w - F(w))^2 p(w)$. Right: SNR for each
-# comparison point $b$ vs $1 - b/16$. Data:
-# {download}`figure1_curves.csv </results/02_distributions/figure1_curves.csv>`.
+# **Figure 1.** The paper's Figure 1, rebuilt. Weights drawn from {glue:md}`fig1-dist`. Top left:
+# the density, the INT{glue:text}`fig1-bits` levels (probability mass of each level divided by
+# the level spacing, so it reads as a density) and what remains after
+# {glue:text}`fig1-sparsity:.2f`% pruning (plus a point mass at 0). Top right: squared error
+# weighted by the density, $(w - F(w))^2 p(w)$. Bottom: SNR for each comparison point $b$ vs
+# $1 - b/16$. Data: {download}`figure1_curves.csv </results/02_distributions/figure1_curves.csv>`,
+# {download}`normal_snr.csv </results/02_distributions/normal_snr.csv>`.
 # ```
 #
 # Pruning removes everything below $\tau$ = {glue:text}`fig1-tau:.3f`σ, where most of the mass is:
@@ -153,10 +176,10 @@ out.glue(grid_gain_headlines(table), **figure1_headlines(table, dist, **point))
 #    (`scipy.stats.norm` wrapped as a generic distribution).
 # 2. Monte Carlo: {glue:text}`mc-samples:,d` weights drawn from the density, quantized with
 #    {py:func}`pvq.core.quantization.quantize` at the same $\alpha^*$ and pruned at $\tau$; the
-#    difference is given in standard errors of the Monte Carlo mean.
+#    difference, Monte Carlo minus exact, is given in standard errors of the Monte Carlo mean (z).
 # 3. The same two checks on a heavy-tailed density (truncated Student-t, used in Figure 2).
 
-# %%
+# %% tags=["hide-input"]
 heavy_check = make_distribution("truncated_student_t", dof=2.0, truncation=50.0)
 closed = out.table("check_closed_form", closed_form_check(dist, table, grid=P.grid))
 checked = [(P.distribution, dist), (heavy_check.describe(), heavy_check)]
@@ -164,7 +187,7 @@ mc = out.table(
     "check_monte_carlo", monte_carlo_check(checked, P.n_bits, grid=P.grid, samples=P.mc_samples, seed=P.seed)
 )
 out.glue(check_headlines(closed, mc, samples=P.mc_samples))
-mc.round({"quant_z": 2, "prune_z": 2})
+readable(mc, columns=["distribution", "n_bits", "quant_mse", "quant_z", "prune_mse", "prune_z"])
 
 # %% [markdown]
 # The closed forms and the numerical integrator agree to a relative
@@ -186,23 +209,25 @@ mc.round({"quant_z": 2, "prune_z": 2})
 # $1 - b/16$ pruning as before. The family is a parameter (`heavy_tail_distribution`), and the
 # next section shows how the answer depends on it.
 
-# %%
+# %% tags=["hide-input"]
 kurt = kurtosis_grid(P.kurtosis_min, P.kurtosis_max, P.n_kurtosis, family=P.heavy_tail_distribution)
 sweep = kurtosis_sweep(P.heavy_tail_distribution, kurt, P.n_bits, dof=P.dof, grid=P.grid, progress=True)
 out.table("heavy_tail_snr", sweep.drop(columns="shape"))
 onset = out.table("heavy_tail_onset", pruning_win_onset(sweep))
 out.figure("fig-heavy-tail", plot_heavy_tail(sweep, title=f"{P.heavy_tail_distribution}, dof = {P.dof:g}"))
 out.glue({"ht-dof": P.dof, "ht-kmin": P.kurtosis_min, "ht-kmax": P.kurtosis_max})
-onset.style.format({"sparsity": "{:.2%}", "onset_kurtosis": "{:.3g}", "first_win_kurtosis": "{:.3g}"}, na_rep="never")
+readable(onset, na_rep="never")
 
 # %% [markdown]
 # ```{glue:figure} fig-heavy-tail
 # :name: fig-heavy-tail
+# :alt: Heavy tails: pruning and quantization SNR against kurtosis, and a map of who wins over kurtosis and bits.
 #
-# Heavy-tailed weights (truncated Student-t by default). Left: pruning SNR against kurtosis, one
-# line per pruning ratio. Middle: quantization SNR (MSE-optimal clipping). Right: the SNR
-# difference over (kurtosis, bits); the black line is where the two methods tie, pruning wins in
-# red. Data: {download}`heavy_tail_snr.csv </results/02_distributions/heavy_tail_snr.csv>`.
+# **Figure 2.** The paper's Figure 2, rebuilt on heavy-tailed weights (truncated Student-t by
+# default). Top left: pruning SNR against kurtosis, one line per pruning ratio. Top right:
+# quantization SNR (MSE-optimal clipping). Bottom: the SNR difference over (kurtosis, bits); the
+# black line is where the two methods tie, pruning wins in red. Data:
+# {download}`heavy_tail_snr.csv </results/02_distributions/heavy_tail_snr.csv>`.
 # ```
 #
 # Over the swept range, pruning's SNR moves by at most {glue:text}`ht-prune-span:.1f` dB while
@@ -218,7 +243,7 @@ onset.style.format({"sparsity": "{:.2%}", "onset_kurtosis": "{:.3g}", "first_win
 # with the same kurtosis: truncated Student-t with other $\nu$, the untruncated Student-t
 # ($\nu = 4 + 6/(\kappa - 3)$), and the generalized normal $\propto e^{-|w|^\beta}$.
 
-# %%
+# %% tags=["hide-input"]
 fam = family_sweep(
     tail_families(P.family_dofs),
     kurtosis_min=P.kurtosis_min,
@@ -231,14 +256,16 @@ fam = family_sweep(
 cross = out.table("heavy_tail_crossover", family_crossover(out.table("heavy_tail_families", fam)))
 out.figure("fig-heavy-tail-families", plot_crossover(cross))
 out.glue(heavy_tail_headlines(sweep, cross))
-pruning_win_bits_by_family(cross).to_frame()
+readable(pruning_win_bits_by_family(cross).to_frame(), index=True)
 
 # %% [markdown]
 # ```{glue:figure} fig-heavy-tail-families
 # :name: fig-heavy-tail-families
+# :alt: Step plot of the largest bit-width at which pruning wins against kurtosis, one line per tail family.
 #
-# The largest bit-width at which pruning wins, against kurtosis, for several tail families.
-# Data: {download}`heavy_tail_crossover.csv </results/02_distributions/heavy_tail_crossover.csv>`.
+# **Figure 2.1.** The largest bit-width at which pruning wins, against kurtosis, for several tail
+# families. Data:
+# {download}`heavy_tail_crossover.csv </results/02_distributions/heavy_tail_crossover.csv>`.
 # ```
 #
 # Kurtosis alone does not decide the winner: at the same kurtosis a density whose tail is a few
@@ -250,7 +277,7 @@ pruning_win_bits_by_family(cross).to_frame()
 #
 # ## What this chapter supports
 
-# %%
+# %% tags=["remove-cell"]
 out.verdicts(check_c1(table, grid=P.grid), check_c2(sweep, onset))
 
 # %% [markdown]
@@ -258,5 +285,5 @@ out.verdicts(check_c1(table, grid=P.grid), check_c2(sweep, onset))
 #   {glue:md}`c1-evidence`.
 # - **C2** (Figure 2, heavy tails: pruning wins only at high kurtosis and ≈2–3 bits):
 #   **{glue:md}`c2-verdict`**. {glue:md}`c2-evidence`. How far into the bit-widths pruning's
-#   region reaches depends on the tail model ({numref}`fig-heavy-tail-families`) and on how far
+#   region reaches depends on the tail model ([Figure 2.1](fig-heavy-tail-families)) and on how far
 #   the kurtosis axis extends, neither of which the paper states.

@@ -24,15 +24,25 @@
 # trained networks that install offline with this book, checks claim C3 and the natural-sparsity
 # part of C8, and measures how much the paper's coarse clipping search costs.
 #
+# :::{admonition} In short
+# :class: reading-first
+#
+# **The paper**: tensor by tensor, quantization beats pruning on most weight tensors; pruning's
+# share grows as bits fall and sits in tensors of high kurtosis. Quantized tensors carry
+# ≈{glue:text}`paper-natural-sparsity-int8:.0%` zeros at INT8, ≈{glue:text}`paper-natural-sparsity-int4:.0%` at INT4.
+#
+# **This book finds** C3 {glue:md}`c3-offline-models-verdict` on {glue:text}`n-tensors` tensors of
+# {glue:text}`n-models` offline networks (quantization wins on at least {glue:text}`min-share:.1f`%
+# at every bit-width) and {glue:md}`c3-released-data-verdict` on the paper's released data
+# ({glue:text}`released-share-finite-2:.1f`% at INT2); C8, natural sparsity, {glue:md}`c8-verdict`
+# on the released data ({glue:text}`ns-paper-8:.1f`% zeros at INT8). See {ref}`ch-claims`.
+# :::
+#
 # **Conventions (the paper's code).** Weights are rounded to FP16 first. Quantization is per
 # tensor on the signed grid; the paper picks the clipping value among the 100 candidates
 # $\alpha_k = k\,(\max|w| + 0.5)/100$, we report that *and* pvq's MSE-optimal search. Pruning
 # removes exactly $\lfloor c\,n \rfloor$ weights of smallest magnitude. Kurtosis is Pearson's
 # (3 for a normal distribution).
-#
-# **Parameters.** The cell below holds this chapter's parameters; its defaults are the `full`
-# profile (their one home is {py:class}`pvq.book.params.WeightTensorsParams`), and
-# `params/ci.yaml` overrides them for the fast profile.
 
 # %% tags=["parameters"]
 profile = "full"
@@ -54,12 +64,18 @@ fp16 = True
 grid = "signed"
 n_certify = 40
 
-# %%
+# %% [markdown]
+# **Parameters.** Their defaults are the `full` profile (their one home is
+# {py:class}`pvq.book.params.WeightTensorsParams`); `params/ci.yaml` overrides them for the fast
+# profile. The parameters of this build:
+
+# %% tags=["remove-input"]
 from pvq.analytic.distributions import make_distribution
 from pvq.analytic.errors import optimal_clip
 from pvq.book.params import WeightTensorsParams
-from pvq.book.plots import plot_tensor_snr, plot_win_vs_kurtosis
+from pvq.book.plots import plot_snr_margin, plot_tensor_snr, plot_win_vs_kurtosis
 from pvq.book.publish import Chapter
+from pvq.book.tables import clipping_gain_display, percent_table, readable
 from pvq.book.verdicts import check_c3, check_c8_natural_sparsity
 from pvq.common.paper import paper_values
 from pvq.tensors.analysis import TENSOR_COLUMNS
@@ -69,6 +85,7 @@ from pvq.tensors.natural import corrected_pruning_table, natural_sparsity_compar
 from pvq.tensors.summaries import (
     kurtosis_boundary,
     kurtosis_headlines,
+    snr_margins,
     win_share_by_kurtosis,
     win_share_headlines,
     win_share_table,
@@ -91,12 +108,12 @@ P
 # goes through the comparison above ({py:func}`pvq.tensors.model_set.analyze_models`); the table
 # summarises the set ({py:func}`pvq.tensors.model_set.model_table`).
 
-# %%
+# %% tags=["hide-input"]
 tensors, skipped = analyze_models(checkpoints, P.n_bits, fp16=P.fp16, grid=P.grid, progress=True)
 out.table("tensors", tensors[TENSOR_COLUMNS])
 out.table("skipped", skipped)
 out.glue(tensor_headlines(tensors, skipped) | paper_values("n_zoo_models", "n_language_models", "n_released_models"))
-model_table(tensors).style.format({"weights": "{:,}", "median kurtosis": "{:.3g}", "max kurtosis": "{:.4g}"})
+readable(model_table(tensors), index=True)
 
 # %% [markdown]
 # {glue:text}`n-tensors` layer weight tensors from {glue:text}`n-models` models
@@ -113,7 +130,7 @@ model_table(tensors).style.format({"weights": "{:,}", "median kurtosis": "{:.3g}
 # against their kurtosis, with the kurtosis at which a logistic fit of "pruning wins" on
 # $\log\kappa$ crosses one half ({py:func}`pvq.tensors.summaries.kurtosis_boundary`).
 
-# %%
+# %% tags=["hide-input"]
 out.figure("fig-tensor-snr", plot_tensor_snr(tensors))
 boundary = out.table("kurtosis_boundary", kurtosis_boundary(tensors))
 out.figure("fig-win-vs-kurtosis", plot_win_vs_kurtosis(tensors, boundary))
@@ -121,17 +138,21 @@ out.figure("fig-win-vs-kurtosis", plot_win_vs_kurtosis(tensors, boundary))
 # %% [markdown]
 # ```{glue:figure} fig-tensor-snr
 # :name: fig-tensor-snr
+# :alt: Scatter plot of pruning SNR against quantization SNR, one point per tensor and bit-width.
 #
-# Figure 3 (left): pruning SNR against quantization SNR (pvq's MSE-optimal clipping) for every
-# tensor, one colour per comparison point; above the diagonal pruning wins.
+# **Figure 3 (left).** The paper's Figure 3 (left), rebuilt: pruning SNR against quantization SNR
+# (pvq's MSE-optimal clipping) for every tensor, one colour per comparison point; above the
+# diagonal pruning wins. Data: {download}`tensors.csv </results/03_weight_tensors/tensors.csv>`.
 # ```
 #
 # ```{glue:figure} fig-win-vs-kurtosis
 # :name: fig-win-vs-kurtosis
+# :alt: Each tensor at its kurtosis (log scale) and bit-width, coloured by the method that wins.
 #
-# Figure 3 (right): each tensor at its kurtosis and bit-width, red where pruning wins; black
-# marks are the kurtosis at which a logistic fit gives pruning even odds
-# ({download}`kurtosis_boundary.csv </results/03_weight_tensors/kurtosis_boundary.csv>`).
+# **Figure 3 (right).** The paper's Figure 3 (right), rebuilt: each tensor at its kurtosis and
+# bit-width, red where pruning wins; black marks are the kurtosis at which a logistic fit gives
+# pruning even odds. Data: {download}`tensors.csv </results/03_weight_tensors/tensors.csv>`,
+# {download}`kurtosis_boundary.csv </results/03_weight_tensors/kurtosis_boundary.csv>`.
 # ```
 #
 # ## Who wins, per bit-width
@@ -141,7 +162,9 @@ out.figure("fig-win-vs-kurtosis", plot_win_vs_kurtosis(tensors, boundary))
 # {glue:text}`paper-n-released-models` torchvision models (a derived number, not printed in the
 # paper; {py:func}`pvq.tensors.summaries.win_share_table`).
 
-# %%
+# %% tags=["hide-input"]
+import pandas as pd
+
 from pvq.tensors.released import (
     cross_check,
     finite_points,
@@ -155,9 +178,7 @@ from pvq.tensors.released import (
 released = load_released()  # the paper's per-tensor data, shipped with pvq
 wins = out.table("win_share", win_share_table(tensors, released=released))
 out.glue(win_share_headlines(wins))
-pct = ["quant_wins_share", "quant_wins_share_paper_clipping", "paper_released_data"]
-styled = wins.style.format({"sparsity": "{:.2%}", "median_margin_db": "{:+.2f}"})
-styled.format("{:.1%}", subset=pct, na_rep="—").hide()
+readable(wins)
 
 # %% [markdown]
 # Quantization wins on at least {glue:text}`min-share:.1f`% of tensors at every comparison point;
@@ -167,6 +188,36 @@ styled.format("{:.1%}", subset=pct, na_rep="—").hide()
 # {glue:text}`paper-n-language-models` language models), so the shares need not match; the trend
 # with bits is the claim. Data: {download}`win_share.csv </results/03_weight_tensors/win_share.csv>`.
 #
+# (sec-snr-margin)=
+# ### By how much, tensor by tensor
+#
+# A win share counts tensors; it does not say by how much either method wins. Over the tensors,
+# the distribution of quantization's lead, $\mathrm{SNR}_Q - \mathrm{SNR}_P$, at each comparison
+# point ({py:func}`pvq.tensors.summaries.snr_margins`), for this book's models (pvq's clipping)
+# and for the paper's released data (the paper's clipping grid; where pruning is lossless the
+# lead is $-\infty$ and the tensor is left out):
+
+# %% tags=["hide-input"]
+ours = snr_margins(tensors, source="this book's models")
+theirs = snr_margins(released, quant_col="quant_snr_db_paper", source="the paper's released data")
+margins = out.table("snr_margin", pd.concat([ours, theirs], ignore_index=True))
+out.figure("fig-snr-margin", plot_snr_margin(margins))
+
+# %% [markdown]
+# ```{glue:figure} fig-snr-margin
+# :name: fig-snr-margin
+# :alt: Split violins of quantization's SNR minus pruning's per tensor, one per bit-width and source.
+#
+# **Figure 3.1.** Quantization's SNR lead over pruning, tensor by tensor, at each comparison
+# point: one half-violin per source, with the median (dashed) and the other quartiles (dotted), cut
+# at the extreme tensors. Below the zero line pruning wins. Data:
+# {download}`snr_margin.csv </results/03_weight_tensors/snr_margin.csv>`.
+# ```
+#
+# The lead grows with the bit-width: each extra bit raises quantization's SNR by several dB and
+# pruning's by much less ({ref}`ch-distributions`). The violins show what a share cannot: how far
+# below the zero line the tensors that pruning wins lie, and how many sit close to the tie.
+#
 # (sec-figure-3-released)=
 # ## Figure 3 on the paper's own data
 #
@@ -175,20 +226,23 @@ styled.format("{:.1%}", subset=pct, na_rep="—").hide()
 # licence and provenance in `pvq/tensors/released/`). The same plot from those files, with the
 # paper's clipping grid, puts the book's recomputation and the paper's data on the same axes:
 
-# %%
+# %% tags=["hide-input"]
 fig = plot_tensor_snr(finite_points(released), quant_col="quant_snr_db_paper", title="the paper's released data")
 out.figure("fig-tensor-snr-released", fig)
 released_wins = out.table("win_share_released", released_win_share(released))
 out.glue(released_headlines(released, released_wins))
-released_wins.style.format({"quant_wins_share": "{:.1%}", "quant_wins_share_finite": "{:.1%}"}).hide()
+readable(released_wins)
 
 # %% [markdown]
 # ```{glue:figure} fig-tensor-snr-released
 # :name: fig-tensor-snr-released
+# :alt: Scatter plot of pruning SNR against quantization SNR for every tensor of the paper's released data.
 #
-# Figure 3 (left) drawn from the paper's released data: {glue:text}`released-points:,d` tensor ×
-# bit-width points ({glue:text}`released-lossless` where pruning is lossless, with infinite SNR,
-# are left out of the plot).
+# **Figure 3 (left), from the paper's released data.** The paper's Figure 3 (left) drawn from its
+# released per-tensor data: {glue:text}`released-points:,d` tensor × bit-width points
+# ({glue:text}`released-lossless` where pruning is lossless, with infinite SNR, are left out of
+# the plot). Data: the release itself, `weights_sqnr.csv.gz`, shipped in `pvq/tensors/released/`
+# and read by {py:func}`pvq.tensors.released.load_released`.
 # ```
 #
 # On the paper's data quantization wins on {glue:text}`released-share-finite-2:.1f`% of tensors at
@@ -206,7 +260,7 @@ released_wins.style.format({"quant_wins_share": "{:.1%}", "quant_wins_share_fini
 # overflowed), not heavy or light tails; the panel leaves them out
 # ({py:func}`pvq.tensors.released.kurtosis_points`):
 
-# %%
+# %% tags=["hide-input"]
 released_k = kurtosis_points(released)
 released_boundary = out.table("kurtosis_boundary_released", kurtosis_boundary(released_k, method="paper"))
 fig = plot_win_vs_kurtosis(released_k, released_boundary, quant_col="quant_snr_db_paper")
@@ -215,10 +269,12 @@ out.figure("fig-win-vs-kurtosis-released", fig)
 # %% [markdown]
 # ```{glue:figure} fig-win-vs-kurtosis-released
 # :name: fig-win-vs-kurtosis-released
+# :alt: The paper's released tensors at their kurtosis (log scale) and bit-width, coloured by the method that wins.
 #
-# Figure 3 (right) drawn from the paper's released data, tensors with an impossible recorded
-# kurtosis left out; black marks as in {numref}`fig-win-vs-kurtosis`
-# ({download}`kurtosis_boundary_released.csv </results/03_weight_tensors/kurtosis_boundary_released.csv>`).
+# **Figure 3 (right), from the paper's released data.** The paper's Figure 3 (right) drawn from
+# its released data, tensors with an impossible recorded kurtosis left out; black marks as in
+# [Figure 3 (right)](fig-win-vs-kurtosis). Data: the release (as for the left panel) and
+# {download}`kurtosis_boundary_released.csv </results/03_weight_tensors/kurtosis_boundary_released.csv>`.
 # ```
 #
 # ## Kurtosis decides where pruning can win
@@ -226,20 +282,25 @@ out.figure("fig-win-vs-kurtosis-released", fig)
 # Share of tensors where **pruning** wins, by kurtosis bin (rows) and bit-width (columns)
 # ({py:func}`pvq.tensors.summaries.win_share_by_kurtosis`).
 
-# %%
+# %% tags=["hide-input"]
 by_kurt = out.table("win_share_by_kurtosis", win_share_by_kurtosis(tensors))
 out.glue(kurtosis_headlines(by_kurt, boundary, prefix="offline"))
-by_kurt.pivot(index="kurtosis_bin", columns="n_bits", values="prune_wins_share").style.format("{:.0%}", na_rep="—")
+percent_table(
+    by_kurt.pivot_table(index="kurtosis_bin", columns="n_bits", values="prune_wins_share", sort=False), digits=0
+)
 
 # %% [markdown]
 # Data: {download}`win_share_by_kurtosis.csv </results/03_weight_tensors/win_share_by_kurtosis.csv>`.
 # The same on the paper's released data (tensors with a possible kurtosis):
 
-# %%
+# %% tags=["hide-input"]
 by_kurt_released = win_share_by_kurtosis(released_k, method="paper")
 out.table("win_share_by_kurtosis_released", by_kurt_released)
 out.glue(kurtosis_headlines(by_kurt_released, released_boundary, prefix="released"))
-by_kurt_released.pivot(index="kurtosis_bin", columns="n_bits", values="prune_wins_share").style.format("{:.0%}")
+percent_table(
+    by_kurt_released.pivot_table(index="kurtosis_bin", columns="n_bits", values="prune_wins_share", sort=False),
+    digits=0,
+)
 
 # %% [markdown]
 # At INT2 pruning wins on {glue:text}`released-light-2:.0f`% of the paper's tensors with kurtosis
@@ -258,11 +319,11 @@ by_kurt_released.pivot(index="kurtosis_bin", columns="n_bits", values="prune_win
 # the min–max range, in the paper and in MobileNetV2 alone
 # ({py:func}`pvq.tensors.natural.natural_sparsity_comparison`).
 
-# %%
+# %% tags=["hide-input"]
 natural = out.table("natural_sparsity", natural_sparsity_comparison(tensors, released=released))
 normal = make_distribution("normal")
 out.glue(natural_sparsity_headlines(natural, density=normal, clip=optimal_clip(normal, n_bits=8, grid=P.grid)))
-natural.style.format("{:.1%}", na_rep="—").format("{:d}", subset=["n_bits"]).hide(axis="index")
+readable(natural)
 
 # %% [markdown]
 # With the paper's clipping, {glue:text}`ns-8:.1f`% of weights are exact zeros at INT8,
@@ -294,12 +355,10 @@ natural.style.format("{:.1%}", na_rep="—").format("{:d}", subset=["n_bits"]).h
 # ({py:func}`pvq.tensors.released.natural_sparsity_by_source`; the released files carry no weight
 # counts):
 
-# %%
+# %% tags=["hide-input"]
 by_source = natural_sparsity_by_source({"released": released, "offline": tensors})
 out.table("natural_sparsity_by_source", by_source)
-by_source.pivot_table(index=["source", "n_bits"], columns="aggregation", values="value", sort=False).style.format(
-    "{:.1%}", na_rep="—"
-)
+percent_table(by_source.pivot_table(index=["source", "n_bits"], columns="aggregation", values="value", sort=False))
 
 # %% [markdown]
 # The paper's "≈{glue:text}`paper-natural-sparsity-int8:.0%` at INT8, ≈{glue:text}`paper-natural-sparsity-int4:.0%`
@@ -311,14 +370,14 @@ by_source.pivot_table(index=["source", "n_bits"], columns="aggregation", values=
 # its {glue:text}`mbv2-tensors` tensors at every bit-width against the released files
 # ({py:func}`pvq.tensors.released.compare_with_released`), largest and median absolute differences:
 
-# %%
+# %% tags=["hide-input"]
 mbv2, mbv2_summary = cross_check(tensors, released, model="mobilenet_v2")
 out.table("mbv2_vs_released", mbv2)
 out.glue({"mbv2-tensors": mbv2.tensor.nunique()})
-mbv2_summary.style.format({"max_abs_diff": "{:.4f}", "median_abs_diff": "{:.4f}"}).hide()
+readable(mbv2_summary)
 
 # %% [markdown]
-# SNRs in dB, natural sparsity as a fraction, excess kurtosis. The quantization and pruning SNRs
+# The differences are in each quantity's own unit: dB, a fraction, excess kurtosis. The quantization and pruning SNRs
 # agree to a few thousandths of a dB; the corrected pruning SNR differs more because its kept
 # count, $(1 - z)\,b/16 \cdot n$, moves by a whole weight when $z$ does, and $z$ itself depends
 # on FP16 rounding at the bin edges. Data:
@@ -328,8 +387,8 @@ mbv2_summary.style.format({"max_abs_diff": "{:.4f}", "median_abs_diff": "{:.4f}"
 # $(1 - z)\,b/16$, $z$ being the natural sparsity: pruning then has to match a quantized tensor
 # that is itself partly zero ({py:func}`pvq.tensors.natural.corrected_pruning_table`).
 
-# %%
-out.table("corrected_pruning", corrected_pruning_table(tensors)).set_index("n_bits").style.format("{:.1%}")
+# %% tags=["hide-input"]
+readable(out.table("corrected_pruning", corrected_pruning_table(tensors)))
 
 # %% [markdown]
 # Data: {download}`corrected_pruning.csv </results/03_weight_tensors/corrected_pruning.csv>`.
@@ -342,9 +401,8 @@ out.table("corrected_pruning", corrected_pruning_table(tensors)).set_index("n_bi
 # construction; how much better is it, and does it change any verdict
 # ({py:func}`pvq.tensors.clip_audit.clipping_gain_table`)?
 
-# %%
-gain = out.table("clipping_gain", clipping_gain_table(tensors))
-gain.style.format({"mean": "{:.3f}", "median": "{:.3f}", "max": "{:.2f}"}).hide(axis="index")
+# %% tags=["hide-input"]
+clipping_gain_display(out.table("clipping_gain", clipping_gain_table(tensors)))
 
 # %% [markdown]
 # The optimum gains {glue:text}`gain-mean:.3f` dB on average and up to {glue:text}`gain-max:.2f`
@@ -357,11 +415,11 @@ gain.style.format({"mean": "{:.3f}", "median": "{:.3f}", "max": "{:.2f}"}).hide(
 # {py:func}`pvq.tensors.clip_audit.certify_smallest`) proves the global optimum at every bit-width
 # up to {glue:text}`cert-max-bits` (beyond, it is slow):
 
-# %%
+# %% tags=["hide-input"]
 cert = certify_smallest(tensors, checkpoints, n_certify=P.n_certify, n_bits=P.n_bits, fp16=P.fp16, grid=P.grid)
 out.table("certified_clipping", cert)
 out.glue(clip_audit_headlines(tensors, cert))
-certification_summary(cert).style.format({"proven": "{:.0%}", "max_gap_db": "{:.4f}"})
+readable(certification_summary(cert), index=True)
 
 # %% [markdown]
 # The optimum was proven for {glue:text}`cert-proven:.0f`% of these problems; the fast search hit
@@ -374,15 +432,15 @@ certification_summary(cert).style.format({"proven": "{:.0%}", "max_gap_db": "{:.
 # Share of each model's tensors where quantization wins
 # ({py:func}`pvq.tensors.model_set.win_share_by_model`).
 
-# %%
-out.table("win_share_by_model", win_share_by_model(tensors)).set_index("model").style.format("{:.0%}")
+# %% tags=["hide-input"]
+percent_table(out.table("win_share_by_model", win_share_by_model(tensors)).set_index("model"), digits=0)
 
 # %% [markdown]
 # Data: {download}`win_share_by_model.csv </results/03_weight_tensors/win_share_by_model.csv>`.
 #
 # ## What this chapter supports
 
-# %%
+# %% tags=["remove-cell"]
 c3_offline = check_c3(wins, tensors, scope="offline models")
 c3_released = check_c3(released_wins, released_k, quant_col="quant_snr_db_paper", scope="released data")
 out.verdicts(c3_offline, c3_released, check_c8_natural_sparsity(by_source))

@@ -12,18 +12,22 @@ import math
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib import colormaps
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ..core.pruning import BASELINE_BITS, paired_sparsity
-from .theme import FIGURE_WIDTH, PRUNE_COLOR, QUANT_COLOR, themed
+from .theme import FIGURE_WIDTH, PALETTE, PRUNE_COLOR, QUANT_COLOR, themed
 
 __all__ = [
     "plot_crossover",
     "plot_heavy_tail",
     "plot_normal_comparison",
     "plot_per_layer",
+    "plot_snr_margin",
     "plot_storage",
     "plot_tensor_snr",
     "plot_win_vs_kurtosis",
@@ -53,7 +57,7 @@ def plot_normal_comparison(
     snr : DataFrame
         Columns ``n_bits, sparsity, quant_snr_db, prune_snr_db`` (one grid).
     n_bits, sparsity : int, float
-        The comparison point of the left and middle panels.
+        The comparison point of the top panels (the paper's left and middle panels).
     spike : float, optional
         Probability mass that pruning moves to 0 (drawn as an arrow); by default ``sparsity``.
     """
@@ -68,26 +72,25 @@ def plot_normal_comparison(
         levels.probability / levels.spacing,
         color=QUANT_COLOR,
         lw=2,
-        label=f"INT{n_bits}: mass / level spacing",
+        label=f"INT{n_bits} (left: mass / level spacing)",
     )
-    ax_d.plot(curves.w, curves.pruned_density, color=PRUNE_COLOR, lw=1.5, label=f"{sparsity:.0%} pruned")
+    ax_d.plot(curves.w, curves.pruned_density, color=PRUNE_COLOR, lw=1.5, label=f"{sparsity:.0%} pruning")
     top = float(curves.density.max()) * 1.6
     ax_d.vlines([0.0], 0, top, color=PRUNE_COLOR, lw=2.5)
     ax_d.annotate(
-        f"pruned: mass {spike:.2f} at 0",
+        f"pruned:\nmass {spike:.2f}\nat 0",
         xy=(0, top * 0.93),
-        xytext=(0.56, 0.80),
+        xytext=(0.62, 0.62),
         textcoords="axes fraction",
         color=PRUNE_COLOR,
         arrowprops={"arrowstyle": "->", "color": PRUNE_COLOR},
     )
     ax_d.set(ylim=(0, top), xlabel="w", ylabel="density", title="distributions after compression")
-    ax_d.legend(loc="upper left")
-    ax_e.plot(curves.w, curves.quant_weighted_error, color=QUANT_COLOR, label=f"INT{n_bits}")
-    ax_e.plot(curves.w, curves.prune_weighted_error, color=PRUNE_COLOR, label=f"{sparsity:.0%} pruning")
+    ax_e.plot(curves.w, curves.quant_weighted_error, color=QUANT_COLOR)
+    ax_e.plot(curves.w, curves.prune_weighted_error, color=PRUNE_COLOR)
     ax_e.set(xlabel="w", ylabel="(w - F(w))² p(w)", title="squared error weighted by density", yscale="log")
     ax_e.set_ylim(bottom=max(1e-6, float(curves.quant_weighted_error[curves.quant_weighted_error > 0].min())))
-    ax_e.legend()
+    fig.legend(*ax_d.get_legend_handles_labels(), loc="outside upper center", ncol=3)
     x = [paired_sparsity(b) for b in snr.n_bits]
     ax_s.plot(x, snr.quant_snr_db, "o-", color=QUANT_COLOR, label="quantization")
     ax_s.plot(x, snr.prune_snr_db, "s-", color=PRUNE_COLOR, label="pruning")
@@ -109,20 +112,22 @@ def plot_heavy_tail(sweep: pd.DataFrame, *, title: str = "") -> Figure:
     sweep : DataFrame
         Columns ``kurtosis, n_bits, sparsity, quant_snr_db, prune_snr_db``.
     """
-    fig = Figure(figsize=(W, 6.6), layout="constrained")
-    panels = fig.subplot_mosaic([["p", "q"], ["m", "m"]])
-    ax_p, ax_q, ax_m = panels["p"], panels["q"], panels["m"]
+    fig = Figure(figsize=(W, 7.2), layout="constrained")
+    panels = fig.subplot_mosaic([["p", "q"], ["l", "l"], ["m", "m"]], height_ratios=[1, 0.22, 1])
+    ax_p, ax_q, ax_m, ax_l = panels["p"], panels["q"], panels["m"], panels["l"]
     bits = sorted(sweep.n_bits.unique())
     cmap = colormaps["viridis"]
     for i, b in enumerate(bits):
         g = sweep[sweep.n_bits == b].sort_values("kurtosis")
         color = cmap(i / max(len(bits) - 1, 1))
-        ax_p.plot(g["kurtosis"], g.prune_snr_db, color=color, label=f"{g.sparsity.iloc[0]:.2%}")
-        ax_q.plot(g["kurtosis"], g.quant_snr_db, color=color, label=f"INT{b}")
+        ax_p.plot(g["kurtosis"], g.prune_snr_db, color=color, label=f"INT{b} / {g.sparsity.iloc[0]:.2%}")
+        ax_q.plot(g["kurtosis"], g.quant_snr_db, color=color)
     for ax, what in ((ax_p, "pruning"), (ax_q, "quantization")):
         ax.set(xscale="log", xlabel="kurtosis (Pearson)", ylabel="SNR (dB)", title=f"{what} SNR")
         ax.grid(alpha=0.3)
-        ax.legend(ncol=2)
+    ax_l.axis("off")
+    ax_l.legend(*ax_p.get_legend_handles_labels(), loc="center", ncol=4, fontsize="small", handlelength=1.5,
+                columnspacing=1.0, title=f"comparison point: INT-b / pruning 1 - b/{BASELINE_BITS}")  # fmt: skip
     pivot = sweep.pivot_table(index="n_bits", columns="kurtosis", values="quant_snr_db") - sweep.pivot_table(
         index="n_bits", columns="kurtosis", values="prune_snr_db"
     )
@@ -203,7 +208,7 @@ def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title:
     df : DataFrame
         Columns ``n_bits, sparsity, prune_snr_db`` and ``quant_col``.
     """
-    fig = Figure(figsize=(W, 5.6), layout="constrained")
+    fig = Figure(figsize=(W, 6.2), layout="constrained")
     ax = fig.subplots()
     bits = sorted(df.n_bits.unique(), reverse=True)
     cmap = colormaps["viridis"]
@@ -213,10 +218,11 @@ def plot_tensor_snr(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", title:
                    label=f"INT{b} vs {g.sparsity.iloc[0]:.2%}")  # fmt: skip
     hi = float(np.nanmax([df[quant_col].max(), df.prune_snr_db.max(), 1.0])) * 1.05
     ax.plot([0, hi], [0, hi], color="k", lw=1)
-    ax.text(hi * 0.62, hi * 0.55, "y = x")
+    box = {"fc": "white", "ec": "none", "alpha": 0.85}
+    ax.text(hi * 0.98, hi * 0.85, "y = x", ha="right", va="top", zorder=5, bbox=box)
     ax.set(xlim=(0, hi), ylim=(0, hi), xlabel="quantization SNR (dB)", ylabel="pruning SNR (dB)",
            title=title or "every tensor: above the line, pruning wins")  # fmt: skip
-    ax.legend(markerscale=2)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4, markerscale=2)
     ax.grid(alpha=0.3)
     return fig
 
@@ -235,7 +241,7 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     boundary : DataFrame
         Columns ``n_bits, boundary_kurtosis`` (:func:`pvq.tensors.summaries.kurtosis_boundary`).
     """
-    fig = Figure(figsize=(W, 4.4), layout="constrained")
+    fig = Figure(figsize=(W, 4.8), layout="constrained")
     ax = fig.subplots()
     rng = np.random.default_rng(0)
     jitter = rng.uniform(-0.28, 0.28, len(df))
@@ -248,8 +254,52 @@ def plot_win_vs_kurtosis(df: pd.DataFrame, boundary: pd.DataFrame, *, quant_col:
     ax.set(xscale="log", xlabel="tensor kurtosis (Pearson)", ylabel=f"bits b (pruning 1 - b/{BASELINE_BITS})",
            title="who wins, by tensor kurtosis")  # fmt: skip
     ax.set_yticks(sorted(df.n_bits.unique()))
-    ax.legend(loc="lower right")
+    handles = [Line2D([], [], ls="none", marker="o", ms=5, alpha=0.6, color=QUANT_COLOR, label="quantization wins"),
+               Line2D([], [], ls="none", marker="o", ms=6, color=PRUNE_COLOR, label="pruning wins"),
+               Line2D([], [], ls="none", marker="|", ms=14, mew=2, color="k", label="fitted boundary")]  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
     ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+#: Colours of the sources of Figure 3.1 (this book's models, then the paper's released data).
+_SOURCE_COLORS = (PALETTE.as_hex()[2], PALETTE.as_hex()[7])
+
+
+@themed
+def plot_snr_margin(margins: pd.DataFrame) -> Figure:
+    """Figure 3.1: over tensors, how far quantization's SNR is ahead of pruning's, per bit-width.
+
+    One violin per comparison point (INT-b against pruning ``1 - b/16``), split in two halves
+    when two sources are compared (the first on the left); inside, the median (dashed) and the
+    other quartiles (dotted); the violins are cut at the extreme tensors. Below the zero line
+    pruning wins.
+
+    Parameters
+    ----------
+    margins : DataFrame
+        Columns ``source, n_bits, sparsity, margin_db`` (:func:`pvq.tensors.summaries.snr_margins`
+        of each source, stacked); one or two sources.
+    """
+    sources = list(dict.fromkeys(margins.source))
+    if not 1 <= len(sources) <= len(_SOURCE_COLORS):
+        raise ValueError(f"one or two sources can be drawn, got {sources}")
+    colors = dict(zip(sources, _SOURCE_COLORS, strict=False))
+    bits = sorted(margins.n_bits.unique())
+    fig = Figure(figsize=(W, 4.6), layout="constrained")
+    ax = fig.subplots()
+    sns.violinplot(data=margins, x="n_bits", y="margin_db", hue="source", order=bits, hue_order=sources,
+                   palette=colors, split=len(sources) == 2, inner="quart", cut=0, density_norm="width",
+                   linewidth=0.8, legend=False, ax=ax)  # fmt: skip
+    ax.axhline(0.0, color=PRUNE_COLOR, lw=1.5, zorder=0.9)
+    sparsity = margins.groupby("n_bits").sparsity.first()
+    ax.set_xticks(range(len(bits)), [f"INT{b}\n{sparsity[b]:.2%}" for b in bits])
+    ax.set(xlabel=f"comparison point: INT-b against pruning 1 - b/{BASELINE_BITS}",
+           ylabel="quantization − pruning SNR (dB)",
+           title="quantization's lead over pruning, tensor by tensor")  # fmt: skip
+    handles = [Patch(facecolor=colors[s], edgecolor="0.2", label=s) for s in sources]
+    handles.append(Line2D([], [], color=PRUNE_COLOR, lw=1.5, label="tie (pruning wins below)"))
+    ax.legend(handles=handles, loc="upper left")
     return fig
 
 

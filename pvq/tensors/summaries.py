@@ -33,6 +33,7 @@ __all__ = [
     "natural_sparsity_table",
     "parse_bits",
     "recommendations",
+    "snr_margins",
     "win_share_by_bits",
     "win_share_by_kurtosis",
     "win_share_headlines",
@@ -179,6 +180,36 @@ def win_share_headlines(wins: pd.DataFrame) -> dict:
         "lowest-paper-share": 100 * float(lowest.paper_released_data),
         "min-share": 100 * float(wins.quant_wins_share.min()),
     }
+
+
+def snr_margins(df: pd.DataFrame, *, quant_col: str = "quant_snr_db", source: str = "") -> pd.DataFrame:
+    """Quantization's SNR lead over pruning, per tensor and bit-width, in dB (chapter 3, Figure 3.1).
+
+    ``margin_db`` :math:`= \\mathrm{SNR}_Q - \\mathrm{SNR}_P`, positive where quantization wins
+    (paper §4, Figure 3). A row without a finite margin is left out: pruning is lossless, with an
+    infinite SNR, on a tensor that already holds as many exact zeros as it must remove (the
+    paper's released data has such rows).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Per-tensor table, columns ``model, tensor, n_bits, sparsity, prune_snr_db`` and
+        ``quant_col``: ``tensors.csv`` or :func:`pvq.tensors.released.load_released`.
+    quant_col : str
+        Quantization's SNR column (:data:`QUANT_COLUMNS`: pvq's clipping or the paper's grid).
+    source : str
+        Label stored in a ``source`` column, to stack several tables.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source, model, tensor, n_bits, sparsity, margin_db``.
+    """
+    margin = (df[quant_col] - df["prune_snr_db"]).to_numpy(dtype=float)
+    keep = np.isfinite(margin)
+    out = df.loc[keep, ["model", "tensor", "n_bits", "sparsity"]].assign(margin_db=margin[keep])
+    out.insert(0, "source", source)
+    return out.reset_index(drop=True)
 
 
 def natural_sparsity_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pvq.book.plots import (
     plot_heavy_tail,
     plot_normal_comparison,
     plot_per_layer,
+    plot_snr_margin,
     plot_storage,
     plot_tensor_snr,
     plot_win_vs_kurtosis,
@@ -29,6 +30,7 @@ from pvq.book.training_plots import (
     plot_representations,
     plot_table1,
 )
+from pvq.tensors.summaries import snr_margins
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -98,11 +100,14 @@ def test_plot_normal_comparison(results_tmp):
     assert [ax.get_title() for ax in fig.axes] == [
         "distributions after compression", "squared error weighted by density", "SNR vs compression",
     ]  # fmt: skip
-    assert legend_labels(ax_d) == ["original density", "INT4: mass / level spacing", "75% pruned"]
-    assert legend_labels(ax_e) == ["INT4", "75% pruning"] and ax_e.get_yscale() == "log"
+    (top,) = fig.legends  # one legend for the two top panels, above them
+    assert [t.get_text() for t in top.get_texts()] == ["original density", "INT4 (left: mass / level spacing)",
+                                                       "75% pruning"]  # fmt: skip
+    assert ax_d.get_legend() is None and ax_e.get_legend() is None and ax_e.get_yscale() == "log"
+    assert [line.get_color() for line in ax_e.lines] == [QUANT_COLOR, PRUNE_COLOR]  # the legend's colours
     assert legend_labels(ax_s) == ["quantization", "pruning"]
     assert (ax_s.get_xlabel(), ax_s.get_ylabel()) == ("compression (pruned share 1 - b/16)", "SNR (dB)")
-    assert {"pruned: mass 0.75 at 0", "INT2", "INT4", "INT8"} <= texts(fig)
+    assert {"pruned:\nmass 0.75\nat 0", "INT2", "INT4", "INT8"} <= texts(fig)
     assert ax_s.lines[0].get_color() == QUANT_COLOR and ax_s.lines[1].get_color() == PRUNE_COLOR
     np.testing.assert_allclose(ax_s.lines[0].get_xdata(), [0.875, 0.75, 0.5])  # x is 1 - b/16
     check_saved(fig, results_tmp, "normal")
@@ -121,15 +126,16 @@ def heavy_sweep():
 def test_plot_heavy_tail(results_tmp):
     fig = plot_heavy_tail(heavy_sweep(), title="truncated Student-t, ν = 2")
     assert isinstance(fig, Figure)
-    panels = fig.axes[:3]
-    assert len(fig.axes) == 4  # three panels and the colour bar
+    p, q, legend_row, m, colorbar = fig.axes  # three panels, a row for the lines' legend, the colour bar
+    panels = [p, q, m]
     assert [ax.get_title() for ax in panels] == [
         "pruning SNR", "quantization SNR", "blue: quantization wins, red: pruning wins",
     ]  # fmt: skip
-    assert legend_labels(panels[0]) == ["87.50%", "81.25%", "75.00%"]
-    assert legend_labels(panels[1]) == ["INT2", "INT3", "INT4"]
+    assert legend_labels(legend_row) == ["INT2 / 87.50%", "INT3 / 81.25%", "INT4 / 75.00%"]
+    assert not legend_row.axison and p.get_legend() is None and q.get_legend() is None
+    assert [line.get_color() for line in p.lines] == [line.get_color() for line in q.lines]  # one colour per point
     assert all(ax.get_xscale() == "log" and ax.get_xlabel() == "kurtosis (Pearson)" for ax in panels)
-    assert fig.axes[3].get_ylabel() == "quantization − pruning SNR (dB)"
+    assert colorbar.get_ylabel() == "quantization − pruning SNR (dB)"
     assert fig.get_suptitle() == "truncated Student-t, ν = 2"
     assert plot_heavy_tail(heavy_sweep()).get_suptitle() == ""
     check_saved(fig, results_tmp, "heavy")
@@ -185,7 +191,8 @@ def test_plot_tensor_snr(results_tmp):
     fig = plot_tensor_snr(tensor_table())
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
-    assert legend_labels(ax) == ["INT8 vs 50.00%", "INT4 vs 75.00%", "INT2 vs 87.50%"]  # most bits first
+    (legend,) = fig.legends  # below the axes, off the points
+    assert [t.get_text() for t in legend.get_texts()] == ["INT8 vs 50.00%", "INT4 vs 75.00%", "INT2 vs 87.50%"]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("quantization SNR (dB)", "pruning SNR (dB)")
     assert ax.get_title() == "every tensor: above the line, pruning wins" and "y = x" in texts(fig)
     assert len(ax.collections) == 3 and sum(len(c.get_offsets()) for c in ax.collections) == 90
@@ -203,7 +210,8 @@ def test_plot_win_vs_kurtosis(results_tmp):
     fig = plot_win_vs_kurtosis(df, boundary)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
-    assert legend_labels(ax) == ["quantization wins", "pruning wins", "fitted boundary"]
+    (legend,) = fig.legends  # below the axes, off the points
+    assert [t.get_text() for t in legend.get_texts()] == ["quantization wins", "pruning wins", "fitted boundary"]
     assert ax.get_title() == "who wins, by tensor kurtosis" and ax.get_xscale() == "log"
     assert ax.get_ylabel() == "bits b (pruning 1 - b/16)" and list(ax.get_yticks()) == [2, 4, 8]
     quant, prune, bound = ax.collections
@@ -211,6 +219,28 @@ def test_plot_win_vs_kurtosis(results_tmp):
     assert len(prune.get_offsets()) == int((df.prune_snr_db > df.quant_snr_db).sum()) > 0
     assert len(bound.get_offsets()) == 1  # NaN boundaries are not drawn
     check_saved(fig, results_tmp, "win-vs-kurtosis")
+
+
+def test_plot_snr_margin(results_tmp):
+    df = tensor_table().assign(model="m")
+    margins = pd.concat([snr_margins(df, source="this book"),
+                         snr_margins(df, quant_col="quant_snr_db_paper", source="released")])  # fmt: skip
+    fig = plot_snr_margin(margins)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert legend_labels(ax) == ["this book", "released", "tie (pruning wins below)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["INT2\n87.50%", "INT4\n75.00%", "INT8\n50.00%"]
+    assert ax.get_ylabel() == "quantization − pruning SNR (dB)"
+    assert ax.get_xlabel() == "comparison point: INT-b against pruning 1 - b/16"
+    zero = [line for line in ax.lines if list(line.get_ydata()) == [0.0, 0.0]]
+    assert len(zero) == 1 and zero[0].get_color() == PRUNE_COLOR
+    lo, hi = ax.get_ylim()
+    assert lo <= margins.margin_db.min() and hi >= margins.margin_db.max()  # cut at the extreme tensors
+    check_saved(fig, results_tmp, "snr-margin")
+    one = plot_snr_margin(margins[margins.source == "released"])
+    assert legend_labels(one.axes[0]) == ["released", "tie (pruning wins below)"]
+    with pytest.raises(ValueError, match="one or two sources"):
+        plot_snr_margin(pd.concat([margins, margins.assign(source="third")]))
 
 
 # -- chapter 4 -----------------------------------------------------------------------------------------

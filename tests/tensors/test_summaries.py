@@ -10,6 +10,7 @@ from pvq.tensors.summaries import (
     natural_sparsity_table,
     parse_bits,
     recommendations,
+    snr_margins,
     win_share_by_bits,
     win_share_by_kurtosis,
     win_share_headlines,
@@ -119,3 +120,15 @@ def test_win_share_headlines_quote_the_lowest_bit_width():
         "lowest-paper-share": pytest.approx(74.1, abs=0.05),
         "min-share": 50.0,
     }
+
+
+def test_snr_margins_by_hand_and_without_lossless_pruning():
+    t = hand_made_wins().assign(model="m")
+    t.loc[7, "prune_snr_db"] = np.inf  # INT9, t3: pruning lossless, no finite margin
+    m = snr_margins(t, source="book")
+    assert list(m.columns) == ["source", "model", "tensor", "n_bits", "sparsity", "margin_db"]
+    assert (m.source == "book").all() and len(m) == 7 and "t3" not in set(m[m.n_bits == 9].tensor)
+    assert m[m.n_bits == 2].margin_db.tolist() == [1.0, -1.0, 1.0, -2.0]  # 10 minus 9, 11, 9, 12
+    paper = snr_margins(t, quant_col="quant_snr_db_paper")
+    assert paper[paper.n_bits == 2].margin_db.tolist() == [-1.0, -1.0, 1.0, 1.0]  # 8, 10, 10, 13 minus the same
+    assert snr_margins(t.iloc[:0]).empty

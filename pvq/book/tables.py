@@ -1,0 +1,217 @@
+"""Tables as chapters 1–3 show them: rounded to what they support, units in the headers.
+
+A chapter writes each table in full to its CSV (:class:`pvq.book.publish.Chapter`) and displays
+:func:`readable` of it: every column formatted by what it holds and named for a reader
+(:data:`TABLE_HEADERS`). SNRs and margins are shown in dB with two decimals, shares of tensors in
+percent with one decimal, sparsities with two (81.25%), kurtosis with three significant digits.
+:func:`percent_table` shows a pivot whose cells are all shares, :func:`snr_by_grid` the
+expected SNRs of chapter 2 with one column per grid, :func:`clipping_gain_display` chapter 3's
+gains of the clipping search. Nothing here changes a value: the
+CSVs keep every digit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+__all__ = [
+    "CLIPPING_GAIN_HEADERS",
+    "SHARE_COLUMNS",
+    "TABLE_CLASS",
+    "TABLE_FORMATS",
+    "TABLE_HEADERS",
+    "clipping_gain_display",
+    "column_format",
+    "percent_table",
+    "readable",
+    "snr_by_grid",
+]
+
+#: How a column (or a ``quantity`` cell) of the tables of chapters 1–3 is headed on the page.
+TABLE_HEADERS: Mapping[str, str] = {
+    "n_bits": "bits",
+    "compression_ratio": "compression",
+    "bits_per_weight": "bits per weight",
+    "quant_snr_db": "quantization SNR (dB)",
+    "quant_snr_db_paper": "quantization SNR, paper's clipping (dB)",
+    "prune_snr_db": "pruning SNR (dB)",
+    "prune_snr_db_corrected": "corrected pruning SNR (dB)",
+    "natural_sparsity": "natural sparsity (fraction)",
+    "excess_kurtosis": "excess kurtosis",
+    "kurtosis_bin": "kurtosis",
+    "onset_kurtosis": "pruning wins from kurtosis",
+    "first_win_kurtosis": "first swept kurtosis where pruning wins",
+    "quant_mse": "quantization MSE",
+    "quant_z": "quantization z (SE)",
+    "prune_mse": "pruning MSE",
+    "prune_z": "pruning z (SE)",
+    "quant_wins_share": "quantization wins",
+    "median_margin_db": "median lead of quantization (dB)",
+    "quant_wins_share_paper_clipping": "quantization wins, paper's clipping",
+    "paper_released_data": "paper's released data",
+    "lossless_pruning": "pruning lossless",
+    "quant_wins_share_finite": "quantization wins, lossless left out",
+    "natural_sparsity_mean": "mean",
+    "natural_sparsity_median": "median",
+    "minmax_range": "min–max range",
+    "paper_text": "paper's text",
+    "mobilenet_v2_only": "MobileNetV2 only",
+    "max_abs_diff": "largest |difference|",
+    "median_abs_diff": "median |difference|",
+    "worst_tensor": "largest at tensor",
+    "worst_n_bits": "at bits",
+    "proven": "proven optimal",
+    "mean_over_tensors": "mean over tensors",
+    "mean_of_model_means": "mean of model means",
+    "weighted_by_weights": "weighted by weights",
+    "max_gap_db": "largest gap (dB)",
+}
+
+#: HTML classes of the tables shown, pandas' own for a DataFrame's table (the book's CSS keeps such
+#: tables compact, within the text column) and ``readable`` (their cells break between words only).
+TABLE_CLASS = "dataframe readable"
+
+#: Headers of :func:`pvq.tensors.clip_audit.clipping_gain_table`'s columns (gains of pvq's clipping, dB).
+CLIPPING_GAIN_HEADERS: Mapping[str, str] = {
+    "n_bits": "bits",
+    "mean": "mean gain (dB)",
+    "median": "median gain (dB)",
+    "max": "largest gain (dB)",
+}
+
+#: Formats fixed by column name (the others follow :func:`column_format`'s rules).
+TABLE_FORMATS: Mapping[str, str] = {
+    "compression_ratio": "{:.2f}×",
+    "clip": "{:.3f}",
+    "quant_mse": "{:.4g}",
+    "prune_mse": "{:.4g}",
+    "quant_z": "{:+.2f}",
+    "prune_z": "{:+.2f}",
+    "max_abs_diff": "{:.4f}",
+    "median_abs_diff": "{:.4f}",
+    "max_gap_db": "{:.4f}",
+}
+
+#: Columns holding a share (a fraction shown in percent) whose name does not say so.
+SHARE_COLUMNS = frozenset({"paper_released_data", "paper_text", "minmax_range", "mobilenet_v2_only", "proven"})
+
+
+def column_format(name, values: pd.Series) -> str | None:
+    """The display format of a column, from its name and values (``None``: shown as it is).
+
+    In order: a format fixed in :data:`TABLE_FORMATS`; text, booleans and ``n_bits`` as they
+    are; ``*_db`` and ``… (dB)`` with two decimals, clipping values ``α* …`` with three;
+    ``sparsity`` in percent with two decimals (the paired sparsities 1 − b/16 need them); other
+    sparsities and shares (floats named ``*share*``, ``*wins*``, :data:`SHARE_COLUMNS`) in percent
+    with one; kurtosis
+    with three significant digits; other integers with thousands separators and other floats
+    with three significant digits.
+    """
+    name = str(name)
+    if name in TABLE_FORMATS:
+        return TABLE_FORMATS[name]
+    if name == "n_bits" or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    if name.endswith(("_db", "(dB)")):
+        return "{:.2f}"
+    if name.startswith("α*"):
+        return "{:.3f}"
+    share = "share" in name or "sparsity" in name or "wins" in name or name in SHARE_COLUMNS
+    if share and pd.api.types.is_float_dtype(values):
+        return "{:.2%}" if name == "sparsity" else "{:.1%}"
+    if "kurtosis" in name:
+        return "{:.3g}"
+    return "{:,d}" if pd.api.types.is_integer_dtype(values) else "{:.3g}"
+
+
+def _header(name):
+    return TABLE_HEADERS.get(name, name) if isinstance(name, str) else name
+
+
+def readable(table: pd.DataFrame, *, columns: Sequence[str] | None = None, index: bool = False, na_rep: str = "—"):
+    """``table`` (or its ``columns``) for the page: formatted by :func:`column_format`, headed by :data:`TABLE_HEADERS`.
+
+    A ``quantity`` column's cells (names of compared columns) are headed the same way. The
+    index is hidden unless ``index`` (its names are headed too); missing values show ``na_rep``.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        The values themselves are unchanged; the table has the class :data:`TABLE_CLASS`.
+    """
+    t = table if columns is None else table[list(columns)]
+    formats = {_header(c): column_format(c, t[c]) for c in t.columns}
+    shown = t.rename(columns=_header)
+    if "quantity" in shown.columns:
+        shown = shown.assign(quantity=shown["quantity"].map(_header))
+    shown.index = shown.index.set_names([_header(n) for n in shown.index.names])
+    styler = shown.style.format({c: f for c, f in formats.items() if f}, na_rep=na_rep)
+    styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
+    return styler if index else styler.hide(axis="index")
+
+
+def percent_table(table: pd.DataFrame, *, digits: int = 1, na_rep: str = "—"):
+    """A pivot of shares for the page: every cell in percent with ``digits`` decimals, the index shown.
+
+    The axis names and text column labels are headed by :data:`TABLE_HEADERS`; columns that are
+    bit-widths (axis name ``n_bits``) read ``INT2``, ``INT3``…
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+    shown = table.copy()
+    if shown.columns.name == "n_bits":
+        shown.columns = pd.Index([f"INT{b}" for b in shown.columns], name="bits")
+    else:
+        shown = shown.rename(columns=_header)
+        shown.columns = shown.columns.set_names([_header(n) for n in shown.columns.names])
+    shown.index = shown.index.set_names([_header(n) for n in shown.index.names])
+    return shown.style.format(f"{{:.{digits}%}}", na_rep=na_rep).set_table_attributes(f'class="{TABLE_CLASS}"')
+
+
+def snr_by_grid(table: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 2's expected SNRs with one column per grid: clipping and quantization SNR, pruning once.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``n_bits, sparsity, grid, clip, quant_snr_db, prune_snr_db``
+        (:func:`pvq.analytic.errors.snr_table`), each comparison point under several grids;
+        pruning does not depend on the grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per comparison point: ``n_bits, sparsity``, then ``α* (<grid>)`` (the clipping
+        value in standard deviations) and ``quantization SNR, <grid> (dB)`` per grid, and
+        ``pruning SNR (dB)``.
+    """
+    keys = ["n_bits", "sparsity"]
+    wide = table.pivot(index=keys, columns="grid", values=["clip", "quant_snr_db"])
+    grids = list(dict.fromkeys(table.grid))
+    out = pd.DataFrame(index=wide.index)
+    for g in grids:
+        out[f"α* ({g})"] = wide[("clip", g)]
+    for g in grids:
+        out[f"quantization SNR, {g} (dB)"] = wide[("quant_snr_db", g)]
+    out["pruning SNR (dB)"] = table.groupby(keys).prune_snr_db.first()
+    return out.reset_index()
+
+
+def clipping_gain_display(gain: pd.DataFrame):
+    """Chapter 3's clipping-gain table for the page: the gains in dB (two decimals), verdict flips counted.
+
+    Parameters
+    ----------
+    gain : pandas.DataFrame
+        :func:`pvq.tensors.clip_audit.clipping_gain_table` (columns ``n_bits, mean, median, max,
+        verdict flips``), headed by :data:`CLIPPING_GAIN_HEADERS`.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+    return readable(gain.rename(columns=CLIPPING_GAIN_HEADERS))
