@@ -70,7 +70,7 @@ from .theme import (
     themed,
 )
 from .training_params import FineTuningParams
-from .training_plots import plot_combining, plot_longer, plot_representations, plot_table1
+from .training_plots import plot_combining, plot_longer, plot_representations, plot_seed_spread, plot_table1
 from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
 from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
 
@@ -142,6 +142,7 @@ __all__ = [
     "plot_normal_comparison",
     "plot_per_layer",
     "plot_representations",
+    "plot_seed_spread",
     "plot_storage",
     "plot_table1",
     "plot_tensor_snr",
