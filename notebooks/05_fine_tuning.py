@@ -144,7 +144,7 @@ readable(out.table("recipe", recipe_table(spec, data)))
 # {glue:text}`validation-images:,` training images drawn with a fixed seed
 # ({py:func}`pvq.finetune.data.validation_split`), left out of the FP32 networks' training as
 # well, so that they are new to every network scored on them. The test images are never used to
-# choose anything. Each rate of the grid ({glue:text}`lr-grid`) fine-tunes each network once
+# choose anything. Each rate of the grid ({glue:md}`lr-grid`) fine-tunes each network once
 # (seed 0) with the chapter's recipe on the remaining training images, QAT at
 # INT{glue:text}`lr-bits` and pruning at {glue:text}`lr-point-sparsity:.0%` (the paper's
 # comparison point), and the rate with the best validation accuracy is kept
@@ -348,8 +348,10 @@ out.figure("fig-seed-spread", plot_seed_spread(spread))
 # command line:
 #
 # ```bash
-# python -m pvq imagenet /data/imagenet --arch mobilenet_v2 --method qat --bits 4 --out int4.json
-# python -m pvq imagenet /data/imagenet --arch mobilenet_v2 --method prune --sparsity 0.75 --out p75.json
+# python -m pvq imagenet /data/imagenet --arch mobilenet_v2 \
+#     --method qat --bits 4 --out int4.json
+# python -m pvq imagenet /data/imagenet --arch mobilenet_v2 \
+#     --method prune --sparsity 0.75 --out p75.json
 # ```
 #
 # The folder's layout, the architecture and the compression point are checked before any

@@ -248,12 +248,18 @@ def layer_display(table: pd.DataFrame):
 def margin_display(margins: pd.DataFrame):
     """:func:`margin_table` for a reader: one column per point, ``INT-b``, margins in dB to one decimal, signed.
 
+    The unit and the pairing with pruning are said in the table's caption, so the columns stay
+    narrow; numbers never break across lines (long layer names wrap instead).
+
     Returns
     -------
     pandas.io.formats.style.Styler
-        Rows ``(model, layer)``; the column header says the unit (dB) and the pairing with pruning.
+        Rows ``(model, layer)``, columns ``INT2``, ``INT3``, ….
     """
     t = margins.copy()
     t.columns = [f"INT{int(b)}" for b in margins.columns]
-    t.columns.name = f"margin (dB), INT-b vs 1 - b/{BASELINE_BITS}"
-    return t.style.format("{:+.1f}", na_rep="").set_table_attributes('class="dataframe"')
+    styler = t.style.format("{:+.1f}", na_rep="").set_caption(
+        f"SNR margin (dB) of quantization at INT-b over pruning at 1 - b/{BASELINE_BITS}"
+    )
+    styler = styler.set_table_styles([{"selector": "td", "props": "white-space: nowrap;"}])
+    return styler.set_table_attributes('class="dataframe"')

@@ -150,5 +150,9 @@ def test_margin_display_names_the_points_and_signs_the_margins():
         "prune_exact_db": [12.0, 5.0],
     })  # fmt: skip
     html = margin_display(margin_table(table)).to_html()
-    assert 'class="dataframe"' in html and "margin (dB), INT-b vs 1 - b/16" in html
+    assert (
+        'class="dataframe"' in html
+        and "<caption>SNR margin (dB) of quantization at INT-b over pruning at 1 - b/16" in html
+    )
+    assert "white-space: nowrap" in html  # the numbers stay whole, the layer names wrap
     assert [c for c in cells(html) if c.startswith(("INT", "+", "-"))] == ["INT2", "INT4", "-2.0", "+15.0"]
