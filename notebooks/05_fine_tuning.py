@@ -109,7 +109,7 @@ from pvq.book.training_plots import plot_longer, plot_seed_spread, plot_table1
 from pvq.book.training_verdicts import against_earlier, check_c5, check_c6
 from pvq.common.paper import paper_values
 from pvq.common.paths import results_dir
-from pvq.finetune.display import lr_display, readable
+from pvq.finetune.display import lr_display, readable, shown
 from pvq.finetune.findings import imagenet_status, longer_headlines, recipe_headlines, run_headlines, table1_headlines
 from pvq.finetune.grids import control_specs, execute, fine_tuning_data, longer_specs, recipe_spec, table1_specs
 from pvq.finetune.imagenet import imagenet_table
@@ -231,7 +231,7 @@ readable(costs)
 # %% tags=["hide-input"]
 t1 = out.table("table1", table1(runs, epochs=P.ft_epochs))
 out.glue(table1_headlines(t1))
-table1_display(t1, baselines, runs)
+shown(table1_display(t1, baselines, runs))
 
 # %% [markdown]
 # QAT keeps the first and last layer at {glue:text}`first-last-bits` bits. The bits per weight

@@ -36,7 +36,7 @@ from .data import (
     read_idx,
     validation_split,
 )
-from .display import COLUMN_HEADERS, lr_display, readable
+from .display import COLUMN_HEADERS, HEADER_STYLE, lr_display, readable, shown
 from .fairness import (
     MAX_GRID_EXTENSIONS,
     SELECTION_COLUMNS,
@@ -187,6 +187,7 @@ __all__ = [
     "FASHION_MNIST_FILES",
     "FASHION_MNIST_MEAN",
     "FASHION_MNIST_STD",
+    "HEADER_STYLE",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_SUFFIXES",
@@ -309,6 +310,7 @@ __all__ = [
     "select_learning_rates",
     "shape_shares",
     "shapes_per_point",
+    "shown",
     "spec_digest",
     "step_costs",
     "steps_per_epoch",

@@ -12,7 +12,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["COLUMN_HEADERS", "lr_display", "readable"]
+__all__ = ["COLUMN_HEADERS", "HEADER_STYLE", "lr_display", "readable", "shown"]
+
+#: The headers' cell style, words kept whole (the book's style sheet lets a cell break anywhere
+#: so that long layer names fit; a header of short words needs no such break).
+HEADER_STYLE = [{"selector": "thead th", "props": "overflow-wrap: normal;"}]
 
 
 def _percent(v: float) -> str:
@@ -62,7 +66,20 @@ def readable(table: pd.DataFrame, columns: Sequence[str] | None = None):
     floats = {c: "{:.4g}" for c in t.select_dtypes("float").columns}
     styler = t.style.format({**floats, **{c: fmt for c, (_, fmt) in known.items()}}, na_rep="")
     styler = styler.format_index(lambda c: known[c][0] if c in known else c, axis="columns")
-    return styler.hide(axis="index").set_table_attributes('class="dataframe"')
+    return shown(styler.hide(axis="index"))
+
+
+def shown(table):
+    """A table (DataFrame or Styler) with the book's ``dataframe`` class and whole words in its headers.
+
+    For tables already made for a reader, such as :func:`pvq.finetune.tables.table1_display`.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+    styler = table.style if isinstance(table, pd.DataFrame) else table
+    return styler.set_table_styles(HEADER_STYLE, overwrite=False).set_table_attributes('class="dataframe"')
 
 
 def lr_display(selection: pd.DataFrame):
@@ -86,4 +103,4 @@ def lr_display(selection: pd.DataFrame):
     )  # fmt: skip
     grid.index.names, grid.columns.name = ["network", "method"], "validation accuracy (%) at learning rate"
     styler = grid.style.format(_percent, na_rep="").format_index("{:g}", axis="columns")
-    return styler.apply(lambda _: bold.to_numpy(), axis=None).set_table_attributes('class="dataframe"')
+    return shown(styler.apply(lambda _: bold.to_numpy(), axis=None))

@@ -233,7 +233,8 @@ def layer_display(table: pd.DataFrame):
 
     For the problems, timing and heuristic-gap tables (:func:`timing_table`,
     :func:`heuristic_gaps`); columns not in :data:`LAYER_HEADERS` keep their name and value. The
-    index is hidden; the ``dataframe`` class lets the book's style sheet wrap long layer names.
+    index is hidden; the ``dataframe`` class lets the book's style sheet wrap long layer names,
+    while the headers keep their words whole.
 
     Returns
     -------
@@ -242,6 +243,7 @@ def layer_display(table: pd.DataFrame):
     known = {c: LAYER_HEADERS[c] for c in table.columns if c in LAYER_HEADERS}
     styler = table.style.format({c: fmt for c, (_, fmt) in known.items()}, na_rep="")
     styler = styler.format_index(lambda c: known[c][0] if c in known else c, axis="columns")
+    styler = styler.set_table_styles([{"selector": "thead th", "props": "overflow-wrap: normal;"}])
     return styler.hide(axis="index").set_table_attributes('class="dataframe"')
 
 
@@ -261,5 +263,8 @@ def margin_display(margins: pd.DataFrame):
     styler = t.style.format("{:+.1f}", na_rep="").set_caption(
         f"SNR margin (dB) of quantization at INT-b over pruning at 1 - b/{BASELINE_BITS}"
     )
-    styler = styler.set_table_styles([{"selector": "td", "props": "white-space: nowrap;"}])
+    styler = styler.set_table_styles([
+        {"selector": "td", "props": "white-space: nowrap;"},
+        {"selector": "thead th", "props": "overflow-wrap: normal;"},
+    ])  # fmt: skip
     return styler.set_table_attributes('class="dataframe"')

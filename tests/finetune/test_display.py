@@ -4,7 +4,7 @@ import re
 
 import pandas as pd
 
-from pvq.finetune.display import COLUMN_HEADERS, lr_display, readable
+from pvq.finetune.display import COLUMN_HEADERS, lr_display, readable, shown
 
 
 def cells(html: str) -> list[str]:
@@ -51,3 +51,11 @@ def test_lr_display_is_a_grid_with_the_chosen_rate_in_bold():
     assert bold is not None
     styled_ids = re.findall(r"#(T_\w+?_row\d+_col\d+)", html[: bold.start()])
     assert sorted(i.split("_", 2)[2] for i in styled_ids) == ["row0_col1", "row1_col0"]  # QAT 0.1, pruning 0.01
+
+
+def test_headers_keep_their_words_whole():
+    t = pd.DataFrame({"a": ["x"]}, index=pd.MultiIndex.from_tuples([("net", "INT4")], names=["network", "point"]))
+    for styler in (shown(t), readable(t), shown(t.style)):
+        html = styler.to_html()
+        assert re.search(r"thead th \{\s*overflow-wrap: normal;", html) and 'class="dataframe"' in html
+    assert cells(shown(t).to_html())[-3:] == ["net", "INT4", "x"]  # the index stays, unlike readable's
