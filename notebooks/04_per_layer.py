@@ -18,15 +18,33 @@
 # # 4. Per-layer comparison after training
 #
 # *Paper §5, Figure 4.* Magnitude tells only part of the story: a layer's output error depends on
-# its inputs. Post-training, both methods can re-optimise the weights that remain: quantization
+# its inputs.
+#
+# :::{admonition} In short
+# :class: reading-first
+#
+# **The paper** solves the post-training problem layer by layer (quantization bracketed by SDP
+# bounds, pruning exactly): at moderate compression quantization's upper bound beats pruning's
+# optimum (claim C4).
+#
+# **This book finds** C4 **{glue:md}`c4-per-chunk-paper-verdict`** against the paper's per-chunk
+# pruning and **{glue:md}`c4-layer-budget-verdict`** against a layer-wide budget
+# ({ref}`ch-claims`). Solved exactly, pruning wins at {glue:text}`prune-wins` of
+# {glue:text}`n-pairs` (layer, point) pairs ({glue:text}`layer-prune-wins` with the layer budget);
+# quantization's smallest margin is {glue:text}`min-margin:+.1f` dB
+# ({glue:text}`layer-min-margin:+.1f` dB). [Figure 4](fig-per-layer) shows every layer.
+# :::
+#
+# Post-training, both methods can re-optimise the weights that remain: quantization
 # chooses integer levels, pruning chooses which weights survive and refits them. For one output
 # channel with inputs $X$ and a chunk $w$ of $n$ of its weights (at most `chunk_size`, the paper's
 # {glue:text}`paper-max-chunk-size`):
 #
 # $$
-# \text{quantization:}\ \min_{z \in \{q_{\min},\dots,q_{\max}\}^n} \lVert X(w - s z)\rVert^2,
-# \qquad
-# \text{pruning:}\ \min_{|C| \le \lfloor n b/16 \rfloor}\ \min_{\hat w_C} \lVert Xw - X_C \hat w_C\rVert^2 .
+# \begin{aligned}
+# \text{quantization:}\quad & \min_{z \in \{q_{\min},\dots,q_{\max}\}^n} \lVert X(w - s z)\rVert^2, \\
+# \text{pruning:}\quad & \min_{|C| \le \lfloor n b/16 \rfloor}\ \min_{\hat w_C} \lVert Xw - X_C \hat w_C\rVert^2 .
+# \end{aligned}
 # $$ (eq-per-layer)
 #
 # The paper's pruning keeps $\lfloor n b/16\rfloor$ weights in *every* chunk. At $n = 9$ (a
@@ -49,9 +67,9 @@
 # prose. Weights FP16-rounded; the scale of each tensor from its MSE-optimal clipping; a subset of
 # chunks per layer.
 #
-# **Parameters.** The cell below holds this chapter's parameters; its defaults are the `full`
-# profile (their one home is {py:class}`pvq.book.layer_params.PerLayerParams`), and `params/ci.yaml`
-# overrides them for the fast profile.
+# **Parameters.** This chapter's parameters have their one home in
+# {py:class}`pvq.book.layer_params.PerLayerParams`; the defaults are the `full` profile, and
+# `params/ci.yaml` overrides them for the fast profile. The parameters of this build:
 
 # %% tags=["parameters"]
 profile = "full"
@@ -77,7 +95,7 @@ workers = 2
 dask_scheduler = ""
 seed = 0
 
-# %%
+# %% tags=["remove-input"]
 from pvq.book.layer_params import PerLayerParams
 from pvq.book.plots import plot_per_layer
 from pvq.book.publish import Chapter
@@ -89,7 +107,9 @@ from pvq.layerwise.tables import (
     comparison_table,
     heuristic_gaps,
     layer_budget_table,
+    layer_display,
     layer_snr,
+    margin_display,
     margin_table,
     timing_table,
 )
@@ -107,16 +127,16 @@ P
 # ({py:func}`pvq.layerwise.study.layer_problems`, one layer at a time through
 # {py:func}`pvq.layerwise.sweep.layer_chunks`).
 
-# %%
+# %% tags=["hide-input"]
 chunks, problems = layer_problems(P.layers, n_bits=P.n_bits, n_inputs=P.n_inputs, chunk_size=P.chunk_size,
                                   max_chunks=P.max_chunks, seed=P.seed)  # fmt: skip
 out.glue(problem_headlines(problems))
-out.table("problems", problems)
+layer_display(out.table("problems", problems))
 
 # %% [markdown]
 # {glue:text}`n-layers` layers, {glue:text}`n-chunks` chunk problems (each solved at every
-# comparison point); `rows` is the number of rows of $X$ (image positions or tokens),
-# `dead_channels` counts output channels whose output is identically zero on these inputs
+# comparison point); "rows of X" is the number of rows of $X$ (image positions or tokens), "dead
+# channels" counts output channels whose output is identically zero on these inputs
 # ({glue:text}`n-dead` in all; skipped). Data: {download}`problems.csv </results/04_per_layer/problems.csv>`.
 #
 # ## Solving every chunk
@@ -127,7 +147,7 @@ out.table("problems", problems)
 # layer SNRs ({py:func}`pvq.layerwise.tables.layer_snr`) give the comparison table behind the
 # figure ({py:func}`pvq.layerwise.tables.comparison_table`).
 
-# %%
+# %% tags=["hide-input"]
 results, curves = solve_problems(chunks, P.n_bits, cache_dir=results_dir(out.stem) / "cache",
                                  dask_scheduler=P.dask_scheduler, workers=P.workers, progress=True,
                                  sdp_every=P.sdp_every, scip_max_n=P.scip_max_n, prune_nodes=P.prune_nodes,
@@ -142,10 +162,11 @@ out.figure("fig-per-layer", plot_per_layer(table))
 # %% [markdown]
 # ```{glue:figure} fig-per-layer
 # :name: fig-per-layer
+# :alt: Layer SNR in dB of quantization (blue) and pruning (red) at each comparison point, one panel per layer.
 #
-# Figure 4, rebuilt with the exact optima. Per layer (panel) and comparison point INT-b vs
-# $1 - b/16$ pruning (x): quantization's SDP bounds (blue bars, from the relaxation's certified
-# lower bound to randomized rounding; thin and pale: the paper's plain relaxation; wide:
+# **Figure 4.** The paper's Figure 4, rebuilt with the exact optima. Per layer (panel) and
+# comparison point INT-b vs $1 - b/16$ pruning (x): quantization's SDP bounds (blue bars, from
+# the relaxation's certified lower bound to randomized rounding; thin and pale: the paper's plain relaxation; wide:
 # *strengthened* here with a box cut and a 1-opt that stays inside the integer box; both on every
 # `sdp_every`-th chunk only, {glue:text}`sdp-chunks` chunks in all), the exact quantization optimum
 # (blue dot), the exact pruning optimum of the paper's per-chunk form (red dot; hollow where the
@@ -160,9 +181,9 @@ out.figure("fig-per-layer", plot_per_layer(table))
 # The median time per chunk of the exact searches, the SDP bounds and the SCIP cross-check
 # ({py:func}`pvq.layerwise.tables.timing_table`):
 
-# %%
+# %% tags=["hide-input"]
 out.glue(solver_headlines(results, curves))
-out.table("timing", timing_table(results)).style.format({"median_seconds": "{:.3f}"}).hide()
+layer_display(out.table("timing", timing_table(results)))
 
 # %% [markdown]
 # The exact quantization optimum was proven on {glue:text}`quant-proven:.1f`% of chunk problems
@@ -182,13 +203,12 @@ out.table("timing", timing_table(results)).style.format({"median_seconds": "{:.3
 # point ({py:func}`pvq.layerwise.tables.paired_gap`), summarised by
 # {py:func}`pvq.layerwise.tables.heuristic_gaps`:
 
-# %%
-gaps = out.table("heuristic_gaps", heuristic_gaps(results))
-gaps.style.format({"median_gap_db": "{:.2f}", "max_gap_db": "{:.2f}"}).hide()
+# %% tags=["hide-input"]
+layer_display(out.table("heuristic_gaps", heuristic_gaps(results)))
 
 # %% [markdown]
-# dB of extra error over the exact optimum, per layer and point (median and worst). For pruning,
-# the paper's baseline is magnitude pruning with a least-squares refit; `SCIP boxed MIQP` (on the
+# The gaps are dB of extra error over the exact optimum, per layer and point (median and worst).
+# For pruning, the paper's baseline is magnitude pruning with a least-squares refit; `SCIP boxed MIQP` (on the
 # SDP's chunks of at most `scip_max_n` weights) is the
 # paper's own pruning formulation, whose bound on the refitted weights ($|\hat w| \le 2\max|w|$)
 # can bind on real chunks, which is why it can be worse than the unboxed optimum. Data:
@@ -196,19 +216,20 @@ gaps.style.format({"median_gap_db": "{:.2f}", "max_gap_db": "{:.2f}"}).hide()
 #
 # ## Who wins, per layer and point
 #
-# SNR margin of quantization's exact optimum over pruning's, in dB; negative where pruning wins
+# SNR margin of quantization's exact optimum over pruning's, in dB, per layer (rows) and point
+# (columns: INT-b against pruning at $1 - b/16$); negative where pruning wins
 # ({py:func}`pvq.layerwise.tables.margin_table`). First against the paper's per-chunk pruning:
 
-# %%
+# %% tags=["hide-input"]
 out.glue(margin_headlines(table))
-margin_table(table, form="chunk").style.format("{:+.1f}")
+margin_display(margin_table(table, form="chunk"))
 
 # %% [markdown]
 # Then against the layer-budget pruning (the same total of kept weights over each layer's
 # studied chunks, allocated optimally):
 
-# %%
-margin_table(table, form="layer").style.format("{:+.1f}")
+# %% tags=["hide-input"]
+margin_display(margin_table(table, form="layer"))
 
 # %% [markdown]
 # Against the per-chunk form pruning wins at {glue:text}`prune-wins` of {glue:text}`n-pairs`
@@ -221,7 +242,7 @@ margin_table(table, form="layer").style.format("{:+.1f}")
 #
 # ## What this chapter supports
 
-# %%
+# %% tags=["remove-cell"]
 out.verdicts(*check_c4(table))
 
 # %% [markdown]

@@ -4,10 +4,10 @@ publishing, the notebook runner and the command line (``pvq.book.cli``).
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
-:mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`,
-:mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`. They import from lower layers only: :mod:`pvq.common`
-at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
-:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+:mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.publish`,
+:mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`. They import from lower layers
+only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
+:mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
 (``tests/test_architecture.py`` checks it).
 """
 
@@ -83,7 +83,14 @@ from .theme import (
     themed,
 )
 from .training_params import FineTuningParams
-from .training_plots import plot_combining, plot_longer, plot_representation_shapes, plot_representations, plot_table1
+from .training_plots import (
+    plot_combining,
+    plot_longer,
+    plot_representation_shapes,
+    plot_representations,
+    plot_seed_spread,
+    plot_table1,
+)
 from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
 from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
 
@@ -164,6 +171,7 @@ __all__ = [
     "plot_per_layer",
     "plot_representation_shapes",
     "plot_representations",
+    "plot_seed_spread",
     "plot_snr_margin",
     "plot_storage",
     "plot_table1",

@@ -345,13 +345,16 @@ def plot_per_layer(table: pd.DataFrame) -> Figure:
             ax.plot(x - 0.12, t["quant_GPTQ_db"], "_", color=QUANT_COLOR, ms=9, label="GPTQ")
         if "prune_magnitude + refit_db" in t:
             ax.plot(x + 0.12, t["prune_magnitude + refit_db"], "_", color=PRUNE_COLOR, ms=9, label="magnitude + refit")
-        ax.set_title(f"{model}\n{layer}")
+        lines = [""]  # the layer's name broken after dots, so that a long name stays above its own panel
+        for part in layer.replace(".", ".\n").split("\n"):
+            lines[-1:] = [lines[-1] + part] if len(lines[-1] + part) <= 26 else [lines[-1], part]
+        ax.set_title("\n".join([model, *filter(None, lines)]), fontsize="medium")
         ax.set_xticks(x, [f"{b}b" for b in x])
-        ax.tick_params(axis="y", labelsize=7)
         ax.grid(alpha=0.3)
     for ax in axes[len(layers) :]:
         ax.set_visible(False)
-    axes[0].set_ylabel("layer SNR (dB)")
+    for ax in axes[: len(layers) : cols]:
+        ax.set_ylabel("layer SNR (dB)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3)
     return fig

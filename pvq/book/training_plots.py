@@ -12,13 +12,30 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator
 
 from ..core.pruning import BASELINE_BITS, paired_bits, paired_sparsity
 from ..finetune.trajectories import MIN_CHANGE_DB
 from .theme import FIGURE_WIDTH, PRUNE_COLOR, QUANT_COLOR, panels, themed
 
-__all__ = ["plot_combining", "plot_longer", "plot_representation_shapes", "plot_representations", "plot_table1"]
+__all__ = [
+    "plot_combining",
+    "plot_longer",
+    "plot_representation_shapes",
+    "plot_representations",
+    "plot_seed_spread",
+    "plot_table1",
+]
+
+
+def _legend_below(fig: Figure, axes, ncol: int = 2) -> None:
+    """One legend for every panel, below them (off the data): each label once, in order of first appearance."""
+    entries: dict = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncol=ncol)
 
 
 @themed
@@ -31,6 +48,7 @@ def plot_table1(
     :func:`pvq.finetune.tables.table1`; the nominal b when a table lacks them); ``ablation``
     (the same table with ``all_layers=True``) adds QAT with every layer at INT-b as open circles.
     Error bars are ± one standard deviation over seeds; the dashed line is the FP32 baseline.
+    One legend for all panels sits below them.
     """
     archs = list(dict.fromkeys(t1.arch))
     fig, axes = panels(len(archs), height=3.8)
@@ -54,31 +72,69 @@ def plot_table1(
         x = t.n_bits.to_numpy()
         ax.set_xticks(x, [f"{b}\n{paired_sparsity(b):.0%}" for b in x])
         ax.set_title(arch)
-        ax.set_xlabel("measured bits per weight (sparsity of the paired pruning)")
+        ax.set_xlabel("measured bits per weight\n(below: sparsity of the paired pruning)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
-    axes[0].legend()
+    _legend_below(fig, axes)
     return fig
 
 
 @themed
 def plot_longer(longer: pd.DataFrame) -> Figure:
-    """Longer fine-tuning: accuracy against the epochs multiple, per architecture and point."""
+    """Longer fine-tuning: accuracy against the epochs multiple, per architecture and point.
+
+    One panel per (architecture, point), QAT at INT-b (blue circles) and pruning at ``1 - b/16``
+    (red squares), ± one standard deviation over seeds; one legend for all, below the panels.
+    """
     keys = list(dict.fromkeys(zip(longer.arch, longer.n_bits, strict=True)))
-    fig, axes = panels(len(keys), height=3.2)
+    fig, axes = panels(len(keys), height=3.0)
     for ax, (arch, b) in zip(axes, keys, strict=True):
         t = longer[(longer.arch == arch) & (longer.n_bits == b)].sort_values("factor")
         ax.errorbar(t.factor, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
-                    color=QUANT_COLOR, capsize=2, label=f"INT{b}")  # fmt: skip
+                    color=QUANT_COLOR, capsize=2, label="QAT at INT-b")  # fmt: skip
         ax.errorbar(t.factor, 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
-                    color=PRUNE_COLOR, capsize=2, label=f"{paired_sparsity(b):.2%} pruned")  # fmt: skip
+                    color=PRUNE_COLOR, capsize=2, label=f"gradual pruning at 1 - b/{BASELINE_BITS}")  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_xticks(t.factor, [f"{f:g}×" for f in t.factor])
+        ax.minorticks_off()
         ax.set_title(f"{arch}, INT{b} vs {paired_sparsity(b):.2%}")
-        ax.set_xlabel("fine-tuning length")
+        ax.set_xlabel("fine-tuning length (× the base)")
         ax.grid(alpha=0.3)
-        ax.legend()
     axes[0].set_ylabel("test accuracy (%)")
+    _legend_below(fig, axes)
+    return fig
+
+
+@themed
+def plot_seed_spread(seeds: pd.DataFrame) -> Figure:
+    """Every seed's test accuracy, QAT beside pruning at each comparison point, one panel per architecture.
+
+    A seaborn strip plot of :func:`pvq.finetune.tables.seed_runs`: each dot is one fine-tuning run
+    (one seed), QAT (blue) left of pruning (red) at each point INT-b ↔ ``1 - b/16``, jittered
+    sideways so that equal accuracies stay apart; a short bar marks each group's mean (Table 1's
+    number). The panels are stacked, each the text column's width.
+    """
+    archs = list(dict.fromkeys(seeds.arch))
+    fig, axes = panels(len(archs), height=2.7, cols=1)
+    hue = {"QAT": QUANT_COLOR, "pruning": PRUNE_COLOR}
+    offsets = {"QAT": -0.2, "pruning": 0.2}  # where seaborn's dodge puts two hue levels
+    for ax, arch in zip(axes, archs, strict=True):
+        t = seeds[seeds.arch == arch].assign(percent=lambda d: 100 * d.accuracy)
+        points = sorted(t.n_bits.unique())
+        sns.stripplot(data=t, x="n_bits", y="percent", hue="method", order=points, hue_order=list(hue), palette=hue,
+                      dodge=True, jitter=0.12, size=5, alpha=0.8, legend=False, ax=ax)  # fmt: skip
+        means = t.groupby(["n_bits", "method"]).percent.mean()
+        for (b, method), m in means.items():
+            x = points.index(b) + offsets[method]
+            ax.hlines(m, x - 0.16, x + 0.16, color=hue[method], lw=2.2)
+        ax.set_xticks(range(len(points)), [f"INT{b}\n{paired_sparsity(b):.2%}" for b in points])
+        ax.set_title(arch)
+        ax.set_xlabel("")
+        ax.set_ylabel("test accuracy (%)")
+    axes[-1].set_xlabel("comparison point: QAT's INT-b, pruning's share of weights removed")
+    handles = [Line2D([], [], ls="none", marker="o", color=c, label=f"{m}, one seed") for m, c in hue.items()]
+    handles.append(Line2D([], [], color="0.3", lw=2.2, label="mean over seeds"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return fig
 
 

@@ -4,10 +4,10 @@ pruning, the recipe and its loop, the run cache, grids, result tables, the Image
 Modules: :mod:`~pvq.finetune.data`, :mod:`~pvq.finetune.networks`, :mod:`~pvq.finetune.qat`,
 :mod:`~pvq.finetune.gradual`, :mod:`~pvq.finetune.representations`, :mod:`~pvq.finetune.recipe`,
 :mod:`~pvq.finetune.loop`, :mod:`~pvq.finetune.cache`, :mod:`~pvq.finetune.grids`,
-:mod:`~pvq.finetune.fairness`, :mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.trajectories`,
+:mod:`~pvq.finetune.fairness`, :mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.display`,
+:mod:`~pvq.finetune.reader_tables`, :mod:`~pvq.finetune.trajectories`,
 :mod:`~pvq.finetune.findings`, :mod:`~pvq.finetune.representation_findings`,
-:mod:`~pvq.finetune.reader_tables`, :mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`.
-They import from lower layers
+:mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`. They import from lower layers
 only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
 :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
 (``tests/test_architecture.py`` checks it).
@@ -36,6 +36,7 @@ from .data import (
     read_idx,
     validation_split,
 )
+from .display import COLUMN_HEADERS, HEADER_STYLE, lr_display, readable, shown
 from .fairness import (
     MAX_GRID_EXTENSIONS,
     SELECTION_COLUMNS,
@@ -158,6 +159,7 @@ from .representations import (
 )
 from .tables import (
     COLUMN_FORMATS,
+    TABLE1_COLUMNS,
     at_length,
     combine_points,
     combining_wins,
@@ -167,6 +169,7 @@ from .tables import (
     natural_sparsity,
     pareto_front,
     recipe_table,
+    seed_runs,
     styled,
     table1,
     table1_display,
@@ -188,11 +191,13 @@ from .trajectories import (
 __all__ = [
     "ARCHITECTURES",
     "COLUMN_FORMATS",
+    "COLUMN_HEADERS",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_ENV",
     "FASHION_MNIST_FILES",
     "FASHION_MNIST_MEAN",
     "FASHION_MNIST_STD",
+    "HEADER_STYLE",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_SUFFIXES",
@@ -205,6 +210,7 @@ __all__ = [
     "RUN_COLUMNS",
     "SELECTION_COLUMNS",
     "SHAPES",
+    "TABLE1_COLUMNS",
     "TRAINABLE",
     "TRAJECTORY_COLUMNS",
     "VALIDATION_SEED",
@@ -276,6 +282,7 @@ __all__ = [
     "longer_headlines",
     "longer_specs",
     "longer_table",
+    "lr_display",
     "lr_headlines",
     "lr_method",
     "lr_selection_display",
@@ -295,6 +302,7 @@ __all__ = [
     "probe_steps",
     "probes_table",
     "read_idx",
+    "readable",
     "recipe_defaults",
     "recipe_headlines",
     "recipe_spec",
@@ -315,10 +323,12 @@ __all__ = [
     "run_imagenet",
     "run_spec",
     "scale_parameters",
+    "seed_runs",
     "select_learning_rates",
     "shape_shares",
     "shapes_display",
     "shapes_per_point",
+    "shown",
     "spec_digest",
     "step_costs",
     "steps_per_epoch",

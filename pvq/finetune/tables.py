@@ -23,6 +23,7 @@ from .loop import steps_per_epoch
 
 __all__ = [
     "COLUMN_FORMATS",
+    "TABLE1_COLUMNS",
     "at_length",
     "combine_points",
     "combining_wins",
@@ -32,6 +33,7 @@ __all__ = [
     "natural_sparsity",
     "pareto_front",
     "recipe_table",
+    "seed_runs",
     "styled",
     "table1",
     "table1_display",
@@ -155,15 +157,27 @@ def table1(runs: pd.DataFrame, *, epochs: int | None = None, all_layers: bool = 
     return t.sort_values(["arch", "epochs", "n_bits"], ascending=[True, True, False]).reset_index(drop=True)
 
 
-def table1_display(t1: pd.DataFrame, baselines: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 as the book shows it: one row per comparison point, three columns per network.
+#: Table 1's columns as the book shows them (:func:`table1_display`), with their units.
+TABLE1_COLUMNS = (
+    "QAT accuracy (%)",
+    "QAT bits per weight",
+    "pruning accuracy (%)",
+    "pruning bits per weight",
+    "QAT lead (points)",
+)
 
-    The columns of each network are QAT's and pruning's accuracy (``'mean ± std'`` in percent,
-    :func:`format_accuracy`), each with the measured bits per weight it stores (``bits_qat``,
-    ``bits_prune``), and QAT's lead in points, ``100 · gap``. Two rows come first: the
-    FP32 network before fine-tuning (``baselines``) and the control, the same network fine-tuned
-    with the same recipe and no compression (``runs`` of method ``'fp32'``); both in the QAT column.
-    Paper §6, Table 1.
+
+def table1_display(t1: pd.DataFrame, baselines: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 as the book shows it: one row per network and comparison point, five columns.
+
+    The columns (:data:`TABLE1_COLUMNS`) are QAT's and pruning's test accuracy (``'mean ± std'``
+    in percent, :func:`format_accuracy`), each followed by the measured bits per weight its model
+    stores (``bits_qat``, ``bits_prune``, 2 decimals), and QAT's lead in points, ``100 · gap``.
+    Each network's rows start with the FP32 network before fine-tuning (``baselines``) and the
+    control, the same network fine-tuned with the same recipe and no compression (``runs`` of
+    method ``'fp32'``); both in the QAT column. The networks are stacked rather than set side by
+    side, so the table keeps five columns however many networks it holds (the text column's
+    width). Paper §6, Table 1.
 
     Parameters
     ----------
@@ -177,37 +191,70 @@ def table1_display(t1: pd.DataFrame, baselines: pd.DataFrame, runs: pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        Text cells; the index names the rows (``'FP32 baseline'``, ``'FP32, same fine-tuning'``,
-        ``'INT4 / 75.00%'``, …), the columns are ``(network, 'QAT' | 'QAT bits' | 'pruning' |
-        'pruning bits' | 'QAT − pruning')``.
+        Text cells, indexed by ``(network, point)``: ``'FP32 baseline'``, ``'FP32, same
+        fine-tuning'``, then ``'INT4 / 75.00%'``, … in the order of ``t1``.
     """
-    archs = list(dict.fromkeys(t1.arch))
     base = baselines.set_index("arch").accuracy
     control = summarize_runs(runs[runs.method == "fp32"]).set_index("arch")
-    rows: dict[str, dict] = {"FP32 baseline": {}, "FP32, same fine-tuning": {}}
-    for arch in archs:
+    rows: dict[tuple[str, str], list[str]] = {}
+    for arch in dict.fromkeys(t1.arch):
+        blank = [""] * len(TABLE1_COLUMNS)
+        rows[(arch, "FP32 baseline")] = blank.copy()
+        rows[(arch, "FP32, same fine-tuning")] = blank.copy()
         if arch in base.index:
-            rows["FP32 baseline"][(arch, "QAT")] = f"{100 * float(base[arch]):.2f}"
+            rows[(arch, "FP32 baseline")][0] = f"{100 * float(base[arch]):.2f}"
         if arch in control.index:
             c = control.loc[arch]
-            rows["FP32, same fine-tuning"][(arch, "QAT")] = format_accuracy(
+            rows[(arch, "FP32, same fine-tuning")][0] = format_accuracy(
                 c.accuracy_mean, c.accuracy_std, c.n_ok, c.n_runs
             )
-    for r in t1.itertuples():
-        row = rows.setdefault(f"INT{r.n_bits} / {r.sparsity:.2%}", {})
-        row[(r.arch, "QAT")] = format_accuracy(r.accuracy_mean_qat, r.accuracy_std_qat, r.n_ok_qat, r.n_runs_qat)
-        row[(r.arch, "pruning")] = format_accuracy(
-            r.accuracy_mean_prune, r.accuracy_std_prune, r.n_ok_prune, r.n_runs_prune
-        )
-        for method in ("qat", "prune"):
-            bits = getattr(r, f"bits_{method}", math.nan)
-            row[(r.arch, "QAT bits" if method == "qat" else "pruning bits")] = "" if pd.isna(bits) else f"{bits:.2f}"
-        row[(r.arch, "QAT − pruning")] = f"{100 * r.gap:+.2f}"
-    kinds = ("QAT", "QAT bits", "pruning", "pruning bits", "QAT − pruning")
-    columns = pd.MultiIndex.from_tuples([(a, k) for a in archs for k in kinds])
-    table = pd.DataFrame([[row.get(c, "") for c in columns] for row in rows.values()], index=list(rows))
-    table.columns = columns
-    return table
+        for r in t1[t1.arch == arch].itertuples():
+            bits = [getattr(r, f"bits_{m}", math.nan) for m in ("qat", "prune")]
+            rows[(arch, f"INT{r.n_bits} / {r.sparsity:.2%}")] = [
+                format_accuracy(r.accuracy_mean_qat, r.accuracy_std_qat, r.n_ok_qat, r.n_runs_qat),
+                "" if pd.isna(bits[0]) else f"{bits[0]:.2f}",
+                format_accuracy(r.accuracy_mean_prune, r.accuracy_std_prune, r.n_ok_prune, r.n_runs_prune),
+                "" if pd.isna(bits[1]) else f"{bits[1]:.2f}",
+                f"{100 * r.gap:+.2f}",
+            ]
+    index = pd.MultiIndex.from_tuples(list(rows), names=["network", "point"])
+    return pd.DataFrame(list(rows.values()), index=index, columns=list(TABLE1_COLUMNS))
+
+
+def seed_runs(runs: pd.DataFrame, *, epochs: int | None = None) -> pd.DataFrame:
+    """Every seed's run behind Table 1: one row per QAT or pruning run at a comparison point.
+
+    The recipe's QAT (first and last layer at 8 bits; not the all-layer ablation) at INT-b and
+    gradual pruning at :math:`c = 1 - b/16`, both placed at the point ``n_bits`` = b
+    (:func:`pvq.core.pruning.paired_bits`). Diverged runs have no accuracy and are left out. The
+    spread these rows show is what :func:`table1`'s standard deviations summarise. Paper §6, Table 1.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        The run table (``arch, method, n_bits, sparsity, epochs, seed, status, accuracy, …``).
+    epochs : int, optional
+        Keep only the runs of this fine-tuning length (default: the shortest, Table 1's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arch, n_bits, sparsity, method`` (``'QAT'`` or ``'pruning'``), ``seed, accuracy``
+        (a fraction), sorted by network (in order of appearance), bits from the fewest, method (QAT
+        first), seed.
+    """
+    t = _qat_kind(runs, all_layers=False)
+    t = t[(t.epochs == (t.epochs.min() if epochs is None else epochs)) & (t.status == "ok")]
+    t = t[t.method.isin(["qat", "prune"])].dropna(subset=["accuracy"])
+    qat = t.method == "qat"
+    bits = [int(b) if q else paired_bits(s) for q, b, s in zip(qat, t.n_bits, t.sparsity, strict=True)]
+    out = pd.DataFrame({
+        "arch": t.arch.to_numpy(), "n_bits": bits, "sparsity": [paired_sparsity(b) for b in bits],
+        "method": np.where(qat, "QAT", "pruning"), "seed": t.seed.to_numpy(), "accuracy": t.accuracy.to_numpy(float),
+    })  # fmt: skip
+    order = {a: i for i, a in enumerate(dict.fromkeys(out.arch))}
+    out = out.assign(_a=out.arch.map(order)).sort_values(["_a", "n_bits", "method", "seed"])
+    return out.drop(columns="_a").reset_index(drop=True)
 
 
 def longer_table(runs: pd.DataFrame, base_epochs: int) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 import inspect
 import math
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,6 +29,7 @@ from pvq.book.training_plots import (
     plot_longer,
     plot_representation_shapes,
     plot_representations,
+    plot_seed_spread,
     plot_table1,
 )
 from pvq.tensors.summaries import snr_margins
@@ -49,6 +51,12 @@ def texts(fig: Figure) -> set[str]:
 def legend_labels(ax) -> list[str]:
     legend = ax.get_legend()
     assert legend is not None, f"no legend on the panel titled {ax.get_title()!r}"
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def figure_legend(fig: Figure) -> list[str]:
+    """The entries of the figure's one legend (placed below the panels, not on any of them)."""
+    (legend,) = fig.legends
     return [t.get_text() for t in legend.get_texts()]
 
 
@@ -269,6 +277,9 @@ def test_plot_per_layer(results_tmp, n_layers, grid):
     assert len(shown) == n_layers  # the panels left over in the grid are hidden
     assert [ax.get_title() for ax in shown] == [f"{m}\n{layer}" for m, layer in layers]
     assert shown[0].get_ylabel() == "layer SNR (dB)"
+    assert [ax.get_ylabel() for ax in shown[1:3]] == [""] * len(shown[1:3])  # one y label per row of panels
+    if n_layers == 5:
+        assert shown[3].get_ylabel() == "layer SNR (dB)"
     assert [t.get_text() for t in shown[0].get_xticklabels()] == ["2b", "4b", "8b"]
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == [
@@ -276,6 +287,13 @@ def test_plot_per_layer(results_tmp, n_layers, grid):
         "prune best found", "prune exact, layer budget", "GPTQ", "magnitude + refit",
     ]  # fmt: skip
     check_saved(fig, results_tmp, f"per-layer-{n_layers}")
+
+
+def test_plot_per_layer_breaks_long_layer_names_after_dots():
+    layers = [("minilm_l6", "encoder.layer.2.attention.output.dense"), ("m", "features.8.conv.0.0")]
+    titles = [ax.get_title() for ax in visible_axes(plot_per_layer(per_layer_table(layers)))]
+    assert titles == ["minilm_l6\nencoder.layer.2.attention.\noutput.dense", "m\nfeatures.8.conv.0.0"]
+    assert all(len(line) <= 26 for t in titles for line in t.split("\n"))
 
 
 def test_plot_per_layer_without_optional_columns():
@@ -307,20 +325,28 @@ def test_plot_table1(results_tmp):
     left, right = fig.axes
     assert [left.get_title(), right.get_title()] == ["resnet_small", "mobilenet_small"]
     qat, prune = "QAT (INT-b, first/last 8 bits)", "gradual pruning (1 - b/16)"
-    assert sorted(legend_labels(left)) == ["FP32 baseline", qat, prune]
+    (legend,) = fig.legends  # one legend for both panels, below them
+    assert left.get_legend() is None and sorted(t.get_text() for t in legend.get_texts()) == [
+        "FP32 baseline", qat, prune,
+    ]  # fmt: skip
     assert left.get_ylabel() == "Fashion-MNIST test accuracy (%)"
-    assert left.get_xlabel() == "measured bits per weight (sparsity of the paired pruning)"
+    assert (
+        left.get_xlabel() == right.get_xlabel() == "measured bits per weight\n(below: sparsity of the paired pruning)"
+    )
     assert [t.get_text() for t in left.get_xticklabels()] == ["2\n88%", "4\n75%"]
     assert [line.get_ydata()[0] for line in left.lines if line.get_linestyle() == "--"] == [pytest.approx(91.0)]
     assert not any(line.get_linestyle() == "--" for line in right.lines)  # no baseline given for it
     single = plot_table1(table1_frame(("resnet_small",)))
-    assert len(single.axes) == 1 and legend_labels(single.axes[0]) == [qat, prune]
+    assert len(single.axes) == 1 and figure_legend(single) == [qat, prune]
+    only_right = plot_table1(table1_frame(), pd.DataFrame({"arch": ["mobilenet_small"], "accuracy": [0.9]}))
+    assert figure_legend(only_right) == [qat, prune, "FP32 baseline"]  # gathered from every panel
     check_saved(fig, results_tmp, "table1")
     # at the measured bits: QAT a little right of b, the ablation (open circles) at b
     t1 = table1_frame(("resnet_small",)).assign(bits_qat=lambda t: t.n_bits + 0.24, bits_prune=lambda t: t.n_bits * 1.0)
     abl = t1[t1.n_bits == 2].assign(bits_qat=2.0, accuracy_mean_qat=0.8)
-    ax = plot_table1(t1, ablation=abl).axes[0]
-    assert legend_labels(ax) == [qat, prune, "QAT, every layer INT-b"]
+    fig = plot_table1(t1, ablation=abl)
+    ax = fig.axes[0]
+    assert figure_legend(fig) == [qat, prune, "QAT, every layer INT-b"]
     xs = [c.get_children()[0].get_xdata().tolist() for c in ax.containers]
     assert xs == [pytest.approx([2.24, 4.24]), pytest.approx([2.0, 4.0]), pytest.approx([2.0])]
 
@@ -334,10 +360,57 @@ def test_plot_longer(results_tmp):
     fig = plot_longer(longer)
     assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per (architecture, point)
     assert [ax.get_title() for ax in fig.axes] == ["resnet_small, INT2 vs 87.50%", "resnet_small, INT3 vs 81.25%"]
-    assert legend_labels(fig.axes[0]) == ["INT2", "87.50% pruned"]
-    assert fig.axes[0].get_ylabel() == "test accuracy (%)" and fig.axes[1].get_xlabel() == "fine-tuning length"
+    assert figure_legend(fig) == ["QAT at INT-b", "gradual pruning at 1 - b/16"]  # once, below the panels
+    assert fig.axes[0].get_legend() is None
+    assert (
+        fig.axes[0].get_ylabel() == "test accuracy (%)"
+        and fig.axes[1].get_xlabel() == "fine-tuning length (× the base)"
+    )
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1×", "2×"]
     check_saved(fig, results_tmp, "longer")
+
+
+def seed_table(archs=("resnet_small", "mobilenet_small"), points=(2, 4, 8), seeds=(0, 1, 2)):
+    rows = []
+    for arch in archs:
+        for b in points:
+            for method, acc in (("QAT", 0.9 - 0.005 * (8 - b)), ("pruning", 0.9 - 0.04 * (8 - b))):
+                for s in seeds:
+                    rows.append({"arch": arch, "n_bits": b, "sparsity": 1 - b / 16, "method": method, "seed": s,
+                                 "accuracy": acc + 0.002 * (s - 1)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_plot_seed_spread(results_tmp):
+    fig = plot_seed_spread(seed_table())
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # one panel per architecture, stacked
+    top, bottom = fig.axes
+    assert [top.get_title(), bottom.get_title()] == ["resnet_small", "mobilenet_small"]
+    assert top.get_position().y0 > bottom.get_position().y1  # stacked, not side by side
+    assert top.get_ylabel() == bottom.get_ylabel() == "test accuracy (%)"
+    assert bottom.get_xlabel() == "comparison point: QAT's INT-b, pruning's share of weights removed"
+    assert [t.get_text() for t in top.get_xticklabels()] == ["INT2\n87.50%", "INT4\n75.00%", "INT8\n50.00%"]
+    assert figure_legend(fig) == ["QAT, one seed", "pruning, one seed", "mean over seeds"]
+    dots = top.collections[:6]  # seaborn's strip plot: one collection per (point, method), every seed a dot
+    assert [len(c.get_offsets()) for c in dots] == [3] * 6
+    assert sorted(np.round(np.concatenate([c.get_offsets()[:, 1] for c in dots]), 6)) == sorted(
+        np.round(100 * seed_table(("resnet_small",)).accuracy, 6)
+    )
+    qat_int2 = dots[0].get_offsets()
+    assert np.all(np.abs(qat_int2[:, 0] - (0 - 0.2)) < 0.2)  # QAT left of the point's centre
+    means = top.collections[6:]  # a bar at each group's mean, in the method's colour
+    assert len(means) == 6
+    bar = means[0].get_segments()[0]
+    assert bar[0][1] == pytest.approx(100 * (0.9 - 0.03)) and bar[0][0] < -0.2 < bar[1][0]
+    assert means[0].get_color()[0][:3] == pytest.approx(matplotlib.colors.to_rgb(QUANT_COLOR))
+    check_saved(fig, results_tmp, "seed-spread")
+
+
+def test_plot_seed_spread_keeps_the_points_of_each_panel():
+    t = seed_table(("net",), points=(3, 6)).query("not (n_bits == 6 and method == 'pruning' and seed == 2)")
+    ax = plot_seed_spread(t).axes[0]
+    assert [tk.get_text() for tk in ax.get_xticklabels()] == ["INT3\n81.25%", "INT6\n62.50%"]
+    assert [len(c.get_offsets()) for c in ax.collections[:4]] == [3, 3, 3, 2]
 
 
 def test_plot_combining(results_tmp):

@@ -3,6 +3,7 @@ tables: tests/book/test_verdicts.py)."""
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from pvq.common.paper import PAPER_RECIPE
 from pvq.finetune.data import ImageData
 from pvq.finetune.recipe import FineTuneSpec, PretrainSpec
 from pvq.finetune.tables import (
+    TABLE1_COLUMNS,
     at_length,
     combine_points,
     combining_wins,
@@ -22,6 +24,7 @@ from pvq.finetune.tables import (
     natural_sparsity,
     pareto_front,
     recipe_table,
+    seed_runs,
     styled,
     table1,
     table1_display,
@@ -156,27 +159,49 @@ def test_recipe_table_sets_the_book_beside_the_paper():
     assert whole.loc["epochs", "this book"] == "3 × 5,000 images (150 steps)"  # 0: the whole training set
 
 
-def test_table1_display_puts_the_fp32_rows_first():
+def test_table1_display_stacks_the_networks_with_the_fp32_rows_first():
     rows = grid({4: 0.90, 2: 0.80}, {4: 0.85, 2: 0.60})  # three seeds, std 0.001 each
     rows += [run("fp32", seed=s, acc=0.92 + 0.001 * (s - 1)) for s in (0, 1, 2)]
+    rows += [{**r, "arch": "other"} for r in grid({4: 0.91}, {4: 0.90})]
     runs = pd.DataFrame(rows)
-    shown = table1_display(table1(runs), pd.DataFrame({"arch": ["net"], "accuracy": [0.9312]}), runs)
-    assert shown.index.tolist() == ["FP32 baseline", "FP32, same fine-tuning", "INT4 / 75.00%", "INT2 / 87.50%"]
-    assert shown.columns.tolist() == [
-        ("net", "QAT"), ("net", "QAT bits"), ("net", "pruning"), ("net", "pruning bits"), ("net", "QAT − pruning"),
+    baselines = pd.DataFrame({"arch": ["net", "other"], "accuracy": [0.9312, 0.95]})
+    shown = table1_display(table1(runs), baselines, runs)
+    assert shown.index.names == ["network", "point"]
+    assert shown.index.tolist() == [
+        ("net", "FP32 baseline"), ("net", "FP32, same fine-tuning"), ("net", "INT4 / 75.00%"), ("net", "INT2 / 87.50%"),
+        ("other", "FP32 baseline"), ("other", "FP32, same fine-tuning"), ("other", "INT4 / 75.00%"),
     ]  # fmt: skip
-    assert shown.loc["FP32 baseline"].tolist() == ["93.12", "", "", "", ""]
-    assert shown.loc["FP32, same fine-tuning"].tolist() == ["92.00 ± 0.10", "", "", "", ""]
-    assert shown.loc["INT4 / 75.00%"].tolist() == ["90.00 ± 0.10", "4.00", "85.00 ± 0.10", "4.00", "+5.00"]
-    assert shown.loc["INT2 / 87.50%"].tolist() == ["80.00 ± 0.10", "2.00", "60.00 ± 0.10", "2.00", "+20.00"]
-    # no control runs: its row stays empty
-    no_control = runs[runs.method != "fp32"]
-    assert (
-        table1_display(table1(no_control), pd.DataFrame({"arch": ["net"], "accuracy": [0.9]}), no_control)
-        .loc["FP32, same fine-tuning"]
-        .tolist()
-        == [""] * 5
-    )
+    # five columns however many networks: the table stays within the text column
+    assert shown.columns.tolist() == list(TABLE1_COLUMNS) == [
+        "QAT accuracy (%)", "QAT bits per weight", "pruning accuracy (%)", "pruning bits per weight",
+        "QAT lead (points)",
+    ]  # fmt: skip
+    assert shown.loc[("net", "FP32 baseline")].tolist() == ["93.12", "", "", "", ""]
+    assert shown.loc[("net", "FP32, same fine-tuning")].tolist() == ["92.00 ± 0.10", "", "", "", ""]
+    assert shown.loc[("net", "INT4 / 75.00%")].tolist() == ["90.00 ± 0.10", "4.00", "85.00 ± 0.10", "4.00", "+5.00"]
+    assert shown.loc[("net", "INT2 / 87.50%")].tolist() == ["80.00 ± 0.10", "2.00", "60.00 ± 0.10", "2.00", "+20.00"]
+    assert shown.loc[("other", "INT4 / 75.00%")].tolist()[-1] == "+1.00"
+    assert shown.loc[("other", "FP32, same fine-tuning")].tolist() == [""] * 5  # no control runs for it
+    assert not re.search(r"\d\.\d{3}", shown.to_html())  # no raw floats: every number to 2 decimals
+
+
+def test_seed_runs_lists_every_recipe_run_at_its_point():
+    rows = grid({4: 0.90, 2: 0.80}, {4: 0.85, 2: 0.60})
+    rows += [run("qat", bits=2, seed=0, acc=0.5, first_last_bits=None)]  # the all-layer ablation: not here
+    rows += [run("prune", sparsity=0.875, seed=0, acc=0.7, epochs=4)]  # a longer run: not here
+    rows += [{**run("prune", sparsity=0.75, seed=3, acc=math.nan), "status": "diverged"}]
+    rows += [run("fp32", seed=0, acc=0.92)]
+    t = seed_runs(pd.DataFrame(rows))
+    assert t.columns.tolist() == ["arch", "n_bits", "sparsity", "method", "seed", "accuracy"]
+    assert len(t) == 12 and t.n_bits.tolist() == [2] * 6 + [4] * 6  # fewest bits first
+    assert t.method.tolist()[:6] == ["QAT"] * 3 + ["pruning"] * 3 and t.sparsity.tolist()[:6] == [0.875] * 6
+    assert t.accuracy.tolist()[3:6] == pytest.approx([0.599, 0.6, 0.601])  # pruning at 87.5% is the INT2 point
+    assert seed_runs(pd.DataFrame(rows), epochs=4).accuracy.tolist() == [0.7]
+    # the means of its rows are Table 1's
+    means = t.groupby(["n_bits", "method"]).accuracy.mean()
+    t1 = table1(pd.DataFrame(rows), epochs=2).set_index("n_bits")
+    assert means[(4, "QAT")] == pytest.approx(t1.loc[4, "accuracy_mean_qat"])
+    assert means[(4, "pruning")] == pytest.approx(t1.loc[4, "accuracy_mean_prune"])
 
 
 def test_combining_wins_and_c9_read_the_same_column():
