@@ -29,7 +29,7 @@ from ..conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-SOURCES = ["_config.yml", "_toc.yml", "book", "notebooks", "params"]
+SOURCES = ["_config.yml", "_toc.yml", "_static", "book", "notebooks", "params"]
 
 
 @pytest.fixture(scope="module")
