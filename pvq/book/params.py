@@ -132,7 +132,10 @@ class ChapterParams:
         return pd.DataFrame(rows, columns=["parameter", "value", "meaning"]).set_index("parameter")
 
     def _repr_html_(self) -> str:
-        return self.to_frame().to_html()
+        """The table of :meth:`to_frame` as the page shows it: left-aligned, words never split."""
+        styler = self.to_frame().reset_index().style.hide(axis="index")
+        styler = styler.set_table_styles([{"selector": "th, td", "props": "text-align: left"}])
+        return styler.set_table_attributes('class="dataframe readable"').to_html()
 
 
 @dataclass(frozen=True)

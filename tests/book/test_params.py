@@ -191,3 +191,9 @@ def test_parameter_tables_list_what_the_chapter_declares_with_its_meaning():
     assert table.index.tolist() == ["profile", "n_bits", "seed"] and table.loc["n_bits", "value"] == "2, 4"
     assert table.loc["n_bits", "meaning"] == "Bit-widths, each paired with sparsity 1 - b/16"
     assert len(DistributionsParams().to_frame()) == len(dataclasses.fields(DistributionsParams))
+
+
+def test_parameter_table_html_reads_left_to_right_with_whole_words():
+    html = DistributionsParams.from_namespace({"profile": "ci", "n_bits": [2, 4]})._repr_html_()
+    assert 'class="dataframe readable"' in html and "text-align: left" in html
+    assert ">parameter<" in html and ">meaning<" in html and ">n_bits<" in html  # names a column, no index row
