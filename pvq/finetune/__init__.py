@@ -153,7 +153,6 @@ from .representations import (
     probe_steps,
 )
 from .tables import (
-    COLUMN_FORMATS,
     TABLE1_COLUMNS,
     at_length,
     combine_points,
@@ -165,7 +164,6 @@ from .tables import (
     pareto_front,
     recipe_table,
     seed_runs,
-    styled,
     table1,
     table1_display,
 )
@@ -185,7 +183,6 @@ from .trajectories import (
 
 __all__ = [
     "ARCHITECTURES",
-    "COLUMN_FORMATS",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_ENV",
     "FASHION_MNIST_FILES",
@@ -317,7 +314,6 @@ __all__ = [
     "step_costs",
     "steps_per_epoch",
     "stored_bits",
-    "styled",
     "summarize_runs",
     "table1",
     "table1_display",

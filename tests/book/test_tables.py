@@ -196,3 +196,11 @@ def test_margin_display_names_the_points_and_signs_the_margins():
     )
     assert "white-space: nowrap" in html  # the numbers stay whole, the layer names wrap
     assert [c for c in html_cells(html) if c.startswith(("INT", "+", "-"))] == ["INT2", "INT4", "-2.0", "+15.0"]
+
+
+def test_readable_formats_the_run_columns_and_keeps_values():
+    t = pd.DataFrame({"arch": ["net"], "accuracy": [0.91234], "gap": [0.005], "factor": [2.0], "other": [1.5]})
+    html = readable(t, ["accuracy", "gap", "factor"]).to_html()
+    assert "91.23" in html and "+0.50" in html and "2×" in html and "other" not in html
+    assert "nan" not in readable(t.assign(gap=np.nan)).to_html() and t.gap.tolist() == [0.005]
+    assert "none" in readable(t.assign(gap=np.nan), na_rep="none").to_html()
