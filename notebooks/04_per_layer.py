@@ -99,6 +99,7 @@ seed = 0
 from pvq.book.layer_params import PerLayerParams
 from pvq.book.plots import plot_per_layer
 from pvq.book.publish import Chapter
+from pvq.book.tables import margin_display, readable
 from pvq.book.verdicts import check_c4
 from pvq.common.paper import paper_values
 from pvq.common.paths import results_dir
@@ -107,9 +108,7 @@ from pvq.layerwise.tables import (
     comparison_table,
     heuristic_gaps,
     layer_budget_table,
-    layer_display,
     layer_snr,
-    margin_display,
     margin_table,
     timing_table,
 )
@@ -131,7 +130,7 @@ P
 chunks, problems = layer_problems(P.layers, n_bits=P.n_bits, n_inputs=P.n_inputs, chunk_size=P.chunk_size,
                                   max_chunks=P.max_chunks, seed=P.seed)  # fmt: skip
 out.glue(problem_headlines(problems))
-layer_display(out.table("problems", problems))
+readable(out.table("problems", problems), break_cells=True)
 
 # %% [markdown]
 # {glue:text}`n-layers` layers, {glue:text}`n-chunks` chunk problems (each solved at every
@@ -183,7 +182,7 @@ out.figure("fig-per-layer", plot_per_layer(table))
 
 # %% tags=["hide-input"]
 out.glue(solver_headlines(results, curves))
-layer_display(out.table("timing", timing_table(results)))
+readable(out.table("timing", timing_table(results)), break_cells=True)
 
 # %% [markdown]
 # The exact quantization optimum was proven on {glue:text}`quant-proven:.1f`% of chunk problems
@@ -204,7 +203,7 @@ layer_display(out.table("timing", timing_table(results)))
 # {py:func}`pvq.layerwise.tables.heuristic_gaps`:
 
 # %% tags=["hide-input"]
-layer_display(out.table("heuristic_gaps", heuristic_gaps(results)))
+readable(out.table("heuristic_gaps", heuristic_gaps(results)), break_cells=True)
 
 # %% [markdown]
 # The gaps are dB of extra error over the exact optimum, per layer and point (median and worst).

@@ -104,12 +104,13 @@ imagenet_epochs = 20
 
 # %% tags=["remove-input"]
 from pvq.book.publish import Chapter
+from pvq.book.tables import page_table, readable
 from pvq.book.training_params import FineTuningParams
 from pvq.book.training_plots import plot_longer, plot_seed_spread, plot_table1
+from pvq.book.training_tables import lr_selection_display
 from pvq.book.training_verdicts import against_earlier, check_c5, check_c6
 from pvq.common.paper import paper_values
 from pvq.common.paths import results_dir
-from pvq.finetune.display import lr_display, readable, shown
 from pvq.finetune.findings import imagenet_status, longer_headlines, recipe_headlines, run_headlines, table1_headlines
 from pvq.finetune.grids import control_specs, execute, fine_tuning_data, longer_specs, recipe_spec, table1_specs
 from pvq.finetune.imagenet import imagenet_table
@@ -157,7 +158,7 @@ from pvq.finetune.grids import select_learning_rates
 
 selection = out.table("lr_selection", select_learning_rates(P))
 out.glue(lr_headlines(selection, validation_images=P.validation_images, lr_bits=P.lr_bits))
-lr_display(selection)
+lr_selection_display(selection)
 
 # %% [markdown]
 # Validation accuracy (%) of each network and method at each rate; the chosen rate in bold.
@@ -231,7 +232,7 @@ readable(costs)
 # %% tags=["hide-input"]
 t1 = out.table("table1", table1(runs, epochs=P.ft_epochs))
 out.glue(table1_headlines(t1))
-shown(table1_display(t1, baselines, runs))
+page_table(table1_display(t1, baselines, runs), index=True)
 
 # %% [markdown]
 # QAT keeps the first and last layer at {glue:text}`first-last-bits` bits. The bits per weight

@@ -85,18 +85,13 @@ data_folder = ""
 
 # %% tags=["remove-input", "hide-output"]
 from pvq.book.publish import Chapter
+from pvq.book.tables import page_table
 from pvq.book.training_params import FineTuningParams
 from pvq.book.training_plots import plot_combining
+from pvq.book.training_tables import combining_wins_display, lr_selection_display, natural_display
 from pvq.book.training_verdicts import against_earlier, check_c9
-from pvq.finetune.findings import combining_headlines, lr_headlines
+from pvq.finetune.findings import combining_box, combining_headlines, lr_headlines
 from pvq.finetune.grids import combine_specs, execute, select_learning_rates, table1_specs
-from pvq.finetune.reader_tables import (
-    combining_box,
-    combining_wins_display,
-    lr_selection_display,
-    natural_display,
-    page_table,
-)
 from pvq.finetune.tables import combining_wins, figure5, natural_sparsity
 
 P = FineTuningParams.from_namespace(globals())
@@ -111,12 +106,13 @@ P
 # combined runs add pruning at {glue:md}`combine-sparsity` on top of {glue:md}`combine-bits`,
 # at a rate of their own chosen the same way as chapter 5's
 # ([validation split](sec-lr), INT{glue:text}`lr-bits` with the first pruning ratio on top;
-# the search, folded below; data: {download}`lr_selection.csv </results/06_combining/lr_selection.csv>`):
+# the search, folded below, the chosen rate in bold;
+# data: {download}`lr_selection.csv </results/06_combining/lr_selection.csv>`):
 
 # %% tags=["hide-input", "hide-output"]
 selection = out.table("lr_selection", select_learning_rates(P, ("qat+prune",)))
 out.glue(lr_headlines(selection, validation_images=P.validation_images, lr_bits=P.lr_bits))
-page_table(lr_selection_display(selection))
+lr_selection_display(selection)
 
 # %% [markdown]
 # Chosen: {glue:md}`lr-choices`. {glue:md}`lr-extended` {glue:md}`lr-boundary` Every model becomes one point

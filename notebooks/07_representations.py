@@ -93,12 +93,13 @@ data_folder = ""
 
 # %% tags=["remove-input", "hide-output"]
 from pvq.book.publish import Chapter
+from pvq.book.tables import page_table
 from pvq.book.training_params import FineTuningParams
 from pvq.book.training_plots import plot_representation_shapes, plot_representations
+from pvq.book.training_tables import shapes_display
 from pvq.book.training_verdicts import check_c7
 from pvq.finetune.grids import control_specs, execute, longer_specs, table1_specs
-from pvq.finetune.reader_tables import page_table, representation_box, shapes_display
-from pvq.finetune.representation_findings import recovery_headlines, representation_headlines
+from pvq.finetune.representation_findings import recovery_headlines, representation_box, representation_headlines
 from pvq.finetune.tables import at_length
 from pvq.finetune.trajectories import (
     probes_table,

@@ -4,10 +4,11 @@ publishing, the notebook runner and the command line (``pvq.book.cli``).
 Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book.training_params`,
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
-:mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.publish`,
-:mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`. They import from lower layers
-only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
-:mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+:mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.training_tables`,
+:mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`.
+They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
+:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
+:mod:`pvq.book` on top
 (``tests/test_architecture.py`` checks it).
 """
 
@@ -66,6 +67,8 @@ from .tables import (
     TABLE_HEADERS,
     clipping_gain_display,
     column_format,
+    margin_display,
+    page_table,
     percent_table,
     readable,
     snr_by_grid,
@@ -91,6 +94,13 @@ from .training_plots import (
     plot_seed_spread,
     plot_table1,
 )
+from .training_tables import (
+    METHOD_NAMES,
+    combining_wins_display,
+    lr_selection_display,
+    natural_display,
+    shapes_display,
+)
 from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
 from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
 
@@ -104,6 +114,7 @@ __all__ = [
     "EARLIER_FINE_TUNING_VERDICTS",
     "FIGURE_WIDTH",
     "HEAVY_TAIL_FAMILIES",
+    "METHOD_NAMES",
     "MIN_PIXELS",
     "N_BITS",
     "PALETTE",
@@ -149,6 +160,7 @@ __all__ = [
     "clipping_gain_display",
     "collect_claims",
     "column_format",
+    "combining_wins_display",
     "declared_parameters",
     "execute_chapters",
     "failure_message",
@@ -160,6 +172,10 @@ __all__ = [
     "hide_parameter_cells",
     "kernel_log_lines",
     "load_profile",
+    "lr_selection_display",
+    "margin_display",
+    "natural_display",
+    "page_table",
     "panels",
     "percent_table",
     "placeholder_pdf",
@@ -186,6 +202,7 @@ __all__ = [
     "render_parameters_cell",
     "save_figure",
     "save_table",
+    "shapes_display",
     "ship_pdf",
     "snr_by_grid",
     "stale_defaults",

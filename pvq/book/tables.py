@@ -1,20 +1,25 @@
-"""Tables as chapters 1–3 show them: rounded to what they support, units in the headers.
+"""The book's tables as a reader sees them: rounded to what they support, units in the headers.
 
 A chapter writes each table in full to its CSV (:class:`pvq.book.publish.Chapter`) and displays
-:func:`readable` of it: every column formatted by what it holds and named for a reader
-(:data:`TABLE_HEADERS`). SNRs and margins are shown in dB with two decimals, shares of tensors in
-percent with one decimal, sparsities with two (81.25%), kurtosis with three significant digits.
-:func:`percent_table` shows a pivot whose cells are all shares, :func:`snr_by_grid` the
-expected SNRs of chapter 2 with one column per grid, :func:`clipping_gain_display` chapter 3's
-gains of the clipping search. Nothing here changes a value: the
-CSVs keep every digit.
+:func:`readable` of it: every column formatted by what it holds and named for a reader, by one
+registry for the whole book (:data:`TABLE_HEADERS`, :data:`TABLE_FORMATS`, so a column name means
+one header and one format in every chapter). SNRs and margins are shown in dB with two decimals,
+shares of tensors in percent with one decimal, sparsities with two (81.25%), kurtosis with three
+significant digits, accuracies in percent and their differences in points with two decimals.
+:func:`page_table` gives any table (a DataFrame, or a Styler such as one of
+:mod:`pvq.book.training_tables`) the book's table class; :func:`percent_table` shows a pivot whose
+cells are all shares, :func:`snr_by_grid` the expected SNRs of chapter 2 with one column per grid,
+:func:`clipping_gain_display` chapter 3's gains of the clipping search and :func:`margin_display`
+chapter 4's margins per layer. Nothing here changes a value: the CSVs keep every digit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
+
+from ..core.pruning import BASELINE_BITS
 
 __all__ = [
     "CLIPPING_GAIN_HEADERS",
@@ -24,12 +29,14 @@ __all__ = [
     "TABLE_HEADERS",
     "clipping_gain_display",
     "column_format",
+    "margin_display",
+    "page_table",
     "percent_table",
     "readable",
     "snr_by_grid",
 ]
 
-#: How a column (or a ``quantity`` cell) of the tables of chapters 1–3 is headed on the page.
+#: How a column (or a ``quantity`` cell) of the book's tables is headed on the page.
 TABLE_HEADERS: Mapping[str, str] = {
     "n_bits": "bits",
     "compression_ratio": "compression",
@@ -67,11 +74,52 @@ TABLE_HEADERS: Mapping[str, str] = {
     "mean_of_model_means": "mean of model means",
     "weighted_by_weights": "weighted by weights",
     "max_gap_db": "largest gap (dB)",
+    # chapter 4: the per-layer problems, solve times and gaps (pvq.layerwise.tables)
+    "rows": "rows of X",
+    "channels": "output channels",
+    "dead_channels": "dead channels",
+    "chunks_total": "chunks",
+    "chunk_dims": "chunk sizes n",
+    "chunks_studied": "chunks studied",
+    "n": "chunk size n",
+    "median_seconds": "median time per chunk (ms)",
+    "median_gap_db": "median gap (dB)",
+    # chapters 5–7: the fine-tuning runs (pvq.finetune.tables, pvq.finetune.fairness)
+    "arch": "network",
+    "factor": "length",
+    "parameters": "parameters",
+    "weights": "weights",
+    "accuracy": "test accuracy (%)",
+    "accuracy_mean_qat": "QAT accuracy (%)",
+    "accuracy_mean_prune": "pruning accuracy (%)",
+    "bits_qat": "QAT bits per weight",
+    "bits_prune": "pruning bits per weight",
+    "gap": "QAT lead (points)",
+    "gain_qat": "QAT gain (points)",
+    "gain_prune": "pruning gain (points)",
+    "seconds": "time (s)",
+    "per_step": "per step (ms)",
+    "fixed": "per run (s)",
+    "n_runs": "runs",
 }
 
 #: HTML classes of the tables shown, pandas' own for a DataFrame's table (the book's CSS keeps such
 #: tables compact, within the text column) and ``readable`` (their cells break between words only).
 TABLE_CLASS = "dataframe readable"
+
+
+def _percent(v: float) -> str:
+    """An accuracy (a fraction) in percent with two decimals, ``0.91234`` → ``'91.23'``."""
+    return f"{100 * v:.2f}"
+
+
+def _points(v: float) -> str:
+    return f"{100 * v:+.2f}"
+
+
+def _milliseconds(v: float) -> str:
+    return f"{1000 * v:,.1f}"
+
 
 #: Headers of :func:`pvq.tensors.clip_audit.clipping_gain_table`'s columns (gains of pvq's clipping, dB).
 CLIPPING_GAIN_HEADERS: Mapping[str, str] = {
@@ -81,8 +129,9 @@ CLIPPING_GAIN_HEADERS: Mapping[str, str] = {
     "max": "largest gain (dB)",
 }
 
-#: Formats fixed by column name (the others follow :func:`column_format`'s rules).
-TABLE_FORMATS: Mapping[str, str] = {
+#: Formats fixed by column name (the others follow :func:`column_format`'s rules): a format string
+#: or a function of the value.
+TABLE_FORMATS: Mapping[str, str | Callable[[float], str]] = {
     "compression_ratio": "{:.2f}×",
     "clip": "{:.3f}",
     "quant_mse": "{:.4g}",
@@ -92,17 +141,35 @@ TABLE_FORMATS: Mapping[str, str] = {
     "max_abs_diff": "{:.4f}",
     "median_abs_diff": "{:.4f}",
     "max_gap_db": "{:.4f}",
+    "chunk_dims": "{}",
+    "n": "{:.0f}",
+    "median_seconds": _milliseconds,
+    "median_gap_db": "{:.4f}",
+    "factor": "{:g}×",
+    "accuracy": _percent,
+    "accuracy_mean_qat": _percent,
+    "accuracy_mean_prune": _percent,
+    "bits_qat": "{:.2f}",
+    "bits_prune": "{:.2f}",
+    "gap": _points,
+    "gain_qat": _points,
+    "gain_prune": _points,
+    "seconds": "{:.0f}",
+    "per_step": _milliseconds,
+    "fixed": "{:.1f}",
+    "n_runs": "{:.0f}",
 }
 
 #: Columns holding a share (a fraction shown in percent) whose name does not say so.
 SHARE_COLUMNS = frozenset({"paper_released_data", "paper_text", "minmax_range", "mobilenet_v2_only", "proven"})
 
 
-def column_format(name, values: pd.Series) -> str | None:
+def column_format(name, values: pd.Series) -> str | Callable[[float], str] | None:
     """The display format of a column, from its name and values (``None``: shown as it is).
 
-    In order: a format fixed in :data:`TABLE_FORMATS`; text, booleans and ``n_bits`` as they
-    are; ``*_db`` and ``… (dB)`` with two decimals, clipping values ``α* …`` with three;
+    In order: a format fixed in :data:`TABLE_FORMATS`; ``n_bits`` as floats without decimals;
+    text, booleans and integer ``n_bits`` as they are; ``*_db`` and ``… (dB)`` with two decimals,
+    clipping values ``α* …`` with three;
     ``sparsity`` in percent with two decimals (the paired sparsities 1 − b/16 need them); other
     sparsities and shares (floats named ``*share*``, ``*wins*``, :data:`SHARE_COLUMNS`) in percent
     with one; kurtosis
@@ -112,6 +179,8 @@ def column_format(name, values: pd.Series) -> str | None:
     name = str(name)
     if name in TABLE_FORMATS:
         return TABLE_FORMATS[name]
+    if name == "n_bits" and pd.api.types.is_float_dtype(values):
+        return "{:.0f}"
     if name == "n_bits" or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None
     if name.endswith(("_db", "(dB)")):
@@ -130,11 +199,38 @@ def _header(name):
     return TABLE_HEADERS.get(name, name) if isinstance(name, str) else name
 
 
-def readable(table: pd.DataFrame, *, columns: Sequence[str] | None = None, index: bool = False, na_rep: str = "—"):
+def page_table(table, *, index: bool = False, break_cells: bool = False):
+    """A table (DataFrame or Styler) as the page shows it: the book's table class, the index hidden unless ``index``.
+
+    The class :data:`TABLE_CLASS` keeps the table compact and its cells whole between words
+    (``resnet_small``, ``87.50%``, the headers' words). ``break_cells`` lets the body cells break
+    anywhere instead, for tables whose cells hold long names (chapter 4's layer names); the headers
+    keep their words whole. The cells are shown as they are.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+    styler = table.style if isinstance(table, pd.DataFrame) else table
+    styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
+    if break_cells:
+        styler = styler.set_table_styles([{"selector": "td", "props": "overflow-wrap: anywhere;"}], overwrite=False)
+    return styler if index else styler.hide(axis="index")
+
+
+def readable(
+    table: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    index: bool = False,
+    na_rep: str = "—",
+    break_cells: bool = False,
+):
     """``table`` (or its ``columns``) for the page: formatted by :func:`column_format`, headed by :data:`TABLE_HEADERS`.
 
     A ``quantity`` column's cells (names of compared columns) are headed the same way. The
-    index is hidden unless ``index`` (its names are headed too); missing values show ``na_rep``.
+    index is hidden unless ``index`` (its names are headed too); missing values show ``na_rep``;
+    ``break_cells`` as in :func:`page_table`.
 
     Returns
     -------
@@ -148,8 +244,7 @@ def readable(table: pd.DataFrame, *, columns: Sequence[str] | None = None, index
         shown = shown.assign(quantity=shown["quantity"].map(_header))
     shown.index = shown.index.set_names([_header(n) for n in shown.index.names])
     styler = shown.style.format({c: f for c, f in formats.items() if f}, na_rep=na_rep)
-    styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
-    return styler if index else styler.hide(axis="index")
+    return page_table(styler, index=index, break_cells=break_cells)
 
 
 def percent_table(table: pd.DataFrame, *, digits: int = 1, na_rep: str = "—"):
@@ -169,7 +264,7 @@ def percent_table(table: pd.DataFrame, *, digits: int = 1, na_rep: str = "—"):
         shown = shown.rename(columns=_header)
         shown.columns = shown.columns.set_names([_header(n) for n in shown.columns.names])
     shown.index = shown.index.set_names([_header(n) for n in shown.index.names])
-    return shown.style.format(f"{{:.{digits}%}}", na_rep=na_rep).set_table_attributes(f'class="{TABLE_CLASS}"')
+    return page_table(shown.style.format(f"{{:.{digits}%}}", na_rep=na_rep), index=True)
 
 
 def snr_by_grid(table: pd.DataFrame) -> pd.DataFrame:
@@ -215,3 +310,24 @@ def clipping_gain_display(gain: pd.DataFrame):
     pandas.io.formats.style.Styler
     """
     return readable(gain.rename(columns=CLIPPING_GAIN_HEADERS))
+
+
+def margin_display(margins: pd.DataFrame):
+    """Chapter 4's margins (:func:`pvq.layerwise.tables.margin_table`) for the page: ``INT-b`` columns, dB signed.
+
+    One column per point, ``INT2``, ``INT3``…, margins in dB to one decimal with their sign. The
+    unit and the pairing with pruning are said in the table's caption, so the columns stay
+    narrow; numbers never break across lines (long layer names wrap instead).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Rows ``(model, layer)``, columns ``INT2``, ``INT3``, ….
+    """
+    t = margins.copy()
+    t.columns = [f"INT{int(b)}" for b in margins.columns]
+    styler = t.style.format("{:+.1f}", na_rep="").set_caption(
+        f"SNR margin (dB) of quantization at INT-b over pruning at 1 - b/{BASELINE_BITS}"
+    )
+    styler = styler.set_table_styles([{"selector": "td", "props": "white-space: nowrap;"}])
+    return page_table(styler, index=True)

@@ -4,8 +4,7 @@ pruning, the recipe and its loop, the run cache, grids, result tables, the Image
 Modules: :mod:`~pvq.finetune.data`, :mod:`~pvq.finetune.networks`, :mod:`~pvq.finetune.qat`,
 :mod:`~pvq.finetune.gradual`, :mod:`~pvq.finetune.representations`, :mod:`~pvq.finetune.recipe`,
 :mod:`~pvq.finetune.loop`, :mod:`~pvq.finetune.cache`, :mod:`~pvq.finetune.grids`,
-:mod:`~pvq.finetune.fairness`, :mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.display`,
-:mod:`~pvq.finetune.reader_tables`, :mod:`~pvq.finetune.trajectories`,
+:mod:`~pvq.finetune.fairness`, :mod:`~pvq.finetune.tables`, :mod:`~pvq.finetune.trajectories`,
 :mod:`~pvq.finetune.findings`, :mod:`~pvq.finetune.representation_findings`,
 :mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`. They import from lower layers
 only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
@@ -36,7 +35,6 @@ from .data import (
     read_idx,
     validation_split,
 )
-from .display import COLUMN_HEADERS, HEADER_STYLE, lr_display, readable, shown
 from .fairness import (
     MAX_GRID_EXTENSIONS,
     SELECTION_COLUMNS,
@@ -49,6 +47,7 @@ from .fairness import (
 from .findings import (
     ablation_sentence,
     by_arch,
+    combining_box,
     combining_headlines,
     cost_headlines,
     gap_trend_sentence,
@@ -123,16 +122,6 @@ from .qat import (
     round_ste,
     scale_parameters,
 )
-from .reader_tables import (
-    METHOD_NAMES,
-    combining_box,
-    combining_wins_display,
-    lr_selection_display,
-    natural_display,
-    page_table,
-    representation_box,
-    shapes_display,
-)
 from .recipe import (
     METHODS,
     FineTuneSpec,
@@ -143,7 +132,13 @@ from .recipe import (
     resolve_device,
     spec_digest,
 )
-from .representation_findings import recovery_findings, recovery_headlines, recovery_why, representation_headlines
+from .representation_findings import (
+    recovery_findings,
+    recovery_headlines,
+    recovery_why,
+    representation_box,
+    representation_headlines,
+)
 from .representations import (
     PROBE_BN_BATCHES,
     RepresentationProbe,
@@ -158,7 +153,6 @@ from .representations import (
     probe_steps,
 )
 from .tables import (
-    COLUMN_FORMATS,
     TABLE1_COLUMNS,
     at_length,
     combine_points,
@@ -170,7 +164,6 @@ from .tables import (
     pareto_front,
     recipe_table,
     seed_runs,
-    styled,
     table1,
     table1_display,
 )
@@ -190,20 +183,16 @@ from .trajectories import (
 
 __all__ = [
     "ARCHITECTURES",
-    "COLUMN_FORMATS",
-    "COLUMN_HEADERS",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_ENV",
     "FASHION_MNIST_FILES",
     "FASHION_MNIST_MEAN",
     "FASHION_MNIST_STD",
-    "HEADER_STYLE",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_SUFFIXES",
     "MAX_GRID_EXTENSIONS",
     "METHODS",
-    "METHOD_NAMES",
     "MIN_CHANGE_DB",
     "PAPER_RECIPES",
     "PROBE_BN_BATCHES",
@@ -251,7 +240,6 @@ __all__ = [
     "combining_box",
     "combining_headlines",
     "combining_wins",
-    "combining_wins_display",
     "compare_representations",
     "control_specs",
     "cost_headlines",
@@ -282,17 +270,13 @@ __all__ = [
     "longer_headlines",
     "longer_specs",
     "longer_table",
-    "lr_display",
     "lr_headlines",
     "lr_method",
-    "lr_selection_display",
     "lr_selection_specs",
     "mse_scale",
-    "natural_display",
     "natural_sparsity",
     "natural_sparsity_sentence",
     "one_shot_prune",
-    "page_table",
     "pareto_front",
     "point_gap_sentence",
     "prepare_images",
@@ -302,7 +286,6 @@ __all__ = [
     "probe_steps",
     "probes_table",
     "read_idx",
-    "readable",
     "recipe_defaults",
     "recipe_headlines",
     "recipe_spec",
@@ -326,14 +309,11 @@ __all__ = [
     "seed_runs",
     "select_learning_rates",
     "shape_shares",
-    "shapes_display",
     "shapes_per_point",
-    "shown",
     "spec_digest",
     "step_costs",
     "steps_per_epoch",
     "stored_bits",
-    "styled",
     "summarize_runs",
     "table1",
     "table1_display",

@@ -1,7 +1,8 @@
 """The prose of chapters 5–7: the numbers they glue, and the sentences whose wording depends on the results.
 
-Each ``*_headlines`` function returns a dict keyed by the glue names the chapter's Markdown uses
-(``{glue:text}`` for numbers, ``{glue:md}`` for text); each ``*_sentence`` / ``recovery_*``
+Each ``*_headlines`` function (and :func:`combining_box`, chapter 6's opening box) returns a dict
+keyed by the glue names the chapter's Markdown uses (``{glue:text}`` for numbers, ``{glue:md}``
+for text); each ``*_sentence`` / ``recovery_*``
 function returns Markdown. Thresholds are keyword arguments, and the paper's values come from
 :mod:`pvq.common.paper`, so that no number is typed into a chapter. The tables they read are those
 of :mod:`pvq.finetune.tables`.
@@ -17,10 +18,12 @@ from ..common.paper import paper_values
 from ..core.pruning import paired_sparsity
 from .loop import steps_per_epoch
 from .recipe import FineTuneSpec
+from .tables import combining_wins
 
 __all__ = [
     "ablation_sentence",
     "by_arch",
+    "combining_box",
     "combining_headlines",
     "cost_headlines",
     "gap_trend_sentence",
@@ -325,3 +328,36 @@ def combining_headlines(runs: pd.DataFrame, front: pd.DataFrame, natural: pd.Dat
 
 
 # -- chapter 7 ----------------------------------------------------------------------------------------
+
+
+def combining_box(front: pd.DataFrame, *, z: float = 2.0) -> dict:
+    """Chapter 6's headline numbers, from the table C9 is judged on (:func:`pvq.finetune.tables.combining_wins`).
+
+    Returns
+    -------
+    dict
+        ``c9-n-rivalled`` (combined models with a single-method rival at no more bits),
+        ``c9-n-ahead`` (of those, the ones ahead of both methods alone), ``c9-n-clear`` (ahead by more
+        than ``z`` standard errors) and ``c9-closest`` (Markdown: the combined model with the largest
+        lead, and that lead in points).
+    """
+    wins = combining_wins(front)
+    rivalled = wins[wins.beats_both_alone.notna().to_numpy()]
+    ahead = rivalled[rivalled.beats_both_alone.to_numpy(dtype=bool)]
+    clear = ahead[(ahead.margin > z * ahead.margin_se).to_numpy()]
+    if rivalled.empty:
+        closest = "no combined model has a single-method rival with as few bits in this grid"
+    else:
+        r = rivalled.loc[rivalled.margin.idxmax()]
+        se = "" if math.isnan(r.margin_se) else f" ± {100 * r.margin_se:.2f}"
+        word = "best" if r.margin > 0 else "closest"
+        closest = (
+            f"the {word} is {r.arch} {r.label} at {r.avg_bits:.2f} bits per weight, "
+            f"{100 * r.margin:+.2f}{se} points against the best single-method model with no more bits"
+        )
+    return {
+        "c9-n-rivalled": len(rivalled),
+        "c9-n-ahead": len(ahead),
+        "c9-n-clear": len(clear),
+        "c9-closest": closest,
+    }

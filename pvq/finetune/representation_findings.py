@@ -1,9 +1,9 @@
 """The prose of chapter 7 (representations): the numbers it glues, and sentences that depend on results.
 
 Split from :mod:`pvq.finetune.findings` (chapters 5-6), with the same conventions: each
-``*_headlines`` function returns a dict keyed by the glue names the chapter's Markdown uses, each
-``recovery_*`` function returns Markdown. The tables they read are those of
-:mod:`pvq.finetune.trajectories`.
+``*_headlines`` function (and :func:`representation_box`, the chapter's opening box) returns a dict
+keyed by the glue names the chapter's Markdown uses, each ``recovery_*`` function returns Markdown.
+The tables they read are those of :mod:`pvq.finetune.trajectories`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from .recipe import FineTuneSpec
 from .representations import last_mask_update
 from .trajectories import MIN_CHANGE_DB, SHAPES, shape_shares
 
-__all__ = ["recovery_findings", "recovery_headlines", "recovery_why", "representation_headlines"]
+__all__ = [
+    "recovery_findings",
+    "recovery_headlines",
+    "recovery_why",
+    "representation_box",
+    "representation_headlines",
+]
 
 
 def representation_headlines(
@@ -188,3 +194,29 @@ def recovery_headlines(shapes: pd.DataFrame, verdict: str, *, base_epochs: int) 
         "c7-findings": recovery_findings(shapes, base_epochs=base_epochs),
         "c7-why": recovery_why(verdict, shapes, base_epochs=base_epochs),
     }
+
+
+def representation_box(shapes: pd.DataFrame) -> dict:
+    """Chapter 7's headline numbers, from the table C7 is judged on.
+
+    The table is :func:`pvq.finetune.trajectories.representation_shapes`.
+
+    Over the readable SNR trajectories (shape not ``'too few probes'``) of each method: the share
+    that *returns* and the median climb back from the lowest point (dB), and the median end against
+    step 0 (dB), the network compressed before fine-tuning. NaN for a method without trajectories.
+
+    Returns
+    -------
+    dict
+        ``c7-prune-returns``, ``c7-qat-returns`` (fractions), ``c7-prune-climb``, ``c7-qat-climb``,
+        ``c7-prune-drift``, ``c7-qat-drift`` (dB).
+    """
+    readable = shapes[shapes["shape"] != SHAPES[-1]]
+    out = {}
+    for method in ("prune", "qat"):
+        t = readable[readable.method == method]
+        n = len(t)
+        out[f"c7-{method}-returns"] = float((t["shape"] == "returns").mean()) if n else math.nan
+        out[f"c7-{method}-climb"] = float(t.climb_db.median()) if n else math.nan
+        out[f"c7-{method}-drift"] = float(t.drift_db.median()) if n else math.nan
+    return out

@@ -4,14 +4,13 @@ representation tables are in :mod:`pvq.finetune.trajectories`).
 All functions are pure: they take the run table of :func:`pvq.finetune.cache.run_grid` (one row per
 run), the run records, or the tables built from them, and return tidy DataFrames. Accuracies are
 fractions; ``_mean``/``_std`` are over seeds, diverged runs excluded and counted
-(:func:`pvq.finetune.cache.summarize_runs`). :func:`styled` shows any of them with the book's
-number formats.
+(:func:`pvq.finetune.cache.summarize_runs`). The book shows them with
+:func:`pvq.book.tables.readable` (Table 1's text cells: :func:`table1_display`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,6 @@ from .cache import summarize_runs
 from .loop import steps_per_epoch
 
 __all__ = [
-    "COLUMN_FORMATS",
     "TABLE1_COLUMNS",
     "at_length",
     "combine_points",
@@ -34,7 +32,6 @@ __all__ = [
     "pareto_front",
     "recipe_table",
     "seed_runs",
-    "styled",
     "table1",
     "table1_display",
 ]
@@ -381,34 +378,3 @@ def natural_sparsity(front: pd.DataFrame) -> pd.DataFrame:
 def at_length(table: pd.DataFrame, epochs: int | None = None) -> pd.DataFrame:
     """The rows of ``table`` at one fine-tuning length: ``epochs``, or the longest when ``None``."""
     return table[table.epochs == (table.epochs.max() if epochs is None else epochs)]
-
-
-def _points(v: float) -> str:
-    return f"{100 * v:+.2f}"
-
-
-#: Display format of each column the chapters show (:func:`styled`): percentages, accuracy points, dB.
-COLUMN_FORMATS = {
-    **dict.fromkeys(["accuracy", "accuracy_mean", "accuracy_mean_qat", "accuracy_mean_prune", "top-1"], "{:.2%}"),
-    **dict.fromkeys(["best_other_quantized", "best_other_pruned", "val_accuracy"], "{:.2%}"),
-    **dict.fromkeys(["bits_qat", "bits_prune", "avg_bits_qat"], "{:.2f}"),
-    **dict.fromkeys(["lr", "lr_qat", "lr_prune"], "{:g}"),
-    **dict.fromkeys(["gap", "gain_qat", "gain_prune", "margin", "margin_se"], _points),
-    **dict.fromkeys(["snr_compressed", "snr_lowest", "snr_end"], "{:.1f}"),
-    **dict.fromkeys(["climb_db", "drift_db"], "{:+.2f}"),
-    "seconds": "{:.0f}",
-    "factor": "{:g}×",
-    "zeros": "{:.1%}",
-    "avg_bits": "{:.2f}",
-    "cka_end": "{:.4f}",
-}
-
-
-def styled(table: pd.DataFrame, columns: Sequence[str] | None = None, *, na_rep: str = ""):
-    """``table`` (or its ``columns``) for display: :data:`COLUMN_FORMATS` applied, the index hidden.
-
-    Returns a :class:`pandas.io.formats.style.Styler`; the values themselves are unchanged.
-    """
-    t = table if columns is None else table[list(columns)]
-    formats = {c: f for c, f in COLUMN_FORMATS.items() if c in t.columns}
-    return t.style.format(formats, na_rep=na_rep).hide(axis="index")

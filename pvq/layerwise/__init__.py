@@ -41,15 +41,12 @@ from .study import (
 )
 from .sweep import DEFAULT_LAYERS, Chunk, layer_chunks, run_sweep, solve_chunk
 from .tables import (
-    LAYER_HEADERS,
     SDP_METHODS,
     TIMED_METHODS,
     comparison_table,
     heuristic_gaps,
     layer_budget_table,
-    layer_display,
     layer_snr,
-    margin_display,
     margin_table,
     paired_gap,
     timing_table,
@@ -58,7 +55,6 @@ from .tables import (
 __all__ = [
     "DEFAULT_LAYERS",
     "IMAGE_NAMES",
-    "LAYER_HEADERS",
     "PROBLEM_COLUMNS",
     "SDP_METHODS",
     "TIMED_METHODS",
@@ -80,12 +76,10 @@ __all__ = [
     "keep_count",
     "layer_budget_table",
     "layer_chunks",
-    "layer_display",
     "layer_input_rows",
     "layer_problems",
     "layer_snr",
     "magnitude",
-    "margin_display",
     "margin_headlines",
     "margin_table",
     "obq",

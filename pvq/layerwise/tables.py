@@ -4,8 +4,8 @@ Pure functions on the chunk table of :func:`pvq.layerwise.sweep.run_sweep` (one 
 comparison point, side and method): layer SNRs, the comparison table behind Figure 4, the gaps
 of the heuristics and of the paper's bounds to the exact optima, solver timings, and the margin
 of quantization's optimum over pruning's. The numbers chapter 4's prose quotes from these
-tables come from :mod:`pvq.layerwise.study`. :func:`layer_display` and :func:`margin_display`
-show them to a reader: headers with units, numbers rounded (the CSV files keep every digit).
+tables come from :mod:`pvq.layerwise.study`; :mod:`pvq.book.tables` shows them to a reader
+(:func:`pvq.book.tables.readable`, :func:`pvq.book.tables.margin_display`).
 """
 
 from __future__ import annotations
@@ -13,20 +13,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core.pruning import BASELINE_BITS
 from .budget import allocate_budget
 from .prune import keep_count
 
 __all__ = [
-    "LAYER_HEADERS",
     "SDP_METHODS",
     "TIMED_METHODS",
     "comparison_table",
     "heuristic_gaps",
     "layer_budget_table",
-    "layer_display",
     "layer_snr",
-    "margin_display",
     "margin_table",
     "paired_gap",
     "timing_table",
@@ -211,60 +207,3 @@ def margin_table(table: pd.DataFrame, *, form: str = "chunk") -> pd.DataFrame:
         raise ValueError(f"form must be 'chunk' or 'layer', got {form!r}")
     margins = table.assign(margin_db=table.quant_exact_db - table[col])
     return margins.pivot_table(index=["model", "layer"], columns="n_bits", values="margin_db", sort=False)
-
-
-#: Header (with its unit) and number format of each column chapter 4 shows (:func:`layer_display`).
-LAYER_HEADERS: dict = {
-    "rows": ("rows of X", "{:,}"),
-    "channels": ("output channels", "{:,}"),
-    "dead_channels": ("dead channels", "{:,}"),
-    "chunks_total": ("chunks", "{:,}"),
-    "chunk_dims": ("chunk sizes n", "{}"),
-    "chunks_studied": ("chunks studied", "{:,}"),
-    "n": ("chunk size n", "{:.0f}"),
-    "median_seconds": ("median time per chunk (ms)", lambda v: f"{1000 * v:,.1f}"),
-    "median_gap_db": ("median gap (dB)", "{:.2f}"),
-    "max_gap_db": ("largest gap (dB)", "{:.2f}"),
-}
-
-
-def layer_display(table: pd.DataFrame):
-    """One of chapter 4's tables for a reader: headers with units (:data:`LAYER_HEADERS`), numbers rounded.
-
-    For the problems, timing and heuristic-gap tables (:func:`timing_table`,
-    :func:`heuristic_gaps`); columns not in :data:`LAYER_HEADERS` keep their name and value. The
-    index is hidden; the ``dataframe`` class lets the book's style sheet wrap long layer names,
-    while the headers keep their words whole.
-
-    Returns
-    -------
-    pandas.io.formats.style.Styler
-    """
-    known = {c: LAYER_HEADERS[c] for c in table.columns if c in LAYER_HEADERS}
-    styler = table.style.format({c: fmt for c, (_, fmt) in known.items()}, na_rep="")
-    styler = styler.format_index(lambda c: known[c][0] if c in known else c, axis="columns")
-    styler = styler.set_table_styles([{"selector": "thead th", "props": "overflow-wrap: normal;"}])
-    return styler.hide(axis="index").set_table_attributes('class="dataframe"')
-
-
-def margin_display(margins: pd.DataFrame):
-    """:func:`margin_table` for a reader: one column per point, ``INT-b``, margins in dB to one decimal, signed.
-
-    The unit and the pairing with pruning are said in the table's caption, so the columns stay
-    narrow; numbers never break across lines (long layer names wrap instead).
-
-    Returns
-    -------
-    pandas.io.formats.style.Styler
-        Rows ``(model, layer)``, columns ``INT2``, ``INT3``, ….
-    """
-    t = margins.copy()
-    t.columns = [f"INT{int(b)}" for b in margins.columns]
-    styler = t.style.format("{:+.1f}", na_rep="").set_caption(
-        f"SNR margin (dB) of quantization at INT-b over pruning at 1 - b/{BASELINE_BITS}"
-    )
-    styler = styler.set_table_styles([
-        {"selector": "td", "props": "white-space: nowrap;"},
-        {"selector": "thead th", "props": "overflow-wrap: normal;"},
-    ])  # fmt: skip
-    return styler.set_table_attributes('class="dataframe"')

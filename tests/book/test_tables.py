@@ -1,10 +1,22 @@
-"""Tables as chapters 1–3 show them: formats by column, headers with units, values untouched."""
+"""The book's tables as shown: formats by column, headers with units, values untouched."""
+
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.book.tables import clipping_gain_display, column_format, percent_table, readable, snr_by_grid
+from pvq.book.tables import (
+    TABLE_HEADERS,
+    clipping_gain_display,
+    column_format,
+    margin_display,
+    page_table,
+    percent_table,
+    readable,
+    snr_by_grid,
+)
+from pvq.layerwise.tables import margin_table
 
 
 def cells(styler) -> list[list[str]]:
@@ -32,6 +44,7 @@ def headers(styler) -> list[str]:
         ("tensors", [152], "{:,d}"),
         ("compression_ratio", [5.33], "{:.2f}×"),
         ("n_bits", [4], None),
+        ("n_bits", [4.0], "{:.0f}"),
         ("model", ["mobilenet_v2"], None),
         ("proven", [True], None),
         ("slope", [0.81], "{:.3g}"),
@@ -109,3 +122,85 @@ def test_percent_table_heads_text_columns():
     by_source.columns.name = "aggregation"
     html = percent_table(by_source).to_html()
     assert "mean over tensors" in html and ">median<" in html and "12.6%" in html and ">bits<" in html
+
+
+def html_cells(html: str) -> list[str]:
+    """The text of every header and data cell of a rendered table, in order."""
+    return [c.strip() for c in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", html)]
+
+
+def test_readable_names_units_and_rounds_the_training_columns():
+    t = pd.DataFrame({
+        "arch": ["net"], "accuracy": [0.912345], "gap": [0.005], "bits_qat": [4.2345], "per_step": [0.01234],
+        "other": [1.23456789], "setting": ["text"],
+    })  # fmt: skip
+    html = readable(t).to_html()
+    assert 'class="dataframe readable"' in html  # the book's style sheet keeps the table within the column
+    assert html_cells(html) == [
+        "network", "test accuracy (%)", "QAT lead (points)", "QAT bits per weight", "per step (ms)", "other", "setting",
+        "net", "91.23", "+0.50", "4.23", "12.3", "1.23", "text",
+    ]  # fmt: skip
+    assert t.accuracy.tolist() == [0.912345]  # the values themselves are unchanged
+
+
+def test_readable_keeps_only_the_columns_asked_and_hides_the_index():
+    t = pd.DataFrame({"arch": ["a", "b"], "seconds": [12.4, float("nan")], "n_runs": [3, 2]}, index=[7, 8])
+    assert html_cells(readable(t, ["arch", "seconds"]).to_html()) == ["network", "time (s)", "a", "12", "b", "—"]
+    assert html_cells(readable(pd.DataFrame({"n_bits": [4.0]})).to_html()) == ["bits", "4"]
+
+
+def test_every_measured_column_says_its_unit():
+    for column in ("accuracy", "accuracy_mean_qat", "gap", "gain_prune", "seconds", "per_step", "fixed",
+                   "median_seconds", "median_gap_db", "max_gap_db"):  # fmt: skip
+        assert re.search(r"\((%|points|s|ms|dB)\)$", TABLE_HEADERS[column]), column
+
+
+def test_page_table_keeps_words_whole_and_the_index_if_asked():
+    t = pd.DataFrame({"a": ["x"]}, index=pd.MultiIndex.from_tuples([("net", "INT4")], names=["network", "point"]))
+    for styler in (page_table(t), readable(t), page_table(t.style)):
+        html = styler.to_html()
+        assert 'class="dataframe readable"' in html and "anywhere" not in html
+    assert html_cells(page_table(t, index=True).to_html())[-3:] == ["net", "INT4", "x"]  # the index stays
+    assert html_cells(page_table(t).to_html())[-1:] == ["x"] and ">net<" not in page_table(t).to_html()
+
+
+def test_readable_shows_the_layer_tables_with_units():
+    timing = pd.DataFrame({"side": ["pruning"], "method": ["exact"], "n": [32], "median_seconds": [0.0051063]})
+    html = readable(timing, break_cells=True).to_html()
+    assert 'class="dataframe readable"' in html
+    assert re.search(r"td \{\s*overflow-wrap: anywhere;", html)  # long layer names may break anywhere
+    assert html_cells(html) == ["side", "method", "chunk size n", "median time per chunk (ms)", "pruning", "exact",
+                                "32", "5.1"]  # fmt: skip
+    gaps = pd.DataFrame({"side": ["quantization"], "method": ["GPTQ"], "median_gap_db": [0.0],
+                         "max_gap_db": [1.7609126]})  # fmt: skip
+    assert html_cells(readable(gaps).to_html()) == ["side", "method", "median gap (dB)", "largest gap (dB)",
+                                                    "quantization", "GPTQ", "0.0000", "1.7609"]  # fmt: skip
+    problems = pd.DataFrame({"model": ["m"], "layer": ["features.8.conv.1.0"], "rows": [3136], "channels": [384],
+                             "dead_channels": [0], "chunks_total": [384], "chunk_dims": ["[9]"],
+                             "chunks_studied": [2]})  # fmt: skip
+    assert html_cells(readable(problems).to_html()) == [
+        "model", "layer", "rows of X", "output channels", "dead channels", "chunks", "chunk sizes n", "chunks studied",
+        "m", "features.8.conv.1.0", "3,136", "384", "0", "384", "[9]", "2",
+    ]  # fmt: skip
+
+
+def test_margin_display_names_the_points_and_signs_the_margins():
+    table = pd.DataFrame({
+        "model": ["m", "m"], "layer": ["A", "A"], "n_bits": [2, 4], "quant_exact_db": [10.04, 20.0],
+        "prune_exact_db": [12.0, 5.0],
+    })  # fmt: skip
+    html = margin_display(margin_table(table)).to_html()
+    assert (
+        'class="dataframe readable"' in html
+        and "<caption>SNR margin (dB) of quantization at INT-b over pruning at 1 - b/16" in html
+    )
+    assert "white-space: nowrap" in html  # the numbers stay whole, the layer names wrap
+    assert [c for c in html_cells(html) if c.startswith(("INT", "+", "-"))] == ["INT2", "INT4", "-2.0", "+15.0"]
+
+
+def test_readable_formats_the_run_columns_and_keeps_values():
+    t = pd.DataFrame({"arch": ["net"], "accuracy": [0.91234], "gap": [0.005], "factor": [2.0], "other": [1.5]})
+    html = readable(t, ["accuracy", "gap", "factor"]).to_html()
+    assert "91.23" in html and "+0.50" in html and "2×" in html and "other" not in html
+    assert "nan" not in readable(t.assign(gap=np.nan)).to_html() and t.gap.tolist() == [0.005]
+    assert "none" in readable(t.assign(gap=np.nan), na_rep="none").to_html()

@@ -25,7 +25,6 @@ from pvq.finetune.tables import (
     pareto_front,
     recipe_table,
     seed_runs,
-    styled,
     table1,
     table1_display,
 )
@@ -235,14 +234,6 @@ def test_natural_sparsity_lists_the_quantized_models():
     assert t.columns.tolist() == ["arch", "n_bits", "zeros", "avg_bits", "accuracy_mean"]
     assert t.n_bits.tolist() == [2, 8] and t.zeros.tolist() == pytest.approx([0.4, 0.02])
     assert t.avg_bits.tolist() == pytest.approx([2 * 0.6, 8 * 0.98]) and t.accuracy_mean.tolist() == [0.85, 0.91]
-
-
-def test_styled_formats_by_column_name_and_keeps_values():
-    t = pd.DataFrame({"arch": ["net"], "accuracy": [0.91234], "gap": [0.005], "factor": [2.0], "other": [1.5]})
-    html = styled(t, ["accuracy", "gap", "factor"]).to_html()
-    assert "91.23%" in html and "+0.50" in html and "2×" in html and "other" not in html
-    assert "nan" not in styled(t.assign(gap=math.nan)).to_html() and t.gap.tolist() == [0.005]
-    assert "none" in styled(t.assign(gap=math.nan), na_rep="none").to_html()
 
 
 def test_at_length_picks_one_length():

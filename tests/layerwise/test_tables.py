@@ -1,7 +1,6 @@
 """The per-layer tables: SNR per method, paired gaps between methods, the comparison table."""
 
 import math
-import re
 
 import pandas as pd
 import pytest
@@ -11,9 +10,7 @@ from pvq.layerwise.tables import (
     comparison_table,
     heuristic_gaps,
     layer_budget_table,
-    layer_display,
     layer_snr,
-    margin_display,
     margin_table,
     paired_gap,
     timing_table,
@@ -120,39 +117,3 @@ def test_margin_table_by_hand():
     assert layer.loc[("m", "B")].tolist() == [1.0, 14.0]
     with pytest.raises(ValueError, match="form must be"):
         margin_table(table, form="row")
-
-
-def cells(html: str) -> list[str]:
-    return [c.strip() for c in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", html)]
-
-
-def test_layer_display_says_units_and_rounds():
-    timing = pd.DataFrame({"side": ["pruning"], "method": ["exact"], "n": [32], "median_seconds": [0.0051063]})
-    html = layer_display(timing).to_html()
-    assert 'class="dataframe"' in html  # wrapped within the text column by the book's style sheet
-    assert cells(html) == ["side", "method", "chunk size n", "median time per chunk (ms)", "pruning", "exact", "32",
-                           "5.1"]  # fmt: skip
-    gaps = heuristic_gaps(hand_made_results())
-    assert cells(layer_display(gaps).to_html())[:4] == ["side", "method", "median gap (dB)", "largest gap (dB)"]
-    assert "1.76" in cells(layer_display(gaps).to_html())
-    problems = pd.DataFrame({"model": ["m"], "layer": ["features.8.conv.1.0"], "rows": [3136], "channels": [384],
-                             "dead_channels": [0], "chunks_total": [384], "chunk_dims": ["[9]"],
-                             "chunks_studied": [2]})  # fmt: skip
-    assert cells(layer_display(problems).to_html()) == [
-        "model", "layer", "rows of X", "output channels", "dead channels", "chunks", "chunk sizes n", "chunks studied",
-        "m", "features.8.conv.1.0", "3,136", "384", "0", "384", "[9]", "2",
-    ]  # fmt: skip
-
-
-def test_margin_display_names_the_points_and_signs_the_margins():
-    table = pd.DataFrame({
-        "model": ["m", "m"], "layer": ["A", "A"], "n_bits": [2, 4], "quant_exact_db": [10.04, 20.0],
-        "prune_exact_db": [12.0, 5.0],
-    })  # fmt: skip
-    html = margin_display(margin_table(table)).to_html()
-    assert (
-        'class="dataframe"' in html
-        and "<caption>SNR margin (dB) of quantization at INT-b over pruning at 1 - b/16" in html
-    )
-    assert "white-space: nowrap" in html  # the numbers stay whole, the layer names wrap
-    assert [c for c in cells(html) if c.startswith(("INT", "+", "-"))] == ["INT2", "INT4", "-2.0", "+15.0"]

@@ -1,21 +1,44 @@
-"""Chapters 6-7's tables as the page shows them, and their opening boxes' numbers, on small hand-made tables."""
+"""The fine-tuning chapters' tables as the page shows them (chapters 5-7), and the numbers of chapters 6-7's
+opening boxes, on small hand-made tables."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.finetune.reader_tables import (
-    combining_box,
-    combining_wins_display,
-    lr_selection_display,
-    natural_display,
-    page_table,
-    representation_box,
-    shapes_display,
-)
+from pvq.book.tables import page_table
+from pvq.book.training_tables import combining_wins_display, lr_selection_display, natural_display, shapes_display
+from pvq.finetune.findings import combining_box
+from pvq.finetune.representation_findings import representation_box
 from pvq.finetune.tables import combining_wins
+
+
+def cells(html: str) -> list[str]:
+    """The text of every header and data cell of a rendered table, in order."""
+    return [c.strip() for c in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", html)]
+
+
+def bold_cells(html: str) -> list[str]:
+    """``rowI_colJ`` of the cells the rendered table sets in bold."""
+    bold = re.search(r"\{\s*font-weight: bold;\s*\}", html)
+    assert bold is not None
+    return sorted(i.split("_", 2)[2] for i in re.findall(r"#(T_\w+?_row\d+_col\d+)", html[: bold.start()]))
+
+
+def test_lr_selection_display_is_a_grid_with_the_chosen_rate_in_bold():
+    selection = pd.DataFrame({
+        "arch": ["net"] * 5, "method": ["qat", "qat", "prune", "prune", "prune"],
+        "lr": [0.01, 0.1, 0.01, 0.1, 1.0], "val_accuracy": [0.9, 0.91234, 0.8, 0.7, 0.6],
+        "chosen": [False, True, True, False, False],
+    })  # fmt: skip
+    html = lr_selection_display(selection).to_html()
+    assert 'class="dataframe readable"' in html and "validation accuracy (%) at learning rate" in html
+    numbers = [c for c in cells(html) if c[:1].isdigit()]  # the rates, then the accuracies row by row
+    assert numbers == ["0.01", "0.1", "1", "90.00", "91.23", "80.00", "70.00", "60.00"]  # QAT did not try 1
+    assert ">QAT<" in html and ">pruning<" in html
+    assert bold_cells(html) == ["row0_col1", "row1_col0"]  # QAT 0.1, pruning 0.01
 
 
 def front(combined_acc=(0.905, 0.88)):
@@ -70,9 +93,10 @@ def test_natural_and_lr_selection_display():
     assert natural_display(natural).iloc[0].tolist() == ["a", "INT4", "12.5", "3.54", "86.69"]
     selection = pd.DataFrame({"arch": ["a", "a"], "method": ["qat+prune"] * 2, "lr": [0.0033, 0.033],
                               "val_accuracy": [0.8562, 0.857], "chosen": [False, True]})  # fmt: skip
-    shown = lr_selection_display(selection)
-    assert list(shown.columns) == ["network", "method", "learning rate", "validation accuracy (%)", "chosen"]
-    assert shown.iloc[1].tolist() == ["a", "QAT + pruning", "0.033", "85.70", "✓"] and shown.chosen[0] == ""
+    html = lr_selection_display(selection).to_html()  # chapter 6's search, a rate tried beyond the grid included
+    assert ">QAT + pruning<" in html and ">a<" in html
+    assert [c for c in cells(html) if c[:1].isdigit()] == ["0.0033", "0.033", "85.62", "85.70"]
+    assert bold_cells(html) == ["row0_col1"]
 
 
 def per_point():
@@ -99,7 +123,7 @@ def test_shapes_display():
 
 def test_page_table_hides_the_index_and_uses_the_compact_style():
     html = page_table(shapes_display(per_point())).to_html()
-    assert 'class="dataframe whole-words"' in html and "SNR step 0 (dB)" in html and ">0<" not in html
+    assert 'class="dataframe readable"' in html and "SNR step 0 (dB)" in html and ">0<" not in html
 
 
 def shapes():
