@@ -15,6 +15,7 @@ chapter 4's margins per layer. Nothing here changes a value: the CSVs keep every
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -121,6 +122,17 @@ def _milliseconds(v: float) -> str:
     return f"{1000 * v:,.1f}"
 
 
+def _significant(v: float, digits: int = 3, most: int = 4) -> str:
+    """``v`` to ``digits`` significant digits in plain decimals, at most ``most`` of them.
+
+    7.2766 → 7.28, 0.5 → 0.500, 0.00314 → 0.0031, 1e-8 → 0.0000 (below what the table resolves).
+    """
+    if not math.isfinite(v):
+        return f"{v}"
+    decimals = most if v == 0 else min(most, max(0, digits - 1 - math.floor(math.log10(abs(v)))))
+    return f"{v:.{decimals}f}"
+
+
 #: Headers of :func:`pvq.tensors.clip_audit.clipping_gain_table`'s columns (gains of pvq's clipping, dB).
 CLIPPING_GAIN_HEADERS: Mapping[str, str] = {
     "n_bits": "bits",
@@ -138,13 +150,13 @@ TABLE_FORMATS: Mapping[str, str | Callable[[float], str]] = {
     "prune_mse": "{:.4g}",
     "quant_z": "{:+.2f}",
     "prune_z": "{:+.2f}",
-    "max_abs_diff": "{:.4f}",
-    "median_abs_diff": "{:.4f}",
-    "max_gap_db": "{:.4f}",
+    "max_abs_diff": _significant,
+    "median_abs_diff": _significant,
+    "max_gap_db": _significant,
     "chunk_dims": "{}",
     "n": "{:.0f}",
     "median_seconds": _milliseconds,
-    "median_gap_db": "{:.4f}",
+    "median_gap_db": _significant,
     "factor": "{:g}×",
     "accuracy": _percent,
     "accuracy_mean_qat": _percent,

@@ -174,7 +174,7 @@ def test_readable_shows_the_layer_tables_with_units():
     gaps = pd.DataFrame({"side": ["quantization"], "method": ["GPTQ"], "median_gap_db": [0.0],
                          "max_gap_db": [1.7609126]})  # fmt: skip
     assert html_cells(readable(gaps).to_html()) == ["side", "method", "median gap (dB)", "largest gap (dB)",
-                                                    "quantization", "GPTQ", "0.0000", "1.7609"]  # fmt: skip
+                                                    "quantization", "GPTQ", "0.0000", "1.76"]  # fmt: skip
     problems = pd.DataFrame({"model": ["m"], "layer": ["features.8.conv.1.0"], "rows": [3136], "channels": [384],
                              "dead_channels": [0], "chunks_total": [384], "chunk_dims": ["[9]"],
                              "chunks_studied": [2]})  # fmt: skip
@@ -204,3 +204,10 @@ def test_readable_formats_the_run_columns_and_keeps_values():
     assert "91.23" in html and "+0.50" in html and "2×" in html and "other" not in html
     assert "nan" not in readable(t.assign(gap=np.nan)).to_html() and t.gap.tolist() == [0.005]
     assert "none" in readable(t.assign(gap=np.nan), na_rep="none").to_html()
+
+
+def test_gaps_show_three_significant_digits_and_at_most_four_decimals():
+    t = pd.DataFrame({"max_gap_db": [7.2766, 0.000123, 0.0], "median_gap_db": [12.345, 0.5, 1e-9]})
+    html = readable(t).to_html()
+    for shown in ("7.28", "0.0001", "12.3", "0.500", "0.0000"):
+        assert shown in html, shown
