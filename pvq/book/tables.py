@@ -338,6 +338,10 @@ def margin_display(margins: pd.DataFrame):
     """
     t = margins.copy()
     t.columns = [f"INT{int(b)}" for b in margins.columns]
+    # a layer name may wrap after any dot (encoder.layer.2.attention.output.dense): a zero-width space there
+    t.index = t.index.map(
+        lambda key: tuple(str(k).replace(".", ".\u200b") for k in key) if isinstance(key, tuple) else key
+    )
     styler = t.style.format("{:+.1f}", na_rep="").set_caption(
         f"SNR margin (dB) of quantization at INT-b over pruning at 1 - b/{BASELINE_BITS}"
     )

@@ -211,3 +211,12 @@ def test_gaps_show_three_significant_digits_and_at_most_four_decimals():
     html = readable(t).to_html()
     for shown in ("7.28", "0.0001", "12.3", "0.500", "0.0000"):
         assert shown in html, shown
+
+
+def test_margin_display_lets_long_layer_names_wrap_after_their_dots():
+    table = pd.DataFrame({
+        "model": ["minilm_l6"], "layer": ["encoder.layer.2.attention.output.dense"], "n_bits": [2],
+        "quant_exact_db": [10.0], "prune_exact_db": [4.0],
+    })  # fmt: skip
+    html = margin_display(margin_table(table)).to_html()
+    assert "encoder.\u200blayer.\u200b2.\u200battention.\u200boutput.\u200bdense" in html and "minilm_l6" in html
