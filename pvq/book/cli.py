@@ -93,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
                           "100-candidate grid (paper); both are written to tensors.csv (default exact)")  # fmt: skip
     ana.add_argument("--grid", choices=["signed", "symmetric"], default="signed", help="integer grid (default signed)")
     ana.add_argument("--no-fp16", dest="fp16", action="store_false", help="do not round weights to FP16 first")
+    ana.add_argument(
+        "--key",
+        help="entry of a torch checkpoint that holds the weights, e.g. model_state or "
+        "checkpoint/ema (default: the largest mapping of named tensors; the summary names it)",
+    )
     ana.add_argument("--out", type=Path, help="output folder (default: pvq-analysis/<model>)")
     ana.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     img = sub.add_parser(
@@ -241,7 +246,7 @@ def _analyze(args) -> int:
         bits = parse_bits(args.bits)
         if args.grid == "symmetric" and min(bits) < 2:
             raise ValueError("--grid symmetric needs bit-widths >= 2")
-        ckpt = resolve(args.source)
+        ckpt = resolve(args.source, key=args.key)
         tensors, skipped = analyze_model(ckpt, bits, fp16=args.fp16, grid=args.grid, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, CheckpointError) as err:
         print(f"pvq analyze: error: {err}", file=sys.stderr)
@@ -265,6 +270,8 @@ def _analyze(args) -> int:
             atomic_write(out / name, lambda p, f=fig: f.savefig(p, dpi=130, format="png"))
     n = tensors.tensor.nunique()
     print(f"{ckpt.label}: {n} layer weight tensors analysed, {len(skipped)} skipped; clipping: {args.range_method}")
+    if ckpt.entry is not None:
+        print(f"  weights from entry {ckpt.entry or '(top level)'!r} of {ckpt.path.name} (choose another with --key)")
     for r in skipped.itertuples():
         print(f"  skipped {r.tensor}: {r.reason}")
     for r in win_share_by_bits(tensors, method=args.range_method).itertuples():

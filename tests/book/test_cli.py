@@ -43,11 +43,13 @@ def test_analyze_end_to_end_on_a_written_checkpoint(tmp_path):
         "fc.bias": torch.zeros(10),
     }
     ckpt = tmp_path / "tiny.pth"
-    torch.save({"state_dict": sd}, ckpt)
+    optimizer = {"state": {0: {"momentum_buffer": torch.ones(64, 64)}}, "param_groups": [{"lr": 0.1}]}
+    torch.save({"step": 7, "model_state": sd, "optimizer_state": optimizer}, ckpt)  # Resemblyzer's layout
     out = tmp_path / "out"
     r = run("analyze", str(ckpt), "--bits", "2,4,8", "--out", str(out), "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "2 layer weight tensors analysed, 2 skipped" in r.stdout
+    assert "weights from entry 'model_state' of tiny.pth (choose another with --key)" in r.stdout
     assert "skipped broken.weight: contains NaN or Inf" in r.stdout
     tensors = pd.read_csv(out / "tensors.csv")
     assert list(tensors.columns) == [
@@ -83,7 +85,16 @@ def test_analyze_bad_inputs(tmp_path):
     (tmp_path / "garbage.pth").write_bytes(b"\x80\x04garbage")
     (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
     torch.save({"bn.weight": torch.ones(3)}, tmp_path / "bn.pt")
+    from safetensors.torch import save_file
+
+    save_file({"w.weight": torch.ones(3, 3)}, str(tmp_path / "w.safetensors"))
+    twin = {"w.weight": torch.ones(3, 3)}
+    torch.save({"model": twin, "ema": dict(twin)}, tmp_path / "twins.pt")
     cases = [
+        ([str(tmp_path / "twins.pt")], "several entries hold the same weights"),
+        ([str(tmp_path / "twins.pt"), "--key", "teacher"], "no entry 'teacher' with tensors; the candidates are"),
+        (["mobilenet_v2", "--key", "model"], "no entry 'model' with tensors; the candidates are '(top level)'"),
+        ([str(tmp_path / "w.safetensors"), "--key", "model"], "--key chooses an entry inside a torch checkpoint"),
         (["does-not-exist.pth"], "no such file or folder"),
         ([str(tmp_path / "garbage.pth")], "cannot be read as a torch checkpoint"),
         ([str(tmp_path / "notes.csv")], "not a checkpoint type"),

@@ -155,7 +155,7 @@ def test_not_a_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a checkpoint type"):
         resolve(tmp_path / "notes.txt")
     torch.save([1, 2, 3], tmp_path / "list.pt")
-    with pytest.raises(CheckpointError, match="holds no state dict"):
+    with pytest.raises(CheckpointError, match="holds no mapping of named tensors"):
         list(iter_weights(resolve(tmp_path / "list.pt")))
 
 
@@ -163,3 +163,60 @@ def test_checkpoint_without_layer_weights(tmp_path):
     torch.save({"bn.weight": torch.ones(4), "bias": torch.zeros(3)}, tmp_path / "bn.pt")
     with pytest.raises(CheckpointError, match="no convolution or linear weight tensors"):
         list(iter_weights(resolve(tmp_path / "bn.pt")))
+
+
+def optimizer_state():
+    return {"state": {0: {"momentum_buffer": torch.ones(50, 50)}}, "param_groups": [{"lr": 0.1, "params": [0]}]}
+
+
+@pytest.mark.parametrize(
+    ("layout", "entry"),
+    [
+        (lambda sd: sd, ""),
+        (lambda sd: {"state_dict": sd, "epoch": 3}, "state_dict"),
+        (lambda sd: {"model_state_dict": sd, "optimizer_state_dict": optimizer_state()}, "model_state_dict"),
+        # Resemblyzer's speaker encoder: {"step", "model_state", "optimizer_state"}
+        (lambda sd: {"step": 5, "model_state": sd, "optimizer_state": optimizer_state()}, "model_state"),
+        (lambda sd: {"net": sd, "optimizer": {"exp_avg": torch.ones(100, 100)}}, "net"),
+        (lambda sd: {"checkpoint": {"model": sd}, "meta": {"seed": torch.tensor(1)}}, "checkpoint/model"),
+        (lambda sd: {"model": {f"module.{k}": v for k, v in sd.items()}}, "model"),  # DataParallel prefix
+    ],
+)
+def test_weights_are_found_wherever_a_checkpoint_nests_them(tmp_path, layout, entry):
+    path = tmp_path / "ckpt.pt"
+    torch.save(layout(state_dict()), path)
+    ckpt = resolve(path)
+    assert ckpt.entry == entry
+    check(list(iter_weights(ckpt)))
+
+
+def test_twin_entries_need_a_key_and_the_message_lists_them(tmp_path):
+    path = tmp_path / "ema.pt"
+    torch.save({"model": state_dict(), "ema": state_dict(), "optimizer": optimizer_state()}, path)
+    with pytest.raises(CheckpointError, match=r"several entries hold the same weights \('model' .*'ema'.*--key"):
+        resolve(path)
+    ckpt = resolve(path, key="ema")
+    assert ckpt.entry == "ema"
+    check(list(iter_weights(ckpt)))
+    with pytest.raises(
+        CheckpointError, match=r"no entry 'teacher' with tensors; the candidates are 'model' \(7 tensors"
+    ):
+        resolve(path, key="teacher")
+
+
+def test_optimizer_state_alone_is_no_weights_and_key_needs_a_torch_file(tmp_path):
+    path = tmp_path / "opt.pt"
+    torch.save({"optimizer": {"exp_avg": torch.ones(3, 3)}, "step": 1}, path)
+    with pytest.raises(CheckpointError, match="holds no mapping of named tensors"):
+        resolve(path)
+    st = tmp_path / "model.safetensors"
+    save_file({"w.weight": np.ones((2, 2), np.float32)}, str(st))
+    with pytest.raises(ValueError, match="--key chooses an entry inside a torch checkpoint"):
+        resolve(st, key="model")
+
+
+def test_unreadable_torch_file_says_why(tmp_path):
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match=r"junk.pt: cannot be read as a torch checkpoint \(\w+: .+\)"):
+        resolve(path)
