@@ -95,6 +95,28 @@ def field_meanings(cls) -> dict[str, str]:
     return out
 
 
+def _from_text(field, value):
+    """A list or mapping parameter passed as text (``papermill -p n_bits '[2, 3]'``) read as YAML.
+
+    Only for fields whose default is a tuple, list or dict; other values, and text that is not
+    a YAML list or mapping, are returned as they are (the record's own checks then say what is
+    wrong).
+    """
+    default = field.default if field.default is not dataclasses.MISSING else None
+    if field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    if isinstance(value, str) and isinstance(default, tuple | list | dict):
+        import yaml
+
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if isinstance(parsed, list | dict):
+            return parsed
+    return value
+
+
 class ChapterParams:
     """Shared construction and display of the parameter records."""
 
@@ -104,9 +126,10 @@ class ChapterParams:
 
         Every field found in ``namespace`` is taken (the parameters cell and papermill's injected
         values); a field the chapter does not declare keeps its default and is left out of
-        :meth:`to_frame`.
+        :meth:`to_frame`. A list or mapping given as text, the way ``papermill -p n_bits '[2, 3]'``
+        passes it, is read as YAML first (:func:`_from_text`).
         """
-        given = {f.name: namespace[f.name] for f in dataclasses.fields(cls) if f.name in namespace}
+        given = {f.name: _from_text(f, namespace[f.name]) for f in dataclasses.fields(cls) if f.name in namespace}
         record = cls(**given)
         object.__setattr__(record, "_declared", tuple(given))
         return record

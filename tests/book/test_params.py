@@ -197,3 +197,14 @@ def test_parameter_table_html_reads_left_to_right_with_whole_words():
     html = DistributionsParams.from_namespace({"profile": "ci", "n_bits": [2, 4]})._repr_html_()
     assert 'class="dataframe readable"' in html and "text-align: left" in html
     assert ">parameter<" in html and ">meaning<" in html and ">n_bits<" in html  # names a column, no index row
+
+
+def test_list_parameters_passed_as_text_the_papermill_way():
+    p = DistributionsParams.from_namespace({"n_bits": "[2, 3, 4]", "family_dofs": "[1.0, 3.0]", "grid": "signed"})
+    assert p.n_bits == (2, 3, 4) and p.family_dofs == (1.0, 3.0)
+    with pytest.raises(ValueError, match="n_bits"):
+        DistributionsParams.from_namespace({"n_bits": "[0, 3]"})  # parsed, then refused by the usual check
+    with pytest.raises(ValueError, match="n_bits"):
+        DistributionsParams.from_namespace({"n_bits": "two and three"})  # not a list: the check says so
+    layers = PerLayerParams.from_namespace({"layers": "{mobilenet_v2: [features.8.conv.1.0]}"})
+    assert layers.layers == {"mobilenet_v2": ("features.8.conv.1.0",)}
