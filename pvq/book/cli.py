@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from ..common.files import atomic_write
+from ..common.files import atomic_write, check_writable_folder
 from ..common.paths import book_root
 from ..finetune.imagenet import run_imagenet
 from ..tensors.analysis import TENSOR_COLUMNS
@@ -246,6 +246,7 @@ def _analyze(args) -> int:
         bits = parse_bits(args.bits)
         if args.grid == "symmetric" and min(bits) < 2:
             raise ValueError("--grid symmetric needs bit-widths >= 2")
+        check_writable_folder(args.out or Path("pvq-analysis"))  # before loading anything
         ckpt = resolve(args.source, key=args.key)
         tensors, skipped = analyze_model(ckpt, bits, fp16=args.fp16, grid=args.grid, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, CheckpointError) as err:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "read_json"]
+__all__ = ["atomic_write", "check_writable_folder", "read_json"]
 
 
 def atomic_write(path: Path, write) -> Path:
@@ -42,3 +42,31 @@ def read_json(path: Path):
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+def check_writable_folder(folder: Path) -> Path:
+    """Check, without creating anything, that ``folder`` exists as a writable folder or can be made.
+
+    The nearest existing ancestor must be a folder this process may write into (``os.access``,
+    which also reports a read-only file system). Meant to run before any heavy work, so that a
+    run never ends by failing to save its results.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder and what stands in the way (a file, a folder without write permission,
+        a read-only file system).
+    """
+    folder = Path(folder).expanduser()
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"cannot write the output folder {folder}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"cannot write the output folder {folder}: {probe} is not writable (permissions or a read-only disk)"
+        )
+    return folder

@@ -102,9 +102,11 @@ def test_analyze_bad_inputs(tmp_path):
         (["resnet9000"], "unknown model 'resnet9000'; known offline models: mobilenet_v2"),
         (["mobilenet_v2", "--bits", "0-4"], "bit-widths must be integers in 1..15"),
         (["mobilenet_v2", "--bits", "two"], "bits must look like"),
+        (["mobilenet_v2", "--out", str(tmp_path / "notes.csv" / "out")], "notes.csv is a file, not a folder"),
     ]
     for args, message in cases:
-        r = run("analyze", *args, "--out", str(tmp_path / "o"), "--no-progress")
+        out = [] if "--out" in args else ["--out", str(tmp_path / "o")]
+        r = run("analyze", *args, *out, "--no-progress")
         assert r.returncode == 2, (args, r.stdout)
         assert message in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
     assert not (tmp_path / "o").exists()  # nothing written for a refused input

@@ -65,3 +65,16 @@ def test_read_json(tmp_path):
     assert read_json(tmp_path / "ok.json") == value
     (tmp_path / "list.json").write_text("[1, 2]")
     assert read_json(str(tmp_path / "list.json")) == [1, 2]  # any JSON value, any path-like
+
+
+def test_check_writable_folder_creates_nothing_and_names_the_obstacle(tmp_path, monkeypatch):
+    from pvq.common.files import check_writable_folder
+
+    target = tmp_path / "a" / "b"
+    assert check_writable_folder(target) == target and not (tmp_path / "a").exists()
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"output folder .*sub: .*file.txt is a file, not a folder"):
+        check_writable_folder(tmp_path / "file.txt" / "sub")
+    monkeypatch.setattr("os.access", lambda path, mode: False)  # as a read-only disk answers
+    with pytest.raises(ValueError, match="is not writable"):
+        check_writable_folder(target)
