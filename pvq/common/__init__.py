@@ -6,7 +6,7 @@ other subpackage may import from it.
 
 from .checks import check_count, check_positive
 from .executors import DASK_ENV, make_executor
-from .files import atomic_write, read_json
+from .files import atomic_write, check_writable_folder, read_json
 from .paper import PAPER, PAPER_RECIPE, paper_values
 from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, results_root
 
@@ -19,6 +19,7 @@ __all__ = [
     "book_root",
     "check_count",
     "check_positive",
+    "check_writable_folder",
     "make_executor",
     "notebook_sources",
     "paper_values",
