@@ -127,7 +127,7 @@ class ChapterParams:
         Every field found in ``namespace`` is taken (the parameters cell and papermill's injected
         values); a field the chapter does not declare keeps its default and is left out of
         :meth:`to_frame`. A list or mapping given as text, the way ``papermill -p n_bits '[2, 3]'``
-        passes it, is read as YAML first (:func:`_from_text`).
+        passes it, is read as YAML first.
         """
         given = {f.name: _from_text(f, namespace[f.name]) for f in dataclasses.fields(cls) if f.name in namespace}
         record = cls(**given)
