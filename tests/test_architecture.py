@@ -515,3 +515,26 @@ def test_a_data_comment_read_as_a_type_is_reported():
     assert data_comment_type_lines("#: What it says: more.\nX: dict = {}\n") == []  # annotated
     assert data_comment_type_lines("#: What it says: more.\n_X = 1\n") == []  # private, not documented
     assert data_comment_type_lines("x = 1  # not a data comment: fine\n") == []
+
+
+# A Sphinx cross-reference to a private name (:func:`_x`, :data:`~pvq.a._X`) is never documented,
+# so the strict build fails on it.
+PRIVATE_REF = re.compile(r":(?:func|meth|class|data|attr|mod|obj):`~?(?:[\w.]*\.)?_[A-Za-z]\w*`")
+
+
+def private_references(text: str) -> list[str]:
+    """The cross-references to private names in a module's source (docstrings and ``#:`` comments)."""
+    return PRIVATE_REF.findall(text)
+
+
+def test_docstrings_do_not_reference_private_names():
+    found = {p.relative_to(ROOT).as_posix(): private_references(p.read_text()) for p in (ROOT / "pvq").rglob("*.py")}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_a_private_reference_is_reported():
+    assert private_references("see :func:`_from_text` and :data:`~pvq.a._X`") == [
+        ":func:`_from_text`",
+        ":data:`~pvq.a._X`",
+    ]
+    assert private_references(":func:`pvq.book.params.field_meanings`, :meth:`to_frame`, ``_x``") == []
