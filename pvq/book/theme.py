@@ -1,7 +1,7 @@
 """The book's one look: seaborn's theme, the two methods' colours, and figure sizes for the page.
 
 A figure is drawn at :data:`FIGURE_WIDTH` inches, the width of the book's text column at the
-size it is shown (the theme's column is 688 px in a 1280 px window, 790 px at most, so one inch
+size it is shown (the theme's column is 688 px in a 1280 px window, 790 px in a 1920 px one, so one inch
 of figure is about one inch on screen and a 10 pt label reads as 10 pt), and saved with at least
 :data:`MIN_PIXELS` pixels across (:func:`figure_dpi`): twice the widest column, sharp on a
 high-density screen. Panels that do not fit side by side at that width are stacked.
@@ -38,7 +38,7 @@ __all__ = [
 #: Width of every figure of the book, in inches (the text column).
 FIGURE_WIDTH = 7.0
 
-#: Fewest pixels across a saved figure (twice the widest text column of the theme, 790 px).
+#: Fewest pixels across a saved figure (twice the theme's text column in a 1920 px window, 790 px).
 MIN_PIXELS: int = 1600
 
 #: seaborn axes style of the book.

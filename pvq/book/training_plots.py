@@ -38,6 +38,14 @@ def _legend_below(fig: Figure, axes, ncol: int = 2) -> None:
     fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncol=ncol)
 
 
+def _both_methods(ax, x_qat, x_prune, t: pd.DataFrame, *, labels: tuple[str, str], ms: float | None = None) -> None:
+    """QAT (blue circles) and pruning (red squares) accuracy in %, ± one standard deviation over seeds."""
+    for x, method, fmt, color, label in ((x_qat, "qat", "o-", QUANT_COLOR, labels[0]),
+                                         (x_prune, "prune", "s-", PRUNE_COLOR, labels[1])):  # fmt: skip
+        ax.errorbar(x, 100 * t[f"accuracy_mean_{method}"], 100 * t[f"accuracy_std_{method}"].fillna(0), fmt=fmt,
+                    color=color, ms=ms, capsize=2, label=label)  # fmt: skip
+
+
 @themed
 def plot_table1(
     t1: pd.DataFrame, baselines: pd.DataFrame | None = None, ablation: pd.DataFrame | None = None
@@ -58,10 +66,8 @@ def plot_table1(
 
     for ax, arch in zip(axes, archs, strict=True):
         t = t1[(t1.arch == arch) & (t1.epochs == t1.epochs.min())].sort_values("n_bits")
-        ax.errorbar(bits(t, "qat"), 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
-                    color=QUANT_COLOR, ms=4, capsize=2, label="QAT (INT-b, first/last 8 bits)")  # fmt: skip
-        ax.errorbar(bits(t, "prune"), 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
-                    color=PRUNE_COLOR, ms=4, capsize=2, label=f"gradual pruning (1 - b/{BASELINE_BITS})")  # fmt: skip
+        labels = ("QAT (INT-b, first/last 8 bits)", f"gradual pruning (1 - b/{BASELINE_BITS})")
+        _both_methods(ax, bits(t, "qat"), bits(t, "prune"), t, ms=4, labels=labels)
         if ablation is not None and len(a := ablation[ablation.arch == arch]):
             a = a[a.epochs == a.epochs.min()].sort_values("n_bits")
             ax.errorbar(bits(a, "qat"), 100 * a.accuracy_mean_qat, 100 * a.accuracy_std_qat.fillna(0), fmt="o",
@@ -90,10 +96,7 @@ def plot_longer(longer: pd.DataFrame) -> Figure:
     fig, axes = panels(len(keys), height=3.0)
     for ax, (arch, b) in zip(axes, keys, strict=True):
         t = longer[(longer.arch == arch) & (longer.n_bits == b)].sort_values("factor")
-        ax.errorbar(t.factor, 100 * t.accuracy_mean_qat, 100 * t.accuracy_std_qat.fillna(0), fmt="o-",
-                    color=QUANT_COLOR, capsize=2, label="QAT at INT-b")  # fmt: skip
-        ax.errorbar(t.factor, 100 * t.accuracy_mean_prune, 100 * t.accuracy_std_prune.fillna(0), fmt="s-",
-                    color=PRUNE_COLOR, capsize=2, label=f"gradual pruning at 1 - b/{BASELINE_BITS}")  # fmt: skip
+        _both_methods(ax, t.factor, t.factor, t, labels=("QAT at INT-b", f"gradual pruning at 1 - b/{BASELINE_BITS}"))
         ax.set_xscale("log", base=2)
         ax.set_xticks(t.factor, [f"{f:g}×" for f in t.factor])
         ax.minorticks_off()

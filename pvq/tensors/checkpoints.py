@@ -236,11 +236,17 @@ def _tensor_mappings(obj, entry: str = "", depth: int = 0) -> Iterator[tuple[str
             yield from _tensor_mappings(v, f"{entry}/{k}" if entry else k, depth + 1)
 
 
-def _describe(entry: str, sd: dict) -> str:
+def _size(sd: dict) -> tuple[int, int]:
+    """``(tensors, values)`` of a mapping: how many named tensors it holds and their total size."""
     import torch
 
     tensors = [v for v in sd.values() if isinstance(v, torch.Tensor)]
-    return f"{entry or '(top level)'!r} ({len(tensors)} tensors, {sum(t.numel() for t in tensors):,} values)"
+    return len(tensors), sum(t.numel() for t in tensors)
+
+
+def _describe(entry: str, sd: dict) -> str:
+    count, values = _size(sd)
+    return f"{entry or '(top level)'!r} ({count} tensors, {values:,} values)"
 
 
 def weights_entry(obj, key: str | None = None, *, name: str = "checkpoint") -> tuple[str, dict]:
@@ -284,15 +290,9 @@ def weights_entry(obj, key: str | None = None, *, name: str = "checkpoint") -> t
             raise CheckpointError(f"{name}: no entry {key!r} with tensors; the candidates are {listed}")
         entry, sd = match[0]
     else:
-        import torch
-
-        def size(sd):
-            return sum(v.numel() for v in sd.values() if isinstance(v, torch.Tensor))
-
-        found.sort(key=lambda item: -size(item[1]))
+        found.sort(key=lambda item: -_size(item[1])[1])
         entry, sd = found[0]
-        twins = [e for e, other in found[1:] if size(other) == size(sd) and set(other) == set(sd)]
-        if twins:
+        if any(_size(other)[1] == _size(sd)[1] and set(other) == set(sd) for _, other in found[1:]):
             raise CheckpointError(
                 f"{name}: several entries hold the same weights ({listed}); choose one with --key "
                 f"(e.g. --key {entry or repr('')})"
