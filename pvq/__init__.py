@@ -22,12 +22,15 @@ from .analytic.errors import (
     quantized_level_masses,
     snr_table,
 )
+from .common.inputs import watch_inputs
 from .core.metrics import kurtosis, snr_db, snr_db_from_mse
 from .core.pruning import paired_sparsity, prune, prune_mask
 from .core.quantization import int_grid, quantize, quantize_int, scale_from_clip
 from .tensors.checkpoints import MODELS, iter_weights, resolve
 
 __version__ = "0.1.0"
+
+watch_inputs()  # records what a chapter reads when the book runner asks ($PVQ_INPUTS_LOG); else nothing
 
 __all__ = [
     "DISTRIBUTIONS",

@@ -5,16 +5,31 @@ Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
 :mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.training_tables`,
-:mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`.
+:mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.failures`,
+:mod:`~pvq.book.freshness`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.build`, :mod:`~pvq.book.pdf`.
 They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
 :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
-:mod:`pvq.book` on top
-(``tests/test_architecture.py`` checks it).
+:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
+from .build import HTML_INCOMPLETE, BookBuild, build_book, sphinx_command
 from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
+from .failures import BENIGN_KERNEL_LINES, ChapterFailed, failure_message, kernel_log_lines, shown_path
+from .freshness import (
+    EXECUTION_META,
+    BuildContext,
+    code_digest,
+    environment_digest,
+    execution_key,
+    file_digest,
+    library_digest,
+    recorded_key,
+    recorded_profile,
+    refresh_prose,
+    stale_reasons,
+)
 from .layer_params import PerLayerParams
-from .pages import PARAMETER_TAGS, hide_parameter_cells
+from .pages import PARAMETER_TAGS, PROFILE_TAG, hide_parameter_cells, mark_profile, profile_note
 from .params import (
     HEAVY_TAIL_FAMILIES,
     N_BITS,
@@ -50,15 +65,7 @@ from .profiles import (
     write_defaults,
 )
 from .publish import Chapter, glue, glue_values, publish_figure, publish_verdicts, save_figure, save_table
-from .runner import (
-    BENIGN_KERNEL_LINES,
-    ChapterFailed,
-    NotebookRun,
-    chain_name,
-    execute_chapters,
-    failure_message,
-    kernel_log_lines,
-)
+from .runner import NotebookRun, chain_name, execute_chapters, profiles_in
 from .tables import (
     CLIPPING_GAIN_HEADERS,
     SHARE_COLUMNS,
@@ -94,13 +101,7 @@ from .training_plots import (
     plot_seed_spread,
     plot_table1,
 )
-from .training_tables import (
-    METHOD_NAMES,
-    combining_wins_display,
-    lr_selection_display,
-    natural_display,
-    shapes_display,
-)
+from .training_tables import METHOD_NAMES, combining_wins_display, lr_selection_display, natural_display, shapes_display
 from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
 from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
 
@@ -112,8 +113,10 @@ __all__ = [
     "CLIPPING_GAIN_HEADERS",
     "CONTEXT",
     "EARLIER_FINE_TUNING_VERDICTS",
+    "EXECUTION_META",
     "FIGURE_WIDTH",
     "HEAVY_TAIL_FAMILIES",
+    "HTML_INCOMPLETE",
     "METHOD_NAMES",
     "MIN_PIXELS",
     "N_BITS",
@@ -121,6 +124,7 @@ __all__ = [
     "PARAMETER_TAGS",
     "PDF_NAME",
     "PROFILES",
+    "PROFILE_TAG",
     "PRUNE_COLOR",
     "QUANT_COLOR",
     "SHARE_COLUMNS",
@@ -129,6 +133,8 @@ __all__ = [
     "TABLE_FORMATS",
     "TABLE_HEADERS",
     "VERDICTS",
+    "BookBuild",
+    "BuildContext",
     "Chapter",
     "ChapterFailed",
     "ChapterParams",
@@ -142,6 +148,7 @@ __all__ = [
     "Verdict",
     "WeightTensorsParams",
     "against_earlier",
+    "build_book",
     "build_pdf",
     "chain_name",
     "chapter_defaults",
@@ -158,22 +165,28 @@ __all__ = [
     "check_profile",
     "claims_markdown",
     "clipping_gain_display",
+    "code_digest",
     "collect_claims",
     "column_format",
     "combining_wins_display",
     "declared_parameters",
+    "environment_digest",
     "execute_chapters",
+    "execution_key",
     "failure_message",
     "field_meanings",
     "figure_dpi",
+    "file_digest",
     "find_chromium",
     "glue",
     "glue_values",
     "hide_parameter_cells",
     "kernel_log_lines",
+    "library_digest",
     "load_profile",
     "lr_selection_display",
     "margin_display",
+    "mark_profile",
     "natural_display",
     "page_table",
     "panels",
@@ -194,18 +207,26 @@ __all__ = [
     "plot_tensor_snr",
     "plot_win_vs_kurtosis",
     "print_pdf",
+    "profile_note",
     "profile_parameters",
+    "profiles_in",
     "publish_figure",
     "publish_verdicts",
     "readable",
+    "recorded_key",
+    "recorded_profile",
+    "refresh_prose",
     "render_full_profile",
     "render_parameters_cell",
     "save_figure",
     "save_table",
     "shapes_display",
     "ship_pdf",
+    "shown_path",
     "snr_by_grid",
+    "sphinx_command",
     "stale_defaults",
+    "stale_reasons",
     "themed",
     "verdict_table",
     "write_defaults",

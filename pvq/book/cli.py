@@ -1,6 +1,7 @@
 """Command line (``python -m pvq``, or ``pvq`` once installed).
 
 - ``analyze SOURCE``: pruning vs quantization for every layer weight of a model (paper §4).
+- ``build --profile ci``: the whole book, chapters then strict HTML (:mod:`pvq.book.build`; ``make book``).
 - ``run-notebooks --profile ci``: execute the book's chapters (:mod:`pvq.book.runner`).
 - ``imagenet ROOT --arch mobilenet_v2 --method qat --bits 4``: the paper's ImageNet fine-tuning.
 - ``defaults [--write]``: the chapters' parameters cells and ``params/full.yaml`` against the
@@ -32,10 +33,12 @@ from ..tensors.summaries import (
     recommendations,
     win_share_by_bits,
 )
+from .build import build_book
+from .failures import ChapterFailed
 from .pdf import build_pdf
 from .plots import plot_tensor_snr, plot_win_vs_kurtosis
 from .profiles import stale_defaults, write_defaults
-from .runner import ChapterFailed, execute_chapters
+from .runner import execute_chapters
 
 __all__ = ["main"]
 
@@ -66,10 +69,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="override a parameter (YAML value), e.g. -p 'n_bits=[3,4]'",
     )
-    run.add_argument("--out", type=Path, help="folder for executed notebooks (default: book/chapters)")
+    run.add_argument(
+        "--out", type=Path, help="executed notebooks' folder (default: book/chapters; RESULTS/chapters with --results)"
+    )
     run.add_argument("--results", type=Path, help="results folder (default: results/ or $PVQ_RESULTS_DIR)")
     run.add_argument("--jobs", type=int, default=2, help="chapters executed at once (default: 2)")
+    run.add_argument(
+        "--force", action="store_true", help="execute every chapter, even those whose inputs are unchanged"
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    bld = sub.add_parser(
+        "build",
+        help="build the whole book: the chapters that need it, then the strict HTML build (make book)",
+        description=(
+            "Execute the chapters whose code, parameters, inputs, library or packages changed since their last "
+            "execution (the others are reused; a prose-only edit rebuilds the page without a kernel), then run "
+            "the strict `jupyter-book build . -W -n --keep-going`. One build at a time per checkout: a second waits."
+        ),
+    )
+    bld.add_argument("--profile", default="full", choices=["ci", "full"], help="parameter profile (default: full)")
+    bld.add_argument("--force", action="store_true", help="execute every chapter and rewrite every page")
+    bld.add_argument("--jobs", type=int, default=2, help="chapters executed at once (default: 2)")
+    bld.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ana = sub.add_parser(
         "analyze",
         help="compare pruning and quantization on every layer weight of a model",
@@ -155,18 +176,21 @@ def main(argv: list[str] | None = None) -> int:
         return _imagenet(args)
     if args.command == "pdf":
         return _pdf(args)
-
     _log_progress_lines()
+    if args.command == "build":
+        return _build(args)
     start = time.perf_counter()
+    out = args.out or (args.results / "chapters" if args.results else None)  # never mix into the book's own
     try:
         runs = execute_chapters(
             args.profile,
-            out_dir=args.out,
+            out_dir=out,
             results_dir=args.results,
             only=args.only,
             overrides=dict(args.param),
             jobs=args.jobs,
             progress=not args.no_progress,
+            force=args.force,
         )
     except ChapterFailed as err:
         print(f"error: {err}", file=sys.stderr)
@@ -174,10 +198,46 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    minutes, seconds = divmod(round(time.perf_counter() - start), 60)
     folder = runs[0].output.parent.resolve()
     folder = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
-    print(f"{len(runs)} notebooks executed in {minutes} min {seconds:02d} s ({args.profile} profile) -> {folder}")
+    print(f"{_tally(runs)} in {_duration(time.perf_counter() - start)} ({args.profile} profile) -> {folder}")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def _tally(runs) -> str:
+    """``"8 chapters: 1 executed, 6 reused, 1 page rebuilt"``."""
+    counts = {a: sum(r.action == a for r in runs) for a in ("executed", "reused", "refreshed")}
+    parts = [f"{counts['executed']} executed", f"{counts['reused']} reused"]
+    if counts["refreshed"]:
+        parts.append(f"{counts['refreshed']} page(s) rebuilt from new prose")
+    return f"{len(runs)} chapters: " + ", ".join(parts)
+
+
+def _say_waiting(holder: str) -> None:
+    print(f"another build is running in this checkout ({holder}); waiting for it to finish", file=sys.stderr)
+
+
+def _build(args) -> int:
+    try:
+        done = build_book(args.profile, force=args.force, jobs=args.jobs, progress=not args.no_progress,
+                          waiting=_say_waiting)  # fmt: skip
+    except ChapterFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    html = done.html.relative_to(Path.cwd()) if done.html.is_relative_to(Path.cwd()) else done.html
+    rewrote = "every page rewritten" if done.rewrote_all else "changed pages rewritten"
+    print(f"{_tally(done.runs)}; HTML built ({rewrote}) in {_duration(done.seconds)} ({args.profile} profile): {html}")
     return 0
 
 

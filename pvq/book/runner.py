@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -36,20 +35,26 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..common.paths import RESULTS_ENV, book_root, notebook_sources
-from .pages import hide_parameter_cells
+from ..common.files import atomic_write
+from ..common.inputs import INPUTS_ENV, read_input_log
+from ..common.locks import build_lock
+from ..common.paths import RESULTS_ENV, book_root, notebook_sources, results_root
+from .failures import ChapterFailed, failure_message
+from .freshness import (
+    EXECUTION_META,
+    BuildContext,
+    execution_key,
+    file_digest,
+    recorded_key,
+    recorded_profile,
+    refresh_prose,
+    stale_reasons,
+)
+from .pages import hide_parameter_cells, mark_profile
 from .params import check_profile
 from .profiles import declared_parameters, profile_parameters
 
-__all__ = [
-    "BENIGN_KERNEL_LINES",
-    "ChapterFailed",
-    "NotebookRun",
-    "chain_name",
-    "execute_chapters",
-    "failure_message",
-    "kernel_log_lines",
-]
+__all__ = ["NotebookRun", "chain_name", "execute_chapters", "profiles_in"]
 
 log = logging.getLogger(__name__)
 
@@ -89,30 +94,26 @@ class NotebookRun:
     output: Path
     seconds: float
     parameters: dict
-
-
-#: What every kernel writes to its own stderr and that says nothing about the chapter, namely the
-#: transport notice at start-up and the interrupt that the kernel manager sends before shutting a
-#: kernel down. Any other line of the kernel's log is shown when the chapter fails.
-BENIGN_KERNEL_LINES = (
-    "Kernel is running over TCP without encryption",
-    "KeyboardInterrupt caught in kernel",
-)
-
-#: Tag papermill gives the two marker cells it inserts into a failed notebook.
-_ERROR_MARKER = "papermill-error-cell-tag"
+    #: ``executed`` (a kernel ran it), ``reused`` (nothing it depends on changed) or ``refreshed``
+    #: (only its prose changed: the page was rebuilt from the new source with the recorded outputs).
+    action: str = "executed"
+    #: Why it was executed (:func:`pvq.book.freshness.stale_reasons`); empty when reused.
+    reasons: tuple = ()
 
 
 @cache
 def _kernel_manager_class():
     """A kernel manager whose kernel writes its stdout and stderr to ``log_path``, not the terminal."""
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import Unicode
+    from traitlets import Dict, Unicode
 
     class LoggedKernelManager(AsyncKernelManager):
         log_path = Unicode("", help="file receiving the kernel process's own stdout and stderr").tag(config=True)
+        extra_env = Dict({}, help="environment variables added for this kernel only").tag(config=True)
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):  # the documented override point
+            if self.extra_env:  # per kernel: chapters run side by side in threads of one process
+                kw["env"] = {**(kw.get("env") or os.environ), **self.extra_env}
             if not self.log_path:
                 return await super()._async_launch_kernel(kernel_cmd, **kw)
             with open(self.log_path, "ab") as sink:  # the kernel keeps its own copy of the descriptor
@@ -121,133 +122,44 @@ def _kernel_manager_class():
     return LoggedKernelManager
 
 
-def kernel_log_lines(text: str) -> list[str]:
-    """The lines of a kernel's own log that matter: all but :data:`BENIGN_KERNEL_LINES` and blanks."""
-    return [ln for ln in text.splitlines() if ln.strip() and not any(b in ln for b in BENIGN_KERNEL_LINES)]
+def _finish(nb, profile: str) -> None:
+    """What every executed or refreshed page gets: parameter cells hidden, the profile stated."""
+    hide_parameter_cells(nb)  # the page shows a parameter table instead
+    mark_profile(nb, profile)
 
 
-def _failed_cell(nb) -> tuple[int, object] | None:
-    """The failed cell of a partially executed notebook and its number in the chapter source (from 1).
-
-    The cell with an error output, or else the last one papermill started (a timeout or a dead
-    kernel leaves no error output). Papermill's marker cells and its injected parameters cell are
-    not chapter cells and are not counted.
-    """
-    cells = [c for c in nb.cells if _ERROR_MARKER not in c.metadata.get("tags", [])]
-    numbered, n = [], 0
-    for c in cells:
-        if "injected-parameters" not in c.metadata.get("tags", []):
-            n += 1
-        numbered.append((n, c))
-    for n, c in numbered:
-        if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
-            return n, c
-    started = [(n, c) for n, c in numbered if c.metadata.get("papermill", {}).get("status", "pending") != "pending"]
-    return started[-1] if started else None
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_CELL_FRAME = re.compile(r"Cell In\s*\[\d*\], line (\d+)")  # IPython's traceback frame of a cell
-
-
-def _cell_location(number: int, cell, source: Path | None, traceback: list[str]) -> tuple[str, str | None]:
-    """Where a failed cell is (number, source line, tags, first line) and the line that raised.
-
-    The cell's line comes from finding its first line in ``source`` (when it occurs there once);
-    the raising line from the cell's frame in IPython's traceback ("Cell In[3], line 22"), given
-    as a line of ``source`` when the cell's own line is known.
-    """
-    text = cell.source.splitlines()
-    first = next((k for k, ln in enumerate(text) if ln.strip()), None)
-    details, start = [], None
-    if source is not None and first is not None and source.exists():
-        hits = [i for i, ln in enumerate(source.read_text().splitlines(), 1) if ln == text[first]]
-        start = hits[0] - first if len(hits) == 1 else None  # the .py line of the cell's line 1
-    if start is not None:
-        details.append(f"line {start + first}")
-    tags = [t for t in cell.metadata.get("tags", []) if t != _ERROR_MARKER]
-    if tags:
-        details.append(f"tags: {', '.join(tags)}")
-    where = f"in cell {number}" + (f" of {_shown(source)}" if source is not None else "")
-    opening = text[first].strip() if first is not None else "(empty)"
-    where += (f" ({', '.join(details)})" if details else "") + f": {opening}"
-    frames = [m for entry in traceback if (m := _CELL_FRAME.search(_ANSI.sub("", entry)))]
-    if not frames or not 1 <= int(frames[0].group(1)) <= len(text):
-        return where, None
-    line = int(frames[0].group(1))  # the top-level statement of the cell that raised
-    at = f"line {start + line - 1}" if start is not None else f"line {line} of the cell"
-    return where, f"{at}: {text[line - 1].strip()}"
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when it lies below it (as a reader typed it)."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def failure_message(stem: str, error: BaseException, notebook: Path | None, source: Path | None = None,
-                    kernel_log: Path | None = None) -> str:  # fmt: skip
-    """One message for a failed chapter: the chapter, the cell, the error, where to look.
-
-    Parameters
-    ----------
-    stem : str
-        The chapter (``02_distributions``).
-    error : BaseException
-        What papermill raised (a cell's exception, a timeout, a dead kernel, ...).
-    notebook : Path, optional
-        The partially executed notebook; the failed cell is read from it.
-    source : Path, optional
-        The chapter's ``.py`` source, to give the failed cell's line when its first line is unique.
-    kernel_log : Path, optional
-        The kernel's own stdout and stderr. Its lines other than :data:`BENIGN_KERNEL_LINES` are
-        quoted (the last 20) when the error is not an exception raised in a cell nor a timeout (a
-        dead kernel may have said why there); otherwise only the log's path is given.
-    """
+def _save(nb, path: Path) -> None:
     import nbformat
 
-    nb = None
-    if notebook is not None and notebook.exists():
-        try:
-            nb = nbformat.read(notebook, as_version=4)
-        except Exception:  # an unreadable partial notebook still gets a message
-            nb = None
-    found = _failed_cell(nb) if nb is not None else None
-    cell_error = hasattr(error, "ename")  # papermill's error for an exception raised in a cell
-    if cell_error:
-        ename, evalue = error.ename, str(error.evalue).strip()
-    else:  # a timeout, a dead kernel, a kernel that did not start: the first line says which
-        ename, evalue = type(error).__name__, (str(error).strip().splitlines() or [""])[0]
-    where, raised = "before its first cell ran", None
-    if found is not None:
-        number, cell = found
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors and cell_error:
-            ename, evalue = errors[0].get("ename", ename), str(errors[0].get("evalue", "")).strip()
-        where, raised = _cell_location(number, cell, source, errors[0].get("traceback", []) if errors else [])
-    evalue = (evalue if len(evalue) <= 1500 else evalue[:1500] + " ...").replace("\n", "\n    ")
-    msg = [f"chapter {stem} failed {where}", f"  {ename}: {evalue}" if evalue else f"  {ename}"]
-    if raised:
-        msg.append(f"  raised at {raised}")
-    if notebook is not None:
-        msg.append(f"  partially executed notebook: {_shown(notebook)}")
-    if kernel_log is not None and kernel_log.exists():
-        extra = kernel_log_lines(kernel_log.read_text(errors="replace"))
-        if extra and (cell_error or isinstance(error, TimeoutError)):  # the kernel was fine
-            msg.append(f"  kernel log: {_shown(kernel_log)}")
-        elif extra:  # the kernel itself may be what failed
-            msg.append(f"  kernel log ({_shown(kernel_log)}), last lines:")
-            msg += [f"    {ln}" for ln in extra[-20:]]
-    return "\n".join(msg)
+    atomic_write(path, lambda p: nbformat.write(nb, p))
 
 
-class ChapterFailed(RuntimeError):
-    """A chapter failed; the message is :func:`failure_message`'s."""
+def _decide(source: Path, parameters: dict, ctx: BuildContext, profile: str, force: bool):
+    """``(action, reasons, executed notebook)``: execute, reuse, or refresh the prose only."""
+    import jupytext
+    import nbformat
+
+    out = ctx.out_dir / f"{source.stem}.ipynb"
+    if force:
+        return "execute", ["--force"], None
+    try:
+        executed = nbformat.read(out, as_version=4) if out.exists() else None
+    except Exception:  # unreadable: executed again
+        executed = None
+    key = recorded_key(executed) if executed is not None else None
+    src = jupytext.read(source)
+    reasons = stale_reasons(key, ctx, source.stem, profile, parameters, src)
+    if reasons:
+        return "execute", reasons, None
+    if key["source"] == file_digest(source):
+        return "reuse", [], executed
+    refreshed = refresh_prose(executed, src)
+    refreshed.metadata[EXECUTION_META] = {**key, "source": file_digest(source)}
+    _finish(refreshed, profile)
+    return "refresh", [], refreshed
 
 
-def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, timeout: int) -> NotebookRun:
+def _execute_one(source: Path, ctx: BuildContext, parameters: dict, profile: str, timeout: int) -> NotebookRun:
     import jupytext
     import nbformat
     import papermill
@@ -255,10 +167,12 @@ def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, time
 
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    out = out_dir / f"{source.stem}.ipynb"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{source.stem}.", suffix=".ipynb")
+    out, root = ctx.out_dir / f"{source.stem}.ipynb", ctx.root
+    fd, tmp = tempfile.mkstemp(dir=ctx.out_dir, prefix=f".{source.stem}.", suffix=".ipynb")
     os.close(fd)
     fd, klog = tempfile.mkstemp(prefix=f"pvq-{source.stem}-", suffix=".kernel.log")
+    os.close(fd)
+    fd, inputs = tempfile.mkstemp(prefix=f"pvq-{source.stem}-", suffix=".inputs")
     os.close(fd)
     manager = _kernel_manager_class()
     start = time.perf_counter()
@@ -275,8 +189,13 @@ def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, time
             progress_bar=False,
             log_output=False,
             kernel_manager_class=manager,
-            config=Config({manager.__name__: {"log_path": klog}}),
+            config=Config({manager.__name__: {"log_path": klog, "extra_env": {INPUTS_ENV: inputs}}}),
         )
+        executed = nbformat.read(tmp, as_version=4)
+        _finish(executed, profile)
+        key = execution_key(ctx, source.stem, profile, parameters, executed, source, read_input_log(inputs))
+        executed.metadata[EXECUTION_META] = key
+        nbformat.write(executed, tmp)
     except Exception as err:
         failed = root / "_build" / "failed"
         failed.mkdir(parents=True, exist_ok=True)
@@ -289,11 +208,35 @@ def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, time
         raise
     finally:
         Path(klog).unlink(missing_ok=True)
-    executed = nbformat.read(tmp, as_version=4)
-    if hide_parameter_cells(executed):  # the page shows a parameter table instead
-        nbformat.write(executed, tmp)
-    os.replace(tmp, out)
+        Path(inputs).unlink(missing_ok=True)
+    os.replace(tmp, out)  # the notebook and its key, at once
     return NotebookRun(source.stem, out, time.perf_counter() - start, parameters)
+
+
+def profiles_in(out_dir: Path, stems=None) -> dict[str, list[str]]:
+    """The profiles the executed chapters in ``out_dir`` were executed with: ``{profile: [stems]}``.
+
+    ``stems`` limits it to those chapters (default: every ``.ipynb``); a notebook without a key
+    counts under ``"unknown"``. More than one entry means a book built from ``out_dir`` mixes profiles.
+    """
+    found: dict[str, list[str]] = {}
+    for path in sorted(Path(out_dir).glob("[0-9][0-9]_*.ipynb")):
+        if stems is None or path.stem in stems:
+            found.setdefault(recorded_profile(path) or "unknown", []).append(path.stem)
+    return found
+
+
+def _clean_leftovers(out_dir: Path, results: Path) -> int:
+    """Remove the temporary files a killed run left (half-written notebooks and results); return how many.
+
+    Called with the build lock held, so no other run is writing them.
+    """
+    stale = list(Path(out_dir).glob(".*.ipynb"))
+    if Path(results).is_dir():
+        stale += [p for p in Path(results).rglob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
 
 
 def execute_chapters(
@@ -307,8 +250,15 @@ def execute_chapters(
     jobs: int = 2,
     timeout: int = 3600,
     progress: bool = True,
+    force: bool = False,
 ) -> list[NotebookRun]:
-    """Execute the chapters (the Claims page last) and return what ran.
+    """Execute the chapters that need it (the Claims page last) and return what ran or was reused.
+
+    A chapter is executed only when something it depends on changed since its executed notebook
+    was made (:mod:`pvq.book.freshness`); when only its prose changed, its page is rebuilt from
+    the new source with the recorded outputs, without a kernel. Each chapter logs what was done
+    and why. The run holds the book's build lock (:func:`pvq.common.locks.build_lock`: a second
+    run in the same checkout waits), and first removes the temporary files a killed run left.
 
     Parameters
     ----------
@@ -331,6 +281,8 @@ def execute_chapters(
         Per-cell timeout in seconds.
     progress : bool
         Show a progress bar.
+    force : bool
+        Execute every chapter, whatever their recorded executions say.
 
     Raises
     ------
@@ -363,8 +315,12 @@ def execute_chapters(
     if results_dir is not None:  # the kernels inherit the environment
         os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
     try:
-        with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=None if progress else True) as bar:
-            runs, failures = _run_plan(chapters, last, out_dir, root, timeout, jobs, bar)
+        with build_lock(root / "_build" / "pvq-build.lock", waiting=_waiting):
+            ctx = BuildContext(root=root, results=results_root(), out_dir=out_dir)
+            if removed := _clean_leftovers(out_dir, ctx.results):
+                log.info("removed %d temporary file(s) an interrupted run left", removed)
+            with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=None if progress else True) as bar:
+                runs, failures = _run_plan(chapters, last, ctx, profile, timeout, jobs, force, bar)
     finally:
         if previous is None:
             os.environ.pop(RESULTS_ENV, None)
@@ -374,7 +330,15 @@ def execute_chapters(
         skipped = len(plan) - len(runs) - len(failures)
         tally = f"{len(failures)} of {len(plan)} notebooks failed, {len(runs)} ran, {skipped} skipped"
         raise ChapterFailed("\n\n".join(failures) + f"\n{tally}.")
+    mixed = profiles_in(out_dir)
+    if len(mixed) > 1:
+        log.warning("%s now holds chapters of different profiles (%s): a book built from it mixes them",
+                    out_dir, "; ".join(f"{p}: {', '.join(st)}" for p, st in sorted(mixed.items())))  # fmt: skip
     return runs
+
+
+def _waiting(holder: str) -> None:
+    log.warning("another build is running in this checkout (%s); waiting for it to finish", holder)
 
 
 def _clock(t0: float) -> str:
@@ -382,24 +346,37 @@ def _clock(t0: float) -> str:
     return f"[{s // 60:02d}:{s % 60:02d}]"
 
 
-def _run_plan(chapters: list, last: list, out_dir: Path, root: Path, timeout: int, jobs: int, bar):
+def _run_plan(chapters: list, last: list, ctx: BuildContext, profile: str, timeout: int, jobs: int, force: bool,
+              bar):  # fmt: skip
     """Run the chapters (chains in order, the rest ``jobs`` at a time), then ``last`` if none failed.
 
-    Each chapter logs a line when it starts and when it ends, with the time since the start of
-    the run and its own duration. A failure stops its chain (the later chapters would redo its
-    work) but not the other chapters; the Claims page, which reads every chapter, runs only when
-    none failed. Returns the runs and the failure messages.
+    Each chapter is first checked (``_decide``, just before its turn: the Claims page reads
+    the others' results) and executed, reused or refreshed; each logs a line saying which and
+    why, with the time since the start of the run. A failure stops its chain (the later chapters
+    would redo its work) but not the other chapters; the Claims page, which reads every chapter,
+    runs only when none failed. Returns the runs and the failure messages.
     """
     t0 = time.perf_counter()
     runs: list[NotebookRun] = []
     failures: list[str] = []
 
     def one(source, params) -> bool:
-        log.info("%s %s started", _clock(t0), source.stem)
         thread = threading.current_thread()
         name, thread.name = thread.name, source.stem  # papermill's own log records name the chapter
         try:
-            run = _execute_one(source, out_dir, params, root, timeout)
+            action, reasons, nb = _decide(source, params, ctx, profile, force)
+            out = ctx.out_dir / f"{source.stem}.ipynb"
+            if action == "reuse":
+                log.info("%s %s reused: nothing it depends on changed", _clock(t0), source.stem)
+                runs.append(NotebookRun(source.stem, out, 0.0, params, "reused"))
+                return True
+            if action == "refresh":
+                _save(nb, out)
+                log.info("%s %s reused, page rebuilt: only its prose changed", _clock(t0), source.stem)
+                runs.append(NotebookRun(source.stem, out, 0.0, params, "refreshed"))
+                return True
+            log.info("%s %s started: %s", _clock(t0), source.stem, "; ".join(reasons))
+            run = _execute_one(source, ctx, params, profile, timeout)
         except ChapterFailed as err:
             failures.append(str(err))
             reason = str(err).splitlines()[1].strip()
@@ -408,7 +385,7 @@ def _run_plan(chapters: list, last: list, out_dir: Path, root: Path, timeout: in
         finally:
             thread.name = name
             bar.update()
-        runs.append(run)
+        runs.append(NotebookRun(run.stem, run.output, run.seconds, params, "executed", tuple(reasons)))
         log.info("%s %s done in %.1f s", _clock(t0), source.stem, run.seconds)
         return True
 

@@ -1,4 +1,4 @@
-"""Shared helpers of every layer: argument checks, atomic files, paths, executors, the paper's numbers.
+"""Shared helpers of every layer: checks, atomic files, locks, paths, executors, recorded inputs, the paper's numbers.
 
 This is the bottom layer of ``pvq``: it imports nothing else from the package, and every
 other subpackage may import from it.
@@ -7,23 +7,31 @@ other subpackage may import from it.
 from .checks import check_count, check_positive
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, check_writable_folder, read_json
+from .inputs import INPUTS_ENV, read_input_log, record_input, watch_inputs
+from .locks import build_lock, lock_holder
 from .paper import PAPER, PAPER_RECIPE, paper_values
 from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, results_root
 
 __all__ = [
     "DASK_ENV",
+    "INPUTS_ENV",
     "PAPER",
     "PAPER_RECIPE",
     "RESULTS_ENV",
     "atomic_write",
     "book_root",
+    "build_lock",
     "check_count",
     "check_positive",
     "check_writable_folder",
+    "lock_holder",
     "make_executor",
     "notebook_sources",
     "paper_values",
+    "read_input_log",
     "read_json",
+    "record_input",
     "results_dir",
     "results_root",
+    "watch_inputs",
 ]

@@ -8,7 +8,7 @@ import sys
 import nbformat
 import pytest
 
-from pvq.book import runner
+from pvq.book import failures, runner
 from pvq.book.runner import _chained, chain_name, execute_chapters  # _chained: this module's own helper
 from pvq.common.paths import RESULTS_ENV, notebook_sources
 
@@ -86,9 +86,9 @@ def test_plan_order_parameters_and_environment(tmp_path, monkeypatch):
     """Chapters first, the Claims page last; each gets its parameters; PVQ_RESULTS_DIR is restored."""
     seen = []
 
-    def fake(source, out_dir, parameters, root, timeout):
+    def fake(source, ctx, parameters, profile, timeout):
         seen.append((source.stem, parameters, os.environ.get(RESULTS_ENV)))
-        return runner.NotebookRun(source.stem, out_dir / f"{source.stem}.ipynb", 0.0, parameters)
+        return runner.NotebookRun(source.stem, ctx.out_dir / f"{source.stem}.ipynb", 0.0, parameters)
 
     monkeypatch.setattr(runner, "_execute_one", fake)
     monkeypatch.setenv(RESULTS_ENV, "/somewhere/else")
@@ -137,7 +137,7 @@ def test_failed_chapters_are_named_with_their_cell_and_error(tmp_path, caplog, m
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")  # paths outside the working directory are shown in full
     with caplog.at_level("INFO", logger="pvq.book.runner"):
-        with pytest.raises(runner.ChapterFailed) as info:
+        with pytest.raises(failures.ChapterFailed) as info:
             execute_chapters("ci", root=root, progress=False, jobs=2)
     assert os.getcwd() == str(tmp_path / "elsewhere")  # the kernels ran in the book root, the runner did not move
     message = str(info.value)
@@ -165,7 +165,7 @@ def test_failed_chapters_are_named_with_their_cell_and_error(tmp_path, caplog, m
     assert sorted(p.name for p in (root / "book" / "chapters").iterdir()) == ["01_ok.ipynb"]
     lines = [r.getMessage() for r in caplog.records]
     for expected in (
-        r"\[\d\d:\d\d\] 01_ok started",
+        r"\[\d\d:\d\d\] 01_ok started: no record of an earlier execution",
         r"\[\d\d:\d\d\] 01_ok done in \d+\.\d s",
         r"\[\d\d:\d\d\] 04_bad FAILED: KeyError: 'b' \(details at the end\)",
         r"\[\d\d:\d\d\] 03_after skipped: 02_dies failed before it",
@@ -183,12 +183,12 @@ def test_a_successful_run_prints_progress_lines_and_no_kernel_chatter(tmp_path):
     assert r.returncode == 0, r.stderr
     err = r.stderr.splitlines()
     assert [re.sub(r"\d", "0", ln) for ln in err] == [
-        "[00:00] 00_ok started",
+        "[00:00] 00_ok started: no record of an earlier execution",
         "[00:00] 00_ok done in 0.0 s",
-        "[00:00] 00_claims started",
+        "[00:00] 00_claims started: no record of an earlier execution",
         "[00:00] 00_claims done in 0.0 s",
     ], r.stderr  # no IPKernelApp line, no bar (stderr is not a terminal)
-    assert re.fullmatch(r"2 notebooks executed in 0 min \d\d s \(ci profile\) -> book/chapters\n", r.stdout)
+    assert re.fullmatch(r"2 chapters: 2 executed, 0 reused in 0 min \d\d s \(ci profile\) -> book/chapters\n", r.stdout)
 
 
 def test_the_command_fails_with_the_message_once(tmp_path):
@@ -230,24 +230,24 @@ def test_failure_message_for_a_timeout_a_dead_kernel_and_a_kernel_that_never_sta
         "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication ...\n"
         "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\n\nout of memory\n"
     )
-    assert runner.kernel_log_lines(klog.read_text()) == ["out of memory"]
+    assert failures.kernel_log_lines(klog.read_text()) == ["out of memory"]
     running = ["completed", "completed", "completed", "pending"]  # a timeout leaves no error output
     timeout = TimeoutError("A cell timed out while it was being executed, after 3 seconds.\nThe message was: ...")
-    msg = runner.failure_message("05_x", timeout, _partial(tmp_path, running), kernel_log=klog)
+    msg = failures.failure_message("05_x", timeout, _partial(tmp_path, running), kernel_log=klog)
     assert msg == (
         "chapter 05_x failed in cell 2: first = 1\n"  # the injected parameters cell is not counted
         "  TimeoutError: A cell timed out while it was being executed, after 3 seconds.\n"
         f"  partially executed notebook: {tmp_path / 'partial.ipynb'}\n"
         f"  kernel log: {klog}"  # the kernel was alive: its log is named, not quoted
     )
-    dead = runner.failure_message("05_x", RuntimeError("Kernel died"), _partial(tmp_path, running), kernel_log=klog)
+    dead = failures.failure_message("05_x", RuntimeError("Kernel died"), _partial(tmp_path, running), kernel_log=klog)
     assert dead.endswith(f"  kernel log ({klog}), last lines:\n    out of memory")
-    never = runner.failure_message("05_x", RuntimeError("Kernel didn't respond in 60 seconds"),
+    never = failures.failure_message("05_x", RuntimeError("Kernel didn't respond in 60 seconds"),
                                    _partial(tmp_path, ["pending"] * 4))  # fmt: skip
     assert never.splitlines()[:2] == ["chapter 05_x failed before its first cell ran",
                                       "  RuntimeError: Kernel didn't respond in 60 seconds"]  # fmt: skip
     # a cell's error output wins over a later started cell, papermill's marker cell is not counted
-    err = runner.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 3 + ["failed"], 2))
+    err = failures.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 3 + ["failed"], 2))
     assert err.splitlines()[:3] == [
         "chapter 05_x failed in cell 2: first = 1",
         "  ValueError: bad",
@@ -255,16 +255,16 @@ def test_failure_message_for_a_timeout_a_dead_kernel_and_a_kernel_that_never_sta
     ]
     source = tmp_path / "05_x.py"
     source.write_text("".join(f"# line {i}\n" for i in range(1, 9)) + "\n  first = 1\nsecond = 2\n")
-    err = runner.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 4, 2), source)
+    err = failures.failure_message("05_x", _CellError(), _partial(tmp_path, ["completed"] * 4, 2), source)
     assert err.splitlines()[0] == f"chapter 05_x failed in cell 2 of {source} (line 10): first = 1"
     assert err.splitlines()[2] == "  raised at line 11: second = 2"
     # a message over several lines stays indented under its chapter; no notebook, no cell
-    assert runner.failure_message("05_x", ValueError("one\ntwo"), None) == (
+    assert failures.failure_message("05_x", ValueError("one\ntwo"), None) == (
         "chapter 05_x failed before its first cell ran\n  ValueError: one"  # the first line of a non-cell error
     )
     two = _CellError()
     two.evalue = "one\ntwo"
-    assert runner.failure_message("05_x", two, None).endswith("  ValueError: one\n    two")
+    assert failures.failure_message("05_x", two, None).endswith("  ValueError: one\n    two")
 
 
 class _CellError(Exception):
