@@ -209,8 +209,8 @@ def stale_reasons(key: dict | None, ctx: BuildContext, stem: str, profile: str, 
         The run's shared digests and folders.
     stem, profile, parameters :
         The chapter and what this run would execute it with.
-    source_nb : NotebookNode
-        The chapter's source as a notebook (``jupytext.read``).
+    source_nb : dict
+        The chapter's source as a notebook node (``jupytext.read``).
     """
     if key is None:
         return ["no record of an earlier execution"]

@@ -11,13 +11,19 @@ names a chain (``pvq: {chain: NAME}``) runs after the previous chapter of the sa
 slot, so that the later ones reuse the earlier one's cached runs instead of repeating them at
 the same time. Chains start first: they are the longest path of a build.
 
+Only what changed is executed again: before its turn, each chapter's recorded execution key
+(:mod:`pvq.book.freshness`: parameters, code cells, library, packages, the files it read, its
+results) is compared with the present; the chapter is executed, reused, or (prose-only edits) its
+page is rebuilt without a kernel. ``force=True`` executes everything.
+
 The build is quiet and says what it does: each chapter logs a line (logger ``pvq.book.runner``)
-when it starts and when it ends, with the time since the start of the run and its own duration.
-A kernel's own stdout and stderr (ipykernel's start-up notice about TCP transport, the
+when it starts (and why), is reused, or ends, with the time since the start of the run. A
+kernel's own stdout and stderr (ipykernel's start-up notice about TCP transport, the
 "KeyboardInterrupt caught in kernel" that the kernel manager's interrupt-before-shutdown causes)
-go to a log file instead of the terminal; a failed chapter raises :class:`ChapterFailed` whose
-message (:func:`failure_message`) names the chapter, the cell, the exception and the partially
-executed notebook, and quotes the kernel log's other lines, if any.
+go to a log file instead of the terminal; a failed chapter raises
+:class:`~pvq.book.failures.ChapterFailed` whose message
+(:func:`~pvq.book.failures.failure_message`) names the chapter, the cell, the exception and the
+partially executed notebook, and quotes the kernel log's other lines, if any.
 """
 
 from __future__ import annotations
@@ -287,7 +293,7 @@ def execute_chapters(
     Raises
     ------
     ChapterFailed
-        After the other chapters ran, when any chapter failed: one :func:`failure_message` per
+        After the other chapters ran, when any chapter failed: one :func:`~pvq.book.failures.failure_message` per
         failed chapter (the Claims page and the rest of a failed chapter's chain are skipped).
     """
     check_profile(profile)
