@@ -49,7 +49,19 @@ from .profiles import (
     stale_defaults,
     write_defaults,
 )
-from .publish import Chapter, glue, glue_values, publish_figure, publish_verdicts, save_figure, save_table
+from .publish import (
+    TIMINGS_SUFFIX,
+    Chapter,
+    glue,
+    glue_values,
+    is_timing_file,
+    is_wall_clock,
+    publish_figure,
+    publish_verdicts,
+    result_differences,
+    save_figure,
+    save_table,
+)
 from .runner import (
     BENIGN_KERNEL_LINES,
     ChapterFailed,
@@ -128,6 +140,7 @@ __all__ = [
     "TABLE_CLASS",
     "TABLE_FORMATS",
     "TABLE_HEADERS",
+    "TIMINGS_SUFFIX",
     "VERDICTS",
     "Chapter",
     "ChapterFailed",
@@ -170,6 +183,8 @@ __all__ = [
     "glue",
     "glue_values",
     "hide_parameter_cells",
+    "is_timing_file",
+    "is_wall_clock",
     "kernel_log_lines",
     "load_profile",
     "lr_selection_display",
@@ -200,6 +215,7 @@ __all__ = [
     "readable",
     "render_full_profile",
     "render_parameters_cell",
+    "result_differences",
     "save_figure",
     "save_table",
     "shapes_display",
