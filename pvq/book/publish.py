@@ -40,7 +40,8 @@ __all__ = [
     "save_table",
 ]
 
-#: What ends the name of a timing file (``chunks_timings.csv``): wall-clock times, not reproducible.
+#: What ends the name of a timing file, such as ``chunks_timings.csv`` (wall-clock times, which
+#: differ from build to build).
 TIMINGS_SUFFIX = "_timings"
 
 
