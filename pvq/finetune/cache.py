@@ -105,6 +105,13 @@ def load_pretrained(spec: PretrainSpec, cache_dir: Path) -> tuple[dict, dict] | 
     return state, info
 
 
+def _save_state(state: dict, path: Path) -> None:
+    """``torch.save`` through a file object: the archive's inner folder is then always ``archive``,
+    not the temporary file's random name, so the same network gives the same bytes."""
+    with open(path, "wb") as f:
+        torch.save(state, f)
+
+
 def _pretrain_job(args) -> dict:
     spec, cache_dir, data_folder, device, threads = args
     if threads:
@@ -114,7 +121,7 @@ def _pretrain_job(args) -> dict:
         return cached[1]
     state, info = pretrain(spec, cached_fashion_mnist(data_folder), device=device)
     folder = Path(cache_dir) / "pretrained"
-    atomic_write(folder / f"{spec.key()}.pt", lambda p: torch.save(state, p))
+    atomic_write(folder / f"{spec.key()}.pt", lambda p: _save_state(state, p))
     info["spec"] = json.loads(_spec_json(spec))
     atomic_write(folder / f"{spec.key()}.json", lambda p: p.write_text(json.dumps(info, indent=1)))
     return info

@@ -143,3 +143,17 @@ def test_training_runs_on_a_fixed_thread_count_wherever_it_runs(pretrained, tmp_
         assert torch.get_num_threads() == TRAINING_THREADS + 1  # this process's own count is restored
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_pretrained_network_is_stored_as_the_same_bytes_every_time(tmp_path, monkeypatch):
+    # atomic_write saves to a randomly named temporary file; torch.save would name the archive after it
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    monkeypatch.setattr(cache, "cached_fashion_mnist", lambda folder=None: None)
+    monkeypatch.setattr(cache, "pretrain", lambda spec, *a, **k: (state, {"accuracy": 0.5}))
+    spec = PretrainSpec("resnet_small", seed=3, epochs=1)
+    stored = []
+    for run in ("a", "b"):
+        ensure_pretrained([spec], cache_dir=tmp_path / run)
+        stored.append((tmp_path / run / "pretrained" / f"{spec.key()}.pt").read_bytes())
+    assert stored[0] == stored[1]
+    assert torch.equal(load_pretrained(spec, tmp_path / "a")[0]["w"], state["w"])
