@@ -178,11 +178,13 @@ out.figure("fig-per-layer", plot_per_layer(table))
 # ```
 #
 # The median time per chunk of the exact searches, the SDP bounds and the SCIP cross-check
-# ({py:func}`pvq.layerwise.tables.timing_table`):
+# ({py:func}`pvq.layerwise.tables.timing_table`). Times are wall-clock, so they change from build
+# to build while every other result stays the same to the last digit (each search stops at a node
+# budget, never at a time limit); they are kept in files whose name ends in `_timings`:
 
 # %% tags=["hide-input"]
 out.glue(solver_headlines(results, curves))
-readable(out.table("timing", timing_table(results)), break_cells=True)
+readable(out.table("solve_timings", timing_table(results)), break_cells=True)
 
 # %% [markdown]
 # The exact quantization optimum was proven on {glue:text}`quant-proven:.1f`% of chunk problems
@@ -194,7 +196,8 @@ readable(out.table("timing", timing_table(results)), break_cells=True)
 # dB) above it; strengthened, {glue:text}`sdp-lower-gap:.1f` dB below and
 # {glue:text}`sdp-upper-gap:.2f` dB (at most {glue:text}`sdp-upper-gap-max:.2f` dB) above
 # ({py:func}`pvq.layerwise.study.solver_headlines`). Data:
-# {download}`timing.csv </results/04_per_layer/timing.csv>`.
+# {download}`solve_timings.csv </results/04_per_layer/solve_timings.csv>`, per chunk:
+# {download}`chunks_timings.csv </results/04_per_layer/chunks_timings.csv>`.
 #
 # ## How far the heuristics are from the optimum
 #

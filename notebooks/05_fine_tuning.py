@@ -186,7 +186,9 @@ readable(out.table("baselines", baselines), ["arch", "parameters", "weights", "a
 # starting points of {glue:text}`n-runs` fine-tuning runs, of which {glue:text}`n-diverged`
 # diverged (a run whose loss becomes NaN or infinite stops and is reported, never averaged).
 # Data: {download}`baselines.csv </results/05_fine_tuning/baselines.csv>`, every run:
-# {download}`runs.csv </results/05_fine_tuning/runs.csv>`.
+# {download}`runs.csv </results/05_fine_tuning/runs.csv>`; the times, which alone change from
+# build to build: {download}`baselines_timings.csv </results/05_fine_tuning/baselines_timings.csv>`,
+# {download}`runs_timings.csv </results/05_fine_tuning/runs_timings.csv>`.
 #
 # (sec-length)=
 # ## How long the runs are

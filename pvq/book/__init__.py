@@ -64,7 +64,19 @@ from .profiles import (
     stale_defaults,
     write_defaults,
 )
-from .publish import Chapter, glue, glue_values, publish_figure, publish_verdicts, save_figure, save_table
+from .publish import (
+    TIMINGS_SUFFIX,
+    Chapter,
+    glue,
+    glue_values,
+    is_timing_file,
+    is_wall_clock,
+    publish_figure,
+    publish_verdicts,
+    result_differences,
+    save_figure,
+    save_table,
+)
 from .runner import NotebookRun, chain_name, execute_chapters, profiles_in
 from .tables import (
     CLIPPING_GAIN_HEADERS,
@@ -132,6 +144,7 @@ __all__ = [
     "TABLE_CLASS",
     "TABLE_FORMATS",
     "TABLE_HEADERS",
+    "TIMINGS_SUFFIX",
     "VERDICTS",
     "BookBuild",
     "BuildContext",
@@ -181,6 +194,8 @@ __all__ = [
     "glue",
     "glue_values",
     "hide_parameter_cells",
+    "is_timing_file",
+    "is_wall_clock",
     "kernel_log_lines",
     "library_digest",
     "load_profile",
@@ -218,6 +233,7 @@ __all__ = [
     "refresh_prose",
     "render_full_profile",
     "render_parameters_cell",
+    "result_differences",
     "save_figure",
     "save_table",
     "shapes_display",

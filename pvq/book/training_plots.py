@@ -6,6 +6,7 @@ Built like :mod:`pvq.book.plots` (no ``pyplot`` state, the book's theme, the tex
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,20 @@ __all__ = [
     "plot_seed_spread",
     "plot_table1",
 ]
+
+
+@contextmanager
+def _fixed_jitter(seed: int = 0):
+    """Seed numpy's global generator, which seaborn's strip-plot jitter draws from, then restore it.
+
+    Unseeded, a fresh kernel draws different jitter on every build and the figure's file changes.
+    """
+    state = np.random.get_state()  # noqa: NPY002 (seaborn draws from the legacy global generator)
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
 
 
 def _legend_below(fig: Figure, axes, ncol: int = 2) -> None:
@@ -124,8 +139,9 @@ def plot_seed_spread(seeds: pd.DataFrame) -> Figure:
     for ax, arch in zip(axes, archs, strict=True):
         t = seeds[seeds.arch == arch].assign(percent=lambda d: 100 * d.accuracy)
         points = sorted(t.n_bits.unique())
-        sns.stripplot(data=t, x="n_bits", y="percent", hue="method", order=points, hue_order=list(hue), palette=hue,
-                      dodge=True, jitter=0.12, size=5, alpha=0.8, legend=False, ax=ax)  # fmt: skip
+        with _fixed_jitter():
+            sns.stripplot(data=t, x="n_bits", y="percent", hue="method", order=points, hue_order=list(hue),
+                          palette=hue, dodge=True, jitter=0.12, size=5, alpha=0.8, legend=False, ax=ax)  # fmt: skip
         means = t.groupby(["n_bits", "method"]).percent.mean()
         for (b, method), m in means.items():
             x = points.index(b) + offsets[method]
@@ -277,8 +293,9 @@ def plot_representation_shapes(shapes: pd.DataFrame, *, min_change_db: float = M
             warnings.filterwarnings("ignore", message=".*vert: bool was deprecated", category=DeprecationWarning)
             sns.boxplot(data=t, x="kind", y=column, hue="kind", order=order, hue_order=order, palette=palette, ax=ax,
                         showfliers=False, width=0.55, boxprops={"alpha": 0.35}, legend=False)  # fmt: skip
-        sns.stripplot(data=t, x="kind", y=column, hue="kind", order=order, hue_order=order, palette=palette, ax=ax,
-                      size=3.5, jitter=0.2, alpha=0.8, legend=False)  # fmt: skip
+        with _fixed_jitter():
+            sns.stripplot(data=t, x="kind", y=column, hue="kind", order=order, hue_order=order, palette=palette,
+                          ax=ax, size=3.5, jitter=0.2, alpha=0.8, legend=False)  # fmt: skip
         ax.axhline(line, color="0.3", ls="--", lw=1)
         ax.set_xlabel("")
         ax.set_ylabel(ylabel)

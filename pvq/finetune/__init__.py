@@ -14,6 +14,7 @@ only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic`
 
 from .cache import (
     RUN_COLUMNS,
+    TRAINING_THREADS,
     cached_fashion_mnist,
     default_cache_dir,
     ensure_pretrained,
@@ -201,6 +202,7 @@ __all__ = [
     "SHAPES",
     "TABLE1_COLUMNS",
     "TRAINABLE",
+    "TRAINING_THREADS",
     "TRAJECTORY_COLUMNS",
     "VALIDATION_SEED",
     "ArrayTask",

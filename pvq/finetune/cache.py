@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +30,7 @@ from .recipe import PretrainSpec
 
 __all__ = [
     "RUN_COLUMNS",
+    "TRAINING_THREADS",
     "cached_fashion_mnist",
     "default_cache_dir",
     "ensure_pretrained",
@@ -60,6 +62,11 @@ RUN_COLUMNS = [
     "bits_per_weight",
     "seconds",
 ]
+
+#: Torch threads of every training run, in a worker or in this process. A run's weights depend
+#: on it (a sum split over two threads rounds differently from one), so it is fixed rather than
+#: sized to the machine: the same run gives the same result on every build and every machine.
+TRAINING_THREADS = 1
 
 _DATA: dict[str, ImageData] = {}
 
@@ -98,6 +105,13 @@ def load_pretrained(spec: PretrainSpec, cache_dir: Path) -> tuple[dict, dict] | 
     return state, info
 
 
+def _save_state(state: dict, path: Path) -> None:
+    """``torch.save`` through a file object: the archive's inner folder is then always ``archive``,
+    not the temporary file's random name, so the same network gives the same bytes."""
+    with open(path, "wb") as f:
+        torch.save(state, f)
+
+
 def _pretrain_job(args) -> dict:
     spec, cache_dir, data_folder, device, threads = args
     if threads:
@@ -107,10 +121,20 @@ def _pretrain_job(args) -> dict:
         return cached[1]
     state, info = pretrain(spec, cached_fashion_mnist(data_folder), device=device)
     folder = Path(cache_dir) / "pretrained"
-    atomic_write(folder / f"{spec.key()}.pt", lambda p: torch.save(state, p))
+    atomic_write(folder / f"{spec.key()}.pt", lambda p: _save_state(state, p))
     info["spec"] = json.loads(_spec_json(spec))
     atomic_write(folder / f"{spec.key()}.json", lambda p: p.write_text(json.dumps(info, indent=1)))
     return info
+
+
+@contextmanager
+def _keep_threads():
+    """Restore this process's torch thread count after jobs run in it at :data:`TRAINING_THREADS`."""
+    previous = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def ensure_pretrained(
@@ -121,10 +145,14 @@ def ensure_pretrained(
     data_folder: str | None = None,
     device: str = "cpu",
 ) -> pd.DataFrame:
-    """Train (or load from the cache) every FP32 baseline in ``specs``; one row per network."""
+    """Train (or load from the cache) every FP32 baseline in ``specs``; one row per network.
+
+    Each trains on :data:`TRAINING_THREADS` torch threads, wherever it runs (:func:`run_grid`).
+    """
     specs = list(dict.fromkeys(specs))
-    jobs = [(s, str(cache_dir), data_folder, device, 1 if executor is not None else 0) for s in specs]
-    rows = list(executor.map(_pretrain_job, jobs)) if executor is not None else [_pretrain_job(j) for j in jobs]
+    jobs = [(s, str(cache_dir), data_folder, device, TRAINING_THREADS) for s in specs]
+    with _keep_threads():
+        rows = list(executor.map(_pretrain_job, jobs)) if executor is not None else [_pretrain_job(j) for j in jobs]
     return pd.DataFrame([{k: v for k, v in r.items() if k != "spec"} for r in rows])
 
 
@@ -156,7 +184,9 @@ def run_grid(
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Fine-tune every spec (their pretrained networks must be cached); return the runs.
 
-    The runs start longest first (most epochs) and come back in the order of ``specs``.
+    The runs start longest first (most epochs) and come back in the order of ``specs``. Each
+    trains on :data:`TRAINING_THREADS` torch threads, in a worker or in this process (whose thread
+    count is restored afterwards), so that its result does not depend on where it ran.
 
     Returns
     -------
@@ -166,12 +196,12 @@ def run_grid(
         ``status == 'diverged'`` and NaN accuracy: never dropped.
     """
     specs = list(dict.fromkeys(specs))
-    threads = 1 if executor is not None else 0
     # longest runs first, so that no worker is left with a long run while the others wait
     order = sorted(range(len(specs)), key=lambda i: -specs[i].epochs)
-    jobs = [(specs[i], str(cache_dir), data_folder, threads) for i in order]
-    results = executor.map(_finetune_job, jobs) if executor is not None else map(_finetune_job, jobs)
-    done = list(tqdm(results, total=len(jobs), desc="fine-tuning runs", disable=not progress))
+    jobs = [(specs[i], str(cache_dir), data_folder, TRAINING_THREADS) for i in order]
+    with _keep_threads():
+        results = executor.map(_finetune_job, jobs) if executor is not None else map(_finetune_job, jobs)
+        done = list(tqdm(results, total=len(jobs), desc="fine-tuning runs", disable=not progress))
     records = [None] * len(specs)
     for i, record in zip(order, done, strict=True):
         records[i] = record

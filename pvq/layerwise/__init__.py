@@ -39,7 +39,7 @@ from .study import (
     solve_problems,
     solver_headlines,
 )
-from .sweep import DEFAULT_LAYERS, Chunk, layer_chunks, run_sweep, solve_chunk
+from .sweep import DEFAULT_LAYERS, SCIP_NODES, Chunk, layer_chunks, run_sweep, solve_chunk
 from .tables import (
     SDP_METHODS,
     TIMED_METHODS,
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_LAYERS",
     "IMAGE_NAMES",
     "PROBLEM_COLUMNS",
+    "SCIP_NODES",
     "SDP_METHODS",
     "TIMED_METHODS",
     "Chunk",

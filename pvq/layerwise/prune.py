@@ -270,20 +270,31 @@ def _branch_and_bound(hinv0, g, res0, k, best0, support0, max_nodes, use_sum):  
     return best, best_sup, nodes, True
 
 
-def scip_boxed_miqp(r: np.ndarray, w, k: int, *, box: float = 2.0, time_limit: float = 60.0) -> PruneResult:
+def scip_boxed_miqp(
+    r: np.ndarray, w, k: int, *, box: float = 2.0, node_limit: int = 20_000, time_limit: float | None = None
+) -> PruneResult:
     """The paper's boxed MIQP solved by SCIP (PySCIPOpt): an independent cross-check.
 
     ``min ||R(w - ŵ)||²`` s.t. ``Σ m ≤ k``, ``-box·m_i·l ≤ ŵ_i ≤ box·m_i·u`` with ``l = -min w``,
     ``u = max w`` (so ``ŵ_i = 0`` when ``m_i = 0``). ``proven`` is SCIP's optimality status.
+
+    SCIP stops after ``node_limit`` branch-and-bound nodes: a node limit gives the same result
+    on every run and machine (SCIP's sequential search is deterministic), whereas a
+    ``time_limit`` (seconds, none by default) makes ``proven`` and the objective depend on how
+    fast and how busy the machine is when it binds.
     """
     from pyscipopt import Model, quicksum
 
+    if node_limit < 1:
+        raise ValueError(f"node_limit must be >= 1, got {node_limit}")
     w = np.asarray(w, dtype=np.float64)
     n = w.size
     lo_b, hi_b = box * max(-float(w.min()), 0.0), box * max(float(w.max()), 0.0)
     model = Model()
     model.hideOutput()
-    model.setParam("limits/time", time_limit)
+    model.setParam("limits/nodes", int(node_limit))
+    if time_limit is not None:
+        model.setParam("limits/time", float(time_limit))
     what = [model.addVar(lb=-lo_b, ub=hi_b, name=f"w{i}") for i in range(n)]
     mask = [model.addVar(vtype="B", name=f"m{i}") for i in range(n)]
     for i in range(n):

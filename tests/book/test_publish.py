@@ -6,7 +6,18 @@ import pytest
 from matplotlib.figure import Figure
 
 from pvq.book.claims import Verdict
-from pvq.book.publish import Chapter, glue, glue_values, publish_figure, publish_verdicts, save_figure, save_table
+from pvq.book.publish import (
+    Chapter,
+    glue,
+    glue_values,
+    is_timing_file,
+    is_wall_clock,
+    publish_figure,
+    publish_verdicts,
+    result_differences,
+    save_figure,
+    save_table,
+)
 
 
 @pytest.fixture
@@ -29,6 +40,58 @@ def test_save_table_goes_to_results_dir(results_tmp):
     path = save_table(pd.DataFrame({"a": [1, 2]}), "99_test", "t")
     assert path == results_tmp / "99_test" / "t.csv"
     assert pd.read_csv(path).a.tolist() == [1, 2]
+
+
+def test_wall_clock_columns_and_timing_files_are_told_by_name():
+    assert is_wall_clock("seconds") and is_wall_clock("median_seconds")
+    assert not is_wall_clock("seconds_per_step") and not is_wall_clock("n") and not is_wall_clock(3)
+    assert is_timing_file("results/04/chunks_timings.csv") and is_timing_file("timings.csv")
+    assert is_timing_file("solve_timings.csv") and not is_timing_file("chunks.csv")
+    assert not is_timing_file("timings/chunks.csv")  # the file's name decides, not its folder
+
+
+def test_save_table_moves_wall_clock_columns_to_a_timing_file(results_tmp):
+    df = pd.DataFrame({"method": ["exact", "GPTQ"], "error": [0.5, 0.25], "seconds": [1.5, float("nan")]})
+    path = save_table(df, "99_test", "chunks")
+    assert path == results_tmp / "99_test" / "chunks.csv"
+    assert path.read_text() == "method,error\nexact,0.5\nGPTQ,0.25\n"
+    timings = pd.read_csv(results_tmp / "99_test" / "chunks_timings.csv")
+    pd.testing.assert_frame_equal(timings, df)  # the whole table, same rows in the same order
+    # a timing file is written whole, and a table without wall-clock columns gets no timing file
+    save_table(df.rename(columns={"seconds": "median_seconds"}), "99_test", "solve_timings")
+    written = pd.read_csv(results_tmp / "99_test" / "solve_timings.csv")
+    assert written.columns.tolist() == ["method", "error", "median_seconds"]
+    save_table(df[["method"]], "99_test", "plain")
+    assert sorted(p.name for p in (results_tmp / "99_test").iterdir()) == [
+        "chunks.csv", "chunks_timings.csv", "plain.csv", "solve_timings.csv",
+    ]  # fmt: skip
+
+
+def _results(folder, files):
+    for rel, text in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+def test_result_differences_lists_differing_tables_and_ignores_timing_files(tmp_path):
+    same = {"01_a/t.csv": "x,y\n1,2\n", "cache/k.json": "{}", "01_a/fig.png": "p"}
+    a = _results(tmp_path / "a", {**same, "01_a/t_timings.csv": "s\n1.5\n", "02_b/u.csv": "x\n1\n2\n3\n",
+                                  "02_b/only.csv": "x\n", "03_c/v.csv": "x\n1\n", "03_c/w.csv": "x\r\n"})  # fmt: skip
+    b = _results(tmp_path / "b", {**same, "01_a/t_timings.csv": "s\n2.5\n", "02_b/u.csv": "x\n1\n9\n3\n",
+                                  "03_c/v.csv": "x\n1\n2\n", "03_c/w.csv": "x\n"})  # fmt: skip
+    (b / "01_a" / "extra.png").write_text("q")  # not a table: not compared
+    assert result_differences(a, b) == [
+        f"02_b/only.csv: only in {a}",
+        "02_b/u.csv: line 3 differs",
+        "03_c/v.csv: line 3 differs",  # a prefix of the other: differs just after its end
+        "03_c/w.csv: line 1 differs",  # line endings count
+    ]
+    assert result_differences(b, a)[0] == f"02_b/only.csv: only in {a}"
+    assert result_differences(a, a) == []
+    with pytest.raises(ValueError, match="b must be a results folder"):
+        result_differences(a, tmp_path / "missing")
 
 
 def test_save_figure_writes_a_png(results_tmp):

@@ -10,7 +10,9 @@ import torch
 from pvq.finetune import cache
 from pvq.finetune.cache import (
     RUN_COLUMNS,
+    TRAINING_THREADS,
     default_cache_dir,
+    ensure_pretrained,
     load_pretrained,
     representation_table,
     run_grid,
@@ -113,3 +115,45 @@ def test_run_grid_starts_the_longest_runs_first_and_answers_in_spec_order(pretra
     table, records = run_grid(specs, cache_dir=tmp_path)
     assert started == [4, 4, 2, 1]
     assert [r["key"] for r in records] == [s.key() for s in specs] and table.epochs.tolist() == [1, 4, 2, 4]
+
+
+def test_training_runs_on_a_fixed_thread_count_wherever_it_runs(pretrained, tmp_path, monkeypatch):
+    # a run's weights depend on torch's thread count, so in-process runs use the workers' count too
+    base, state, info = pretrained
+    _store_pretrained(tmp_path, base, state, info)
+    seen = []
+
+    def fake_finetune(spec, *a, **k):
+        seen.append(torch.get_num_threads())
+        return {"key": spec.key(), "status": "ok"}
+
+    def fake_pretrain(spec, *a, **k):
+        seen.append(torch.get_num_threads())
+        return {}, {"accuracy": 0.5}
+
+    monkeypatch.setattr(cache, "cached_fashion_mnist", lambda folder=None: None)
+    monkeypatch.setattr(cache, "finetune", fake_finetune)
+    monkeypatch.setattr(cache, "pretrain", fake_pretrain)
+    before = torch.get_num_threads()
+    torch.set_num_threads(TRAINING_THREADS + 1)
+    try:
+        run_grid([tiny_spec(base, "qat", n_bits=8)], cache_dir=tmp_path)
+        ensure_pretrained([PretrainSpec("resnet_small", seed=5, epochs=1)], cache_dir=tmp_path)
+        assert seen == [TRAINING_THREADS, TRAINING_THREADS]
+        assert torch.get_num_threads() == TRAINING_THREADS + 1  # this process's own count is restored
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_pretrained_network_is_stored_as_the_same_bytes_every_time(tmp_path, monkeypatch):
+    # atomic_write saves to a randomly named temporary file; torch.save would name the archive after it
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    monkeypatch.setattr(cache, "cached_fashion_mnist", lambda folder=None: None)
+    monkeypatch.setattr(cache, "pretrain", lambda spec, *a, **k: (state, {"accuracy": 0.5}))
+    spec = PretrainSpec("resnet_small", seed=3, epochs=1)
+    stored = []
+    for run in ("a", "b"):
+        ensure_pretrained([spec], cache_dir=tmp_path / run)
+        stored.append((tmp_path / run / "pretrained" / f"{spec.key()}.pt").read_bytes())
+    assert stored[0] == stored[1]
+    assert torch.equal(load_pretrained(spec, tmp_path / "a")[0]["w"], state["w"])

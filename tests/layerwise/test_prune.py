@@ -70,9 +70,24 @@ def test_scip_cross_check_of_the_boxed_miqp():
     x, w = problem(11, 8)
     r = factor(x)
     exact = exact_prune(r, w, 3)
-    scip = scip_boxed_miqp(r, w, 3, time_limit=30)
+    scip = scip_boxed_miqp(r, w, 3)
     assert scip.proven
     assert np.count_nonzero(np.abs(scip.w_hat) > 1e-9) <= 3
     # the box can only make the problem harder; here it is inactive, as in almost every instance
     assert scip.objective >= exact.objective * (1 - 1e-6)
     assert scip.objective == pytest.approx(exact.objective, rel=1e-5)
+
+
+def test_scip_stops_at_a_node_limit_the_same_way_every_time():
+    x, w = problem(16, 12)
+    r = factor(x)
+    exact = exact_prune(r, w, 4)
+    first, again = scip_boxed_miqp(r, w, 4, node_limit=1), scip_boxed_miqp(r, w, 4, node_limit=1)
+    assert not first.proven  # the limit binds here (SCIP needs more than its root node)
+    # a node limit is deterministic (a time limit is not): the same answer, bit for bit
+    assert np.array_equal(first.w_hat, again.w_hat) and first.proven == again.proven
+    assert first.objective == again.objective and first.lower_bound == again.lower_bound
+    assert np.count_nonzero(np.abs(first.w_hat) > 1e-9) <= 4
+    assert first.objective >= exact.objective * (1 - 1e-6)  # feasible, so never below the unboxed optimum
+    with pytest.raises(ValueError, match="node_limit must be >= 1"):
+        scip_boxed_miqp(r, w, 4, node_limit=0)
