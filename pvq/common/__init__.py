@@ -4,7 +4,7 @@ This is the bottom layer of ``pvq``: it imports nothing else from the package, a
 other subpackage may import from it.
 """
 
-from .checks import check_count, check_positive
+from .checks import check_count, check_list, check_positive
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, check_writable_folder, read_json
 from .paper import PAPER, PAPER_RECIPE, paper_values
@@ -18,6 +18,7 @@ __all__ = [
     "atomic_write",
     "book_root",
     "check_count",
+    "check_list",
     "check_positive",
     "check_writable_folder",
     "make_executor",
