@@ -220,7 +220,10 @@ def _resolve(source: str | Path) -> Checkpoint:
             f"unknown model {text!r}; known offline models: {', '.join(MODELS)}; "
             "or give a file/folder path, torchvision:<name> or hf:<org>/<name>"
         )
-    raise FileNotFoundError(f"no such file or folder: {text}")
+    raise FileNotFoundError(
+        f"no such file or folder: {text} (give a checkpoint file, a model folder, an offline model name, "
+        "torchvision:<name> or hf:<org>/<name>)"
+    )
 
 
 def _tensor_mappings(obj, entry: str = "", depth: int = 0) -> Iterator[tuple[str, dict]]:

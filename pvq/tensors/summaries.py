@@ -68,7 +68,7 @@ def parse_bits(text: str, *, name: str = "bits") -> list[int]:
         Naming ``name``: malformed text (a range must go upward), or a bit-width outside 1..15.
     """
     bits: set[int] = set()
-    form = f"{name} must look like '2-8', '4' or '2,4,8' ({BITS_RULE}), got {text!r}"
+    form = f"{name} must look like '2-8', '4' or '2,4,8', bit-widths being {BITS_RULE}; got {text!r}"
     try:
         for part in str(text).split(","):
             if "-" in part:

@@ -28,7 +28,7 @@ def test_parse_bits():
         ("0-3", r"^bits must hold " + rule + r", got 0 in \[0, 1, 2, 3\]$"),
         ("16", r"got 16 in \[16\]$"),
         ("2-20", "got 16 in"),
-        ("x", r"^bits must look like '2-8', '4' or '2,4,8' \(" + rule + r"\), got 'x'$"),
+        ("x", r"^bits must look like '2-8', '4' or '2,4,8', bit-widths being " + rule + r"; got 'x'$"),
         ("", "must look like"),
         ("8-2", "must look like"),
         ("2,,4", "must look like"),
