@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ..common.files import atomic_write, check_writable_folder
 from ..common.paths import book_root
+from ..core.pruning import check_bits, check_sparsity
 from ..finetune.imagenet import run_imagenet
 from ..tensors.analysis import TENSOR_COLUMNS
 from ..tensors.checkpoints import MODELS, CheckpointError, resolve
@@ -303,6 +304,9 @@ def _analyze(args) -> int:
 def _imagenet(args) -> int:
 
     try:
+        if args.bits is not None:  # the options' own names in the message
+            check_bits(args.bits, name="--bits")
+        check_sparsity(args.sparsity, name="--sparsity")
         record = run_imagenet(
             args.root,
             args.arch,

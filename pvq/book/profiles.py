@@ -135,7 +135,8 @@ def check_plan(plan, *, root: Path | None = None) -> None:
     Each chapter's record (:data:`CHAPTER_PARAMS`, then :data:`CHAPTER_CHECKS`) is built from
     the parameters the runner will pass it, with the same validators the chapter calls first
     (``P = XParams.from_namespace(globals())``), so bad input stops here in one line instead
-    of in a cell traceback. Paths are checked from ``root``, where the kernels run.
+    of in a cell traceback. Paths are checked from ``root``, where the kernels run. A notebook
+    without a record is not checked (:func:`stale_defaults` reports it).
 
     Parameters
     ----------
@@ -154,8 +155,8 @@ def check_plan(plan, *, root: Path | None = None) -> None:
     with contextlib.chdir(root or Path.cwd()):  # relative paths as the kernels will see them
         for source, params in plan:
             stem = Path(source).stem
-            if stem not in CHAPTER_PARAMS:
-                raise ValueError(f"chapter {stem} has no parameter record in pvq.book.profiles.CHAPTER_PARAMS")
+            if stem not in CHAPTER_PARAMS:  # not a book chapter (the tests' toy books); stale_defaults says so
+                continue
             try:
                 record = CHAPTER_PARAMS[stem].from_namespace(params)
                 if stem in CHAPTER_CHECKS:

@@ -76,7 +76,7 @@ def check_writable_folder(folder: Path) -> Path:
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise ValueError(
-            f"cannot write the output folder {folder}: {probe} is not writable ({reason}; "
-            "give a folder this user can write)"
+            f"cannot write the output folder {folder}: no file can be created in {probe} ({reason}); "
+            "give a folder this user can write"
         ) from None
     return folder
