@@ -42,7 +42,16 @@ from .params import (
     check_profile,
     field_meanings,
 )
-from .pdf import CHROMIUM_ARGS, PDF_NAME, build_pdf, find_chromium, placeholder_pdf, print_pdf, ship_pdf
+from .pdf import (
+    CHROMIUM_ARGS,
+    PDF_NAME,
+    build_pdf,
+    check_book_executed,
+    find_chromium,
+    placeholder_pdf,
+    print_pdf,
+    ship_pdf,
+)
 from .plots import (
     plot_crossover,
     plot_heavy_tail,
@@ -54,8 +63,10 @@ from .plots import (
     plot_win_vs_kurtosis,
 )
 from .profiles import (
+    CHAPTER_CHECKS,
     CHAPTER_PARAMS,
     chapter_defaults,
+    check_plan,
     declared_parameters,
     load_profile,
     profile_parameters,
@@ -119,6 +130,7 @@ from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost
 
 __all__ = [
     "BENIGN_KERNEL_LINES",
+    "CHAPTER_CHECKS",
     "CHAPTER_PARAMS",
     "CHROMIUM_ARGS",
     "CLAIMS",
@@ -165,6 +177,7 @@ __all__ = [
     "build_pdf",
     "chain_name",
     "chapter_defaults",
+    "check_book_executed",
     "check_c1",
     "check_c2",
     "check_c3",
@@ -175,6 +188,7 @@ __all__ = [
     "check_c8_mask_cost",
     "check_c8_natural_sparsity",
     "check_c9",
+    "check_plan",
     "check_profile",
     "claims_markdown",
     "clipping_gain_display",

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..common.files import atomic_write, check_writable_folder
 from ..common.paths import book_root
+from ..core.pruning import check_bits, check_sparsity
 from ..finetune.imagenet import run_imagenet
 from ..tensors.analysis import TENSOR_COLUMNS
 from ..tensors.checkpoints import MODELS, CheckpointError, resolve
@@ -35,7 +36,7 @@ from ..tensors.summaries import (
 )
 from .build import build_book
 from .failures import ChapterFailed
-from .pdf import build_pdf
+from .pdf import build_pdf, check_book_executed
 from .plots import plot_tensor_snr, plot_win_vs_kurtosis
 from .profiles import stale_defaults, write_defaults
 from .runner import execute_chapters
@@ -45,13 +46,27 @@ __all__ = ["main"]
 
 def _parse_override(text: str) -> tuple[str, object]:
     if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a YAML value, e.g. n_bits=[2,4]), got {text!r}")
     name, value = text.split("=", 1)
-    return name.strip(), yaml.safe_load(value)
+    try:
+        return name.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        where = f" at column {err.problem_mark.column + 1}" if getattr(err, "problem_mark", None) else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise argparse.ArgumentTypeError(
+            f"the value of {name.strip()} is not valid YAML ({problem}{where}), got {value!r}; e.g. n_bits=[2,4]"
+        ) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, pointing to ``--help`` instead of printing the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pvq", description="pvq: pruning vs quantization, executable.")
+    parser = _Parser(prog="python -m pvq", description="pvq: pruning vs quantization, executable.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run-notebooks",
@@ -196,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"pvq run-notebooks: error: {err}", file=sys.stderr)
         return 2
     folder = runs[0].output.parent.resolve()
     folder = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
@@ -229,12 +244,12 @@ def _build(args) -> int:
     except ChapterFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except RuntimeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"pvq build: error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:  # the HTML build failed; Sphinx printed why
+        print(f"pvq build: error: {err}", file=sys.stderr)
+        return 1
     html = done.html.relative_to(Path.cwd()) if done.html.is_relative_to(Path.cwd()) else done.html
     rewrote = "every page rewritten" if done.rewrote_all else "changed pages rewritten"
     print(f"{_tally(done.runs)}; HTML built ({rewrote}) in {_duration(done.seconds)} ({args.profile} profile): {html}")
@@ -285,8 +300,9 @@ def _defaults(args) -> int:
 
 
 def _pdf(args) -> int:
-    print("building the book as one page and printing it (a minute or two) ...", file=sys.stderr)
     try:
+        check_book_executed()  # a refusal is one line, without the notice below
+        print("building the book as one page and printing it (a minute or two) ...", file=sys.stderr)
         path = build_pdf(out=args.out, timeout_s=args.timeout)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"pvq pdf: error: {err}", file=sys.stderr)
@@ -303,9 +319,9 @@ def _model_names() -> list[str]:
 def _analyze(args) -> int:
 
     try:
-        bits = parse_bits(args.bits)
+        bits = parse_bits(args.bits, name="--bits")
         if args.grid == "symmetric" and min(bits) < 2:
-            raise ValueError("--grid symmetric needs bit-widths >= 2")
+            raise ValueError(f"--grid symmetric needs bit-widths >= 2 (its 1-bit grid is {{0}}), got {args.bits}")
         check_writable_folder(args.out or Path("pvq-analysis"))  # before loading anything
         ckpt = resolve(args.source, key=args.key)
         tensors, skipped = analyze_model(ckpt, bits, fp16=args.fp16, grid=args.grid, progress=not args.no_progress)
@@ -348,6 +364,9 @@ def _analyze(args) -> int:
 def _imagenet(args) -> int:
 
     try:
+        if args.bits is not None:  # the options' own names in the message
+            check_bits(args.bits, name="--bits")
+        check_sparsity(args.sparsity, name="--sparsity")
         record = run_imagenet(
             args.root,
             args.arch,

@@ -10,8 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..common.checks import check_count
-from ..core.pruning import BASELINE_BITS
-from ..core.quantization import check_bits_list
+from ..core.pruning import check_bits_list
 from ..layerwise.sweep import DEFAULT_LAYERS
 from .params import N_BITS, ChapterParams, check_profile
 
@@ -76,7 +75,7 @@ class PerLayerParams(ChapterParams):
             if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
                 raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
         object.__setattr__(self, "layers", {m: tuple(v) for m, v in self.layers.items()})
-        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits"))
         check_count(self.n_inputs, "n_inputs", 8)
         check_count(self.chunk_size, "chunk_size", 1)
         check_count(self.max_chunks, "max_chunks", 1)

@@ -27,9 +27,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..analytic.distributions import check_distribution_name
-from ..common.checks import check_count, check_positive
-from ..core.pruning import BASELINE_BITS, check_sparsity
-from ..core.quantization import check_bits_list, check_grid, check_n_bits
+from ..common.checks import check_count, check_list, check_positive
+from ..core.pruning import check_bits, check_bits_list, check_sparsity
+from ..core.quantization import check_grid
 from ..tensors.checkpoints import MODELS, ONLINE_PREFIXES
 
 __all__ = [
@@ -182,7 +182,7 @@ class SetupParams(ChapterParams):
 
     def __post_init__(self):
         check_profile(self.profile)
-        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits"))
         object.__setattr__(self, "index_bits", check_count(self.index_bits, "index_bits"))
 
 
@@ -239,12 +239,12 @@ class DistributionsParams(ChapterParams):
 
     def __post_init__(self):
         check_profile(self.profile)
-        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits"))
         check_grid(self.grid)
         if self.grid == "symmetric" and min(self.n_bits) < 2:
-            raise ValueError("grid='symmetric' needs every n_bits >= 2")
+            raise ValueError(f"grid='symmetric' needs every n_bits >= 2 (its 1-bit grid is {{0}}), got {self.n_bits}")
         check_distribution_name(self.distribution)
-        check_n_bits(self.figure_n_bits, name="figure_n_bits")
+        check_bits(self.figure_n_bits, name="figure_n_bits")
         object.__setattr__(self, "figure_sparsity", check_sparsity(self.figure_sparsity, name="figure_sparsity"))
         if self.distribution in ("student_t", "truncated_student_t", "gennorm"):
             raise ValueError(
@@ -263,7 +263,8 @@ class DistributionsParams(ChapterParams):
         object.__setattr__(self, "kurtosis_min", kmin)
         object.__setattr__(self, "kurtosis_max", kmax)
         check_count(self.n_kurtosis, "n_kurtosis", 2)
-        dofs = tuple(check_positive(v, "family_dofs (degrees of freedom)") for v in self.family_dofs)
+        dofs = check_list(self.family_dofs, "family_dofs", "degrees of freedom > 0", empty=False)
+        dofs = tuple(check_positive(v, "family_dofs (degrees of freedom)") for v in dofs)
         object.__setattr__(self, "family_dofs", dofs)
         check_count(self.n_family_kurtosis, "n_family_kurtosis", 2)
         check_count(self.mc_samples, "mc_samples", 1000)
@@ -300,9 +301,7 @@ class WeightTensorsParams(ChapterParams):
 
     def __post_init__(self):
         check_profile(self.profile)
-        if isinstance(self.models, str) or not self.models:
-            raise ValueError(f"models must be a non-empty list of model names or paths, got {self.models!r}")
-        for m in self.models:
+        for m in check_list(self.models, "models", "model names or paths", empty=False):
             if not isinstance(m, str):
                 raise ValueError(f"models must hold strings, got {m!r}")
             if m not in MODELS and not m.startswith(ONLINE_PREFIXES) and not Path(m).exists():
@@ -311,7 +310,7 @@ class WeightTensorsParams(ChapterParams):
                     "(or a checkpoint path, torchvision:<name>, hf:<org>/<name>)"
                 )
         object.__setattr__(self, "models", tuple(self.models))
-        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits", below=BASELINE_BITS))
+        object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits"))
         if not isinstance(self.fp16, bool):
             raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
         check_grid(self.grid)

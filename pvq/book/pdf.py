@@ -28,7 +28,16 @@ import yaml
 from ..common.files import atomic_write
 from ..common.paths import book_root, notebook_sources
 
-__all__ = ["CHROMIUM_ARGS", "PDF_NAME", "build_pdf", "find_chromium", "placeholder_pdf", "print_pdf", "ship_pdf"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "PDF_NAME",
+    "build_pdf",
+    "check_book_executed",
+    "find_chromium",
+    "placeholder_pdf",
+    "print_pdf",
+    "ship_pdf",
+]
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +183,25 @@ def print_pdf(
     return out
 
 
+def check_book_executed(root: Path | None = None) -> Path:
+    """The book's root, once checked to hold every executed chapter (``book/chapters/<stem>.ipynb``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``_toc.yml`` at ``root``, or chapters not executed yet (named, with the command to run).
+    """
+    root = book_root() if root is None else Path(root).resolve()
+    if not (root / "_toc.yml").is_file():
+        raise FileNotFoundError(f"no _toc.yml in {root}: root must be the book's root folder")
+    missing = [s.stem for s in notebook_sources(root) if not (root / "book" / "chapters" / f"{s.stem}.ipynb").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"chapters not executed yet: {', '.join(missing)}; run `make book` (or `python -m pvq run-notebooks`) first"
+        )
+    return root
+
+
 def build_pdf(
     root: Path | None = None,
     *,
@@ -215,14 +243,7 @@ def build_pdf(
     RuntimeError
         The single-page build failed (its last output lines are in the message), or printing did.
     """
-    root = book_root() if root is None else Path(root).resolve()
-    if not (root / "_toc.yml").is_file():
-        raise FileNotFoundError(f"no _toc.yml in {root}: root must be the book's root folder")
-    missing = [s.stem for s in notebook_sources(root) if not (root / "book" / "chapters" / f"{s.stem}.ipynb").is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"chapters not executed yet: {', '.join(missing)}; run `make book` (or `python -m pvq run-notebooks`) first"
-        )
+    root = check_book_executed(root)
     binary = chromium or find_chromium()  # before the build: a missing browser fails fast
     out = root / "_build" / "pdf" / PDF_NAME if out is None else Path(out)
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "singlehtml"]

@@ -15,6 +15,7 @@ by hand: it holds only the fast profile's overrides, with the same names across 
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import json
 import re
@@ -35,8 +36,10 @@ from .params import (
 from .training_params import FineTuningParams
 
 __all__ = [
+    "CHAPTER_CHECKS",
     "CHAPTER_PARAMS",
     "chapter_defaults",
+    "check_plan",
     "declared_parameters",
     "load_profile",
     "profile_parameters",
@@ -57,6 +60,11 @@ CHAPTER_PARAMS: dict[str, type] = {
     "07_representations": FineTuningParams,
     "99_claims": ClaimsParams,
 }
+
+#: A method a chapter calls on its record right after building it, for checks of its own
+#: (``P = FineTuningParams.from_namespace(globals()).with_probes()``); the tests compare both
+#: registries with each chapter's ``P = ...`` line.
+CHAPTER_CHECKS: dict[str, str] = {"07_representations": "with_probes"}
 
 _CELL = re.compile(r"^# %% tags=\[\"parameters\"\]\n(.*?)(?=^# %%)", re.M | re.S)
 _FULL_HEADER = (
@@ -119,6 +127,44 @@ def profile_parameters(source: Path, profile: str, root: Path, overrides: dict |
     if "profile" in declared:
         chosen["profile"] = profile
     return chosen
+
+
+def check_plan(plan, *, root: Path | None = None) -> None:
+    """Validate every chapter's parameters as the chapter will, before any kernel starts.
+
+    Each chapter's record (:data:`CHAPTER_PARAMS`, then :data:`CHAPTER_CHECKS`) is built from
+    the parameters the runner will pass it, with the same validators the chapter calls first
+    (``P = XParams.from_namespace(globals())``), so bad input stops here in one line instead
+    of in a cell traceback. Paths are checked from ``root``, where the kernels run. A notebook
+    without a record is not checked (:func:`stale_defaults` reports it).
+
+    Parameters
+    ----------
+    plan : list of (Path, dict)
+        Each chapter's source and the parameters it will be given
+        (:func:`profile_parameters`).
+    root : Path, optional
+        The book root (the kernels' working directory); default: the working directory.
+
+    Raises
+    ------
+    ValueError
+        One line: the chapters that refuse their parameters, and each distinct message.
+    """
+    refused: dict[str, list[str]] = {}
+    with contextlib.chdir(root or Path.cwd()):  # relative paths as the kernels will see them
+        for source, params in plan:
+            stem = Path(source).stem
+            if stem not in CHAPTER_PARAMS:  # not a book chapter (the tests' toy books); stale_defaults says so
+                continue
+            try:
+                record = CHAPTER_PARAMS[stem].from_namespace(params)
+                if stem in CHAPTER_CHECKS:
+                    getattr(record, CHAPTER_CHECKS[stem])()
+            except (ValueError, FileNotFoundError) as err:
+                refused.setdefault(" ".join(str(err).split()), []).append(stem)
+    if refused:
+        raise ValueError("; ".join(f"{', '.join(stems)}: {msg}" for msg, stems in refused.items()))
 
 
 def chapter_defaults(stem: str, names) -> dict:

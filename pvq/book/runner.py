@@ -28,6 +28,7 @@ partially executed notebook, and quotes the kernel log's other lines, if any.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import shutil
@@ -58,7 +59,7 @@ from .freshness import (
 )
 from .pages import hide_parameter_cells, mark_profile
 from .params import check_profile
-from .profiles import declared_parameters, profile_parameters
+from .profiles import check_plan, declared_parameters, profile_parameters
 
 __all__ = ["NotebookRun", "chain_name", "execute_chapters", "profiles_in"]
 
@@ -306,7 +307,9 @@ def execute_chapters(
     known = set().union(*(declared_parameters(s) for s in sources))
     unknown = sorted(set(overrides or {}) - known)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; the chapters declare {sorted(known)}")
+        close = [m for u in unknown for m in difflib.get_close_matches(u, known, n=1)]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"unknown parameter(s) {unknown}{hint}; the chapters declare {sorted(known)}")
     if only:
         stems = {s.stem for s in sources}
         picked = {s.stem for s in sources for o in only if s.stem == o or s.stem.split("_")[0] == o}
@@ -315,6 +318,7 @@ def execute_chapters(
             raise ValueError(f"unknown chapter(s) {missing}; available: {sorted(stems)}")
         sources = [s for s in sources if s.stem in picked or s.stem == CLAIMS_STEM]
     plan = [(s, profile_parameters(s, profile, root, overrides)) for s in sources]
+    check_plan(plan, root=root)  # the chapters' own validators, before any kernel starts
     chapters = [p for p in plan if p[0].stem != CLAIMS_STEM]
     last = [p for p in plan if p[0].stem == CLAIMS_STEM]
     previous = os.environ.get(RESULTS_ENV)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..common.checks import check_count, check_positive
-from ..core.pruning import BASELINE_BITS, check_sparsity
-from ..core.quantization import check_bits_list
+from ..common.checks import check_count, check_list, check_positive
+from ..core.pruning import check_bits, check_bits_list, check_sparsity
 from ..finetune.imagenet_data import check_imagenet_arch, check_imagenet_folder
 from ..finetune.networks import check_architecture
 from ..finetune.recipe import pretrain_defaults, recipe_defaults
@@ -121,13 +120,11 @@ class FineTuningParams(ChapterParams):
 
     def __post_init__(self):
         check_profile(self.profile)
-        if isinstance(self.architectures, str) or not self.architectures:
-            raise ValueError(f"architectures must be a non-empty list, got {self.architectures!r}")
-        object.__setattr__(self, "architectures", tuple(check_architecture(a) for a in self.architectures))
-        object.__setattr__(self, "ft_bits", check_bits_list(self.ft_bits, "ft_bits", below=BASELINE_BITS))
-        if isinstance(self.seeds, int | str) or not self.seeds:
-            raise ValueError(f"seeds must be a non-empty list of integers, got {self.seeds!r}")
-        object.__setattr__(self, "seeds", tuple(check_count(s, "seeds", 0) for s in self.seeds))
+        archs = check_list(self.architectures, "architectures", "network names", empty=False)
+        object.__setattr__(self, "architectures", tuple(check_architecture(a) for a in archs))
+        object.__setattr__(self, "ft_bits", check_bits_list(self.ft_bits, "ft_bits"))
+        seeds = check_list(self.seeds, "seeds", "integers >= 0", empty=False)
+        object.__setattr__(self, "seeds", tuple(check_count(s, "seeds", 0) for s in seeds))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds has repeated values: {list(self.seeds)}")
         check_count(self.pretrain_epochs, "pretrain_epochs")
@@ -135,38 +132,29 @@ class FineTuningParams(ChapterParams):
         check_count(self.epoch_images, "epoch_images", 0)
         for name in ("lr", "scale_lr"):
             check_positive(getattr(self, name), name)
-        if isinstance(self.lr_grid, int | float | str):
-            raise ValueError(f"lr_grid must be a list of learning rates (empty: no selection), got {self.lr_grid!r}")
-        grid = tuple(check_positive(v, "lr_grid") for v in self.lr_grid)
+        lrs = check_list(self.lr_grid, "lr_grid", "learning rates > 0 (empty: no selection)")
+        grid = tuple(check_positive(v, "lr_grid") for v in lrs)
         if len(set(grid)) != len(grid):
             raise ValueError(f"lr_grid has repeated values: {list(grid)}")
         object.__setattr__(self, "lr_grid", tuple(sorted(float(v) for v in grid)))
-        check_bits_list((self.lr_bits,), "lr_bits", below=BASELINE_BITS)
+        check_bits(self.lr_bits, name="lr_bits")
         check_count(self.validation_images, "validation_images", 0)
         if self.lr_grid and not self.validation_images:
             raise ValueError("validation_images must be > 0 when lr_grid is given (the selection needs a split)")
-        if isinstance(self.ablation_bits, int | str):
-            raise ValueError(f"ablation_bits must be a list of bit-widths (empty: none), got {self.ablation_bits!r}")
-        ablation = tuple(self.ablation_bits)
-        object.__setattr__(
-            self, "ablation_bits", check_bits_list(ablation, "ablation_bits", below=BASELINE_BITS) if ablation else ()
-        )
+        ablation = check_list(self.ablation_bits, "ablation_bits", "bit-widths (empty: none)")
+        object.__setattr__(self, "ablation_bits", check_bits_list(ablation, "ablation_bits") if ablation else ())
         if isinstance(self.weight_decay, bool) or not (
             isinstance(self.weight_decay, int | float) and self.weight_decay >= 0
         ):
             raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
         check_count(self.mask_interval, "mask_interval")
         check_count(self.bn_batches, "bn_batches")
-        if isinstance(self.long_factors, int | str):
-            raise ValueError(f"long_factors must be a list of integers >= 2, got {self.long_factors!r}")
-        object.__setattr__(self, "long_factors", tuple(check_count(f, "long_factors", 2) for f in self.long_factors))
-        object.__setattr__(self, "long_bits", check_bits_list(self.long_bits, "long_bits", below=BASELINE_BITS))
-        object.__setattr__(
-            self, "combine_bits", check_bits_list(self.combine_bits, "combine_bits", below=BASELINE_BITS)
-        )
-        if isinstance(self.combine_sparsity, int | float | str) or not self.combine_sparsity:
-            raise ValueError(f"combine_sparsity must be a non-empty list, got {self.combine_sparsity!r}")
-        sp = tuple(check_sparsity(s, name="combine_sparsity") for s in self.combine_sparsity)
+        factors = check_list(self.long_factors, "long_factors", "integers >= 2")
+        object.__setattr__(self, "long_factors", tuple(check_count(f, "long_factors", 2) for f in factors))
+        object.__setattr__(self, "long_bits", check_bits_list(self.long_bits, "long_bits"))
+        object.__setattr__(self, "combine_bits", check_bits_list(self.combine_bits, "combine_bits"))
+        sparsities = check_list(self.combine_sparsity, "combine_sparsity", "sparsities in (0, 1)", empty=False)
+        sp = tuple(check_sparsity(s, name="combine_sparsity") for s in sparsities)
         if any(s == 0 for s in sp):
             raise ValueError("combine_sparsity values must be in (0, 1): 0 is QAT alone, already in the grid")
         object.__setattr__(self, "combine_sparsity", tuple(sorted(sp)))

@@ -4,7 +4,7 @@ This is the bottom layer of ``pvq``: it imports nothing else from the package, a
 other subpackage may import from it.
 """
 
-from .checks import check_count, check_positive
+from .checks import check_count, check_list, check_positive
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, check_writable_folder, read_json
 from .inputs import INPUTS_ENV, read_input_log, record_input, watch_inputs
@@ -22,6 +22,7 @@ __all__ = [
     "book_root",
     "build_lock",
     "check_count",
+    "check_list",
     "check_positive",
     "check_writable_folder",
     "lock_holder",

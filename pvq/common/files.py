@@ -45,11 +45,12 @@ def read_json(path: Path):
 
 
 def check_writable_folder(folder: Path) -> Path:
-    """Check, without creating anything, that ``folder`` exists as a writable folder or can be made.
+    """Check, leaving nothing behind, that ``folder`` exists as a writable folder or can be made.
 
-    The nearest existing ancestor must be a folder this process may write into (``os.access``,
-    which also reports a read-only file system). Meant to run before any heavy work, so that a
-    run never ends by failing to save its results.
+    The nearest existing ancestor must be a folder this process can write into: a temporary
+    file is created there and removed at once (permissions, a read-only disk, a pseudo file
+    system such as ``/proc``, even for root). Meant to run before any heavy work, so that a run
+    never ends by failing to save its results.
 
     Raises
     ------
@@ -64,9 +65,18 @@ def check_writable_folder(folder: Path) -> Path:
             break
         probe = probe.parent
     if not probe.is_dir():
-        raise ValueError(f"cannot write the output folder {folder}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(
-            f"cannot write the output folder {folder}: {probe} is not writable (permissions or a read-only disk)"
+            f"cannot write the output folder {folder}: {probe} is a file, not a folder "
+            "(give a folder that exists or can be created)"
         )
+    try:  # a real probe: os.access says yes to root, and /proc or a full disk still refuse
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".pvq-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(
+            f"cannot write the output folder {folder}: no file can be created in {probe} ({reason}); "
+            "give a folder this user can write"
+        ) from None
     return folder

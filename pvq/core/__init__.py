@@ -8,11 +8,21 @@ Modules: :mod:`~pvq.core.quantization`, :mod:`~pvq.core.pruning`, :mod:`~pvq.cor
 """
 
 from .metrics import kurtosis, snr_db, snr_db_from_mse
-from .pruning import BASELINE_BITS, check_sparsity, paired_bits, paired_sparsity, pairing_table, prune, prune_mask
+from .pruning import (
+    BASELINE_BITS,
+    BITS_RULE,
+    check_bits,
+    check_bits_list,
+    check_sparsity,
+    paired_bits,
+    paired_sparsity,
+    pairing_table,
+    prune,
+    prune_mask,
+)
 from .quantization import (
     GRIDS,
     Grid,
-    check_bits_list,
     check_n_bits,
     grid_table,
     int_grid,
@@ -24,12 +34,14 @@ from .storage import FORMATS, SparseFormat, binary_entropy, bits_per_weight, equ
 
 __all__ = [
     "BASELINE_BITS",
+    "BITS_RULE",
     "FORMATS",
     "GRIDS",
     "Grid",
     "SparseFormat",
     "binary_entropy",
     "bits_per_weight",
+    "check_bits",
     "check_bits_list",
     "check_n_bits",
     "check_sparsity",

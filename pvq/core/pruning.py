@@ -6,7 +6,9 @@ prunes every value with ``|w| < τ``, ``τ = F⁻¹(1/2 + c/2)``
 (see :func:`pvq.analytic.errors.prune_mse`).
 
 The paper pairs INT-b quantization with sparsity ``c = 1 - b/16`` against an FP16 baseline
-(:func:`paired_sparsity`).
+(:func:`paired_sparsity`). A bit-width compared with pruning is therefore an integer in
+``1..15`` (:func:`check_bits`, the one rule of every chapter parameter and command-line option
+that names comparison points): 16 bits is the baseline itself, paired with 0% sparsity.
 """
 
 from __future__ import annotations
@@ -18,10 +20,64 @@ import pandas as pd
 
 from .quantization import check_n_bits
 
-__all__ = ["BASELINE_BITS", "check_sparsity", "paired_bits", "paired_sparsity", "pairing_table", "prune", "prune_mask"]
+__all__ = [
+    "BASELINE_BITS",
+    "BITS_RULE",
+    "check_bits",
+    "check_bits_list",
+    "check_sparsity",
+    "paired_bits",
+    "paired_sparsity",
+    "pairing_table",
+    "prune",
+    "prune_mask",
+]
 
 #: Bits per weight of the uncompressed baseline (FP16), the paper's reference for every pairing.
 BASELINE_BITS = 16
+
+#: What a bit-width compared with pruning may be, as every refusal of one says.
+BITS_RULE = f"integers in 1..{BASELINE_BITS - 1} (below the {BASELINE_BITS}-bit FP16 baseline)"
+
+
+def check_bits(n_bits, *, name: str = "n_bits") -> int:
+    """A bit-width ``b`` compared with pruning at ``1 - b/16``: an integer in ``1..15``, returned as ``int``.
+
+    The one rule for the comparison points of the chapters' parameters, ``pvq analyze --bits``
+    and ``pvq imagenet --bits``. The quantizer itself (:func:`pvq.core.quantization.check_n_bits`)
+    also takes 16 bits, but INT16 is as large as the FP16 baseline: its paired sparsity is 0.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the value, and the accepted range.
+    """
+    if isinstance(n_bits, bool) or not isinstance(n_bits, int | np.integer) or not 1 <= n_bits < BASELINE_BITS:
+        raise ValueError(f"{name} must be one of the {BITS_RULE}, got {n_bits!r}")
+    return int(n_bits)
+
+
+def check_bits_list(values, name: str = "n_bits") -> tuple[int, ...]:
+    """Sorted, distinct bit-widths, each accepted by :func:`check_bits` (``1..15``).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the accepted values: not a list (text, a mapping or a single number),
+        empty, a value out of range, or repeated values.
+    """
+    if isinstance(values, str | bytes | dict) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list of bit-widths, {BITS_RULE}, e.g. [2, 4, 8]; got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must hold at least one bit-width ({BITS_RULE}), got []")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 1 <= v < BASELINE_BITS:
+            raise ValueError(f"{name} must hold {BITS_RULE}, got {v!r} in {values!r}")
+    out = tuple(int(v) for v in values)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must hold distinct bit-widths, got {list(out)}")
+    return tuple(sorted(out))
 
 
 def check_sparsity(sparsity, *, name: str = "sparsity") -> float:

@@ -25,7 +25,6 @@ import pandas as pd
 __all__ = [
     "GRIDS",
     "Grid",
-    "check_bits_list",
     "check_n_bits",
     "grid_table",
     "int_grid",
@@ -54,26 +53,6 @@ def check_n_bits(n_bits, *, name: str = "n_bits") -> int:
     if not MIN_BITS <= int(n_bits) <= MAX_BITS:
         raise ValueError(f"{name} must be an integer in {MIN_BITS}..{MAX_BITS}, got {n_bits!r}")
     return int(n_bits)
-
-
-def check_bits_list(values, name: str = "n_bits", *, below: int = MAX_BITS) -> tuple[int, ...]:
-    """Sorted, distinct bit-widths, each in ``1..below-1`` (below the ``below``-bit baseline).
-
-    Raises
-    ------
-    ValueError
-        Naming ``name``: not a list, empty, repeated values, or a bit-width out of range.
-    """
-    if isinstance(values, int | str) or not hasattr(values, "__iter__"):
-        raise ValueError(f"{name} must be a list of bit-widths in 1..{below - 1}, got {values!r}")
-    out = tuple(check_n_bits(v, name=name) for v in values)
-    if not out:
-        raise ValueError(f"{name} must not be empty")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} has repeated bit-widths: {list(out)}")
-    if max(out) >= below:
-        raise ValueError(f"{name} must be below the {below}-bit baseline, got {list(out)}")
-    return tuple(sorted(out))
 
 
 def check_grid(grid: str) -> str:

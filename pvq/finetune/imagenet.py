@@ -105,8 +105,9 @@ def imagenet_spec(
     Raises
     ------
     ValueError
-        An unknown architecture or method, a bit-width outside 1..16, a sparsity outside [0, 1),
-        or a combination the method does not take (checked by :class:`~pvq.finetune.recipe.FineTuneSpec`).
+        An unknown architecture or method, a bit-width outside 1..15 (:func:`~pvq.core.pruning.check_bits`),
+        a sparsity outside [0, 1), or a combination the method does not take
+        (checked by :class:`~pvq.finetune.recipe.FineTuneSpec`).
     """
     recipe = PAPER_RECIPES[check_imagenet_arch(arch)]
     return FineTuneSpec(

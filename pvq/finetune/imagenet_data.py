@@ -76,7 +76,9 @@ def check_imagenet_folder(root) -> dict:
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetNotFoundError(f"ImageNet folder {root} does not exist")
+        raise DatasetNotFoundError(
+            f"ImageNet folder {root} does not exist (expected a folder with train/<class>/ and val/<class>/ images)"
+        )
     counts, classes = {}, {}
     for split in ("train", "val"):
         d = root / split

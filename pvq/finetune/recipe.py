@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..common.checks import check_count, check_positive
-from ..core.pruning import check_sparsity
+from ..core.pruning import BITS_RULE, check_bits, check_sparsity
 from ..core.quantization import check_n_bits
 from .networks import check_architecture
 
@@ -196,8 +196,10 @@ class FineTuneSpec:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         quantized = "qat" in self.method
+        if quantized and self.n_bits is None:
+            raise ValueError(f"method {self.method!r} needs n_bits (--bits), one of the {BITS_RULE}")
         if quantized:
-            check_n_bits(self.n_bits)
+            check_bits(self.n_bits, name="n_bits")
         elif self.n_bits is not None:
             raise ValueError(f"method {self.method!r} takes no n_bits, got {self.n_bits!r}")
         s = check_sparsity(self.sparsity)

@@ -220,7 +220,10 @@ def _resolve(source: str | Path) -> Checkpoint:
             f"unknown model {text!r}; known offline models: {', '.join(MODELS)}; "
             "or give a file/folder path, torchvision:<name> or hf:<org>/<name>"
         )
-    raise FileNotFoundError(f"no such file or folder: {text}")
+    raise FileNotFoundError(
+        f"no such file or folder: {text} (give a checkpoint file, a model folder, an offline model name, "
+        "torchvision:<name> or hf:<org>/<name>)"
+    )
 
 
 def _tensor_mappings(obj, entry: str = "", depth: int = 0) -> Iterator[tuple[str, dict]]:
@@ -313,11 +316,26 @@ def _torch_state_dict(path: Path, key: str | None = None) -> tuple[str, dict]:
             warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        detail = (str(err).strip().splitlines() or [""])[0][:160]
-        raise CheckpointError(
-            f"{path.name}: cannot be read as a torch checkpoint ({type(err).__name__}{': ' + detail if detail else ''})"
-        ) from None
+        raise CheckpointError(f"{path.name}: cannot be read as a torch checkpoint: {_load_failure(err)}") from None
     return weights_entry(obj, key, name=path.name)
+
+
+def _load_failure(err: Exception) -> str:
+    """Why ``torch.load(..., weights_only=True)`` failed, in one line, and what would be read."""
+    text = " ".join(str(err).split())
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        return (
+            f"it holds a pickled {found.group(1)} object, and pvq never runs a checkpoint's code "
+            "(weights_only); save the weights alone: torch.save(model.state_dict(), path)"
+        )
+    if "PytorchStreamReader failed" in text:
+        return f"its zip archive is damaged (cut short or corrupted: {text.split('. ')[0]})"
+    if isinstance(err, EOFError) or "Ran out of input" in text:
+        return "the file is empty or cut short"
+    if "Weights only load failed" in text or "invalid load key" in text or isinstance(err, KeyError):
+        return "not a file written by torch.save (a zip archive or a pickle of tensors)"
+    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
 
 
 def _from_state_dict(sd: dict) -> Iterator[tuple[str, np.ndarray]]:

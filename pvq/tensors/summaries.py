@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import optimize
 from tqdm import tqdm
 
+from ..core.pruning import BITS_RULE, check_bits_list
 from .analysis import TENSOR_COLUMNS, analyze_tensor
 from .checkpoints import Checkpoint, iter_weights
 from .released import released_by_bits
@@ -55,27 +56,31 @@ WIN_SHARE_COLUMNS = [
 ]
 
 
-def parse_bits(text: str) -> list[int]:
+def parse_bits(text: str, *, name: str = "bits") -> list[int]:
     """Parse ``'2-8'``, ``'4'`` or ``'2,3,8'`` into sorted bit-widths in 1..15.
+
+    The values follow the one rule of compared bit-widths,
+    :func:`pvq.core.pruning.check_bits_list` (16 bits is the FP16 baseline itself).
 
     Raises
     ------
     ValueError
-        Malformed text, or a bit-width outside 1..15 (16 bits is the baseline itself).
+        Naming ``name``: malformed text (a range must go upward), or a bit-width outside 1..15.
     """
     bits: set[int] = set()
+    form = f"{name} must look like '2-8', '4' or '2,4,8', bit-widths being {BITS_RULE}; got {text!r}"
     try:
         for part in str(text).split(","):
             if "-" in part:
                 lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError(form)
                 bits.update(range(lo, hi + 1))
             else:
                 bits.add(int(part))
     except ValueError:
-        raise ValueError(f"bits must look like '2-8' or '2,4,8', got {text!r}") from None
-    if not bits or min(bits) < 1 or max(bits) > 15:
-        raise ValueError(f"bit-widths must be integers in 1..15 (below the 16-bit baseline), got {text!r}")
-    return sorted(bits)
+        raise ValueError(form) from None
+    return list(check_bits_list(sorted(bits), name))
 
 
 def analyze_model(

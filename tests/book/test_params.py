@@ -45,16 +45,19 @@ def test_normalised_values():
     ("kwargs", "message"),
     [
         ({"profile": "fast"}, r"profile must be one of \('ci', 'full'\)"),
-        ({"n_bits": [0, 4]}, r"n_bits must be an integer in 1\.\.16"),
-        ({"n_bits": [17]}, r"n_bits must be an integer in 1\.\.16"),
-        ({"n_bits": [4, 4]}, "repeated"),
+        ({"n_bits": [0, 4]}, r"n_bits must hold integers in 1\.\.15 \(below the 16-bit FP16 baseline\), got 0 in"),
+        ({"n_bits": [17]}, r"n_bits must hold integers in 1\.\.15"),
+        ({"n_bits": [4, 4]}, "distinct"),
+        ({"n_bits": [1, 4], "grid": "symmetric"}, r"grid='symmetric' needs every n_bits >= 2 .*got \(1, 4\)"),
         ({"n_bits": 4}, "n_bits must be a list"),
         ({"grid": "asym"}, "grid must be one of"),
         ({"distribution": "cauchy"}, "distribution must be one of"),
         ({"distribution": "student_t"}, "needs shape parameters"),
         ({"figure_sparsity": 1.0}, r"figure_sparsity must be a number in \[0, 1\)"),
         ({"figure_sparsity": -0.2}, r"figure_sparsity must be a number in \[0, 1\)"),
-        ({"figure_n_bits": 0}, r"figure_n_bits must be an integer in 1\.\.16"),
+        ({"figure_n_bits": 0}, r"figure_n_bits must be one of the integers in 1\.\.15"),
+        ({"figure_n_bits": 16}, r"figure_n_bits must be one of the integers in 1\.\.15"),
+        ({"family_dofs": 2.0}, r"family_dofs must be a list of degrees of freedom > 0, got 2\.0"),
         ({"heavy_tail_distribution": "normal"}, "heavy_tail_distribution must be one of"),
         ({"dof": 0}, "dof .* must be a positive"),
         ({"dof": -1.5}, "dof .* must be a positive"),
@@ -70,7 +73,8 @@ def test_bad_distribution_parameters(kwargs, message):
 
 
 def test_bad_setup_parameters():
-    with pytest.raises(ValueError, match="n_bits must be below the 16-bit baseline"):
+    rule = r"n_bits must hold integers in 1\.\.15 \(below the 16-bit FP16 baseline\), got 16"
+    with pytest.raises(ValueError, match=rule):
         SetupParams(n_bits=[8, 16])
     with pytest.raises(ValueError, match="index_bits"):
         SetupParams(index_bits=0)
@@ -84,7 +88,7 @@ def test_bad_setup_parameters():
 @pytest.mark.parametrize(
     ("record", "kwargs", "message"),
     [
-        (WeightTensorsParams, {"models": "mobilenet_v2"}, "models must be a non-empty list"),
+        (WeightTensorsParams, {"models": "mobilenet_v2"}, "models must be a list of model names or paths, got 'mob"),
         (WeightTensorsParams, {"models": ["resnet9000"]}, "unknown model 'resnet9000' in models"),
         (WeightTensorsParams, {"fp16": 1}, "fp16 must be True or False"),
         (WeightTensorsParams, {"n_certify": -1}, "n_certify must be an integer >= 0"),
@@ -112,7 +116,7 @@ def test_from_namespace_takes_only_the_fields():
 @pytest.mark.parametrize(
     ("record", "namespace", "message"),
     [
-        (SetupParams, {"n_bits": [2, 2]}, "n_bits has repeated"),
+        (SetupParams, {"n_bits": [2, 2]}, "n_bits must hold distinct bit-widths"),
         (DistributionsParams, {"n_kurtosis": 1, "seed": 0}, "n_kurtosis must be an integer >= 2"),
         (FineTuningParams, {"seeds": [0, -1]}, "seeds must be an integer >= 0"),
         (FineTuningParams, {"lr": 0.0}, "lr must be a positive finite number"),
@@ -157,7 +161,10 @@ def test_with_probes():
         ({"lr_bits": 16}, "lr_bits"),
         ({"validation_images": 0}, "validation_images must be > 0 when lr_grid"),
         ({"ablation_bits": 2}, "ablation_bits must be a list"),
-        ({"ablation_bits": [2, 2]}, "ablation_bits has repeated"),
+        ({"ablation_bits": [2, 2]}, "ablation_bits must hold distinct bit-widths"),
+        ({"seeds": 1.5}, "seeds must be a list of integers >= 0, got 1.5"),
+        ({"long_factors": None}, "long_factors must be a list of integers >= 2, got None"),
+        ({"architectures": 5}, "architectures must be a list of network names, got 5"),
     ],
 )
 def test_fine_tuning_params_reject_bad_values(bad, match):
@@ -208,3 +215,23 @@ def test_list_parameters_passed_as_text_the_papermill_way():
         DistributionsParams.from_namespace({"n_bits": "two and three"})  # not a list: the check says so
     layers = PerLayerParams.from_namespace({"layers": "{mobilenet_v2: [features.8.conv.1.0]}"})
     assert layers.layers == {"mobilenet_v2": ("features.8.conv.1.0",)}
+
+
+#: How a message names a field when not by its name.
+_SAID = {"architectures": "unknown architecture", "imagenet_arch": "unknown ImageNet architecture"}
+BAD_VALUES = ["abc", "", 5, -1, 0, 1.5, float("nan"), 10**30, True, None, [], [0], [1.5], ["x"], [[1]], {}, {"a": 1}]
+
+
+@pytest.mark.parametrize("record", sorted(set(CHAPTER_PARAMS.values()), key=lambda c: c.__name__))
+def test_every_bad_value_gets_a_one_line_value_error_naming_the_parameter(record):
+    """Whatever a user passes with ``-p`` (YAML: text, numbers, lists, mappings, null), a field refuses it
+    with a one-line ValueError naming the field (or accepts it), never a TypeError from deep inside."""
+    for field in dataclasses.fields(record):
+        for value in BAD_VALUES:
+            try:
+                record(**{field.name: value})
+            except ValueError as err:  # DatasetNotFoundError for imagenet_dir is a FileNotFoundError
+                named = field.name in str(err) or _SAID.get(field.name, field.name) in str(err)
+                assert "\n" not in str(err) and named, (field.name, value, err)
+            except FileNotFoundError as err:
+                assert field.name == "imagenet_dir" and "ImageNet folder" in str(err)

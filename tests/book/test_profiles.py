@@ -8,8 +8,10 @@ import pytest
 import yaml
 
 from pvq.book.profiles import (
+    CHAPTER_CHECKS,
     CHAPTER_PARAMS,
     chapter_defaults,
+    check_plan,
     declared_parameters,
     load_profile,
     profile_parameters,
@@ -204,3 +206,41 @@ def test_load_profile(tmp_path):
         load_profile("ci", tmp_path)
     with pytest.raises(ValueError, match="profile must be one of"):
         load_profile("fast", tmp_path)
+
+
+def test_every_chapter_builds_the_record_check_plan_builds():
+    """check_plan validates a chapter with what the chapter itself calls first: its ``P = ...`` line."""
+    for source in notebook_sources(ROOT):
+        stem = source.stem
+        assert stem in CHAPTER_PARAMS, f"{stem} has no record in CHAPTER_PARAMS"
+        call = f"{CHAPTER_PARAMS[stem].__name__}.from_namespace(globals())"
+        call += f".{CHAPTER_CHECKS[stem]}()" if stem in CHAPTER_CHECKS else ""
+        lines = [ln for ln in source.read_text().splitlines() if ".from_namespace(" in ln]
+        assert lines == [f"P = {call}"], (stem, lines)
+    assert set(CHAPTER_CHECKS) <= set(CHAPTER_PARAMS)
+
+
+@pytest.mark.parametrize("profile", ["ci", "full"])
+def test_check_plan_accepts_both_profiles(profile):
+    check_plan([(s, profile_parameters(s, profile, ROOT)) for s in notebook_sources(ROOT)], root=ROOT)
+
+
+def test_check_plan_names_the_chapters_and_what_they_accept(tmp_path):
+    sources = {s.stem: s for s in notebook_sources(ROOT)}
+
+    def plan(overrides, *stems):
+        return [(sources[s], profile_parameters(sources[s], "ci", ROOT, overrides)) for s in stems]
+
+    with pytest.raises(ValueError, match=r"^01_setup, 02_distributions: n_bits must hold integers in 1\.\.15 .*got 0"):
+        check_plan(plan({"n_bits": [0, 3]}, "01_setup", "02_distributions", "99_claims"), root=ROOT)
+    with pytest.raises(ValueError, match=r"^07_representations: this chapter needs probe_points >= 2"):
+        check_plan(plan({"probe_points": 0}, "05_fine_tuning", "07_representations"), root=ROOT)
+    both = plan({"n_bits": [0], "ft_bits": [2, 2]}, "01_setup", "05_fine_tuning")
+    with pytest.raises(ValueError, match=r"^01_setup: n_bits .*; 05_fine_tuning: ft_bits must hold distinct"):
+        check_plan(both, root=ROOT)
+    (tmp_path / "w.pt").write_bytes(b"")
+    models = plan({"models": ["w.pt"]}, "03_weight_tensors")
+    check_plan(models, root=tmp_path)  # a relative path is found where the kernels run
+    with pytest.raises(ValueError, match=r"unknown model 'w\.pt' in models"):
+        check_plan(models, root=ROOT)
+    check_plan([(tmp_path / "08_new.py", {"n_bits": [0]})], root=ROOT)  # no record: stale_defaults says so

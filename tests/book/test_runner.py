@@ -76,6 +76,16 @@ def test_bad_requests_are_refused_before_any_notebook_runs(tmp_path, monkeypatch
         execute_chapters(**{"profile": "ci", **kwargs}, root=_book(tmp_path), progress=False)
 
 
+def test_a_chapters_own_checks_refuse_its_parameters_before_any_kernel_starts(tmp_path, monkeypatch):
+    """The runner builds each chapter's record (pvq.book.profiles.check_plan) from what it would pass."""
+    monkeypatch.setattr(runner, "_execute_one", _forbidden)
+    root = _book(tmp_path)
+    (root / "notebooks" / "02_distributions.py").write_text(HEADER.replace("x = 1", "n_bits = [2, 4]").format(extra=""))
+    with pytest.raises(ValueError, match=r"^02_distributions: n_bits must hold integers in 1\.\.15 .*got 16 in \["):
+        execute_chapters("ci", root=root, overrides={"n_bits": [4, 16]}, progress=False)
+    assert not (root / "_build").exists()
+
+
 def test_no_notebooks_is_an_error(tmp_path):
     (tmp_path / "_toc.yml").write_text("root: intro\n")
     with pytest.raises(FileNotFoundError, match="no notebooks/NN_"):

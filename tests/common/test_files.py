@@ -1,7 +1,9 @@
 """Atomic writes and defensive JSON reads (every result, figure and cache entry goes through them)."""
 
+import errno
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +77,16 @@ def test_check_writable_folder_creates_nothing_and_names_the_obstacle(tmp_path, 
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(ValueError, match=r"output folder .*sub: .*file.txt is a file, not a folder"):
         check_writable_folder(tmp_path / "file.txt" / "sub")
-    monkeypatch.setattr("os.access", lambda path, mode: False)  # as a read-only disk answers
-    with pytest.raises(ValueError, match="is not writable"):
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # the probe file is gone
+    if Path("/proc/self").is_dir():  # a pseudo file system refuses even root, whom os.access lets through
+        with pytest.raises(ValueError, match=r"output folder /proc/pvq-out: no file can be created in /proc \("):
+            check_writable_folder(Path("/proc/pvq-out"))
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only)  # as a read-only disk answers
+    with pytest.raises(
+        ValueError, match=r"created in .* \(Read-only file system\); give a folder this user can write$"
+    ):
         check_writable_folder(target)

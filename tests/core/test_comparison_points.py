@@ -2,8 +2,15 @@
 
 import pytest
 
-from pvq.core.pruning import BASELINE_BITS, paired_bits, paired_sparsity, pairing_table
-from pvq.core.quantization import check_bits_list, grid_table
+from pvq.core.pruning import (
+    BASELINE_BITS,
+    check_bits,
+    check_bits_list,
+    paired_bits,
+    paired_sparsity,
+    pairing_table,
+)
+from pvq.core.quantization import check_n_bits, grid_table
 
 
 def test_grid_table_counts_levels():
@@ -39,13 +46,36 @@ def test_paired_bits_rounds_and_refuses_bad_sparsity():
 
 def test_check_bits_list():
     assert check_bits_list([8, 2, 4]) == (2, 4, 8)
+    rule = r"integers in 1\.\.15 \(below the 16-bit FP16 baseline\)"
     for bad, msg in (
-        ([], "empty"),
-        ([2, 2], "repeated"),
-        ("[2, 3]", "list of bit-widths in 1..15"),
-        ([4, 16], "below"),
+        ([], r"at least one bit-width \(" + rule),
+        ([2, 2], "distinct bit-widths, got \\[2, 2\\]"),
+        ("[2, 3]", "must be a list of bit-widths, " + rule),
+        (4, "must be a list of bit-widths"),
+        ({"a": 2}, "must be a list of bit-widths"),
+        ([4, 16], "must hold " + rule + r", got 16 in \[4, 16\]"),
+        ([0, 3], r"got 0 in \[0, 3\]"),
+        ([2.0], "got 2.0"),
+        ([True], "got True"),
     ):
         with pytest.raises(ValueError, match=msg):
             check_bits_list(bad, "n_bits")
-    with pytest.raises(ValueError, match="ft_bits"):
+    with pytest.raises(ValueError, match=r"^ft_bits"):
         check_bits_list([0], "ft_bits")
+
+
+def test_one_rule_for_compared_bit_widths():
+    """1..15 for every comparison point (16 bits is the FP16 baseline, paired with 0% sparsity); quantize takes 16."""
+    assert [b for b in range(-2, 20) if _accepts(check_bits, b)] == list(range(1, BASELINE_BITS))
+    assert [b for b in range(-2, 20) if _accepts(lambda v: check_bits_list([v]), b)] == list(range(1, BASELINE_BITS))
+    assert paired_sparsity(BASELINE_BITS) == 0.0 and check_n_bits(16) == 16
+    with pytest.raises(ValueError, match=r"^figure_n_bits must be one of the integers in 1\.\.15 .*got 16$"):
+        check_bits(16, name="figure_n_bits")
+
+
+def _accepts(check, value) -> bool:
+    try:
+        check(value)
+    except ValueError:
+        return False
+    return True

@@ -215,8 +215,26 @@ def test_optimizer_state_alone_is_no_weights_and_key_needs_a_torch_file(tmp_path
         resolve(st, key="model")
 
 
+class Foreign:
+    """A class pickled into a checkpoint: loading it would run this module's code."""
+
+
 def test_unreadable_torch_file_says_why(tmp_path):
-    path = tmp_path / "junk.pt"
-    path.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match=r"junk.pt: cannot be read as a torch checkpoint \(\w+: .+\)"):
-        resolve(path)
+    """One line saying what is wrong with the file and what pvq would read instead."""
+    good = tmp_path / "good.pt"
+    torch.save(state_dict(), good)
+    torch.save({"model": state_dict(), "config": Foreign()}, tmp_path / "foreign.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
+    (tmp_path / "pickle.pt").write_bytes(b"\x80\x04garbage")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "cut.pt").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    for name, why in (
+        ("junk.pt", r"not a file written by torch\.save \(a zip archive or a pickle of tensors\)$"),
+        ("pickle.pt", r"not a file written by torch\.save"),
+        ("empty.pt", "the file is empty or cut short$"),
+        ("cut.pt", r"its zip archive is damaged \(cut short or corrupted: PytorchStreamReader failed"),
+        ("foreign.pt", r"it holds a pickled \S*Foreign object, .*torch\.save\(model\.state_dict\(\), path\)$"),
+    ):
+        with pytest.raises(CheckpointError, match=f"^{name}: cannot be read as a torch checkpoint: {why}") as err:
+            resolve(tmp_path / name)
+        assert "\n" not in str(err.value)

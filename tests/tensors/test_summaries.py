@@ -22,9 +22,21 @@ def test_parse_bits():
     assert parse_bits("2-8") == [2, 3, 4, 5, 6, 7, 8]
     assert parse_bits("8,2,4") == [2, 4, 8]
     assert parse_bits("4") == [4]
-    for bad in ("0-3", "16", "x", "", "2-20"):
-        with pytest.raises(ValueError, match="bit"):
+    assert parse_bits("2-4,3") == [2, 3, 4]
+    rule = r"integers in 1\.\.15 \(below the 16-bit FP16 baseline\)"
+    for bad, msg in (
+        ("0-3", r"^bits must hold " + rule + r", got 0 in \[0, 1, 2, 3\]$"),
+        ("16", r"got 16 in \[16\]$"),
+        ("2-20", "got 16 in"),
+        ("x", r"^bits must look like '2-8', '4' or '2,4,8', bit-widths being " + rule + r"; got 'x'$"),
+        ("", "must look like"),
+        ("8-2", "must look like"),
+        ("2,,4", "must look like"),
+    ):
+        with pytest.raises(ValueError, match=msg):
             parse_bits(bad)
+    with pytest.raises(ValueError, match=r"^--bits must look like"):
+        parse_bits("x", name="--bits")
 
 
 def synthetic(boundary=50.0, n=4000, seed=0):
