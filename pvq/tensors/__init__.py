@@ -12,7 +12,7 @@ import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.c
 :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
-from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor
+from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor, prepare_tensor
 from .checkpoints import (
     MODELS,
     Checkpoint,
@@ -31,9 +31,12 @@ from .clip_audit import (
     clipping_gain_table,
 )
 from .clipping import (
+    FP16_NONFINITE,
     SortedWeights,
+    all_finite,
     certified_clip_tensor,
     clip_search,
+    fp16_counts,
     natural_sparsity,
     optimal_clip_tensor,
     paper_clip,
@@ -86,6 +89,7 @@ __all__ = [
     "AGGREGATIONS",
     "CERTIFIED_COLUMNS",
     "COMPARED",
+    "FP16_NONFINITE",
     "KURTOSIS_BINS",
     "MODELS",
     "NATURAL_SPARSITY_COLUMNS",
@@ -97,6 +101,7 @@ __all__ = [
     "CheckpointError",
     "Model",
     "SortedWeights",
+    "all_finite",
     "analyze_model",
     "analyze_models",
     "analyze_tensor",
@@ -113,6 +118,7 @@ __all__ = [
     "cross_check_summary",
     "describe_between",
     "finite_points",
+    "fp16_counts",
     "is_layer_weight",
     "iter_weights",
     "kurtosis_boundary",
@@ -129,6 +135,7 @@ __all__ = [
     "paper_clip",
     "paper_clip_candidates",
     "parse_bits",
+    "prepare_tensor",
     "prune_mse_sorted",
     "quantization_mse",
     "recommendations",
