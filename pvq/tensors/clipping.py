@@ -156,7 +156,7 @@ FP16_NONFINITE = ~np.isfinite(_FP16_VALUES)
 #: The finite bit patterns in ascending order of value.
 _FP16_ORDER = np.flatnonzero(~FP16_NONFINITE)[np.argsort(_FP16_VALUES[~FP16_NONFINITE], kind="stable")]
 #: Values converted and counted at a time by :func:`fp16_counts` (a few MB of scratch memory).
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 
 
 def all_finite(w) -> bool:
@@ -169,7 +169,7 @@ def fp16_counts(w) -> np.ndarray:
     """Histogram of ``w`` rounded to FP16, over the 65,536 bit patterns, one chunk at a time.
 
     No copy of the whole tensor is made (the rounding and counting work on chunks of
-    2²⁰ values), so a tensor memory-mapped from a checkpoint is counted in a few MB.
+    2¹⁸ values), so a tensor memory-mapped from a checkpoint is counted in a few MB.
     Values beyond the FP16 range land on the patterns of ±Inf (``SortedWeights`` refuses them).
     """
     w = np.asarray(w).reshape(-1)
