@@ -4,7 +4,7 @@ comparison, model summaries.
 The runnable pretrained networks (:mod:`pvq.tensors.pretrained`, which needs torch) are imported
 from their module, so that ``import pvq`` stays light.
 
-Modules: :mod:`~pvq.tensors.checkpoints`, :mod:`~pvq.tensors.clipping`,
+Modules: :mod:`~pvq.tensors.checkpoints`, :mod:`~pvq.tensors.mapped`, :mod:`~pvq.tensors.clipping`,
 :mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`, :mod:`~pvq.tensors.model_set`,
 :mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`, :mod:`~pvq.tensors.released`. They
 import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
@@ -44,6 +44,7 @@ from .clipping import (
     prune_mse_sorted,
     quantization_mse,
 )
+from .mapped import mapped_ranges, release_pages
 from .model_set import analyze_models, model_table, resolve_models, tensor_headlines, win_share_by_model
 from .natural import (
     NATURAL_SPARSITY_COLUMNS,
@@ -125,6 +126,7 @@ __all__ = [
     "kurtosis_headlines",
     "kurtosis_points",
     "load_released",
+    "mapped_ranges",
     "model_table",
     "natural_sparsity",
     "natural_sparsity_by_source",
@@ -139,6 +141,7 @@ __all__ = [
     "prune_mse_sorted",
     "quantization_mse",
     "recommendations",
+    "release_pages",
     "released_by_bits",
     "released_headlines",
     "released_win_share",

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .mapped import mapped_ranges, release_pages
+
 __all__ = [
     "MODELS",
     "Checkpoint",
@@ -330,13 +332,19 @@ def _as_requested(arr: np.ndarray, native: bool) -> np.ndarray:
     return arr if keep else arr.astype(np.float32, copy=False)
 
 
-def _from_state_dict(sd: dict, native: bool = False) -> Iterator[tuple[str, np.ndarray]]:
-    import torch
+def _from_state_dict(sd: dict, native: bool = False, path: Path | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    import torch  # tensors memory-mapped from ``path``: read-only views, their pages given back after use
 
+    ranges = mapped_ranges(path) if path is not None else []
     for name, t in sd.items():
         if isinstance(t, torch.Tensor) and is_layer_weight(name, tuple(t.shape), t.is_floating_point()):
-            t = t.detach().cpu()  # a view of the memory-mapped file: read as the analysis goes
-            yield name, _as_requested(t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy(), native)
+            t = t.detach().cpu()
+            arr = t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy()
+            if ranges:  # read-only: a write to a private mapping would be lost with its page
+                arr.flags.writeable = False
+            yield name, _as_requested(arr, native)
+            del arr
+            release_pages(t.data_ptr(), t.numel() * t.element_size(), ranges)
 
 
 #: numpy types of the safetensors dtypes pvq reads (bfloat16 is read as its bit patterns).
@@ -344,9 +352,7 @@ _SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "BF16": "<u2"}
 
 
 def _from_safetensors(path: Path, native: bool = False) -> Iterator[tuple[str, np.ndarray]]:
-    """Each layer weight read from its offset in the file when asked for (never memory-mapped:
-    mapped pages would stay resident, and count in the process's memory, until the file is closed)."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError, safe_open  # each tensor read from its offset when asked for
 
     try:
         with safe_open(str(path), framework="np") as f:  # checks the header and the offsets
@@ -367,7 +373,7 @@ def _from_safetensors(path: Path, native: bool = False) -> Iterator[tuple[str, n
             arr = np.fromfile(fh, dtype=_SAFETENSORS_DTYPES[dtype], count=math.prod(shape))
             if dtype == "BF16":  # the upper half of a float32
                 arr = (arr.astype(np.uint32) << 16).view(np.float32)
-            yield name, _as_requested(arr.reshape(shape), native)
+            yield name, _as_requested(arr.reshape(shape), native)  # (not mapped: its pages would stay resident)
             del arr  # before the next tensor is read
 
 
@@ -422,11 +428,9 @@ def iter_weights(ckpt: Checkpoint, *, native: bool = False) -> Iterator[tuple[st
         Unreadable, truncated or foreign files, or a checkpoint without any layer weight
         (raised when the iteration ends having found none).
     """
-    if ckpt.kind == "state_dict":
-        gen = _from_state_dict(ckpt.state_dict, native)
-    elif ckpt.kind == "torch":
+    if ckpt.kind in ("state_dict", "torch"):
         sd = ckpt.state_dict if ckpt.state_dict is not None else _torch_state_dict(ckpt.path)[1]
-        gen = _from_state_dict(sd, native)
+        gen = _from_state_dict(sd, native, ckpt.path)
     elif ckpt.kind == "safetensors":
         gen = _from_safetensors(ckpt.path, native)
     elif ckpt.kind == "onnx":
