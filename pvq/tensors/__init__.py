@@ -4,7 +4,7 @@ comparison, model summaries.
 The runnable pretrained networks (:mod:`pvq.tensors.pretrained`, which needs torch) are imported
 from their module, so that ``import pvq`` stays light.
 
-Modules: :mod:`~pvq.tensors.checkpoints`, :mod:`~pvq.tensors.clipping`,
+Modules: :mod:`~pvq.tensors.checkpoints`, :mod:`~pvq.tensors.mapped`, :mod:`~pvq.tensors.clipping`,
 :mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`, :mod:`~pvq.tensors.model_set`,
 :mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`, :mod:`~pvq.tensors.released`. They
 import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
@@ -12,7 +12,7 @@ import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.c
 :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
-from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor
+from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor, prepare_tensor
 from .checkpoints import (
     MODELS,
     Checkpoint,
@@ -31,9 +31,12 @@ from .clip_audit import (
     clipping_gain_table,
 )
 from .clipping import (
+    FP16_NONFINITE,
     SortedWeights,
+    all_finite,
     certified_clip_tensor,
     clip_search,
+    fp16_counts,
     natural_sparsity,
     optimal_clip_tensor,
     paper_clip,
@@ -41,6 +44,7 @@ from .clipping import (
     prune_mse_sorted,
     quantization_mse,
 )
+from .mapped import mapped_ranges, release_pages
 from .model_set import analyze_models, model_table, resolve_models, tensor_headlines, win_share_by_model
 from .natural import (
     NATURAL_SPARSITY_COLUMNS,
@@ -86,6 +90,7 @@ __all__ = [
     "AGGREGATIONS",
     "CERTIFIED_COLUMNS",
     "COMPARED",
+    "FP16_NONFINITE",
     "KURTOSIS_BINS",
     "MODELS",
     "NATURAL_SPARSITY_COLUMNS",
@@ -97,6 +102,7 @@ __all__ = [
     "CheckpointError",
     "Model",
     "SortedWeights",
+    "all_finite",
     "analyze_model",
     "analyze_models",
     "analyze_tensor",
@@ -113,12 +119,14 @@ __all__ = [
     "cross_check_summary",
     "describe_between",
     "finite_points",
+    "fp16_counts",
     "is_layer_weight",
     "iter_weights",
     "kurtosis_boundary",
     "kurtosis_headlines",
     "kurtosis_points",
     "load_released",
+    "mapped_ranges",
     "model_table",
     "natural_sparsity",
     "natural_sparsity_by_source",
@@ -129,9 +137,11 @@ __all__ = [
     "paper_clip",
     "paper_clip_candidates",
     "parse_bits",
+    "prepare_tensor",
     "prune_mse_sorted",
     "quantization_mse",
     "recommendations",
+    "release_pages",
     "released_by_bits",
     "released_headlines",
     "released_win_share",

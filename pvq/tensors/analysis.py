@@ -26,9 +26,17 @@ import numpy as np
 from ..core.metrics import snr_db_from_mse
 from ..core.pruning import BASELINE_BITS, paired_sparsity
 from ..core.quantization import Grid
-from .clipping import SortedWeights, clip_search, natural_sparsity, prune_mse_sorted
+from .clipping import (
+    FP16_NONFINITE,
+    SortedWeights,
+    all_finite,
+    clip_search,
+    fp16_counts,
+    natural_sparsity,
+    prune_mse_sorted,
+)
 
-__all__ = ["TENSOR_COLUMNS", "analyze_tensor", "check_tensor"]
+__all__ = ["TENSOR_COLUMNS", "analyze_tensor", "check_tensor", "prepare_tensor"]
 
 #: Columns of ``tensors.csv``, one row per (model, tensor, bit-width).
 TENSOR_COLUMNS = [
@@ -77,6 +85,39 @@ def check_tensor(w, *, fp16: bool = True) -> tuple[np.ndarray | None, str]:
     return w, ""
 
 
+def prepare_tensor(w, *, fp16: bool = True) -> tuple[SortedWeights | None, str]:
+    """:class:`~pvq.tensors.clipping.SortedWeights` of a tensor, or why it is skipped, in bounded memory.
+
+    The same result and reasons as ``SortedWeights.build(check_tensor(w, fp16=fp16)[0])``, but
+    on the FP16 path (``fp16=True``, or a tensor stored in FP16) the tensor is checked, rounded
+    and counted chunk by chunk (:func:`~pvq.tensors.clipping.fp16_counts`): no copy of it is
+    made, so a tensor memory-mapped from a checkpoint costs a few MB beyond itself. With
+    ``fp16=False`` a float32/float64 tensor is copied to float64 and sorted (about 40 bytes per
+    weight at the peak).
+
+    Returns
+    -------
+    sw : SortedWeights or None
+    reason : str
+        As :func:`check_tensor`'s.
+    """
+    w = np.asarray(w).reshape(-1)
+    if w.size == 0:
+        return None, "empty tensor"
+    if not all_finite(w):
+        return None, "contains NaN or Inf"
+    if fp16 or w.dtype == np.float16:
+        counts = fp16_counts(w)
+        if counts[FP16_NONFINITE].any():
+            return None, "values exceed the FP16 range"
+        sw = SortedWeights.from_fp16_counts(counts)
+    else:
+        sw = SortedWeights.build(w.astype(np.float64))
+    if sw.sorted.size == 1:
+        return None, "all zeros" if sw.sorted[0] == 0 else "constant tensor"
+    return sw, ""
+
+
 def analyze_tensor(
     w,
     n_bits: Iterable[int],
@@ -98,13 +139,10 @@ def analyze_tensor(
     reason : str
         Why the tensor was skipped, or ``''``.
     """
-    values, reason = check_tensor(w, fp16=fp16)
-    if values is None:
+    sw, reason = prepare_tensor(w, fp16=fp16)
+    if sw is None:
         return [], reason
-    sw = SortedWeights.build(values)
-    d = values - values.mean()
-    m2 = float(np.mean(d * d))
-    kurt = float(np.mean(d**4) / m2**2)
+    kurt = sw.kurtosis()
     rows = []
     for b in n_bits:
         c = paired_sparsity(b, baseline_bits=baseline_bits)

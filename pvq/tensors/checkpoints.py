@@ -14,8 +14,10 @@ Sources, all resolved by :func:`resolve` before any heavy work:
 - online, for users with a network: ``torchvision:<name>`` (torchvision's default ImageNet
   weights, through the torch hub cache) and ``hf:<org>/<name>`` (a Hugging Face snapshot).
 
-:func:`iter_weights` yields one ``(name, float32 array)`` at a time, so a model is never held
-twice in memory. A state-dict entry counts as a layer weight when it is a floating tensor with
+:func:`iter_weights` yields one ``(name, array)`` at a time and reads each tensor only when it is
+asked for, so a multi-GB checkpoint never has to fit in memory: safetensors tensors are read one
+by one from their offsets, torch zip files are memory-mapped (``torch.load(mmap=True)``), ONNX
+external data is read per initializer. A state-dict entry counts as a layer weight when it is a floating tensor with
 at least 2 dimensions whose last name part starts with ``weight`` and whose name does not
 contain ``embed`` (embedding tables are lookups, not layers).
 """
@@ -23,13 +25,18 @@ contain ``embed`` (embedding tables are lookups, not layers).
 from __future__ import annotations
 
 import importlib.util
+import json
+import math
 import re
 import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .mapped import mapped_ranges, release_pages
 
 __all__ = [
     "MODELS",
@@ -314,7 +321,7 @@ def _torch_state_dict(path: Path, key: str | None = None) -> tuple[str, dict]:
     try:
         with warnings.catch_warnings():  # torch warns before failing on foreign pickles; the error says it
             warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as err:
         raise CheckpointError(f"{path.name}: cannot be read as a torch checkpoint: {_load_failure(err)}") from None
     return weights_entry(obj, key, name=path.name)
@@ -338,37 +345,62 @@ def _load_failure(err: Exception) -> str:
     return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
 
 
-def _from_state_dict(sd: dict) -> Iterator[tuple[str, np.ndarray]]:
-    import torch
+def _as_requested(arr: np.ndarray, native: bool) -> np.ndarray:
+    keep = native and arr.dtype in (np.float16, np.float32, np.float64)
+    return arr if keep else arr.astype(np.float32, copy=False)
 
+
+def _from_state_dict(sd: dict, native: bool = False, path: Path | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    import torch  # tensors memory-mapped from ``path``: read-only views, their pages given back after use
+
+    ranges = mapped_ranges(path) if path is not None else []
     for name, t in sd.items():
         if isinstance(t, torch.Tensor) and is_layer_weight(name, tuple(t.shape), t.is_floating_point()):
-            yield name, t.detach().to(torch.float32).cpu().numpy()
+            t = t.detach().cpu()
+            arr = t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy()
+            if ranges:  # read-only: a write to a private mapping would be lost with its page
+                arr.flags.writeable = False
+            yield name, _as_requested(arr, native)
+            del arr
+            release_pages(t.data_ptr(), t.numel() * t.element_size(), ranges)
 
 
-def _from_safetensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
-    from safetensors import SafetensorError, safe_open
+#: numpy types of the safetensors dtypes pvq reads (bfloat16 is read as its bit patterns).
+_SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "BF16": "<u2"}
+
+
+def _from_safetensors(path: Path, native: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+    from safetensors import SafetensorError, safe_open  # each tensor read from its offset when asked for
 
     try:
-        handle = safe_open(str(path), framework="np")
+        with safe_open(str(path), framework="np") as f:  # checks the header and the offsets
+            names = list(f.keys())
+        with open(path, "rb") as fh:
+            start = 8 + int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(start - 8))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path.name}: cannot be read as safetensors ({err})") from None
-    with handle as f:
-        for name in f.keys():
-            shape = tuple(f.get_slice(name).get_shape())
-            dtype = f.get_slice(name).get_dtype()
-            if is_layer_weight(name, shape, dtype.startswith(("F", "BF"))):
-                if dtype == "BF16":
-                    raise CheckpointError(f"{path.name}: bfloat16 tensors need the torch loader; convert to float32")
-                yield name, np.asarray(f.get_tensor(name), dtype=np.float32)
+    with open(path, "rb") as fh:
+        for name in names:
+            dtype, shape = header[name]["dtype"], tuple(header[name]["shape"])
+            if not is_layer_weight(name, shape, dtype.startswith(("F", "BF"))):
+                continue
+            if dtype not in _SAFETENSORS_DTYPES:
+                raise CheckpointError(f"{path.name}: {name} is {dtype}; pvq reads F16, BF16, F32 and F64 tensors")
+            fh.seek(start + header[name]["data_offsets"][0])
+            arr = np.fromfile(fh, dtype=_SAFETENSORS_DTYPES[dtype], count=math.prod(shape))
+            if dtype == "BF16":  # the upper half of a float32
+                arr = (arr.astype(np.uint32) << 16).view(np.float32)
+            yield name, _as_requested(arr.reshape(shape), native)  # (not mapped: its pages would stay resident)
+            del arr  # before the next tensor is read
 
 
-def _from_onnx(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+def _from_onnx(path: Path, native: bool = False) -> Iterator[tuple[str, np.ndarray]]:
     import onnx
     from onnx import numpy_helper
 
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)  # external data: read per tensor below
     except Exception as err:
         raise CheckpointError(f"{path.name}: cannot be read as ONNX ({type(err).__name__})") from None
     consts = {i.name: i for i in model.graph.initializer}
@@ -381,10 +413,11 @@ def _from_onnx(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     for node in model.graph.node:
         for j in _ONNX_WEIGHT_INPUTS.get(node.op_type, ()):
             if j < len(node.input) and node.input[j] in consts and node.input[j] not in seen:
-                arr = numpy_helper.to_array(consts[node.input[j]])
+                arr = numpy_helper.to_array(consts[node.input[j]], base_dir=str(path.parent))
                 if arr.ndim >= 2 and np.issubdtype(arr.dtype, np.floating):
                     seen.add(node.input[j])
-                    yield f"{node.name or node.op_type}:{node.input[j]}", arr.astype(np.float32)
+                    yield f"{node.name or node.op_type}:{node.input[j]}", _as_requested(arr, native)
+                del arr
 
 
 def _folder_files(path: Path) -> list[Path]:
@@ -394,8 +427,18 @@ def _folder_files(path: Path) -> list[Path]:
     return files
 
 
-def iter_weights(ckpt: Checkpoint) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield ``(name, weights as float32 array)`` for every layer weight, one at a time.
+def iter_weights(ckpt: Checkpoint, *, native: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(name, weights as a float32 array)`` for every layer weight, one at a time.
+
+    Each tensor is read when it is asked for and not kept: memory holds one tensor at a time
+    (torch files are memory-mapped, so their arrays are views of the file).
+
+    Parameters
+    ----------
+    ckpt : Checkpoint
+    native : bool
+        Yield float16, float32 and float64 tensors as stored (no float32 copy of an FP16 tensor);
+        bfloat16 and other types still come as float32.
 
     Raises
     ------
@@ -403,21 +446,22 @@ def iter_weights(ckpt: Checkpoint) -> Iterator[tuple[str, np.ndarray]]:
         Unreadable, truncated or foreign files, or a checkpoint without any layer weight
         (raised when the iteration ends having found none).
     """
-    if ckpt.kind == "state_dict":
-        gen = _from_state_dict(ckpt.state_dict)
-    elif ckpt.kind == "torch":
-        gen = _from_state_dict(ckpt.state_dict if ckpt.state_dict is not None else _torch_state_dict(ckpt.path)[1])
+    if ckpt.kind in ("state_dict", "torch"):
+        sd = ckpt.state_dict if ckpt.state_dict is not None else _torch_state_dict(ckpt.path)[1]
+        gen = _from_state_dict(sd, native, ckpt.path)
     elif ckpt.kind == "safetensors":
-        gen = _from_safetensors(ckpt.path)
+        gen = _from_safetensors(ckpt.path, native)
     elif ckpt.kind == "onnx":
-        gen = _from_onnx(ckpt.path)
+        gen = _from_onnx(ckpt.path, native)
     elif ckpt.kind == "folder":
-        gen = (item for f in _folder_files(ckpt.path) for item in iter_weights(Checkpoint(f.stem, _kind_of(f), f)))
+        files = _folder_files(ckpt.path)
+        gen = (item for f in files for item in iter_weights(Checkpoint(f.stem, _kind_of(f), f), native=native))
     else:
         raise ValueError(f"unknown checkpoint kind {ckpt.kind!r}")
     found = 0
     for item in gen:
         found += 1
         yield item
+        del item  # hold no tensor while the next one is read
     if not found:
         raise CheckpointError(f"{ckpt.label}: no convolution or linear weight tensors (ndim >= 2) found")

@@ -10,7 +10,10 @@ branch and bound over the scale (paper §4, used by chapter 3).
 The MSE of many clipping values is evaluated at once from the sorted weights and prefix sums:
 the weights falling in each quantization bin are a contiguous run of the sorted array, so
 ``Σ_bin (w - k s)² = S₂ - 2ks S₁ + k²s² S₀`` costs one binary search per bin edge instead of a
-pass over the tensor.
+pass over the tensor. The sorted array is kept as distinct values with counts
+(:class:`SortedWeights`): an FP16 tensor has at most 63,488 of them, so the memory and the cost
+of the searches do not grow with the tensor (a 45-million-weight LLM matrix is counted chunk by
+chunk, :func:`fp16_counts`, never copied to float64).
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import numpy as np
 from ..core.quantization import Grid, int_grid, quantize_int
 
 __all__ = [
+    "FP16_NONFINITE",
     "SortedWeights",
+    "all_finite",
     "certified_clip_tensor",
     "clip_search",
+    "fp16_counts",
     "natural_sparsity",
     "optimal_clip_tensor",
     "paper_clip",
@@ -37,54 +43,94 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SortedWeights:
-    """A tensor prepared for fast error evaluation.
+    """A tensor reduced to what every error evaluation needs: its distinct values, counts and prefix sums.
+
+    A tensor of FP16 values (the paper's baseline) has at most 63,488 distinct finite values
+    whatever its size, so it is held as a histogram (:func:`fp16_counts`, built chunk by chunk
+    without a float64 copy of the tensor): the memory of the analysis does not grow with the
+    tensor. Every sum over the weights is a sum over the distinct values weighted by their counts.
 
     Attributes
     ----------
-    values : numpy.ndarray
-        The weights (float64, flattened, in original order).
     sorted : numpy.ndarray
-        Ascending values.
+        The distinct values, ascending (float64, length ``m``; ``-0.0`` and ``0.0`` are one value).
+    cum : numpy.ndarray
+        Prefix counts with a leading 0 (int64, length ``m + 1``): ``cum[j]`` weights are below
+        ``sorted[j]``, so ``cum[np.searchsorted(sorted, x)]`` counts the weights below ``x``.
     p1, p2 : numpy.ndarray
-        Prefix sums of ``sorted`` and ``sorted²`` with a leading 0 (length ``n + 1``).
-    sq_by_magnitude : numpy.ndarray
-        Prefix sums of ``w²`` in order of increasing ``|w|`` (leading 0).
+        Prefix sums of ``count·v`` and ``count·v²`` with a leading 0 (length ``m + 1``).
+    magnitudes : numpy.ndarray
+        The distinct ``|w|``, ascending.
+    cum_by_magnitude, sq_by_magnitude : numpy.ndarray
+        Prefix counts and prefix sums of ``count·w²`` in order of increasing ``|w|`` (leading 0).
     """
 
-    values: np.ndarray
     sorted: np.ndarray
+    cum: np.ndarray
     p1: np.ndarray
     p2: np.ndarray
+    magnitudes: np.ndarray
+    cum_by_magnitude: np.ndarray
     sq_by_magnitude: np.ndarray
 
     @classmethod
-    def build(cls, w: np.ndarray) -> SortedWeights:
-        """Sort once; every later error evaluation is a few binary searches."""
+    def build(cls, w) -> SortedWeights:
+        """From the weights (flattened); FP16-exact values are counted, others sorted."""
+        w = np.asarray(w).reshape(-1)
+        if w.dtype == np.float16:
+            return cls.from_fp16_counts(fp16_counts(w))
+        w = np.asarray(w, dtype=np.float64)
         with np.errstate(over="ignore"):
-            w16 = w.astype(np.float16)
-        if np.array_equal(w16, w):
-            # FP16 values: map the bit patterns to int16 keys in the same order (flip the
-            # magnitude bits of negatives) and radix-sort them, an O(n) sort
-            bits = w16.view(np.int16)
-            keys = np.sort(bits ^ ((bits >> 15) & np.int16(0x7FFF)), kind="stable")
-            s = (keys ^ ((keys >> 15) & np.int16(0x7FFF))).view(np.float16).astype(np.float64)
-        else:
-            s = np.sort(w)
+            exact = np.array_equal(w.astype(np.float16), w)
+        if exact:
+            return cls.from_fp16_counts(fp16_counts(w))
+        s = np.sort(w)
+        starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
+        return cls._from_distinct(s[starts], np.diff(np.append(starts, s.size)))
+
+    @classmethod
+    def from_fp16_counts(cls, counts: np.ndarray) -> SortedWeights:
+        """From a histogram over the 65,536 FP16 bit patterns (:func:`fp16_counts`; no NaN or Inf)."""
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.shape != (65536,) or counts[FP16_NONFINITE].any():
+            raise ValueError("counts must be a histogram of 65536 finite FP16 bit patterns")
+        return cls._from_distinct(_FP16_VALUES[_FP16_ORDER], counts[_FP16_ORDER])
+
+    @classmethod
+    def _from_distinct(cls, values: np.ndarray, counts: np.ndarray) -> SortedWeights:
+        """From ascending values and their counts (equal neighbours and empty counts merged away)."""
+        keep = counts > 0
+        values, counts = values[keep] + 0.0, counts[keep]  # + 0.0: -0.0 becomes 0.0
+        starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+        u, c = values[starts], np.add.reduceat(counts, starts) if values.size else counts
         zero = np.zeros(1)
-        # squares in order of magnitude: two sorted runs (negatives reversed, positives) to merge
-        split = int(np.searchsorted(s, 0.0))
-        sq = np.sort(np.concatenate([(s[:split] ** 2)[::-1], s[split:] ** 2]), kind="stable")
+        # magnitudes: two sorted runs (negatives reversed, positives) to merge
+        split = int(np.searchsorted(u, 0.0))
+        mags = np.concatenate([-u[:split][::-1], u[split:]])
+        mc = np.concatenate([c[:split][::-1], c[split:]])
+        order = np.argsort(mags, kind="stable")
+        mags, mc = mags[order], mc[order]
+        starts = np.flatnonzero(np.concatenate([[True], mags[1:] != mags[:-1]]))
+        mags, mc = mags[starts], np.add.reduceat(mc, starts) if mags.size else mc
         return cls(
-            values=w,
-            sorted=s,
-            p1=np.concatenate([zero, np.cumsum(s)]),
-            p2=np.concatenate([zero, np.cumsum(s * s)]),
-            sq_by_magnitude=np.concatenate([zero, np.cumsum(sq)]),
+            sorted=u,
+            cum=np.concatenate([[0], np.cumsum(c)]).astype(np.int64),
+            p1=np.concatenate([zero, np.cumsum(u * c)]),
+            p2=np.concatenate([zero, np.cumsum(u * u * c)]),
+            magnitudes=mags,
+            cum_by_magnitude=np.concatenate([[0], np.cumsum(mc)]).astype(np.int64),
+            sq_by_magnitude=np.concatenate([zero, np.cumsum(mags * mags * mc)]),
         )
 
     @property
     def n(self) -> int:
-        return self.values.size
+        """Number of weights."""
+        return int(self.cum[-1])
+
+    @property
+    def counts(self) -> np.ndarray:
+        """How many weights take each distinct value."""
+        return np.diff(self.cum)
 
     @property
     def power(self) -> float:
@@ -94,6 +140,45 @@ class SortedWeights:
     @property
     def max_abs(self) -> float:
         return float(max(-self.sorted[0], self.sorted[-1]))
+
+    def kurtosis(self) -> float:
+        """``E[(w - E w)⁴] / E[(w - E w)²]²`` (not excess)."""
+        c = self.counts
+        d = self.sorted - self.p1[-1] / self.n
+        m2 = float(np.sum(c * d * d)) / self.n
+        return float(np.sum(c * d**4)) / self.n / m2**2
+
+
+#: Values of the 65,536 FP16 bit patterns (as ``uint16``), as float64.
+_FP16_VALUES = np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float64)
+#: Mask of the FP16 bit patterns of NaN and ±Inf (exponent bits all set), to index :func:`fp16_counts`.
+FP16_NONFINITE = ~np.isfinite(_FP16_VALUES)
+#: The finite bit patterns in ascending order of value.
+_FP16_ORDER = np.flatnonzero(~FP16_NONFINITE)[np.argsort(_FP16_VALUES[~FP16_NONFINITE], kind="stable")]
+#: Values converted and counted at a time by :func:`fp16_counts` (a few MB of scratch memory).
+_CHUNK = 1 << 18
+
+
+def all_finite(w) -> bool:
+    """Whether every value of ``w`` is finite, checked one chunk at a time (no tensor-sized mask)."""
+    w = np.asarray(w).reshape(-1)
+    return all(bool(np.isfinite(w[i : i + _CHUNK]).all()) for i in range(0, w.size, _CHUNK))
+
+
+def fp16_counts(w) -> np.ndarray:
+    """Histogram of ``w`` rounded to FP16, over the 65,536 bit patterns, one chunk at a time.
+
+    No copy of the whole tensor is made (the rounding and counting work on chunks of
+    2¹⁸ values), so a tensor memory-mapped from a checkpoint is counted in a few MB.
+    Values beyond the FP16 range land on the patterns of ±Inf (``SortedWeights`` refuses them).
+    """
+    w = np.asarray(w).reshape(-1)
+    counts = np.zeros(65536, dtype=np.int64)
+    for i in range(0, w.size, _CHUNK):
+        with np.errstate(over="ignore"):
+            part = w[i : i + _CHUNK].astype(np.float16)
+        counts += np.bincount(part.view(np.uint16), minlength=65536)
+    return counts
 
 
 def _bin_sums(sw: SortedWeights, clips: np.ndarray, n_bits: int, grid: Grid):
@@ -105,8 +190,9 @@ def _bin_sums(sw: SortedWeights, clips: np.ndarray, n_bits: int, grid: Grid):
     # round half to even puts a weight exactly on an edge in either neighbour; its error is the same
     # level-major order keeps the queries nearly sorted: binary searches stay in cache
     idx = np.searchsorted(sw.sorted, edges.T, side="left").T
-    full = np.concatenate([np.zeros((len(clips), 1), dtype=np.int64), idx, np.full((len(clips), 1), sw.n)], axis=1)
-    s0 = np.diff(full, axis=1).astype(np.float64)
+    m = sw.sorted.size
+    full = np.concatenate([np.zeros((len(clips), 1), dtype=np.int64), idx, np.full((len(clips), 1), m)], axis=1)
+    s0 = np.diff(sw.cum[full], axis=1).astype(np.float64)
     s1 = np.diff(sw.p1[full], axis=1)
     s2 = np.diff(sw.p2[full], axis=1)
     return levels, scales, s0, s1, s2
@@ -149,6 +235,13 @@ def paper_clip(w, *, n_bits: int, grid: Grid = "signed", n_candidates: int = 100
     return best
 
 
+def _direct_mse(sw: SortedWeights, clip: float, n_bits: int, grid: Grid) -> float:
+    """:func:`quantization_mse` of the whole tensor, by quantizing each distinct value once."""
+    codes, s = quantize_int(sw.sorted, n_bits=n_bits, clip=clip, grid=grid)
+    err = sw.sorted - codes * s
+    return float(np.sum(sw.counts * err * err) / sw.n)
+
+
 def _paper_choice(sw: SortedWeights, n_bits: int, grid: Grid, n_candidates: int = 100, estimates=None):
     """The paper's candidate and its MSE, found with the fast evaluation.
 
@@ -161,7 +254,7 @@ def _paper_choice(sw: SortedWeights, n_bits: int, grid: Grid, n_candidates: int 
     close = np.flatnonzero(est <= est.min() * (1 + 1e-7) + 1e-300)
     if close.size == 1:
         return float(cands[close[0]]), float(est[close[0]])
-    direct = [quantization_mse(sw.values, cands[i], n_bits, grid) for i in close]
+    direct = [_direct_mse(sw, cands[i], n_bits, grid) for i in close]
     j = int(np.argmin(direct))
     return float(cands[close[j]]), float(direct[j])
 
@@ -283,7 +376,7 @@ def _lower_bounds(sw: SortedWeights, s_lo: np.ndarray, s_hi: np.ndarray, n_bits:
     anchor = np.concatenate([a, b, top, bottom], axis=1)
     i0 = np.searchsorted(sw.sorted, lo, side="right")
     i1 = np.searchsorted(sw.sorted, hi, side="right")
-    s0 = (i1 - i0).astype(np.float64)
+    s0 = (sw.cum[i1] - sw.cum[i0]).astype(np.float64)
     err = (sw.p2[i1] - sw.p2[i0]) - 2 * anchor * (sw.p1[i1] - sw.p1[i0]) + anchor**2 * s0
     return np.maximum(err, 0.0).sum(axis=1)
 
@@ -331,11 +424,13 @@ def natural_sparsity(sw: SortedWeights, clip: float, *, n_bits: int, grid: Grid 
     """Share of weights that quantize to exactly 0: ``|w| ≤ s/2`` (round half to even)."""
     _, q_max = int_grid(n_bits, grid)
     half = clip / max(q_max, 1) / 2
-    inside = np.searchsorted(sw.sorted, half, side="right") - np.searchsorted(sw.sorted, -half, side="left")
+    inside = sw.cum[np.searchsorted(sw.sorted, half, side="right")] - sw.cum[np.searchsorted(sw.sorted, -half)]
     return float(inside / sw.n)
 
 
 def prune_mse_sorted(sw: SortedWeights, sparsity: float) -> float:
     """MSE of removing exactly ``⌊c·n⌋`` smallest-magnitude weights."""
     k = math.floor(sparsity * sw.n)
-    return float(sw.sq_by_magnitude[k] / sw.n)
+    j = int(np.searchsorted(sw.cum_by_magnitude, k, side="right")) - 1  # whole groups of equal |w| removed
+    rest = (k - sw.cum_by_magnitude[j]) * sw.magnitudes[j] ** 2 if j < sw.magnitudes.size else 0.0
+    return float((sw.sq_by_magnitude[j] + rest) / sw.n)

@@ -10,7 +10,6 @@ the numbers the chapter's prose quotes, keyed by the names it glues them under.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -94,6 +93,11 @@ def analyze_model(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figure 3's numbers for every layer weight of one checkpoint.
 
+    The tensors are read, analysed and freed one at a time (:func:`~pvq.tensors.checkpoints.iter_weights`
+    with ``native=True``; :func:`~pvq.tensors.analysis.analyze_tensor` counts an FP16 tensor chunk
+    by chunk), so memory holds about one tensor as stored, whatever the checkpoint's size
+    (``benchmarks/bench_analyze_memory.py`` measures it).
+
     Returns
     -------
     tensors : pandas.DataFrame
@@ -105,15 +109,19 @@ def analyze_model(
     """
     model = label or ckpt.label
     rows, skipped = [], []
-    weights = iter_weights(ckpt)
-    first = next(weights)  # open and check the file before any progress bar or heavy work
-    for name, w in tqdm(
-        itertools.chain([first], weights), desc=model, unit=" tensors", disable=not progress, leave=False
-    ):
+    weights = iter_weights(ckpt, native=True)
+    head = [next(weights)]  # open and check the file before any progress bar or heavy work
+
+    def one_at_a_time():
+        yield head.pop()  # popped: no reference to the first tensor stays behind
+        yield from weights
+
+    for name, w in tqdm(one_at_a_time(), desc=model, unit=" tensors", disable=not progress, leave=False):
         got, reason = analyze_tensor(w, n_bits, model=model, tensor=name, fp16=fp16, grid=grid)
         if reason:
             skipped.append({"model": model, "tensor": name, "numel": int(np.size(w)), "reason": reason})
         rows += got
+        del w  # freed before the next tensor is read
     return (
         pd.DataFrame(rows, columns=[*TENSOR_COLUMNS, "natural_sparsity_minmax"]),
         pd.DataFrame(skipped, columns=["model", "tensor", "numel", "reason"]),

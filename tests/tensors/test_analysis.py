@@ -1,6 +1,7 @@
 """Figure 3's numbers for one tensor: the row of ``tensors.csv`` and the degenerate tensors skipped."""
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from scipy import stats
 from pvq.core.metrics import kurtosis
 from pvq.core.pruning import prune
 from pvq.core.quantization import quantize_int
-from pvq.tensors.analysis import TENSOR_COLUMNS, analyze_tensor
+from pvq.tensors.analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor, prepare_tensor
+from pvq.tensors.clipping import SortedWeights
 
 from .test_clipping import heavy
 
@@ -60,3 +62,41 @@ def test_fp16_switch():
     w = np.array([[1e6, 1.0], [0.5, -2.0]])
     rows, why = analyze_tensor(w, [4], fp16=False)
     assert why == "" and len(rows) == 1
+
+
+@pytest.mark.parametrize("fp16", [True, False])
+@pytest.mark.parametrize(
+    "w",
+    [
+        heavy(2, 3000),
+        heavy(3, 3000).astype(np.float32),
+        heavy(4, 3000).astype(np.float16),
+        np.zeros((3, 3)),
+        np.full((3, 3), 0.5),
+        np.array([1e-9, -1e-9, 0.0]),  # all zeros once rounded to FP16
+        np.array([[1.0, np.nan], [0.0, 1.0]]),
+        np.array([[1e6, 1.0], [0.0, 1.0]]),
+        np.zeros((0, 4)),
+    ],
+)
+def test_prepare_tensor_equals_check_then_build(w, fp16):
+    values, reason = check_tensor(w, fp16=fp16)
+    sw, why = prepare_tensor(w, fp16=fp16)
+    assert why == reason and (sw is None) == (values is None)
+    if sw is not None:
+        ref = SortedWeights.build(values)
+        for field in ("sorted", "cum", "p1", "p2", "magnitudes", "cum_by_magnitude", "sq_by_magnitude"):
+            np.testing.assert_array_equal(getattr(sw, field), getattr(ref, field))
+
+
+def test_prepare_tensor_makes_no_copy_of_a_large_tensor():
+    """An FP32 tensor of 4M weights (16 MB) is checked, rounded and counted in a few MB of scratch."""
+    w = np.random.default_rng(0).standard_t(4, size=(2048, 2048)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        sw, why = prepare_tensor(w)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert why == "" and sw.n == w.size
+    assert peak < w.nbytes / 2  # a float64 copy alone would be 2 x w.nbytes (check_tensor then build: 2.75x)

@@ -238,3 +238,48 @@ def test_unreadable_torch_file_says_why(tmp_path):
         with pytest.raises(CheckpointError, match=f"^{name}: cannot be read as a torch checkpoint: {why}") as err:
             resolve(tmp_path / name)
         assert "\n" not in str(err.value)
+
+
+def test_safetensors_tensors_are_read_one_at_a_time(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    tensors = {f"layer{i}.weight": RNG.normal(size=(6, 5)).astype(np.float16) for i in range(4)}
+    save_file({**tensors, "layer0.bias": np.zeros(6, np.float16)}, str(path))
+    reads = []
+    real = np.fromfile
+    monkeypatch.setattr(np, "fromfile", lambda *a, **k: reads.append(k.get("count")) or real(*a, **k))
+    it = iter_weights(resolve(path), native=True)
+    assert reads == []  # resolving and creating the iterator reads no tensor
+    for i, (name, w) in enumerate(it):
+        assert len(reads) == i + 1 and reads[-1] == 30  # this tensor only, when it is asked for
+        assert w.dtype == np.float16  # native: no float32 copy
+        np.testing.assert_array_equal(w, tensors[name])
+    assert len(reads) == 4  # the bias is never read
+
+
+def test_bfloat16_and_float16_torch_and_safetensors(tmp_path):
+    from safetensors.torch import save_file as save_torch
+
+    sd = {"a.weight": torch.randn(7, 9, dtype=torch.bfloat16), "b.weight": torch.randn(3, 4, dtype=torch.float16)}
+    save_torch(sd, str(tmp_path / "m.safetensors"))
+    torch.save(sd, tmp_path / "m.pt")
+    torch.save(sd, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)  # cannot be memory-mapped
+    for name in ("m.safetensors", "m.pt", "legacy.pt"):
+        for native in (False, True):
+            found = dict(iter_weights(resolve(tmp_path / name), native=native))
+            assert found["a.weight"].dtype == np.float32  # bfloat16 exactly as float32
+            np.testing.assert_array_equal(found["a.weight"], sd["a.weight"].float().numpy())
+            assert found["b.weight"].dtype == (np.float16 if native else np.float32)
+            np.testing.assert_array_equal(found["b.weight"], sd["b.weight"].numpy())
+
+
+def test_onnx_external_data_is_read(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "W"], ["y"], name="conv")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(CONV, "W")],
+    )  # fmt: skip
+    onnx.save_model(helper.make_model(graph), str(tmp_path / "m.onnx"), save_as_external_data=True,
+                    location="m.weights", size_threshold=0)  # fmt: skip
+    assert (tmp_path / "m.weights").stat().st_size == CONV.nbytes
+    np.testing.assert_array_equal(dict(iter_weights(resolve(tmp_path / "m.onnx")))["conv:W"], CONV)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import pvq.tensors.clipping as clipping
 from pvq.core.pruning import prune
 from pvq.core.quantization import int_grid, quantize, quantize_int
 from pvq.tensors.analysis import check_tensor
@@ -11,6 +12,7 @@ from pvq.tensors.clipping import (  # the private helpers are this module's own,
     _mse_many,
     _paper_choice,
     certified_clip_tensor,
+    fp16_counts,
     natural_sparsity,
     optimal_clip_tensor,
     paper_clip,
@@ -101,8 +103,39 @@ def test_natural_sparsity_counts_exact_zeros():
         assert natural_sparsity(sw, clip, n_bits=b) == pytest.approx(np.mean(codes == 0), abs=1e-12)
 
 
-def test_fp16_radix_sort_matches_numpy():
+def test_fp16_counts_expand_to_the_sorted_tensor():
     v = heavy(9, 10_000)
     v[:5] = [0.0, -0.0, 1e-7, -1e-7, 65504.0]
     v = check_tensor(v)[0]
-    np.testing.assert_array_equal(SortedWeights.build(v).sorted, np.sort(v))
+    sw = SortedWeights.build(v)
+    assert sw.n == v.size and np.all(np.diff(sw.sorted) > 0)  # distinct, ascending; -0.0 and 0.0 are one value
+    np.testing.assert_array_equal(np.repeat(sw.sorted, sw.counts), np.sort(v))
+    np.testing.assert_allclose(sw.p2[1:], np.cumsum(np.sort(v) ** 2)[sw.cum[1:] - 1], rtol=1e-12)
+    mags = np.sort(np.abs(v))
+    np.testing.assert_array_equal(np.repeat(sw.magnitudes, np.diff(sw.cum_by_magnitude)), mags)
+    np.testing.assert_allclose(sw.sq_by_magnitude[1:], np.cumsum(mags**2)[sw.cum_by_magnitude[1:] - 1], rtol=1e-12)
+    assert sw.kurtosis() == pytest.approx(np.mean((v - v.mean()) ** 4) / np.var(v) ** 2, rel=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_same_sorted_weights_from_any_precision_and_from_chunks(dtype, monkeypatch):
+    v = check_tensor(heavy(4, 5000))[0]  # FP16 values
+    ref = SortedWeights.build(np.sort(v)[::-1].copy())  # the counting path does not need sorted input
+    monkeypatch.setattr(clipping, "_CHUNK", 777)  # several chunks, the last one partial
+    for got in (SortedWeights.build(v.astype(dtype)), SortedWeights.from_fp16_counts(fp16_counts(v.astype(dtype)))):
+        for field in ("sorted", "cum", "p1", "p2", "magnitudes", "cum_by_magnitude", "sq_by_magnitude"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(ref, field))
+
+
+def test_non_fp16_values_are_sorted_with_ties_merged():
+    v = np.array([0.1, -0.3, 0.1, 1 / 3, -0.3, 0.7, 0.0, -0.0])
+    sw = SortedWeights.build(v)
+    np.testing.assert_array_equal(sw.sorted, [-0.3, 0.0, 0.1, 1 / 3, 0.7])
+    np.testing.assert_array_equal(sw.counts, [2, 2, 2, 1, 1])
+    for c in (0.0, 0.25, 0.5, 0.6, 0.875):
+        assert prune_mse_sorted(sw, c) == pytest.approx(np.mean((v - prune(v, sparsity=c)) ** 2), abs=1e-15)
+
+
+def test_fp16_counts_refuse_overflow():
+    with pytest.raises(ValueError, match="finite FP16"):
+        SortedWeights.from_fp16_counts(fp16_counts(np.array([1.0, 1e6])))

@@ -1,9 +1,15 @@
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
+from safetensors.numpy import load_file, save_file
 
+from pvq.tensors.analysis import analyze_tensor
+from pvq.tensors.checkpoints import resolve
 from pvq.tensors.summaries import (
     WIN_SHARE_COLUMNS,
+    analyze_model,
     describe_between,
     kurtosis_boundary,
     kurtosis_headlines,
@@ -144,3 +150,24 @@ def test_snr_margins_by_hand_and_without_lossless_pruning():
     paper = snr_margins(t, quant_col="quant_snr_db_paper")
     assert paper[paper.n_bits == 2].margin_db.tolist() == [-1.0, -1.0, 1.0, 1.0]  # 8, 10, 10, 13 minus the same
     assert snr_margins(t.iloc[:0]).empty
+
+
+def test_analyze_model_holds_one_tensor_at_a_time_and_equals_the_eager_path(tmp_path):
+    """Five 8 MB FP16 tensors: the peak of traced memory stays below two of them; the rows equal
+    those of analysing every tensor after loading them all at once (as float32, the old way)."""
+    rng = np.random.default_rng(1)
+    tensors = {f"h{i}.weight": (rng.standard_t(3 + i, size=(2048, 2048)) * 0.02).astype(np.float16) for i in range(5)}
+    path = tmp_path / "model.safetensors"
+    save_file(tensors, str(path))
+    tracemalloc.start()
+    try:
+        lazy, skipped = analyze_model(resolve(path), [2, 4])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert skipped.empty and list(lazy.tensor.unique()) == list(tensors)
+    assert peak < 2 * tensors["h0.weight"].nbytes  # all five at once: 40 MB
+    eager = dict(load_file(str(path)))
+    rows = [r for name, w in eager.items() for r in analyze_tensor(w.astype(np.float32), [2, 4], model="model",
+                                                                    tensor=name)[0]]  # fmt: skip
+    pd.testing.assert_frame_equal(lazy, pd.DataFrame(rows, columns=lazy.columns))
