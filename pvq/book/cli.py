@@ -25,7 +25,8 @@ from ..common.paths import book_root
 from ..core.pruning import check_bits, check_sparsity
 from ..finetune.imagenet import run_imagenet
 from ..tensors.analysis import TENSOR_COLUMNS
-from ..tensors.checkpoints import MODELS, CheckpointError, resolve
+from ..tensors.checkpoints import MODELS, resolve
+from ..tensors.readers import CheckpointError
 from ..tensors.summaries import (
     QUANT_COLUMNS,
     analyze_model,

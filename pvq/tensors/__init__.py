@@ -4,25 +4,16 @@ comparison, model summaries.
 The runnable pretrained networks (:mod:`pvq.tensors.pretrained`, which needs torch) are imported
 from their module, so that ``import pvq`` stays light.
 
-Modules: :mod:`~pvq.tensors.checkpoints`, :mod:`~pvq.tensors.mapped`, :mod:`~pvq.tensors.clipping`,
-:mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`, :mod:`~pvq.tensors.model_set`,
-:mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`, :mod:`~pvq.tensors.released`. They
-import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
-:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
-:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+Modules: :mod:`~pvq.tensors.readers`, :mod:`~pvq.tensors.mapped`, :mod:`~pvq.tensors.checkpoints`,
+:mod:`~pvq.tensors.clipping`, :mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`,
+:mod:`~pvq.tensors.model_set`, :mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`,
+:mod:`~pvq.tensors.released`. They import from lower layers only: :mod:`pvq.common` at the bottom,
+then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
+:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
 from .analysis import TENSOR_COLUMNS, analyze_tensor, check_tensor, prepare_tensor
-from .checkpoints import (
-    MODELS,
-    Checkpoint,
-    CheckpointError,
-    Model,
-    is_layer_weight,
-    iter_weights,
-    resolve,
-    weights_entry,
-)
+from .checkpoints import MODELS, Checkpoint, Model, iter_weights, resolve
 from .clip_audit import (
     CERTIFIED_COLUMNS,
     certification_summary,
@@ -52,6 +43,15 @@ from .natural import (
     natural_sparsity_comparison,
     natural_sparsity_headlines,
     zero_bin_share,
+)
+from .readers import (
+    CheckpointError,
+    is_layer_weight,
+    read_onnx,
+    read_safetensors,
+    read_state_dict,
+    torch_state_dict,
+    weights_entry,
 )
 from .released import (
     AGGREGATIONS,
@@ -140,6 +140,9 @@ __all__ = [
     "prepare_tensor",
     "prune_mse_sorted",
     "quantization_mse",
+    "read_onnx",
+    "read_safetensors",
+    "read_state_dict",
     "recommendations",
     "release_pages",
     "released_by_bits",
@@ -149,6 +152,7 @@ __all__ = [
     "resolve_models",
     "snr_margins",
     "tensor_headlines",
+    "torch_state_dict",
     "weights_entry",
     "win_share_by_bits",
     "win_share_by_kurtosis",

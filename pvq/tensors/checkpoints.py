@@ -25,33 +25,16 @@ contain ``embed`` (embedding tables are lookups, not layers).
 from __future__ import annotations
 
 import importlib.util
-import json
-import math
 import re
-import warnings
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .mapped import mapped_ranges, release_pages
+from .readers import CheckpointError, read_onnx, read_safetensors, read_state_dict, torch_state_dict
 
-__all__ = [
-    "MODELS",
-    "Checkpoint",
-    "CheckpointError",
-    "Model",
-    "is_layer_weight",
-    "iter_weights",
-    "resolve",
-    "weights_entry",
-]
-
-
-class CheckpointError(ValueError):
-    """A file that cannot be read as a checkpoint, or that holds no layer weights."""
+__all__ = ["MODELS", "Checkpoint", "Model", "iter_weights", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -95,14 +78,9 @@ MODELS: dict[str, Model] = {
 }
 
 ONLINE_PREFIXES = ("torchvision:", "hf:")
+
+
 #: Entries of a checkpoint that hold training state, never the weights (searched by :func:`weights_entry`).
-_TRAINING_STATE = ("optim", "scheduler", "scaler", "grad_scaler")
-#: Prefixes that wrappers add to every weight name (DataParallel, torch.compile), removed on loading.
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-_ONNX_WEIGHT_INPUTS = {"Conv": (1,), "ConvTranspose": (1,), "Gemm": (0, 1), "MatMul": (0, 1), "LSTM": (1, 2),
-                       "GRU": (1, 2), "RNN": (1, 2)}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Checkpoint:
     """A resolved weight source.
@@ -126,12 +104,6 @@ class Checkpoint:
     path: Path | None = None
     state_dict: dict | None = None
     entry: str | None = None
-
-
-def is_layer_weight(name: str, shape: tuple, floating: bool = True) -> bool:
-    """Whether a state-dict entry is a convolution / linear / recurrent layer's weight."""
-    last = name.rsplit(".", 1)[-1]
-    return floating and len(shape) >= 2 and last.startswith("weight") and "embed" not in name.lower()
 
 
 def _package_file(model: Model) -> Path:
@@ -202,7 +174,7 @@ def resolve(source: str | Path, key: str | None = None) -> Checkpoint:
     """
     ckpt = _resolve(source)
     if ckpt.kind == "torch" and (key is not None or str(source) not in MODELS):  # offline names load lazily
-        entry, sd = _torch_state_dict(ckpt.path, key)
+        entry, sd = torch_state_dict(ckpt.path, key)
         return Checkpoint(ckpt.label, "torch", ckpt.path, sd, entry)
     if key is not None:
         raise ValueError(f"--key chooses an entry inside a torch checkpoint; {ckpt.label} is a {ckpt.kind} source")
@@ -233,193 +205,6 @@ def _resolve(source: str | Path) -> Checkpoint:
     )
 
 
-def _tensor_mappings(obj, entry: str = "", depth: int = 0) -> Iterator[tuple[str, dict]]:
-    """Every mapping of named tensors nested in ``obj`` (at most 4 levels), as ``(entry path, mapping)``."""
-    import torch
-
-    if not isinstance(obj, dict) or depth > 4:
-        return
-    if any(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-        yield entry, obj
-    for k, v in obj.items():
-        if isinstance(k, str) and isinstance(v, dict) and not any(w in k.lower() for w in _TRAINING_STATE):
-            yield from _tensor_mappings(v, f"{entry}/{k}" if entry else k, depth + 1)
-
-
-def _size(sd: dict) -> tuple[int, int]:
-    """``(tensors, values)`` of a mapping: how many named tensors it holds and their total size."""
-    import torch
-
-    tensors = [v for v in sd.values() if isinstance(v, torch.Tensor)]
-    return len(tensors), sum(t.numel() for t in tensors)
-
-
-def _describe(entry: str, sd: dict) -> str:
-    count, values = _size(sd)
-    return f"{entry or '(top level)'!r} ({count} tensors, {values:,} values)"
-
-
-def weights_entry(obj, key: str | None = None, *, name: str = "checkpoint") -> tuple[str, dict]:
-    """Find the weights in a loaded torch checkpoint, wherever it nests them.
-
-    Checkpoints keep their weights at the top level or under ``state_dict``, ``model``,
-    ``model_state``, ``model_state_dict``, ``net``, ``ema``…, often beside the optimizer state.
-    The weights are the **largest** mapping of named tensors (by number of values) found up to
-    four levels down; entries that hold training state (names containing ``optim``,
-    ``scheduler``, ``scaler``) are never searched. Wrapper prefixes (``module.``,
-    ``_orig_mod.``) shared by every name are removed.
-
-    Parameters
-    ----------
-    obj : object
-        What ``torch.load`` returned.
-    key : str, optional
-        The entry to use, as a ``/``-separated path (``'model_state'``, ``'checkpoint/ema'``;
-        ``''``: the top level); by default the largest.
-    name : str
-        The file's name, for messages.
-
-    Returns
-    -------
-    (entry, state_dict) : (str, dict)
-
-    Raises
-    ------
-    CheckpointError
-        No mapping of named tensors; ``key`` not among them; or two largest entries of the same
-        size and names (e.g. ``model`` and ``ema``), where only the user can choose: the message
-        lists the candidates and says to pass ``--key``.
-    """
-    found = list(_tensor_mappings(obj))
-    if not found:
-        raise CheckpointError(f"{name}: holds no mapping of named tensors (optimizer state is never used as weights)")
-    listed = "; ".join(_describe(e, sd) for e, sd in found)
-    if key is not None:
-        match = [(e, sd) for e, sd in found if e == key.strip("/")]
-        if not match:
-            raise CheckpointError(f"{name}: no entry {key!r} with tensors; the candidates are {listed}")
-        entry, sd = match[0]
-    else:
-        found.sort(key=lambda item: -_size(item[1])[1])
-        entry, sd = found[0]
-        if any(_size(other)[1] == _size(sd)[1] and set(other) == set(sd) for _, other in found[1:]):
-            raise CheckpointError(
-                f"{name}: several entries hold the same weights ({listed}); choose one with --key "
-                f"(e.g. --key {entry or repr('')})"
-            )
-    names = [k for k in sd if isinstance(k, str)]
-    for prefix in _WRAPPER_PREFIXES:
-        if names and all(k.startswith(prefix) for k in names):
-            sd = {k[len(prefix) :]: v for k, v in sd.items()}
-            names = list(sd)
-    return entry, sd
-
-
-def _torch_state_dict(path: Path, key: str | None = None) -> tuple[str, dict]:
-    import torch
-
-    try:
-        with warnings.catch_warnings():  # torch warns before failing on foreign pickles; the error says it
-            warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except Exception as err:
-        raise CheckpointError(f"{path.name}: cannot be read as a torch checkpoint: {_load_failure(err)}") from None
-    return weights_entry(obj, key, name=path.name)
-
-
-def _load_failure(err: Exception) -> str:
-    """Why ``torch.load(..., weights_only=True)`` failed, in one line, and what would be read."""
-    text = " ".join(str(err).split())
-    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-    if found:
-        return (
-            f"it holds a pickled {found.group(1)} object, and pvq never runs a checkpoint's code "
-            "(weights_only); save the weights alone: torch.save(model.state_dict(), path)"
-        )
-    if "PytorchStreamReader failed" in text:
-        return f"its zip archive is damaged (cut short or corrupted: {text.split('. ')[0]})"
-    if isinstance(err, EOFError) or "Ran out of input" in text:
-        return "the file is empty or cut short"
-    if "Weights only load failed" in text or "invalid load key" in text or isinstance(err, KeyError):
-        return "not a file written by torch.save (a zip archive or a pickle of tensors)"
-    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
-
-
-def _as_requested(arr: np.ndarray, native: bool) -> np.ndarray:
-    keep = native and arr.dtype in (np.float16, np.float32, np.float64)
-    return arr if keep else arr.astype(np.float32, copy=False)
-
-
-def _from_state_dict(sd: dict, native: bool = False, path: Path | None = None) -> Iterator[tuple[str, np.ndarray]]:
-    import torch  # tensors memory-mapped from ``path``: read-only views, their pages given back after use
-
-    ranges = mapped_ranges(path) if path is not None else []
-    for name, t in sd.items():
-        if isinstance(t, torch.Tensor) and is_layer_weight(name, tuple(t.shape), t.is_floating_point()):
-            t = t.detach().cpu()
-            arr = t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy()
-            if ranges:  # read-only: a write to a private mapping would be lost with its page
-                arr.flags.writeable = False
-            yield name, _as_requested(arr, native)
-            del arr
-            release_pages(t.data_ptr(), t.numel() * t.element_size(), ranges)
-
-
-#: numpy types of the safetensors dtypes pvq reads (bfloat16 is read as its bit patterns).
-_SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "BF16": "<u2"}
-
-
-def _from_safetensors(path: Path, native: bool = False) -> Iterator[tuple[str, np.ndarray]]:
-    from safetensors import SafetensorError, safe_open  # each tensor read from its offset when asked for
-
-    try:
-        with safe_open(str(path), framework="np") as f:  # checks the header and the offsets
-            names = list(f.keys())
-        with open(path, "rb") as fh:
-            start = 8 + int.from_bytes(fh.read(8), "little")
-            header = json.loads(fh.read(start - 8))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path.name}: cannot be read as safetensors ({err})") from None
-    with open(path, "rb") as fh:
-        for name in names:
-            dtype, shape = header[name]["dtype"], tuple(header[name]["shape"])
-            if not is_layer_weight(name, shape, dtype.startswith(("F", "BF"))):
-                continue
-            if dtype not in _SAFETENSORS_DTYPES:
-                raise CheckpointError(f"{path.name}: {name} is {dtype}; pvq reads F16, BF16, F32 and F64 tensors")
-            fh.seek(start + header[name]["data_offsets"][0])
-            arr = np.fromfile(fh, dtype=_SAFETENSORS_DTYPES[dtype], count=math.prod(shape))
-            if dtype == "BF16":  # the upper half of a float32
-                arr = (arr.astype(np.uint32) << 16).view(np.float32)
-            yield name, _as_requested(arr.reshape(shape), native)  # (not mapped: its pages would stay resident)
-            del arr  # before the next tensor is read
-
-
-def _from_onnx(path: Path, native: bool = False) -> Iterator[tuple[str, np.ndarray]]:
-    import onnx
-    from onnx import numpy_helper
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)  # external data: read per tensor below
-    except Exception as err:
-        raise CheckpointError(f"{path.name}: cannot be read as ONNX ({type(err).__name__})") from None
-    consts = {i.name: i for i in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            for attr in node.attribute:
-                if attr.name == "value":
-                    consts[node.output[0]] = attr.t
-    seen = set()
-    for node in model.graph.node:
-        for j in _ONNX_WEIGHT_INPUTS.get(node.op_type, ()):
-            if j < len(node.input) and node.input[j] in consts and node.input[j] not in seen:
-                arr = numpy_helper.to_array(consts[node.input[j]], base_dir=str(path.parent))
-                if arr.ndim >= 2 and np.issubdtype(arr.dtype, np.floating):
-                    seen.add(node.input[j])
-                    yield f"{node.name or node.op_type}:{node.input[j]}", _as_requested(arr, native)
-                del arr
-
-
 def _folder_files(path: Path) -> list[Path]:
     files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
     if not files:
@@ -447,12 +232,12 @@ def iter_weights(ckpt: Checkpoint, *, native: bool = False) -> Iterator[tuple[st
         (raised when the iteration ends having found none).
     """
     if ckpt.kind in ("state_dict", "torch"):
-        sd = ckpt.state_dict if ckpt.state_dict is not None else _torch_state_dict(ckpt.path)[1]
-        gen = _from_state_dict(sd, native, ckpt.path)
+        sd = ckpt.state_dict if ckpt.state_dict is not None else torch_state_dict(ckpt.path)[1]
+        gen = read_state_dict(sd, native, ckpt.path)
     elif ckpt.kind == "safetensors":
-        gen = _from_safetensors(ckpt.path, native)
+        gen = read_safetensors(ckpt.path, native)
     elif ckpt.kind == "onnx":
-        gen = _from_onnx(ckpt.path, native)
+        gen = read_onnx(ckpt.path, native)
     elif ckpt.kind == "folder":
         files = _folder_files(ckpt.path)
         gen = (item for f in files for item in iter_weights(Checkpoint(f.stem, _kind_of(f), f), native=native))

@@ -8,7 +8,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import save_file
 
-from pvq.tensors.checkpoints import MODELS, CheckpointError, iter_weights, resolve
+from pvq.tensors.checkpoints import MODELS, iter_weights, resolve
+from pvq.tensors.readers import CheckpointError
 
 RNG = np.random.default_rng(7)
 CONV = RNG.normal(size=(4, 3, 3, 3)).astype(np.float32)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import pvq.tensors.checkpoints as checkpoints
+import pvq.tensors.readers as readers
 from pvq.tensors.checkpoints import iter_weights, resolve
 from pvq.tensors.mapped import mapped_ranges, release_pages
 
@@ -54,7 +54,7 @@ def test_torch_tensors_are_mapped_read_only_and_given_back(tmp_path, monkeypatch
     path = tmp_path / "m.pt"
     torch.save(sd, path, _use_new_zipfile_serialization=zipped)  # the legacy format cannot be mapped
     calls = []
-    monkeypatch.setattr(checkpoints, "release_pages", lambda *a: calls.append(release_pages(*a)))
+    monkeypatch.setattr(readers, "release_pages", lambda *a: calls.append(release_pages(*a)))
     found = dict(iter_weights(resolve(path), native=True))
     assert calls == [released] * 3
     for name, w in found.items():
