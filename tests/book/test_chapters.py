@@ -4,13 +4,8 @@ Everything happens in a temporary copy of the book sources, so a full-profile bo
 ``make book`` is never touched.
 """
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,29 +23,6 @@ from ..browser import check_reading, check_site
 from ..conftest import ROOT
 
 pytestmark = pytest.mark.slow
-
-SOURCES = ["_config.yml", "_toc.yml", "_static", "book", "notebooks", "params"]
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    root = tmp_path_factory.mktemp("book")
-    previous = os.environ.get("PVQ_RESULTS_DIR")
-    for name in SOURCES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("chapters", "__pycache__"))
-        else:
-            shutil.copy(src, root / name)
-    runs = execute_chapters("ci", root=root, results_dir=root / "results", progress=False)
-    assert os.environ.get("PVQ_RESULTS_DIR") == previous  # the runner restores the environment
-    build = subprocess.run(
-        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return {"root": root, "runs": runs, "build": build}
 
 
 def test_every_chapter_ran(book):

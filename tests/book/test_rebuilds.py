@@ -1,0 +1,130 @@
+"""A build killed at any point, run again, gives the results of an uninterrupted one, byte for byte.
+
+A second copy of the book is built with ``python -m pvq build --profile ci`` (what ``make book``
+runs) and killed with SIGKILL, its whole process group at once, at three points: in the middle of
+a training run (chapter 5), in the middle of the per-layer sweep (chapter 4), in the middle of
+the Sphinx build. The fourth run completes, while a fifth, started beside it in the same checkout,
+waits for it and then finds nothing to do. The result tables must equal those of the session's
+uninterrupted build (``conftest.book``) byte for byte (the timing files aside): that is both the
+kill-safety and the determinism of the book. Then one sentence of prose is edited: only that page
+is rebuilt, without a kernel.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import nbformat
+import pytest
+
+from pvq.book.build import HTML_INCOMPLETE
+from pvq.book.freshness import recorded_key
+from pvq.book.publish import result_differences
+
+from ..conftest import ROOT
+from .conftest import copy_sources
+
+pytestmark = pytest.mark.slow
+
+BUILD = [sys.executable, "-m", "pvq", "build", "--profile", "ci", "--no-progress"]
+
+
+class Build:
+    """``python -m pvq build`` in its own process group, its output read line by line as it comes."""
+
+    def __init__(self, root):
+        self.lines: list[str] = []
+        self.seen = threading.Condition()
+        self.proc = subprocess.Popen(BUILD, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.seen:
+                self.lines.append(line)
+                self.seen.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 600) -> None:
+        """Block until a line matches ``pattern``; fail if the build ends or the time runs out first."""
+        with self.seen:
+            ok = self.seen.wait_for(
+                lambda: any(re.search(pattern, ln) for ln in self.lines) or self.proc.poll() is not None, timeout
+            )
+        assert ok and any(re.search(pattern, ln) for ln in self.lines), (pattern, self.output()[-3000:])
+
+    def kill(self) -> None:
+        """SIGKILL the build and everything in its process group (Sphinx, the runner's threads)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.reader.join(10)
+        time.sleep(2)  # the kernels notice their parent is gone (ipykernel polls it every second)
+
+    def finish(self, timeout: float = 900) -> int:
+        rc = self.proc.wait(timeout)
+        self.reader.join(10)
+        return rc
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+def _killed_at(root, pattern: str, delay: float) -> str:
+    build = Build(root)
+    build.wait_for(pattern)
+    time.sleep(delay)
+    build.kill()
+    return build.output()
+
+
+def test_a_killed_build_runs_again_to_the_same_results(book, tmp_path):
+    root = copy_sources(tmp_path / "book")
+    # 1. mid training run: chapter 5 trains its FP32 networks first
+    out = _killed_at(root, r"05_fine_tuning started", 20)
+    assert "05_fine_tuning done" not in out
+    # 2. mid per-layer sweep
+    out = _killed_at(root, r"04_per_layer started", 12)
+    assert "04_per_layer done" not in out
+    # 3. mid Sphinx build (every chapter done)
+    out = _killed_at(root, r"Running Jupyter-Book", 6)
+    assert (root / "_build" / HTML_INCOMPLETE).exists()
+    # 4. a complete run, and 5. a second build in the same checkout at the same time: it waits
+    last = Build(root)
+    last.wait_for(r"\[\d\d:\d\d\] ")  # holding the lock
+    beside = Build(root)
+    assert last.finish() == 0, last.output()[-3000:]
+    assert beside.finish() == 0, beside.output()[-3000:]
+    assert "another build is running in this checkout (pid " in beside.output()
+    assert "every page rewritten" in last.output()  # the killed Sphinx build is not trusted
+    assert re.search(r"8 chapters: 0 executed, 8 reused; HTML built \(changed pages rewritten\)", beside.output())
+    assert not (root / "_build" / HTML_INCOMPLETE).exists()
+
+    # the same results as the uninterrupted build, byte for byte; no leftovers
+    assert result_differences(book["root"] / "results", root / "results") == []
+    assert not list((root / "book" / "chapters").glob(".*")) and not list((root / "results").rglob(".*.tmp"))
+    for nb in (root / "book" / "chapters").glob("*.ipynb"):
+        assert recorded_key(nbformat.read(nb, as_version=4))["profile"] == "ci", nb.name
+
+    # a prose edit: that page alone is rebuilt, without a kernel
+    source = root / "notebooks" / "02_distributions.py"
+    text = source.read_text()
+    assert "# *Paper §3, Figures 1 and 2.* Before looking at any network" in text
+    source.write_text(text.replace("Before looking at any network", "Before it looks at any network"))
+    done = subprocess.run(BUILD, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "8 chapters: 0 executed, 7 reused, 1 page(s) rebuilt from new prose" in done.stdout
+    assert "02_distributions reused, page rebuilt: only its prose changed" in done.stderr
+    page = (root / "_build" / "html" / "book" / "chapters" / "02_distributions.html").read_text()
+    assert "Before it looks at any network" in page
+
+
+def test_the_book_states_each_chapters_profile(book):
+    html = book["root"] / "_build" / "html" / "book" / "chapters"
+    for stem in [p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py")]:
+        page = (html / f"{stem}.html").read_text()
+        assert "Executed with the <code class" in page and "ci</span></code> profile" in page, stem
