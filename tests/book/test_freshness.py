@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import jupytext
 import nbformat
@@ -84,11 +85,11 @@ def test_only_what_changed_is_executed_again_and_the_runner_says_why(tmp_path, c
                      "99_claims": ("executed", ("no record of an earlier execution",))}  # fmt: skip
     key = recorded_key(nbformat.read(nb1, as_version=4))
     assert key["profile"] == "ci" and key["parameters"] == {}  # the cell's own x: no parameter passed
-    assert str(root / "data.txt") in key["inputs"]  # recorded as read by the kernel
+    assert "root:data.txt" in key["inputs"]  # recorded as read by the kernel, named relative to the book
     assert not any(p.startswith(os.path.join(os.path.realpath(os.sys.prefix), "")) for p in key["inputs"])
     assert set(key["outputs"]) == {"out.csv"}
     claims_key = recorded_key(nbformat.read(chapters / "99_claims.ipynb", as_version=4))
-    assert list(claims_key["inputs"]) == [str(root / "results" / "01_a" / "out.csv")]
+    assert list(claims_key["inputs"]) == ["results:01_a/out.csv"]
 
     # nothing changed: nothing runs, the notebooks are not even rewritten
     stamp = nb1.stat().st_mtime_ns
@@ -147,7 +148,7 @@ def test_a_profile_change_and_a_mixed_folder_are_said(tmp_path, caplog):
 
 def _ctx(tmp_path, **kw):
     for d in ("results", "out"):
-        (tmp_path / d).mkdir(exist_ok=True)
+        (tmp_path / d).mkdir(parents=True, exist_ok=True)
     return BuildContext(root=tmp_path, results=tmp_path / "results", out_dir=tmp_path / "out", **kw)
 
 
@@ -165,9 +166,9 @@ def test_stale_reasons_name_each_part_that_changed(tmp_path):
     (tmp_path / "results" / "01_a").mkdir()
     (tmp_path / "results" / "01_a" / "t.csv").write_text("a\n1\n")
     key = {
-        "version": 1, "profile": "ci", "parameters": {"x": 1}, "code": code_digest(src), "source": file_digest(path),
-        "library": "lib", "environment": "env", "results": str((tmp_path / "results").resolve()),
-        "inputs": {str(data): file_digest(data)}, "outputs": ctx.outputs("01_a"),
+        "version": 2, "profile": "ci", "parameters": {"x": 1}, "code": code_digest(src), "source": file_digest(path),
+        "library": "lib", "environment": "env", "inputs": {ctx.label(data): file_digest(data)},
+        "outputs": ctx.outputs("01_a"),
     }  # fmt: skip
     assert stale_reasons(key, ctx, "01_a", "ci", {"x": 1}, src) == []
     assert stale_reasons(None, ctx, "01_a", "ci", {"x": 1}, src) == ["no record of an earlier execution"]
@@ -188,6 +189,17 @@ def test_stale_reasons_name_each_part_that_changed(tmp_path):
         "input changed or missing: data.bin",
         "result file changed or missing: t.csv",
     ]
+
+
+def test_keys_name_paths_relative_to_the_book_so_a_moved_checkout_keeps_them(tmp_path):
+    ctx = _ctx(tmp_path, library="lib", environment="env")
+    assert ctx.label(tmp_path / "results" / "02_b" / "t.csv") == "results:02_b/t.csv"
+    assert ctx.label(tmp_path / "data" / "w.pt") == "root:data/w.pt"
+    assert ctx.label(Path("/usr/share/x.gz")) == "/usr/share/x.gz"
+    moved = _ctx(tmp_path / "elsewhere", library="lib", environment="env")
+    assert moved.path("results:02_b/t.csv") == tmp_path / "elsewhere" / "results" / "02_b" / "t.csv"
+    assert moved.path("root:data/w.pt") == tmp_path / "elsewhere" / "data" / "w.pt"
+    assert moved.path("/usr/share/x.gz") == Path("/usr/share/x.gz")
 
 
 def test_what_counts_as_an_input(tmp_path):
@@ -230,7 +242,7 @@ def test_refresh_prose_keeps_outputs_and_takes_new_text(tmp_path):
     code[1].metadata["papermill"] = {"status": "completed"}
     injected = nbformat.v4.new_code_cell("x = 5", metadata={"tags": ["injected-parameters"]})
     executed.cells.insert(executed.cells.index(code[0]) + 1, injected)
-    executed.metadata[EXECUTION_META] = {"version": 1, "profile": "ci"}
+    executed.metadata[EXECUTION_META] = {"version": 2, "profile": "ci"}
     _, reworded = _source(tmp_path / "..", prose="New words.")
     new = refresh_prose(executed, reworded)
     assert [c.cell_type for c in new.cells] == [c.cell_type for c in executed.cells]
@@ -238,7 +250,7 @@ def test_refresh_prose_keeps_outputs_and_takes_new_text(tmp_path):
     cells = [c for c in new.cells if c.cell_type == "code"]
     assert cells[1].source == "x = 5" and cells[2].outputs[0]["text"] == "out\n"
     assert cells[2].execution_count == 3 and cells[2].metadata["papermill"] == {"status": "completed"}
-    assert new.metadata[EXECUTION_META] == {"version": 1, "profile": "ci"}
+    assert new.metadata[EXECUTION_META] == {"version": 2, "profile": "ci"}
     _, recoded = _source(tmp_path / "..", code="y = 2\n")
     with pytest.raises(ValueError, match="same code cells"):
         refresh_prose(executed, recoded)
