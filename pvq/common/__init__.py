@@ -1,10 +1,11 @@
-"""Shared helpers of every layer: argument checks, atomic files, paths, executors, the paper's numbers.
+"""Shared helpers of every layer: argument checks, atomic files, paths, executors, core budget, the paper's numbers.
 
 This is the bottom layer of ``pvq``: it imports nothing else from the package, and every
 other subpackage may import from it.
 """
 
 from .checks import check_count, check_positive
+from .cores import SLOTS_ENV, CoreSlots, available_cores, core_budget, core_slot, core_slots
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, check_writable_folder, read_json
 from .paper import PAPER, PAPER_RECIPE, paper_values
@@ -12,14 +13,20 @@ from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, result
 
 __all__ = [
     "DASK_ENV",
+    "SLOTS_ENV",
+    "CoreSlots",
     "PAPER",
     "PAPER_RECIPE",
     "RESULTS_ENV",
     "atomic_write",
+    "available_cores",
     "book_root",
     "check_count",
     "check_positive",
     "check_writable_folder",
+    "core_budget",
+    "core_slot",
+    "core_slots",
     "make_executor",
     "notebook_sources",
     "paper_values",
