@@ -13,11 +13,11 @@ from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, result
 
 __all__ = [
     "DASK_ENV",
-    "SLOTS_ENV",
-    "CoreSlots",
     "PAPER",
     "PAPER_RECIPE",
     "RESULTS_ENV",
+    "SLOTS_ENV",
+    "CoreSlots",
     "atomic_write",
     "available_cores",
     "book_root",

@@ -21,7 +21,8 @@ HOLDER = """
 import sys, time
 from pathlib import Path
 from pvq.common.cores import core_slot
-log, ready, go, rounds, hold = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+log, ready, go = map(Path, sys.argv[1:4])
+rounds, hold = int(sys.argv[4]), float(sys.argv[5])
 ready.touch()
 while not go.exists():
     time.sleep(0.01)

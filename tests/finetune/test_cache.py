@@ -1,12 +1,16 @@
 """The run cache: pretrained networks and fine-tuning runs stored once, read back, recomputed when corrupt."""
 
+import fcntl
 import json
 import math
+import os
+import threading
 
 import pandas as pd
 import pytest
 import torch
 
+from pvq.common.cores import SLOTS_ENV, core_slot
 from pvq.finetune import cache
 from pvq.finetune.cache import (
     RUN_COLUMNS,
@@ -113,3 +117,56 @@ def test_run_grid_starts_the_longest_runs_first_and_answers_in_spec_order(pretra
     table, records = run_grid(specs, cache_dir=tmp_path)
     assert started == [4, 4, 2, 1]
     assert [r["key"] for r in records] == [s.key() for s in specs] and table.epochs.tolist() == [1, 4, 2, 4]
+
+
+def _locked(path) -> bool:
+    """Whether another open file holds ``path``'s flock (the core slot's lock)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_run_trains_holding_a_core_slot_and_a_cached_run_needs_none(tmp_path, monkeypatch):
+    """Under a build's core budget a run trains on one slot and one thread; a cache hit never waits for a slot."""
+    base = PretrainSpec("resnet_small", seed=0, epochs=1, batch_size=64)
+    cache_dir = tmp_path / "cache"
+    _store_pretrained(cache_dir, base, {}, {"accuracy": 0.5})
+    slots = tmp_path / "slots"
+    monkeypatch.setenv(SLOTS_ENV, f"{slots}:1")
+    monkeypatch.setattr(cache, "cached_fashion_mnist", lambda folder=None: None)
+    seen = []
+
+    def fake_finetune(spec, state, data):
+        seen.append((_locked(slots / "slot-0"), torch.get_num_threads()))
+        return {"key": spec.key(), "status": "ok", "accuracy": 0.9}
+
+    monkeypatch.setattr(cache, "finetune", fake_finetune)
+    spec = tiny_spec(base, "qat", n_bits=8)
+    run_grid([spec], cache_dir=cache_dir)
+    assert seen == [(True, 1)]
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with core_slot():
+            held.set()
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(timeout=60)
+        done = []
+        reader = threading.Thread(target=lambda: done.append(run_grid([spec], cache_dir=cache_dir)[0]))
+        reader.start()
+        reader.join(timeout=60)
+        assert done and done[0].accuracy.tolist() == [0.9] and len(seen) == 1  # from the cache, slot still held
+    finally:
+        release.set()
+        holder.join(timeout=60)
