@@ -5,7 +5,8 @@ Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book
 :mod:`~pvq.book.profiles`, :mod:`~pvq.book.claims`, :mod:`~pvq.book.verdicts`,
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
 :mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.training_tables`,
-:mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.pdf`.
+:mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.timings`,
+:mod:`~pvq.book.pdf`.
 They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
 :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
 :mod:`pvq.book` on top
@@ -85,6 +86,13 @@ from .theme import (
     panels,
     themed,
 )
+from .timings import (
+    TIMING_COLUMNS,
+    TIMINGS_FILE,
+    build_timing_headlines,
+    record_build_timings,
+    summarize_build_timings,
+)
 from .training_params import FineTuningParams
 from .training_plots import (
     plot_combining,
@@ -128,6 +136,8 @@ __all__ = [
     "TABLE_CLASS",
     "TABLE_FORMATS",
     "TABLE_HEADERS",
+    "TIMINGS_FILE",
+    "TIMING_COLUMNS",
     "VERDICTS",
     "Chapter",
     "ChapterFailed",
@@ -143,6 +153,7 @@ __all__ = [
     "WeightTensorsParams",
     "against_earlier",
     "build_pdf",
+    "build_timing_headlines",
     "chain_name",
     "chapter_defaults",
     "check_c1",
@@ -198,6 +209,7 @@ __all__ = [
     "publish_figure",
     "publish_verdicts",
     "readable",
+    "record_build_timings",
     "render_full_profile",
     "render_parameters_cell",
     "save_figure",
@@ -206,6 +218,7 @@ __all__ = [
     "ship_pdf",
     "snr_by_grid",
     "stale_defaults",
+    "summarize_build_timings",
     "themed",
     "verdict_table",
     "write_defaults",

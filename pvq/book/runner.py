@@ -23,6 +23,7 @@ executed notebook, and quotes the kernel log's other lines, if any.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import shutil
@@ -36,10 +37,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..common.cores import core_budget
 from ..common.paths import RESULTS_ENV, book_root, notebook_sources
 from .pages import hide_parameter_cells
 from .params import check_profile
 from .profiles import declared_parameters, profile_parameters
+from .timings import TIMINGS_FILE, record_build_timings
 
 __all__ = [
     "BENIGN_KERNEL_LINES",
@@ -89,6 +92,7 @@ class NotebookRun:
     output: Path
     seconds: float
     parameters: dict
+    started: float = math.nan  # seconds since the epoch
 
 
 #: What every kernel writes to its own stderr and that says nothing about the chapter, namely the
@@ -261,7 +265,7 @@ def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, time
     fd, klog = tempfile.mkstemp(prefix=f"pvq-{source.stem}-", suffix=".kernel.log")
     os.close(fd)
     manager = _kernel_manager_class()
-    start = time.perf_counter()
+    start, wall = time.perf_counter(), time.time()
     try:
         papermill.execute_notebook(
             nb,
@@ -293,7 +297,7 @@ def _execute_one(source: Path, out_dir: Path, parameters: dict, root: Path, time
     if hide_parameter_cells(executed):  # the page shows a parameter table instead
         nbformat.write(executed, tmp)
     os.replace(tmp, out)
-    return NotebookRun(source.stem, out, time.perf_counter() - start, parameters)
+    return NotebookRun(source.stem, out, time.perf_counter() - start, parameters, wall)
 
 
 def execute_chapters(
@@ -359,22 +363,34 @@ def execute_chapters(
     plan = [(s, profile_parameters(s, profile, root, overrides)) for s in sources]
     chapters = [p for p in plan if p[0].stem != CLAIMS_STEM]
     last = [p for p in plan if p[0].stem == CLAIMS_STEM]
-    previous = os.environ.get(RESULTS_ENV)
+    previous, started = os.environ.get(RESULTS_ENV), time.time()
     if results_dir is not None:  # the kernels inherit the environment
         os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
     try:
-        with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=None if progress else True) as bar:
+        with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=None if progress else True) as bar, \
+                core_budget() as budget:  # fmt: skip
             runs, failures = _run_plan(chapters, last, out_dir, root, timeout, jobs, bar)
     finally:
         if previous is None:
             os.environ.pop(RESULTS_ENV, None)
         else:
             os.environ[RESULTS_ENV] = previous
+    _record_timings(runs, results_dir, root, started=started, profile=profile, jobs=jobs, budget=budget)
     if failures:
         skipped = len(plan) - len(runs) - len(failures)
         tally = f"{len(failures)} of {len(plan)} notebooks failed, {len(runs)} ran, {skipped} skipped"
         raise ChapterFailed("\n\n".join(failures) + f"\n{tally}.")
     return runs
+
+
+def _record_timings(runs, results_dir, root: Path, *, started: float, profile: str, jobs: int, budget) -> None:
+    """Append the chapters' times to ``<results>/build_timings.csv`` (:mod:`pvq.book.timings`)."""
+    folder = Path(results_dir or os.environ.get(RESULTS_ENV) or root / "results")
+    try:
+        record_build_timings(runs, folder / TIMINGS_FILE, started=started, profile=profile, jobs=jobs,
+                             cores=budget.count if budget else 0)  # fmt: skip
+    except OSError as err:  # a time record never fails a build
+        log.warning("could not record the chapters' times in %s: %s", folder, err)
 
 
 def _clock(t0: float) -> str:
