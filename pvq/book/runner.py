@@ -9,7 +9,10 @@ written atomically to ``book/chapters/<stem>.ipynb``; a failed one is kept under
 Chapters run ``jobs`` at a time, except those that share work: a notebook whose jupytext header
 names a chain (``pvq: {chain: NAME}``) runs after the previous chapter of the same chain, in one
 slot, so that the later ones reuse the earlier one's cached runs instead of repeating them at
-the same time. Chains start first: they are the longest path of a build.
+the same time. Chains start first: they are the longest path of a build. The chapters side by
+side share one core budget (:func:`pvq.common.cores.core_budget`: their training runs and chunk
+solves hold a slot each, as many slots as the machine has cores), and each executed chapter's
+time goes to ``<results>/build_timings.csv`` (:mod:`pvq.book.timings`).
 
 The build is quiet and says what it does: each chapter logs a line (logger ``pvq.book.runner``)
 when it starts and when it ends, with the time since the start of the run and its own duration.
