@@ -8,7 +8,11 @@ processes busy than the machine has cores. The budget is ``N`` *slots*, the file
 for ``N`` = :func:`available_cores`): a unit of heavy work (a training run, a per-layer chunk
 problem) holds one slot for as long as it computes, by an exclusive :func:`fcntl.flock` on a slot
 file, and runs on one thread. So at most ``N`` units compute at once across every chapter and
-every pool of the build; a pool may keep more processes than slots, the extra ones wait.
+every pool of the build; a pool may keep more processes than slots, the extra ones wait. They
+wait in a queue (a blocking lock on the folder's ``door`` file: only the first in line looks for
+a free slot), so a process that has just released a slot and asks again goes behind those
+already waiting: the many short chunk problems of chapter 4 cannot keep the slots from the
+training runs of chapters 5–7.
 
 The lock belongs to the open file: the kernel releases it when the holder closes it *or dies*, so
 a build killed at any point (``SIGKILL`` included) leaves no stale lock, and the slot files
@@ -99,23 +103,47 @@ def core_slots(value: str | None = None) -> CoreSlots | None:
 _local = threading.local()  # per thread: how deep in core_slot, the held slot's file descriptor
 
 
+def _try_slots(slots: CoreSlots, order: list[int]) -> tuple[int, int] | None:
+    """Lock the first free slot of ``order``: its open descriptor and number, or ``None`` if all are held."""
+    for i in order:
+        fd = os.open(slots.folder / f"slot-{i}", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd, i
+    return None
+
+
 def _acquire(slots: CoreSlots, poll: float) -> tuple[int, int]:
-    """Wait for a free slot; return its open, exclusively locked descriptor and its number."""
+    """Wait for a free slot; return its open, exclusively locked descriptor and its number.
+
+    With nobody at the door a free slot is taken at once. Otherwise the process queues at the
+    door (blocked in ``flock``, no CPU spent) and, once there, looks for a free slot every
+    ``poll`` seconds at most (from 1 ms, doubling).
+    """
     slots.folder.mkdir(parents=True, exist_ok=True)
     order = list(range(slots.count))
     random.Random(os.getpid() ^ threading.get_ident()).shuffle(order)  # spread the first tries
-    delay = min(0.01, poll)
-    while True:
-        for i in order:
-            fd = os.open(slots.folder / f"slot-{i}", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            return fd, i
-        time.sleep(delay)
-        delay = min(2 * delay, poll)
+    door = os.open(slots.folder / "door", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(door, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody waiting?
+    except BlockingIOError:
+        fcntl.flock(door, fcntl.LOCK_EX)  # others wait: queue behind them
+    else:
+        got = _try_slots(slots, order)
+        if got is not None:
+            os.close(door)
+            return got
+    try:
+        delay = min(0.001, poll)
+        while (got := _try_slots(slots, order)) is None:
+            time.sleep(delay)
+            delay = min(2 * delay, poll)
+        return got
+    finally:
+        os.close(door)  # the next in the queue is at the door
 
 
 def _set_torch_threads(n: int | None) -> int | None:
@@ -130,14 +158,18 @@ def _set_torch_threads(n: int | None) -> int | None:
 
 
 @contextlib.contextmanager
-def core_slot(slots: CoreSlots | None = None, *, poll: float = 0.2):
+def core_slot(slots: CoreSlots | None = None, *, poll: float = 0.02):
     """Hold one slot of the core budget (``$PVQ_CORE_SLOTS`` by default) while the block runs.
 
     Waits until one of the budget's slots is free, locks it, sets torch to one thread (if torch
     is loaded; restored after) and releases the slot when the block ends, whether it returns or
-    raises; if the process dies the kernel releases it. Reentrant: a block inside another of
-    the same thread holds nothing more (a job that leases its compute can itself be called from
-    a leased one). Without a budget it does nothing.
+    raises; if the process dies the kernel releases it. Waiting processes queue, so that one
+    that releases a slot and asks again goes behind them (see the module's notes). Reentrant: a block
+    inside another of the same thread holds nothing more (a job that leases its compute can
+    itself be called from a leased one). Without a budget it does nothing.
+
+    Never wait inside the block for work that needs a slot of the same budget (a process pool's
+    leased jobs): with every slot held by such waiters, nothing would run.
 
     Parameters
     ----------

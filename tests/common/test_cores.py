@@ -37,9 +37,9 @@ for _ in range(rounds):
 """
 
 
-def _start(tmp_path, name, slots, rounds, hold, **kw):
+def _start(tmp_path, name, slots, rounds, hold, go="go", **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT), SLOTS_ENV: str(slots), "OMP_NUM_THREADS": "1"}
-    args = [tmp_path / f"{name}.log", tmp_path / f"{name}.ready", tmp_path / "go", rounds, hold]
+    args = [tmp_path / f"{name}.log", tmp_path / f"{name}.ready", tmp_path / go, rounds, hold]
     return subprocess.Popen([sys.executable, "-c", HOLDER, *map(str, args)], env=env, text=True, **kw)
 
 
@@ -79,6 +79,32 @@ def test_four_processes_share_two_slots_never_more_holders_than_slots(tmp_path):
         assert _most_at_once([h for h in holds if h[0] == slot]) == 1
     # 12 holds of 0.3 s on 2 slots: at least 1.8 s from the first enter to the last exit
     assert max(t1 for *_, t1 in holds) - min(t0 for _, t0, _ in holds) >= 12 * 0.3 / 2 - 1e-6
+
+
+def _holds(log: Path) -> list[tuple[int, float, float]]:
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [(int(s), float(t0), float(t1)) for s, t0, t1 in (ln.split() for ln in lines)]
+
+
+def test_a_process_that_asks_again_queues_behind_one_already_waiting(tmp_path):
+    """Many short jobs in a loop cannot keep a slot from a process that waits: it gets the next one."""
+    slots = CoreSlots(tmp_path / "slots", 1)
+    busy = _start(tmp_path, "busy", slots, rounds=40, hold=0.05, go="go-busy", stdout=subprocess.DEVNULL)
+    late = _start(tmp_path, "late", slots, rounds=1, hold=0.05, go="go-late", stdout=subprocess.DEVNULL)
+    _wait_for([tmp_path / "busy.ready", tmp_path / "late.ready"])
+    (tmp_path / "go-busy").touch()
+    while len(_holds(tmp_path / "busy.log")) < 3:  # the short jobs are under way
+        assert busy.poll() is None
+        time.sleep(0.01)
+    asked = time.monotonic()
+    (tmp_path / "go-late").touch()
+    assert late.wait(timeout=120) == 0 and busy.wait(timeout=120) == 0
+    (entered,) = [t0 for _, t0, _ in _holds(tmp_path / "late.log")]
+    short = _holds(tmp_path / "busy.log")
+    assert len(short) == 40 and _most_at_once([*short, *_holds(tmp_path / "late.log")]) == 1
+    assert entered < short[-1][1]  # before the short jobs ended
+    # the late one waits for the hold under way and at most one more (it may ask between two)
+    assert sum(asked < t0 < entered for _, t0, _ in short) <= 2, (asked, entered, short)
 
 
 def _locked(path: Path) -> bool:
