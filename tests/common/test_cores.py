@@ -11,16 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from pvq.common import cores
 from pvq.common.cores import SLOTS_ENV, CoreSlots, available_cores, core_budget, core_slot, core_slots
 
 from ..conftest import ROOT
 
 # A process that waits for the others to be ready, then takes a slot `rounds` times, holding it
 # `hold` seconds, and records "slot enter exit" per hold (time.monotonic is one clock for all).
+# (pvq/common/cores.py is loaded on its own, without the package's numpy and torch: a fast start)
 HOLDER = """
-import sys, time
+import importlib.util, sys, time
 from pathlib import Path
-from pvq.common.cores import core_slot
+spec = importlib.util.spec_from_file_location("cores", sys.argv[6])
+cores = sys.modules["cores"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cores)
+core_slot = cores.core_slot
 log, ready, go = map(Path, sys.argv[1:4])
 rounds, hold = int(sys.argv[4]), float(sys.argv[5])
 ready.touch()
@@ -39,14 +44,15 @@ for _ in range(rounds):
 
 def _start(tmp_path, name, slots, rounds, hold, go="go", **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT), SLOTS_ENV: str(slots), "OMP_NUM_THREADS": "1"}
-    args = [tmp_path / f"{name}.log", tmp_path / f"{name}.ready", tmp_path / go, rounds, hold]
+    args = [tmp_path / f"{name}.log", tmp_path / f"{name}.ready", tmp_path / go, rounds, hold, cores.__file__]
     return subprocess.Popen([sys.executable, "-c", HOLDER, *map(str, args)], env=env, text=True, **kw)
 
 
-def _wait_for(paths, timeout=120):
+def _wait_for(paths, procs, timeout=120):
     deadline = time.monotonic() + timeout
     while not all(p.exists() for p in paths):
         assert time.monotonic() < deadline, "the processes did not start"
+        assert all(p.poll() is None for p in procs), "a process ended before it was ready"
         time.sleep(0.05)
 
 
@@ -63,7 +69,7 @@ def _most_at_once(holds):
 def test_four_processes_share_two_slots_never_more_holders_than_slots(tmp_path):
     slots = CoreSlots(tmp_path / "slots", 2)
     procs = [_start(tmp_path, f"p{i}", slots, rounds=3, hold=0.3, stdout=subprocess.DEVNULL) for i in range(4)]
-    _wait_for([tmp_path / f"p{i}.ready" for i in range(4)])
+    _wait_for([tmp_path / f"p{i}.ready" for i in range(4)], procs)
     (tmp_path / "go").touch()
     for p in procs:
         assert p.wait(timeout=300) == 0
@@ -91,7 +97,7 @@ def test_a_process_that_asks_again_queues_behind_one_already_waiting(tmp_path):
     slots = CoreSlots(tmp_path / "slots", 1)
     busy = _start(tmp_path, "busy", slots, rounds=40, hold=0.05, go="go-busy", stdout=subprocess.DEVNULL)
     late = _start(tmp_path, "late", slots, rounds=1, hold=0.05, go="go-late", stdout=subprocess.DEVNULL)
-    _wait_for([tmp_path / "busy.ready", tmp_path / "late.ready"])
+    _wait_for([tmp_path / "busy.ready", tmp_path / "late.ready"], [busy, late])
     (tmp_path / "go-busy").touch()
     while len(_holds(tmp_path / "busy.log")) < 3:  # the short jobs are under way
         assert busy.poll() is None
