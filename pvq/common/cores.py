@@ -234,9 +234,23 @@ def core_budget(cores: int | None = None):
     ------
     CoreSlots or None
         The budget in force (``None``: switched off).
+
+    Raises
+    ------
+    ValueError
+        Before anything runs, when ``$PVQ_CORE_SLOTS`` is malformed or names a folder this
+        process cannot write.
     """
     if SLOTS_ENV in os.environ:
-        yield core_slots()
+        from .files import check_writable_folder  # here: the slots alone need nothing but the standard library
+
+        slots = core_slots()
+        if slots is not None:
+            try:
+                check_writable_folder(slots.folder)
+            except ValueError as err:
+                raise ValueError(f"{SLOTS_ENV}={os.environ[SLOTS_ENV]!r}: {err}") from None
+        yield slots
         return
     slots = CoreSlots(_default_folder(), available_cores() if cores is None else cores)
     core_slots(str(slots))  # checks the count

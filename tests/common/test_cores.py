@@ -257,3 +257,14 @@ def test_a_build_budget_is_set_for_its_processes_and_restored(monkeypatch):
     with core_budget(2) as slots:
         assert slots == CoreSlots(Path("/shared/slots"), 5)
     assert os.environ[SLOTS_ENV] == "/shared/slots:5"
+
+
+def test_a_build_refuses_a_budget_it_cannot_use_before_anything_runs(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv(SLOTS_ENV, f"{tmp_path / 'file' / 'slots'}:2")
+    with pytest.raises(ValueError, match=rf"{SLOTS_ENV}='.*slots:2': cannot write .* is a file, not a folder"):
+        with core_budget():
+            pass
+    monkeypatch.setenv(SLOTS_ENV, f"{tmp_path}:0")
+    with pytest.raises(ValueError, match="N a whole number >= 1"), core_budget():
+        pass
