@@ -128,15 +128,10 @@ def _acquire(slots: CoreSlots, poll: float) -> tuple[int, int]:
     random.Random(os.getpid() ^ threading.get_ident()).shuffle(order)  # spread the first tries
     door = os.open(slots.folder / "door", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(door, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody waiting?
-    except BlockingIOError:
-        fcntl.flock(door, fcntl.LOCK_EX)  # others wait: queue behind them
-    else:
-        got = _try_slots(slots, order)
-        if got is not None:
-            os.close(door)
-            return got
-    try:
+        try:
+            fcntl.flock(door, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody waiting?
+        except BlockingIOError:
+            fcntl.flock(door, fcntl.LOCK_EX)  # others wait: queue behind them
         delay = min(0.001, poll)
         while (got := _try_slots(slots, order)) is None:
             time.sleep(delay)
@@ -164,9 +159,9 @@ def core_slot(slots: CoreSlots | None = None, *, poll: float = 0.02):
     Waits until one of the budget's slots is free, locks it, sets torch to one thread (if torch
     is loaded; restored after) and releases the slot when the block ends, whether it returns or
     raises; if the process dies the kernel releases it. Waiting processes queue, so that one
-    that releases a slot and asks again goes behind them (see the module's notes). Reentrant: a block
-    inside another of the same thread holds nothing more (a job that leases its compute can
-    itself be called from a leased one). Without a budget it does nothing.
+    that releases a slot and asks again goes behind them (see the module's notes). Reentrant:
+    a block inside another of the same thread holds nothing more (a job that leases its compute
+    can itself be called from a leased one). Without a budget it does nothing.
 
     Never wait inside the block for work that needs a slot of the same budget (a process pool's
     leased jobs): with every slot held by such waiters, nothing would run.
