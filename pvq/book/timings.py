@@ -31,7 +31,7 @@ __all__ = [
 #: Name of the time record in the results folder.
 TIMINGS_FILE = "build_timings.csv"
 
-#: Columns of :data:`TIMINGS_FILE`, one row per chapter and build.
+#: The columns of the time record (one row per chapter and build).
 TIMING_COLUMNS = ["build", "stem", "status", "started", "seconds", "profile", "jobs", "cores", "machine_cores"]
 
 

@@ -6,7 +6,7 @@ Without a shared budget, two chapters with two workers each and torch's own thre
 processes busy than the machine has cores. The budget is ``N`` *slots*, the files
 ``slot-0 … slot-(N-1)`` of a folder named by ``$PVQ_CORE_SLOTS`` (``FOLDER:N``, or ``FOLDER``
 for ``N`` = :func:`available_cores`): a unit of heavy work (a training run, a per-layer chunk
-problem) holds one slot for as long as it computes, by an exclusive :func:`fcntl.flock` on a slot
+problem) holds one slot for as long as it computes, by an exclusive ``fcntl.flock`` on a slot
 file, and runs on one thread. So at most ``N`` units compute at once across every chapter and
 every pool of the build; a pool may keep more processes than slots, the extra ones wait. They
 wait in a queue (a blocking lock on the folder's ``door`` file: only the first in line looks for
