@@ -6,10 +6,11 @@ Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book
 :mod:`~pvq.book.training_verdicts`, :mod:`~pvq.book.theme`, :mod:`~pvq.book.plots`,
 :mod:`~pvq.book.training_plots`, :mod:`~pvq.book.tables`, :mod:`~pvq.book.training_tables`,
 :mod:`~pvq.book.publish`, :mod:`~pvq.book.pages`, :mod:`~pvq.book.failures`,
-:mod:`~pvq.book.freshness`, :mod:`~pvq.book.runner`, :mod:`~pvq.book.build`, :mod:`~pvq.book.pdf`.
-They import from lower layers only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`,
-:mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
-:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`~pvq.book.freshness`, :mod:`~pvq.book.timings`, :mod:`~pvq.book.runner`,
+:mod:`~pvq.book.build`, :mod:`~pvq.book.pdf`. They import from lower layers only: :mod:`pvq.common`
+at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
+:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from .build import HTML_INCOMPLETE, BookBuild, build_book, sphinx_command
@@ -115,6 +116,7 @@ from .theme import (
     panels,
     themed,
 )
+from .timings import TIMING_COLUMNS, TIMINGS_FILE, build_timing_headlines, record_build_timings, summarize_build_timings
 from .training_params import FineTuningParams
 from .training_plots import (
     plot_combining,
@@ -156,7 +158,9 @@ __all__ = [
     "TABLE_CLASS",
     "TABLE_FORMATS",
     "TABLE_HEADERS",
+    "TIMINGS_FILE",
     "TIMINGS_SUFFIX",
+    "TIMING_COLUMNS",
     "VERDICTS",
     "BookBuild",
     "BuildContext",
@@ -175,6 +179,7 @@ __all__ = [
     "against_earlier",
     "build_book",
     "build_pdf",
+    "build_timing_headlines",
     "chain_name",
     "chapter_defaults",
     "check_book_executed",
@@ -242,6 +247,7 @@ __all__ = [
     "publish_figure",
     "publish_verdicts",
     "readable",
+    "record_build_timings",
     "recorded_key",
     "recorded_profile",
     "refresh_prose",
@@ -257,6 +263,7 @@ __all__ = [
     "sphinx_command",
     "stale_defaults",
     "stale_reasons",
+    "summarize_build_timings",
     "themed",
     "verdict_table",
     "write_defaults",

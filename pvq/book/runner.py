@@ -9,7 +9,10 @@ written atomically to ``book/chapters/<stem>.ipynb``; a failed one is kept under
 Chapters run ``jobs`` at a time, except those that share work: a notebook whose jupytext header
 names a chain (``pvq: {chain: NAME}``) runs after the previous chapter of the same chain, in one
 slot, so that the later ones reuse the earlier one's cached runs instead of repeating them at
-the same time. Chains start first: they are the longest path of a build.
+the same time. Chains start first: they are the longest path of a build. The chapters side by
+side share one core budget (:func:`pvq.common.cores.core_budget`: their training runs and chunk
+solves hold a slot each, as many slots as the machine has cores), and each executed chapter's
+time goes to ``<results>/build_timings.csv`` (:mod:`pvq.book.timings`).
 
 Only what changed is executed again: before its turn, each chapter's recorded execution key
 (:mod:`pvq.book.freshness`: parameters, code cells, library, packages, the files it read, its
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -42,6 +46,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..common.cores import core_budget
 from ..common.files import atomic_write
 from ..common.inputs import INPUTS_ENV, read_input_log
 from ..common.locks import build_lock
@@ -60,6 +65,7 @@ from .freshness import (
 from .pages import hide_parameter_cells, mark_profile
 from .params import check_profile
 from .profiles import check_plan, declared_parameters, profile_parameters
+from .timings import TIMINGS_FILE, record_build_timings
 
 __all__ = ["NotebookRun", "chain_name", "execute_chapters", "profiles_in"]
 
@@ -106,6 +112,7 @@ class NotebookRun:
     action: str = "executed"
     #: Why it was executed (:func:`pvq.book.freshness.stale_reasons`); empty when reused.
     reasons: tuple = ()
+    started: float = math.nan  # seconds since the epoch
 
 
 @cache
@@ -182,7 +189,7 @@ def _execute_one(source: Path, ctx: BuildContext, parameters: dict, profile: str
     fd, inputs = tempfile.mkstemp(prefix=f"pvq-{source.stem}-", suffix=".inputs")
     os.close(fd)
     manager = _kernel_manager_class()
-    start = time.perf_counter()
+    start, wall = time.perf_counter(), time.time()
     try:
         papermill.execute_notebook(
             nb,
@@ -217,7 +224,7 @@ def _execute_one(source: Path, ctx: BuildContext, parameters: dict, profile: str
         Path(klog).unlink(missing_ok=True)
         Path(inputs).unlink(missing_ok=True)
     os.replace(tmp, out)  # the notebook and its key, at once
-    return NotebookRun(source.stem, out, time.perf_counter() - start, parameters)
+    return NotebookRun(source.stem, out, time.perf_counter() - start, parameters, started=wall)
 
 
 def profiles_in(out_dir: Path, stems=None) -> dict[str, list[str]]:
@@ -321,7 +328,7 @@ def execute_chapters(
     check_plan(plan, root=root)  # the chapters' own validators, before any kernel starts
     chapters = [p for p in plan if p[0].stem != CLAIMS_STEM]
     last = [p for p in plan if p[0].stem == CLAIMS_STEM]
-    previous = os.environ.get(RESULTS_ENV)
+    previous, started = os.environ.get(RESULTS_ENV), time.time()
     if results_dir is not None:  # the kernels inherit the environment
         os.environ[RESULTS_ENV] = str(Path(results_dir).resolve())
     try:
@@ -329,13 +336,15 @@ def execute_chapters(
             ctx = BuildContext(root=root, results=results_root(), out_dir=out_dir)
             if removed := _clean_leftovers(out_dir, ctx.results):
                 log.info("removed %d temporary file(s) an interrupted run left", removed)
-            with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=None if progress else True) as bar:
+            with tqdm(total=len(plan), desc=f"notebooks ({profile})", disable=None if progress else True) as bar, \
+                    core_budget() as budget:  # fmt: skip
                 runs, failures = _run_plan(chapters, last, ctx, profile, timeout, jobs, force, bar)
     finally:
         if previous is None:
             os.environ.pop(RESULTS_ENV, None)
         else:
             os.environ[RESULTS_ENV] = previous
+    _record_timings(runs, results_dir, root, started=started, profile=profile, jobs=jobs, budget=budget)
     if failures:
         skipped = len(plan) - len(runs) - len(failures)
         tally = f"{len(failures)} of {len(plan)} notebooks failed, {len(runs)} ran, {skipped} skipped"
@@ -349,6 +358,16 @@ def execute_chapters(
 
 def _waiting(holder: str) -> None:
     log.warning("another build is running in this checkout (%s); waiting for it to finish", holder)
+
+
+def _record_timings(runs, results_dir, root: Path, *, started: float, profile: str, jobs: int, budget) -> None:
+    """Append the chapters' times to ``<results>/build_timings.csv`` (:mod:`pvq.book.timings`)."""
+    folder = Path(results_dir or os.environ.get(RESULTS_ENV) or root / "results")
+    try:
+        record_build_timings(runs, folder / TIMINGS_FILE, started=started, profile=profile, jobs=jobs,
+                             cores=budget.count if budget else 0)  # fmt: skip
+    except OSError as err:  # a time record never fails a build
+        log.warning("could not record the chapters' times in %s: %s", folder, err)
 
 
 def _clock(t0: float) -> str:
@@ -395,7 +414,7 @@ def _run_plan(chapters: list, last: list, ctx: BuildContext, profile: str, timeo
         finally:
             thread.name = name
             bar.update()
-        runs.append(NotebookRun(run.stem, run.output, run.seconds, params, "executed", tuple(reasons)))
+        runs.append(NotebookRun(run.stem, run.output, run.seconds, params, "executed", tuple(reasons), run.started))
         log.info("%s %s done in %.1f s", _clock(t0), source.stem, run.seconds)
         return True
 

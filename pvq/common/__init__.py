@@ -1,10 +1,12 @@
-"""Shared helpers of every layer: checks, atomic files, locks, paths, executors, recorded inputs, the paper's numbers.
+"""Shared helpers of every layer: checks, atomic files, locks, paths, recorded inputs, executors, core budget,
+the paper's numbers.
 
 This is the bottom layer of ``pvq``: it imports nothing else from the package, and every
 other subpackage may import from it.
 """
 
 from .checks import check_count, check_list, check_positive
+from .cores import SLOTS_ENV, CoreSlots, available_cores, core_budget, core_slot, core_slots
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, check_writable_folder, read_json
 from .inputs import INPUTS_ENV, read_input_log, record_input, watch_inputs
@@ -18,13 +20,19 @@ __all__ = [
     "PAPER",
     "PAPER_RECIPE",
     "RESULTS_ENV",
+    "SLOTS_ENV",
+    "CoreSlots",
     "atomic_write",
+    "available_cores",
     "book_root",
     "build_lock",
     "check_count",
     "check_list",
     "check_positive",
     "check_writable_folder",
+    "core_budget",
+    "core_slot",
+    "core_slots",
     "lock_holder",
     "make_executor",
     "notebook_sources",

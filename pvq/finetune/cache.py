@@ -6,7 +6,8 @@ network is stored as ``pretrained/<key>.pt`` with ``<key>.json`` beside it, a fi
 (:meth:`pvq.finetune.recipe.FineTuneSpec.key`), every file is written atomically, and a corrupt entry
 is recomputed. An interrupted build therefore resumes where it stopped, and a chapter reuses
 the runs another chapter already made. Jobs go through :func:`pvq.common.executors.make_executor`
-(a spawn process pool, or the executor of a Dask cluster).
+(a spawn process pool, or the executor of a Dask cluster); under a build's core budget each run
+holds a slot while it trains (:func:`pvq.common.cores.core_slot`), a run found in the cache none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..common.cores import core_slot
 from ..common.files import atomic_write, read_json
 from ..common.paths import results_root
 from .data import ImageData, load_fashion_mnist
@@ -119,7 +121,8 @@ def _pretrain_job(args) -> dict:
     cached = load_pretrained(spec, cache_dir)
     if cached is not None:
         return cached[1]
-    state, info = pretrain(spec, cached_fashion_mnist(data_folder), device=device)
+    with core_slot():  # under a build's core budget: one slot, one thread (a cache hit needs none)
+        state, info = pretrain(spec, cached_fashion_mnist(data_folder), device=device)
     folder = Path(cache_dir) / "pretrained"
     atomic_write(folder / f"{spec.key()}.pt", lambda p: _save_state(state, p))
     info["spec"] = json.loads(_spec_json(spec))
@@ -167,7 +170,8 @@ def _finetune_job(args) -> dict:
     loaded = load_pretrained(spec.base, cache_dir)
     if loaded is None:
         raise FileNotFoundError(f"pretrained network {spec.base.key()} missing from {cache_dir}; run ensure_pretrained")
-    record = finetune(spec, loaded[0], cached_fashion_mnist(data_folder))
+    with core_slot():  # under a build's core budget: one slot, one thread (a cache hit needs none)
+        record = finetune(spec, loaded[0], cached_fashion_mnist(data_folder))
     record["base_accuracy"] = loaded[1]["accuracy"]
     record["spec"] = json.loads(_spec_json(spec))
     atomic_write(path, lambda p: p.write_text(json.dumps(record)))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..common.cores import core_slot
 from ..common.executors import make_executor
 from .sweep import Chunk, layer_chunks, run_sweep
 from .tables import paired_gap
@@ -52,6 +53,9 @@ def layer_problems(
 ) -> tuple[list[Chunk], pd.DataFrame]:
     """The chunk problems of every layer, and one row describing each layer.
 
+    Each layer's problems are built holding a slot of the build's core budget, if any
+    (:func:`pvq.common.cores.core_slot`).
+
     Parameters
     ----------
     layers : mapping of str to sequence of str
@@ -71,8 +75,9 @@ def layer_problems(
     chunks, rows = [], []
     for model, names in layers.items():
         for layer in names:
-            got, info = layer_chunks(model, layer, n_bits=n_bits, n_inputs=n_inputs, chunk_size=chunk_size,
-                                     max_chunks=max_chunks, seed=seed)  # fmt: skip
+            with core_slot():  # the layer's forward passes, under a build's core budget
+                got, info = layer_chunks(model, layer, n_bits=n_bits, n_inputs=n_inputs, chunk_size=chunk_size,
+                                         max_chunks=max_chunks, seed=seed)  # fmt: skip
             chunks += got
             rows.append({"model": model, "layer": layer, **info, "chunks_studied": len(got)})
     return chunks, pd.DataFrame(rows, columns=PROBLEM_COLUMNS)

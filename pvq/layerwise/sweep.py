@@ -11,7 +11,8 @@ Layer SNR of a method: ``-10·log10(Σ error / Σ ||Xw||²)`` over the layer's c
 The sweep goes through any ``concurrent.futures.Executor`` (a local process pool by
 default; a Dask cluster's ``client.get_executor()`` when a scheduler is named) and caches the
 result of each (chunk, comparison point) as a JSON file written atomically, so an interrupted
-sweep resumes and a corrupt entry is recomputed.
+sweep resumes and a corrupt entry is recomputed. Under a build's core budget each chunk holds a
+slot while it is solved (:func:`pvq.common.cores.core_slot`), a chunk found in the cache none.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..common.cores import core_slot
 from ..common.files import atomic_write
 from ..core.quantization import int_grid
 from ..tensors.analysis import check_tensor
@@ -277,7 +279,8 @@ def _cached_solve(args) -> dict:
                     return got
             except (json.JSONDecodeError, UnicodeDecodeError):
                 pass  # corrupt entry: recompute and overwrite
-    got = solve_chunk(chunk, n_bits, **options)
+    with core_slot():  # under a build's core budget: one slot, one thread (a cache hit needs none)
+        got = solve_chunk(chunk, n_bits, **options)
     if path is not None:
         atomic_write(path, lambda p: p.write_text(json.dumps(got)))
     return got

@@ -1,11 +1,13 @@
 """Where parallel jobs run: a local spawn process pool, or a Dask cluster named by argument or environment."""
 
 import operator
+import os
 import typing
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
+from pvq.common.cores import SLOTS_ENV
 from pvq.common.executors import DASK_ENV, make_executor
 
 
@@ -59,3 +61,27 @@ def test_an_explicit_scheduler_wins_over_the_environment(fake_dask, monkeypatch)
     finally:
         pool.shutdown()
     assert fake_dask.addresses == ["tcp://explicit:8786"]
+
+
+def _torch_threads(_):
+    import torch
+
+    return torch.get_num_threads()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="torch starts with one thread on one core anyway")
+def test_under_a_core_budget_the_pool_workers_start_with_one_thread(tmp_path, monkeypatch):
+    """Without a budget a worker's torch uses several threads; under one it starts with one, before any lease."""
+    monkeypatch.delenv(DASK_ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv(SLOTS_ENV, raising=False)
+    found = {}
+    for budget in ("", f"{tmp_path}:2"):
+        monkeypatch.setenv(SLOTS_ENV, budget)
+        pool = make_executor(workers=1)
+        try:
+            found[budget] = pool.submit(_torch_threads, 0).result(timeout=300)
+        finally:
+            pool.shutdown()
+    assert found[""] > 1  # as without pvq: torch's own default
+    assert found[f"{tmp_path}:2"] == 1

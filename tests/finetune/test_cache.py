@@ -1,12 +1,16 @@
 """The run cache: pretrained networks and fine-tuning runs stored once, read back, recomputed when corrupt."""
 
+import fcntl
 import json
 import math
+import os
+import threading
 
 import pandas as pd
 import pytest
 import torch
 
+from pvq.common.cores import SLOTS_ENV, core_slot
 from pvq.finetune import cache
 from pvq.finetune.cache import (
     RUN_COLUMNS,
@@ -157,3 +161,56 @@ def test_a_pretrained_network_is_stored_as_the_same_bytes_every_time(tmp_path, m
         stored.append((tmp_path / run / "pretrained" / f"{spec.key()}.pt").read_bytes())
     assert stored[0] == stored[1]
     assert torch.equal(load_pretrained(spec, tmp_path / "a")[0]["w"], state["w"])
+
+
+def _locked(path) -> bool:
+    """Whether another open file holds ``path``'s flock (the core slot's lock)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_run_trains_holding_a_core_slot_and_a_cached_run_needs_none(tmp_path, monkeypatch):
+    """Under a build's core budget a run trains on one slot and one thread; a cache hit never waits for a slot."""
+    base = PretrainSpec("resnet_small", seed=0, epochs=1, batch_size=64)
+    cache_dir = tmp_path / "cache"
+    _store_pretrained(cache_dir, base, {}, {"accuracy": 0.5})
+    slots = tmp_path / "slots"
+    monkeypatch.setenv(SLOTS_ENV, f"{slots}:1")
+    monkeypatch.setattr(cache, "cached_fashion_mnist", lambda folder=None: None)
+    seen = []
+
+    def fake_finetune(spec, state, data):
+        seen.append((_locked(slots / "slot-0"), torch.get_num_threads()))
+        return {"key": spec.key(), "status": "ok", "accuracy": 0.9}
+
+    monkeypatch.setattr(cache, "finetune", fake_finetune)
+    spec = tiny_spec(base, "qat", n_bits=8)
+    run_grid([spec], cache_dir=cache_dir)
+    assert seen == [(True, 1)]
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with core_slot():
+            held.set()
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(timeout=60)
+        done = []
+        reader = threading.Thread(target=lambda: done.append(run_grid([spec], cache_dir=cache_dir)[0]))
+        reader.start()
+        reader.join(timeout=60)
+        assert done and done[0].accuracy.tolist() == [0.9] and len(seen) == 1  # from the cache, slot still held
+    finally:
+        release.set()
+        holder.join(timeout=60)

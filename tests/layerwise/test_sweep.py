@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -95,3 +96,53 @@ def test_bad_input(kwargs, message):
         layer_chunks("mobilenet_v2", **args)
     with pytest.raises(ValueError, match="no runnable architecture"):
         layer_chunks("crepe_full", layer="conv1", n_bits=[4])
+
+
+def test_a_chunk_is_solved_holding_a_core_slot_and_a_cached_one_needs_none(small_chunks, tmp_path, monkeypatch):
+    """Under a build's core budget each solve holds a slot; a cache hit never waits for one."""
+    import fcntl
+    import threading
+
+    from pvq.common.cores import SLOTS_ENV, core_slot
+    from pvq.layerwise import sweep
+
+    slot = tmp_path / "slots" / "slot-0"
+    monkeypatch.setenv(SLOTS_ENV, f"{slot.parent}:1")
+    seen = []
+
+    def locked() -> bool:
+        fd = os.open(slot, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def fake_solve(chunk, n_bits, **options):
+        seen.append(locked())
+        return {"rows": [{"index": chunk.index}], "curve": [{"index": chunk.index}]}
+
+    monkeypatch.setattr(sweep, "solve_chunk", fake_solve)
+    chunks = small_chunks[0][:2]
+    run_sweep(chunks, BITS, cache_dir=tmp_path / "cache")
+    assert seen == [True, True]
+    held, release, done = threading.Event(), threading.Event(), []
+
+    def hold():
+        with core_slot():
+            held.set()
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(timeout=60)
+        reader = threading.Thread(target=lambda: done.append(run_sweep(chunks, BITS, cache_dir=tmp_path / "cache")))
+        reader.start()
+        reader.join(timeout=60)
+        assert len(done) == 1 and len(done[0][0]) == 2 and seen == [True, True]  # from the cache, slot still held
+    finally:
+        release.set()
+        holder.join(timeout=60)
