@@ -254,6 +254,11 @@ def _build(args) -> int:
     html = done.html.relative_to(Path.cwd()) if done.html.is_relative_to(Path.cwd()) else done.html
     rewrote = "every page rewritten" if done.rewrote_all else "changed pages rewritten"
     print(f"{_tally(done.runs)}; HTML built ({rewrote}) in {_duration(done.seconds)} ({args.profile} profile): {html}")
+    executed = sorted((r for r in done.runs if r.action == "executed"), key=lambda r: -r.seconds)
+    if executed:  # where the time went (the whole record: results/build_timings.csv)
+        total = sum(r.seconds for r in executed)
+        print("time per executed chapter: " + ", ".join(
+            f"{r.stem} {_duration(r.seconds)} ({100 * r.seconds / total:.0f}%)" for r in executed))  # fmt: skip
     return 0
 
 
