@@ -219,8 +219,6 @@ def _half_error(dist: SymmetricDistribution, scale: float, top: int, rtol: float
 
 def _quant_mse_many(dist: SymmetricDistribution, clips, *, n_bits: int, grid: Grid, rtol: float) -> np.ndarray:
     """``[quant_mse(dist, a, ...) for a in clips]``, bit for bit, with one integration pass for all."""
-    if dist.is_standard_normal_family:  # closed form: nothing to batch
-        return np.array([quant_mse(dist, a, n_bits=n_bits, grid=grid, rtol=rtol) for a in clips])
     q_min, q_max = int_grid(n_bits, grid)
     lo, hi, centers, sizes = [], [], [], []
     for a in clips:  # the bins of _half_error for each half of each clip, one group each
