@@ -63,6 +63,7 @@ __all__ = [
 RTOL = 1e-10
 _GL = np.polynomial.legendre.leggauss(20)
 _MAX_INTERVALS = 200_000
+_BATCH_BINS = 8192  # bins integrated in one pass by optimal_clip's bracket (memory stays small)
 
 
 def normal_bin_errors(lo, hi, centers):
@@ -218,8 +219,12 @@ def _half_error(dist: SymmetricDistribution, scale: float, top: int, rtol: float
 
 
 def _quant_mse_many(dist: SymmetricDistribution, clips, *, n_bits: int, grid: Grid, rtol: float) -> np.ndarray:
-    """``[quant_mse(dist, a, ...) for a in clips]``, bit for bit, with one integration pass for all."""
+    """``[quant_mse(dist, a, ...) for a in clips]``, bit for bit, in vectorised passes of ≤ _BATCH_BINS bins."""
     q_min, q_max = int_grid(n_bits, grid)
+    step = max(1, _BATCH_BINS // (q_max - q_min + 2))  # bins of one clip: both halves
+    if len(clips) > step:
+        parts = [clips[i : i + step] for i in range(0, len(clips), step)]
+        return np.concatenate([_quant_mse_many(dist, c, n_bits=n_bits, grid=grid, rtol=rtol) for c in parts])
     lo, hi, centers, sizes = [], [], [], []
     for a in clips:  # the bins of _half_error for each half of each clip, one group each
         s = scale_from_clip(a, n_bits=n_bits, grid=grid)
