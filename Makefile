@@ -11,7 +11,7 @@ STAMP := $(VENV)/.pvq-installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 
-.PHONY: setup system-deps data notebooks book pdf lab test lint bench clean
+.PHONY: setup system-deps data notebooks book pdf lab test test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ lab: setup
 
 test: setup system-deps
 	$(PY) -m pytest
+
+# the day-to-day lane: unit tests only, no chapter, no kernel, no subprocess, no browser (pyproject's markers);
+# one thread per process: the tests' tiny networks run 2-3x faster without torch's thread pool
+test-fast: setup data
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not process"
 
 lint: setup
 	$(VENV)/bin/ruff check pvq tests notebooks benchmarks

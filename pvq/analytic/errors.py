@@ -63,6 +63,7 @@ __all__ = [
 RTOL = 1e-10
 _GL = np.polynomial.legendre.leggauss(20)
 _MAX_INTERVALS = 200_000
+_BATCH_BINS = 8192  # bins integrated in one pass by optimal_clip's bracket (memory stays small)
 
 
 def normal_bin_errors(lo, hi, centers):
@@ -94,7 +95,7 @@ def _gauss_legendre(f, lo, hi, owners):
     return np.sum(weights * f(mid + half * nodes, owners), axis=1) * half[:, 0]
 
 
-def adaptive_gauss_legendre(f, lo, hi, *, rtol: float = RTOL, max_depth: int = 40) -> np.ndarray:
+def adaptive_gauss_legendre(f, lo, hi, *, rtol: float = RTOL, max_depth: int = 40, groups=None) -> np.ndarray:
     """Vectorised adaptive Gauss–Legendre integration of many integrals at once.
 
     Each interval is bisected until the 20-node rule on the halves agrees with the rule on
@@ -108,7 +109,10 @@ def adaptive_gauss_legendre(f, lo, hi, *, rtol: float = RTOL, max_depth: int = 4
     lo, hi : numpy.ndarray
         Finite limits, one pair per integral.
     rtol : float
-        Relative tolerance of the sum of all integrals.
+        Relative tolerance of the sum of all integrals (of each group's sum with ``groups``).
+    groups : array_like of int, optional
+        A label per integral, equal labels adjacent: each group is integrated exactly (bit for
+        bit) as a separate call on its integrals would, in one vectorised pass.
 
     Returns
     -------
@@ -120,8 +124,13 @@ def adaptive_gauss_legendre(f, lo, hi, *, rtol: float = RTOL, max_depth: int = 4
     owners = np.arange(n)
     a, b = lo.astype(np.float64), hi.astype(np.float64)
     coarse = _gauss_legendre(f, a, b, owners)
-    floor = rtol * max(np.abs(coarse).sum(), np.finfo(float).tiny) / max(n, 1)
-    tol = np.full(n, floor) + rtol * np.abs(coarse)
+    label = np.zeros(n, dtype=np.intp) if groups is None else np.asarray(groups)
+    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]]) if n else np.zeros(0, dtype=np.intp)
+    group = np.cumsum(np.r_[True, label[1:] != label[:-1]]) - 1 if n else label
+    floor = np.empty(n)
+    for s, e in zip(starts, [*starts[1:], n], strict=True):
+        floor[s:e] = rtol * max(np.abs(coarse[s:e]).sum(), np.finfo(float).tiny) / (e - s)
+    tol = floor + rtol * np.abs(coarse)
     for depth in range(max_depth):
         mid = (a + b) / 2
         left = _gauss_legendre(f, a, mid, owners)
@@ -129,9 +138,14 @@ def adaptive_gauss_legendre(f, lo, hi, *, rtol: float = RTOL, max_depth: int = 4
         fine = left + right
         # an interval whose two rules agree to rounding error cannot do better by splitting
         done = np.abs(fine - coarse) <= np.maximum(tol, 64 * np.finfo(float).eps * np.abs(fine))
-        if not done.all() and (depth == max_depth - 1 or 2 * owners.size > _MAX_INTERVALS):
-            warnings.warn("adaptive integration hit its size limit; accuracy not reached", RuntimeWarning, stacklevel=2)
-            done[:] = True
+        if not done.all():
+            live = np.bincount(group[owners], minlength=len(starts))  # each group's intervals
+            stop = np.bincount(group[owners], weights=~done, minlength=len(starts)) > 0
+            stop &= (depth == max_depth - 1) | (2 * live > _MAX_INTERVALS)
+            if stop.any():
+                msg = "adaptive integration hit its size limit; accuracy not reached"
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+                done |= stop[group[owners]]
         np.add.at(result, owners[done], fine[done])
         if done.all():
             return result
@@ -143,7 +157,7 @@ def adaptive_gauss_legendre(f, lo, hi, *, rtol: float = RTOL, max_depth: int = 4
     return result
 
 
-def bin_errors(dist: SymmetricDistribution, lo, hi, centers, *, rtol: float = RTOL) -> np.ndarray:
+def bin_errors(dist: SymmetricDistribution, lo, hi, centers, *, rtol: float = RTOL, groups=None) -> np.ndarray:
     """``∫_lo^hi (w - c)² p(w) dw`` for each bin on the positive half-line.
 
     Closed form for an untruncated normal; otherwise vectorised adaptive Gauss–Legendre
@@ -159,6 +173,9 @@ def bin_errors(dist: SymmetricDistribution, lo, hi, centers, *, rtol: float = RT
         Reconstruction level of each bin.
     rtol : float
         Target relative accuracy of the sum over bins.
+    groups : array_like of int, optional
+        A label per bin, equal labels adjacent: each group's bins get exactly what a separate
+        call on them would give (see :func:`adaptive_gauss_legendre`).
     """
     lo, hi, c = (np.array(v, dtype=np.float64, ndmin=1) for v in np.broadcast_arrays(lo, hi, centers))
     if dist.is_standard_normal_family:
@@ -174,7 +191,8 @@ def bin_errors(dist: SymmetricDistribution, lo, hi, centers, *, rtol: float = RT
         def direct(w, own):
             return (w - cf[own][:, None]) ** 2 * dist.pdf(w)
 
-        out[finite] = adaptive_gauss_legendre(direct, lo[finite], hi[finite], rtol=rtol)
+        part = None if groups is None else np.asarray(groups)[finite]
+        out[finite] = adaptive_gauss_legendre(direct, lo[finite], hi[finite], rtol=rtol, groups=part)
     infinite = np.flatnonzero(live & ~np.isfinite(hi))
     if infinite.size:
         ci, li = c[infinite], lo[infinite]
@@ -186,7 +204,8 @@ def bin_errors(dist: SymmetricDistribution, lo, hi, centers, *, rtol: float = RT
             return (w - ci[own][:, None]) ** 2 * dist.pdf(w) * span[own][:, None] / (1.0 - u) ** 2
 
         zeros, ones = np.zeros(infinite.size), np.ones(infinite.size)
-        out[infinite] = adaptive_gauss_legendre(mapped, zeros, ones, rtol=rtol)
+        part = None if groups is None else np.asarray(groups)[infinite]
+        out[infinite] = adaptive_gauss_legendre(mapped, zeros, ones, rtol=rtol, groups=part)
     return out
 
 
@@ -197,6 +216,30 @@ def _half_error(dist: SymmetricDistribution, scale: float, top: int, rtol: float
     hi = (k + 0.5) * scale
     hi[-1] = math.inf
     return float(np.sum(bin_errors(dist, lo, hi, k * scale, rtol=rtol)))
+
+
+def _quant_mse_many(dist: SymmetricDistribution, clips, *, n_bits: int, grid: Grid, rtol: float) -> np.ndarray:
+    """``[quant_mse(dist, a, ...) for a in clips]``, bit for bit, in vectorised passes of ≤ _BATCH_BINS bins."""
+    q_min, q_max = int_grid(n_bits, grid)
+    step = max(1, _BATCH_BINS // (q_max - q_min + 2))  # bins of one clip: both halves
+    if len(clips) > step:
+        parts = [clips[i : i + step] for i in range(0, len(clips), step)]
+        return np.concatenate([_quant_mse_many(dist, c, n_bits=n_bits, grid=grid, rtol=rtol) for c in parts])
+    lo, hi, centers, sizes = [], [], [], []
+    for a in clips:  # the bins of _half_error for each half of each clip, one group each
+        s = scale_from_clip(a, n_bits=n_bits, grid=grid)
+        for top in (q_max, -q_min):
+            k = np.arange(top + 1, dtype=np.float64)
+            lo.append(np.maximum(k - 0.5, 0.0) * s)
+            hi.append((k + 0.5) * s)
+            hi[-1][-1] = math.inf
+            centers.append(k * s)
+            sizes.append(top + 1)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    errors = bin_errors(dist, np.concatenate(lo), np.concatenate(hi), np.concatenate(centers), rtol=rtol, groups=groups)
+    ends = np.cumsum(sizes)
+    halves = [float(np.sum(errors[e - n : e])) for n, e in zip(sizes, ends, strict=True)]
+    return np.array([halves[i] + halves[i + 1] for i in range(0, len(halves), 2)])
 
 
 def quant_mse(
@@ -281,7 +324,7 @@ def optimal_clip(
 
     for _ in range(8):
         alphas = np.geomspace(lo, hi, n_bracket)
-        values = np.array([mse(a) for a in alphas])
+        values = _quant_mse_many(dist, alphas, n_bits=n_bits, grid=grid, rtol=rtol)  # = [mse(a) for a in alphas]
         i = int(np.argmin(values))
         if i < n_bracket - 1:
             break

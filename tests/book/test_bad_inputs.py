@@ -154,6 +154,7 @@ def test_refused_in_one_line_with_status_2(outcomes, command):
     assert "/tmp/" not in stderr and str(ROOT) not in stderr
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("command", sorted(SUBPROCESS))
 def test_the_same_through_a_real_process(folders, outcomes, command):
     where = next(w for w, c in CASES if c == command)

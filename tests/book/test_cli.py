@@ -1,7 +1,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import ROOT
+
+pytestmark = pytest.mark.process  # every test runs python -m pvq
 
 
 def run(*args):

@@ -100,6 +100,11 @@ def _make_dry(ws, words):
     assert "jupyter lab" in r.stdout and (len(words) == 2 or "--no-browser --port 8899" in r.stdout)
 
 
+def _make_fast_dry(ws, words):
+    r = _run(ws, ["make", "-n", *words[1:]])
+    assert '-m pytest -m "not slow and not process"' in r.stdout  # a subset of make test: its tests run here
+
+
 def _run_plain(ws, words):
     _run(ws, _venv(ws, words))
 
@@ -114,6 +119,7 @@ PVQ = ".venv/bin/python -m pvq"
 HOW = {
     "make book": _make,
     "make test": "the suite itself: .ci/run runs `make test`",
+    "make test-fast": _make_fast_dry,
     "make pdf": "tests/book/test_chapters.py::test_the_pdf_holds_every_chapter runs it on the session's book",
     "make lab": _make_dry,
     "make lab 'LAB_ARGS=--no-browser --port 8899'": _make_dry,

@@ -77,6 +77,7 @@ def _edit(path, old, new):
     path.write_text(text.replace(old, new))
 
 
+@pytest.mark.process
 def test_only_what_changed_is_executed_again_and_the_runner_says_why(tmp_path, caplog):
     root = _book(tmp_path / "book")
     chapters, nb1 = root / "book" / "chapters", root / "book" / "chapters" / "01_a.ipynb"
@@ -131,6 +132,7 @@ def test_only_what_changed_is_executed_again_and_the_runner_says_why(tmp_path, c
     assert profiles_in(chapters) == {"ci": ["01_a", "99_claims"]}
 
 
+@pytest.mark.process
 def test_a_profile_change_and_a_mixed_folder_are_said(tmp_path, caplog):
     root = _book(tmp_path / "book")
     (root / "notebooks" / "02_b.py").write_text(HEADER.format(title="B") + "\n# %%\ny = x\n")

@@ -42,6 +42,7 @@ def _outline(reader):
     return titles
 
 
+@pytest.mark.process
 def test_print_pdf_prints_a_page_with_its_image_and_a_bookmark_per_heading(tmp_path):
     _png(tmp_path / "dot.png")
     (tmp_path / "page.html").write_text(PAGE.format(img="dot.png"))
@@ -56,6 +57,7 @@ def test_print_pdf_prints_a_page_with_its_image_and_a_bookmark_per_heading(tmp_p
     assert [x.name for x in (tmp_path / "out").iterdir()] == ["book.pdf"]  # written atomically, nothing left over
 
 
+@pytest.mark.process
 def test_print_pdf_refuses_a_page_with_a_missing_image(tmp_path):
     (tmp_path / "page.html").write_text(PAGE.format(img="missing.png"))
     with pytest.raises(RuntimeError, match=r"1 images did not load.*missing\.png"):
@@ -63,6 +65,7 @@ def test_print_pdf_refuses_a_page_with_a_missing_image(tmp_path):
     assert not (tmp_path / "book.pdf").exists()
 
 
+@pytest.mark.process
 def test_print_pdf_refuses_untypeset_maths(tmp_path):
     """A page whose formulas MathJax never typesets (here: no MathJax at all) is not printed."""
     (tmp_path / "page.html").write_text('<html><body><span class="math notranslate">\\(x^2\\)</span></body></html>')

@@ -142,6 +142,7 @@ def _tiny_book(root, stems, chains=None):
     return root
 
 
+@pytest.mark.process
 def test_failed_chapters_are_named_with_their_cell_and_error(tmp_path, caplog, monkeypatch):
     root = _tiny_book(tmp_path / "book", CELLS, chains={"02_dies": "runs", "03_after": "runs"})
     (tmp_path / "elsewhere").mkdir()
@@ -185,6 +186,7 @@ def test_failed_chapters_are_named_with_their_cell_and_error(tmp_path, caplog, m
     assert not any("03_after started" in ln or "99_claims started" in ln for ln in lines)
 
 
+@pytest.mark.process
 def test_a_successful_run_prints_progress_lines_and_no_kernel_chatter(tmp_path):
     root = _tiny_book(tmp_path, ["01_ok", "99_claims"])
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -201,6 +203,7 @@ def test_a_successful_run_prints_progress_lines_and_no_kernel_chatter(tmp_path):
     assert re.fullmatch(r"2 chapters: 2 executed, 0 reused in 0 min \d\d s \(ci profile\) -> book/chapters\n", r.stdout)
 
 
+@pytest.mark.process
 def test_the_command_fails_with_the_message_once(tmp_path):
     root = _tiny_book(tmp_path, ["04_bad", "99_claims"])
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

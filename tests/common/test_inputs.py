@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from pvq.common.inputs import INPUTS_ENV, read_input_log
 
 SCRIPT = """
@@ -29,6 +31,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.process
 def test_reads_by_the_process_and_its_workers_are_recorded(tmp_path):
     for name in ("read.txt", "low.txt", "by_worker.txt", "appended.txt", "native.bin"):
         (tmp_path / name).write_text("data")
@@ -45,6 +48,7 @@ def test_reads_by_the_process_and_its_workers_are_recorded(tmp_path):
     assert not any(str(p).startswith(sys.prefix) for p in read_input_log(log))  # packages: hashed apart
 
 
+@pytest.mark.process
 def test_nothing_is_recorded_without_the_variable(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != INPUTS_ENV}
     code = "import pvq.common.inputs as i, pvq; print(i.watch_inputs())"

@@ -23,6 +23,7 @@ def _holder(path):
     return proc
 
 
+@pytest.mark.process
 def test_a_second_build_stops_or_waits_and_a_killed_holder_frees_the_lock(tmp_path):
     path = tmp_path / "_build" / "pvq-build.lock"
     proc = _holder(path)

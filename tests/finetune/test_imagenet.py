@@ -152,6 +152,7 @@ def test_short_qat_finetune_on_the_tiny_folder(folder):
 # -- command line ------------------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_cli_refuses_a_bad_folder(tmp_path):
     root = break_folder(make_folder(tmp_path / "imagenet", n_train=1, n_val=1), "no val")
     r = subprocess.run(
@@ -163,6 +164,7 @@ def test_cli_refuses_a_bad_folder(tmp_path):
     assert "pvq imagenet: error:" in r.stderr and "no 'val/' sub-folder" in r.stderr
 
 
+@pytest.mark.process
 def test_cli_refuses_an_impossible_bit_width(tmp_path):
     r = subprocess.run(
         [sys.executable, "-m", "pvq", "imagenet", str(tmp_path), "--arch", "mobilenet_v2", "--method", "qat",

@@ -44,6 +44,7 @@ def test_exact_methods_equal_brute_force_on_real_chunks(small_chunks):
         assert rows[(rows.side == "pruning") & (rows.method == "exact")].error.iloc[0] == curve.error[k]
 
 
+@pytest.mark.process
 def test_sweep_is_the_same_through_dask_and_a_process_pool(small_chunks, tmp_path):
     from concurrent.futures import ProcessPoolExecutor
 
