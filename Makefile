@@ -51,8 +51,11 @@ lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# two pytest workers (pytest-xdist): the tests that share the session's ci book run on one of them,
+# in order, while the other takes the rest; TEST_WORKERS=0 runs everything in one process
+TEST_WORKERS ?= 2
 test: setup system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 # the day-to-day lane: unit tests only, no chapter, no kernel, no subprocess, no browser (pyproject's markers);
 # one thread per process: the tests' tiny networks run 2-3x faster without torch's thread pool

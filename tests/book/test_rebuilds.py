@@ -28,7 +28,7 @@ from pvq.book.publish import result_differences
 from ..conftest import ROOT
 from .conftest import copy_sources
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # one worker builds the session's book
 
 BUILD = [sys.executable, "-m", "pvq", "build", "--profile", "ci", "--no-progress"]
 
