@@ -51,8 +51,9 @@ lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# two pytest workers (pytest-xdist): the tests that share the session's ci book run on one of them,
-# in order, while the other takes the rest; TEST_WORKERS=0 runs everything in one process
+# two pytest workers (pytest-xdist): the ci book is built once and shared (tests/book/conftest.py);
+# the tests that use it run on one worker, the killed-and-resumed second build on the other, beside
+# it, and the unit tests fill in; TEST_WORKERS=0 runs everything in one process
 TEST_WORKERS ?= 2
 test: setup system-deps
 	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)

@@ -1,10 +1,11 @@
-"""The ci-profile book, built once per session in a temporary copy of the book sources.
+"""The ci-profile book, built once per test run in a temporary copy of the book sources.
 
 Its chapters, results and HTML are shared by the end-to-end tests (``test_chapters.py``) and are
 the reference an interrupted build must reproduce byte for byte (``test_rebuilds.py``).
 """
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pvq.book.runner import execute_chapters
+from pvq.common.locks import build_lock
 
 from ..conftest import ROOT
 
@@ -32,9 +34,7 @@ def copy_sources(root: Path, names=SOURCES) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory):
-    root = copy_sources(tmp_path_factory.mktemp("book"))
+def _build(root: Path) -> dict:
     previous = os.environ.get("PVQ_RESULTS_DIR")
     runs = execute_chapters("ci", root=root, results_dir=root / "results", progress=False)
     assert os.environ.get("PVQ_RESULTS_DIR") == previous  # the runner restores the environment
@@ -45,3 +45,22 @@ def book(tmp_path_factory):
         timeout=900,
     )
     return {"root": root, "runs": runs, "build": build}
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    """The ci book, built once per test run: by this process, or by the first pytest worker that asks.
+
+    Under pytest-xdist every worker has its own session; the first to ask builds the book in the
+    run's shared temporary folder while holding a lock, the others wait and read what it left
+    (:func:`pvq.common.locks.build_lock` across processes).
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _build(copy_sources(tmp_path_factory.mktemp("book")))
+    shared = tmp_path_factory.getbasetemp().parent
+    record = shared / "book.pickle"
+    with build_lock(shared / "book.lock"):
+        if not record.exists():
+            built = _build(copy_sources(shared / "book"))
+            record.write_bytes(pickle.dumps(built))
+    return pickle.loads(record.read_bytes())

@@ -23,7 +23,7 @@ import torch
 from ..conftest import ROOT
 from ..finetune.imagenet_folder import make_folder
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # one worker builds the session's book
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # one worker: they share and modify the ci book
 
 DOCS = ["README.md", "book/reproducing.md"]
 

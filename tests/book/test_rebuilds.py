@@ -28,7 +28,7 @@ from pvq.book.publish import result_differences
 from ..conftest import ROOT
 from .conftest import copy_sources
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # one worker builds the session's book
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rebuild")]  # beside the book's own build, on the other worker
 
 BUILD = [sys.executable, "-m", "pvq", "build", "--profile", "ci", "--no-progress"]
 
@@ -82,7 +82,7 @@ def _killed_at(root, pattern: str, delay: float) -> str:
     return build.output()
 
 
-def test_a_killed_build_runs_again_to_the_same_results(book, tmp_path):
+def test_a_killed_build_runs_again_to_the_same_results(request, tmp_path):
     root = copy_sources(tmp_path / "book")
     # 1. mid training run: chapter 5 trains its FP32 networks first
     out = _killed_at(root, r"05_fine_tuning started", 20)
@@ -104,7 +104,9 @@ def test_a_killed_build_runs_again_to_the_same_results(book, tmp_path):
     assert re.search(r"8 chapters: 0 executed, 8 reused; HTML built \(changed pages rewritten\)", beside.output())
     assert not (root / "_build" / HTML_INCOMPLETE).exists()
 
-    # the same results as the uninterrupted build, byte for byte; no leftovers
+    # the same results as the uninterrupted build (asked for only now: under pytest-xdist another
+    # worker may be building it at the same time), byte for byte; no leftovers
+    book = request.getfixturevalue("book")
     assert result_differences(book["root"] / "results", root / "results") == []
     assert not list((root / "book" / "chapters").glob(".*")) and not list((root / "results").rglob(".*.tmp"))
     for nb in (root / "book" / "chapters").glob("*.ipynb"):
