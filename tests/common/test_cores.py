@@ -1,6 +1,5 @@
 """The core budget: slots leased across real processes, never more holders than slots, none left by a killed one."""
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from pvq.common import cores
 from pvq.common.cores import SLOTS_ENV, CoreSlots, available_cores, core_budget, core_slot, core_slots
 
 from ..conftest import ROOT
+from ..slots import slot_locked
 
 # A process that waits for the others to be ready, then takes a slot `rounds` times, holding it
 # `hold` seconds, and records "slot enter exit" per hold (time.monotonic is one clock for all).
@@ -113,31 +113,18 @@ def test_a_process_that_asks_again_queues_behind_one_already_waiting(tmp_path):
     assert sum(asked < t0 < entered for _, t0, _ in short) <= 2, (asked, entered, short)
 
 
-def _locked(path: Path) -> bool:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
 def test_a_process_killed_while_holding_a_slot_frees_it(tmp_path):
     slots = CoreSlots(tmp_path / "slots", 1)
     holder = _start(tmp_path, "killed", slots, rounds=1, hold=600, stdout=subprocess.PIPE)
     (tmp_path / "go").touch()
     try:
         assert holder.stdout.readline() == "holding 0\n"
-        assert _locked(slots.folder / "slot-0")
+        assert slot_locked(slots.folder / "slot-0")
     finally:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(timeout=60)
     assert holder.returncode == -signal.SIGKILL
-    assert not _locked(slots.folder / "slot-0")  # no stale lock: the next build goes on at once
+    assert not slot_locked(slots.folder / "slot-0")  # no stale lock: the next build goes on at once
     start = time.monotonic()
     with core_slot(slots) as slot:
         assert slot == 0
@@ -163,7 +150,7 @@ def test_a_slot_runs_torch_on_one_thread_and_restores_it(tmp_path):
         assert torch.get_num_threads() == 2
         with pytest.raises(RuntimeError), core_slot(CoreSlots(tmp_path, 1)):  # released when the block raises
             raise RuntimeError
-        assert not _locked(tmp_path / "slot-0") and torch.get_num_threads() == 2
+        assert not slot_locked(tmp_path / "slot-0") and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 
@@ -173,8 +160,8 @@ def test_nested_blocks_hold_one_slot_and_threads_hold_their_own(tmp_path):
     with core_slot(one) as outer:
         with core_slot(one) as inner:  # no deadlock on a budget of one
             assert inner == outer == 0
-        assert _locked(one.folder / "slot-0")  # the outer block still holds it
-    assert not _locked(one.folder / "slot-0")
+        assert slot_locked(one.folder / "slot-0")  # the outer block still holds it
+    assert not slot_locked(one.folder / "slot-0")
 
     # two threads of one process: each leases its own slot; a third waits for one to end
     two = CoreSlots(tmp_path / "two", 2)

@@ -1,16 +1,14 @@
 """The run cache: pretrained networks and fine-tuning runs stored once, read back, recomputed when corrupt."""
 
-import fcntl
 import json
 import math
-import os
 import threading
 
 import pandas as pd
 import pytest
 import torch
 
-from pvq.common.cores import SLOTS_ENV, core_slot
+from pvq.common.cores import SLOTS_ENV
 from pvq.finetune import cache
 from pvq.finetune.cache import (
     RUN_COLUMNS,
@@ -24,6 +22,7 @@ from pvq.finetune.cache import (
 )
 from pvq.finetune.recipe import PretrainSpec
 
+from ..slots import slot_held_elsewhere, slot_locked
 from .conftest import tiny_spec
 
 
@@ -163,19 +162,6 @@ def test_a_pretrained_network_is_stored_as_the_same_bytes_every_time(tmp_path, m
     assert torch.equal(load_pretrained(spec, tmp_path / "a")[0]["w"], state["w"])
 
 
-def _locked(path) -> bool:
-    """Whether another open file holds ``path``'s flock (the core slot's lock)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        return False
-    finally:
-        os.close(fd)
-
-
 def test_a_run_trains_holding_a_core_slot_and_a_cached_run_needs_none(tmp_path, monkeypatch):
     """Under a build's core budget a run trains on one slot and one thread; a cache hit never waits for a slot."""
     base = PretrainSpec("resnet_small", seed=0, epochs=1, batch_size=64)
@@ -187,7 +173,7 @@ def test_a_run_trains_holding_a_core_slot_and_a_cached_run_needs_none(tmp_path, 
     seen = []
 
     def fake_finetune(spec, state, data):
-        seen.append((_locked(slots / "slot-0"), torch.get_num_threads()))
+        seen.append((slot_locked(slots / "slot-0"), torch.get_num_threads()))
         return {"key": spec.key(), "status": "ok", "accuracy": 0.9}
 
     monkeypatch.setattr(cache, "finetune", fake_finetune)
@@ -195,22 +181,9 @@ def test_a_run_trains_holding_a_core_slot_and_a_cached_run_needs_none(tmp_path, 
     run_grid([spec], cache_dir=cache_dir)
     assert seen == [(True, 1)]
 
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with core_slot():
-            held.set()
-            release.wait(timeout=60)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(timeout=60)
+    with slot_held_elsewhere():
         done = []
         reader = threading.Thread(target=lambda: done.append(run_grid([spec], cache_dir=cache_dir)[0]))
         reader.start()
         reader.join(timeout=60)
         assert done and done[0].accuracy.tolist() == [0.9] and len(seen) == 1  # from the cache, slot still held
-    finally:
-        release.set()
-        holder.join(timeout=60)

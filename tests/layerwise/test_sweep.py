@@ -13,6 +13,7 @@ from pvq.layerwise.prune import keep_count
 from pvq.layerwise.quant import quant_objective
 from pvq.layerwise.sweep import layer_chunks, run_sweep, solve_chunk
 
+from ..slots import slot_held_elsewhere
 from .conftest import BITS
 
 
@@ -104,7 +105,7 @@ def test_a_chunk_is_solved_holding_a_core_slot_and_a_cached_one_needs_none(small
     import fcntl
     import threading
 
-    from pvq.common.cores import SLOTS_ENV, core_slot
+    from pvq.common.cores import SLOTS_ENV
     from pvq.layerwise import sweep
 
     slot = tmp_path / "slots" / "slot-0"
@@ -129,21 +130,9 @@ def test_a_chunk_is_solved_holding_a_core_slot_and_a_cached_one_needs_none(small
     chunks = small_chunks[0][:2]
     run_sweep(chunks, BITS, cache_dir=tmp_path / "cache")
     assert seen == [True, True]
-    held, release, done = threading.Event(), threading.Event(), []
-
-    def hold():
-        with core_slot():
-            held.set()
-            release.wait(timeout=60)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(timeout=60)
+    done = []
+    with slot_held_elsewhere():
         reader = threading.Thread(target=lambda: done.append(run_sweep(chunks, BITS, cache_dir=tmp_path / "cache")))
         reader.start()
         reader.join(timeout=60)
         assert len(done) == 1 and len(done[0][0]) == 2 and seen == [True, True]  # from the cache, slot still held
-    finally:
-        release.set()
-        holder.join(timeout=60)
