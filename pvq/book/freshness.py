@@ -241,12 +241,8 @@ def stale_reasons(key: dict | None, ctx: BuildContext, stem: str, profile: str, 
         reasons.append("the pvq library changed")
     if key["environment"] != ctx.environment:
         reasons.append("the installed packages changed")
-    moved = [ctx.path(p) for p, d in key["inputs"].items()]
-    moved = [
-        p
-        for p, d in zip(moved, key["inputs"].values(), strict=True)
-        if not p.is_file() or file_digest(p, ctx.memo) != d
-    ]
+    paths = {label: ctx.path(label) for label in key["inputs"]}
+    moved = [p for label, p in paths.items() if not p.is_file() or file_digest(p, ctx.memo) != key["inputs"][label]]
     if moved:
         reasons.append(f"input changed or missing: {_listed(sorted(ctx.shown(p) for p in moved))}")
     outputs = ctx.outputs(stem)
