@@ -73,8 +73,8 @@ def _torch_threads(_):
 def test_under_a_core_budget_the_pool_workers_start_with_one_thread(tmp_path, monkeypatch):
     """Without a budget a worker's torch uses several threads; under one it starts with one, before any lease."""
     monkeypatch.delenv(DASK_ENV, raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.delenv(SLOTS_ENV, raising=False)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", SLOTS_ENV):
+        monkeypatch.delenv(name, raising=False)
     found = {}
     for budget in ("", f"{tmp_path}:2"):
         monkeypatch.setenv(SLOTS_ENV, budget)

@@ -56,9 +56,14 @@ def test_sweep_is_the_same_through_dask_and_a_process_pool(small_chunks, tmp_pat
     local, local_curves = run_sweep(chunks, BITS)
     with ProcessPoolExecutor(2) as pool:
         pooled, pooled_curves = run_sweep(chunks, BITS, executor=pool)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            dasked, _ = run_sweep(chunks, BITS, executor=client.get_executor())
+    environ = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            with Client(cluster) as client:
+                dasked, _ = run_sweep(chunks, BITS, executor=client.get_executor())
+    finally:  # the cluster's nannies leave OMP/MKL/OPENBLAS_NUM_THREADS=1 (and more) in this process's environment
+        os.environ.clear()
+        os.environ.update(environ)
     cols = ["model", "layer", "channel", "chunk", "n_bits", "side", "method", "error", "proven"]
     pd.testing.assert_frame_equal(local[cols], pooled[cols])
     pd.testing.assert_frame_equal(local[cols], dasked[cols])
