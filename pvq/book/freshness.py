@@ -11,7 +11,8 @@ part            what is hashed
 ``parameters``  the parameters papermill passed (the profile's values and any overrides)
 ``code``        the chapter's code cells, in order (its prose is *not* part of it)
 ``library``     every file of the ``pvq`` package (code and shipped data)
-``environment`` the Python version and every installed distribution's name and version
+``environment`` the Python version and every installed distribution's name and version, as a
+                fresh interpreter of this environment (a kernel) sees them
 ``inputs``      each file the execution read (:mod:`pvq.common.inputs`): checkpoints,
                 Fashion-MNIST, other chapters' result tables (the Claims page), ...
 ``outputs``     each file the chapter left in its own results folder
@@ -36,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,12 +93,24 @@ def library_digest(package: Path | None = None) -> str:
     return h.hexdigest()
 
 
-def environment_digest() -> str:
-    """Digest of the Python version and the installed distributions (``name==version``, sorted)."""
-    from importlib.metadata import distributions
+#: Run by a fresh interpreter: its Python version, then its distributions (``name==version``, sorted).
+_LIST_DISTRIBUTIONS = (
+    "import sys; from importlib.metadata import distributions as ds; print(sys.version); "
+    "print(*sorted({f\"{d.metadata['Name']}=={d.version}\".lower() for d in ds() if d.metadata['Name']}), sep='\\n')"
+)
 
-    names = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in distributions() if d.metadata["Name"]})
-    return _text_digest(sys.version + "\n" + "\n".join(names))
+
+def environment_digest(cwd: Path | None = None) -> str:
+    """Digest of the Python version and the installed distributions (``name==version``, sorted).
+
+    They are listed by a fresh interpreter of this environment started in ``cwd`` (the book root,
+    where a chapter's kernel starts), not by this process: what a process has imported can change
+    its own view (importing setuptools puts its vendored packages on ``sys.path``, whose
+    distributions would then count), and the key must not depend on that.
+    """
+    listed = subprocess.run([sys.executable, "-c", _LIST_DISTRIBUTIONS], cwd=cwd, capture_output=True, text=True,
+                            check=True, timeout=120)  # fmt: skip
+    return _text_digest(listed.stdout)
 
 
 def code_digest(nb) -> str:
@@ -126,7 +140,7 @@ class BuildContext:
     def __post_init__(self):
         self.root, self.results, self.out_dir = Path(self.root), Path(self.results), Path(self.out_dir)
         self.library = self.library or library_digest()
-        self.environment = self.environment or environment_digest()
+        self.environment = self.environment or environment_digest(self.root)
 
     def shown(self, path: Path) -> str:
         """``path`` relative to the book root when it lies below it."""

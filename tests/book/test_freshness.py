@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -13,6 +15,7 @@ from pvq.book.freshness import (
     EXECUTION_META,
     BuildContext,
     code_digest,
+    environment_digest,
     file_digest,
     library_digest,
     recorded_key,
@@ -233,6 +236,23 @@ def test_digests_see_every_byte(tmp_path):
     f = tmp_path / "f.bin"
     f.write_bytes(b"1" * 3_000_000)
     assert file_digest(f, memo) == file_digest(f) and len(memo) == 1
+
+
+@pytest.mark.process
+def test_the_environment_is_what_a_fresh_interpreter_sees(tmp_path):
+    """A distribution where the kernel would start counts; what this process imported does not."""
+    check = "from pvq.book.freshness import environment_digest as e; a = e(); import setuptools; print(a == e())"
+    same = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert (
+        "setuptools/_vendor"
+        in subprocess.run(
+            [sys.executable, "-c", "import sys, setuptools; print(sys.path)"], capture_output=True, text=True
+        ).stdout
+    )  # importing setuptools changes this process's sys.path (and its distributions) ...
+    assert same.stdout.strip() == "True"  # ... but not the digest
+    (tmp_path / "somepkg-1.0.dist-info").mkdir()
+    (tmp_path / "somepkg-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: somepkg\nVersion: 1.0\n")
+    assert environment_digest(tmp_path) != environment_digest(tmp_path / "somepkg-1.0.dist-info")
 
 
 def test_refresh_prose_keeps_outputs_and_takes_new_text(tmp_path):
