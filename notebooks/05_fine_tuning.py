@@ -90,6 +90,7 @@ validation_images = 10000
 ablation_bits = [2, 4]
 mask_interval = 5
 bn_batches = 50
+test_images = 0
 long_factors = [2, 4]
 long_bits = [2]
 probe_points = 20

@@ -74,6 +74,7 @@ lr_bits = 4
 validation_images = 10000
 mask_interval = 5
 bn_batches = 50
+test_images = 0
 combine_bits = [4, 8]
 combine_sparsity = [0.5, 0.75]
 probe_points = 20

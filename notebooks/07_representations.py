@@ -82,6 +82,7 @@ lr_bits = 4
 validation_images = 10000
 mask_interval = 5
 bn_batches = 50
+test_images = 0
 long_factors = [2, 4]
 long_bits = [2]
 probe_points = 20

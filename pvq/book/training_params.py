@@ -57,6 +57,9 @@ class FineTuningParams(ChapterParams):
         Steps between pruning mask updates.
     bn_batches : int
         Batches for batch-norm re-estimation before each evaluation.
+    test_images : int
+        Images each accuracy is measured on: the first of the test set (or of the validation split
+        in the selection); 0: all 10,000 (the ``ci`` profile measures on fewer, to save time).
     long_factors : tuple of int
         Longer fine-tuning: multiples of ``ft_epochs``.
     long_bits : tuple of int
@@ -104,6 +107,7 @@ class FineTuningParams(ChapterParams):
     ablation_bits: tuple = (2, 4)
     mask_interval: int = _RECIPE["mask_interval"]
     bn_batches: int = _RECIPE["bn_batches"]
+    test_images: int = _RECIPE["test_images"]
     long_factors: tuple = (2, 4)
     long_bits: tuple = (2,)
     combine_bits: tuple = (4, 8)
@@ -130,6 +134,7 @@ class FineTuningParams(ChapterParams):
         check_count(self.pretrain_epochs, "pretrain_epochs")
         check_count(self.ft_epochs, "ft_epochs")
         check_count(self.epoch_images, "epoch_images", 0)
+        check_count(self.test_images, "test_images", 0)
         for name in ("lr", "scale_lr"):
             check_positive(getattr(self, name), name)
         lrs = check_list(self.lr_grid, "lr_grid", "learning rates > 0 (empty: no selection)")

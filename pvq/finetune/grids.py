@@ -78,6 +78,7 @@ def run_spec(
         weight_decay=p.weight_decay,
         mask_interval=p.mask_interval,
         bn_batches=p.bn_batches,
+        test_images=p.test_images,
         probe_points=p.probe_points if method != "qat+prune" and not validation else 0,
         probe_images=p.probe_images,
         device=p.device,

@@ -9,6 +9,7 @@ a plain dict (its record), ready to be cached as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -297,6 +298,10 @@ def finetune(spec: FineTuneSpec, base_state: dict, data, *, progress=None) -> di
         if not isinstance(data, ImageData):
             raise ValueError("a validation run (spec.validation > 0) needs in-memory images (ImageData)")
         data = validation_split(data, spec.validation)  # train on the rest, evaluate on the held-out images
+    if spec.test_images:
+        if not isinstance(data, ImageData):
+            raise ValueError("test_images (a smaller evaluation set) needs in-memory images (ImageData)")
+        data = dataclasses.replace(data, x_test=data.x_test[: spec.test_images], y_test=data.y_test[: spec.test_images])
     task = as_task(data)
     model = task.build(spec.base.arch)
     model.load_state_dict(base_state)

@@ -160,6 +160,10 @@ class FineTuneSpec:
         Fraction of the run at which the target sparsity is reached.
     bn_batches : int
         Training batches for the batch-norm re-estimation before evaluation.
+    test_images : int
+        Images the accuracy is measured on: the first ``test_images`` of the evaluation set (the
+        test set, or a validation run's held-out images); 0: all of them. A smaller set trades
+        precision for time (the ``ci`` profile); 0 leaves the cache key as it was before the field.
     probe_points : int
         Checkpoints at which representations are compared with the original (0: none).
     probe_images : int
@@ -186,6 +190,7 @@ class FineTuneSpec:
     mask_interval: int = 5
     prune_end: float = 0.75
     bn_batches: int = 50
+    test_images: int = 0
     probe_points: int = 0
     probe_images: int = 128
     device: str = dataclasses.field(default="cpu", compare=False)
@@ -213,10 +218,13 @@ class FineTuneSpec:
             check_n_bits(self.first_last_bits, name="first_last_bits")
         for name in ("epochs", "batch_size", "mask_interval", "bn_batches", "probe_images"):
             check_count(getattr(self, name), name)
-        for name in ("epoch_images", "probe_points", "seed", "validation"):
+        for name in ("epoch_images", "probe_points", "seed", "validation", "test_images"):
             check_count(getattr(self, name), name, 0)
         for name in ("lr", "scale_lr", "final_lr_ratio"):
             check_positive(getattr(self, name), name)
+        if self.probe_points and 0 < self.test_images < self.probe_images:
+            n = self.probe_images
+            raise ValueError(f"test_images ({self.test_images}) must hold the {n} probe images, or be 0")
         if not 0 < self.prune_end <= 1:
             raise ValueError(f"prune_end must be in (0, 1], got {self.prune_end!r}")
 
@@ -224,6 +232,8 @@ class FineTuneSpec:
         """Stable hash of every field that changes the result (the cache key)."""
         d = dataclasses.asdict(self)
         d.pop("device")
+        if not d["test_images"]:  # the whole evaluation set: the key of runs cached before the field existed
+            d.pop("test_images")
         return f"{self.base.arch}-{self.method}-{spec_digest(d)}"
 
     def label(self) -> str:

@@ -214,3 +214,19 @@ def test_pretraining_leaves_the_held_out_images_out(small_data):
     spec = PretrainSpec("resnet_small", epochs=1, batch_size=256, holdout=1024)
     _, info = pretrain(spec, small_data)
     assert info["train_images"] == 3072 - 1024 and info["key"] == spec.key()
+
+
+def test_a_smaller_evaluation_set_is_the_first_images_of_the_whole(small_data, pretrained):
+    """``test_images=n`` scores the very network of the full run on the first n test images only."""
+    base, state, _ = pretrained
+    spec = tiny_spec(base, "prune", sparsity=0.5)
+    task = RecordingTask(small_data)
+    whole = finetune(spec, state, task)
+    part = finetune(dataclasses.replace(spec, test_images=300), state, small_data)
+    first = evaluate(task.model, small_data.x_test[:300], small_data.y_test[:300], device="cpu")
+    assert part["accuracy"] == first  # the same training, scored on fewer images
+    assert whole["accuracy"] == evaluate(task.model, small_data.x_test, small_data.y_test, device="cpu")
+    assert round(part["accuracy"] * 300, 9).is_integer()
+    assert whole["loss"] == part["loss"]
+    with pytest.raises(ValueError, match="needs in-memory images"):
+        finetune(dataclasses.replace(spec, test_images=300), state, ArrayTask(small_data))

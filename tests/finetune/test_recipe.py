@@ -62,6 +62,8 @@ def test_labels_and_methods():
         FineTuneSpec(base, "qat", n_bits=2, first_last_bits=0)
     with pytest.raises(ValueError, match="holdout must be an integer >= 0"):
         PretrainSpec("resnet_small", holdout=-5)
+    with pytest.raises(ValueError, match="must hold the 128 probe images"):
+        FineTuneSpec(base, "qat", n_bits=2, probe_points=4, test_images=100)
     fp32 = FineTuneSpec(base, "fp32")
     assert fp32.n_bits is None and fp32.sparsity == 0 and fp32.key().startswith("resnet_small-fp32-")
 
@@ -71,12 +73,14 @@ def test_keys_hash_every_result_setting():
     a = FineTuneSpec(base, "qat", n_bits=4)
     keys = {a.key()}
     changes = ({"lr": 0.02}, {"epochs": 3}, {"mask_interval": 7}, {"n_bits": 3}, {"probe_points": 2})
-    changes += ({"first_last_bits": None}, {"validation": 1000})
+    changes += ({"first_last_bits": None}, {"validation": 1000}, {"test_images": 2000})
     for change in changes:
         keys.add(dataclasses.replace(a, **change).key())
     keys.add(FineTuneSpec(PretrainSpec("resnet_small", seed=1), "qat", n_bits=4).key())
     keys.add(FineTuneSpec(PretrainSpec("resnet_small", holdout=1000), "qat", n_bits=4).key())
-    assert len(keys) == 10
+    assert len(keys) == 11
+    # the whole evaluation set (test_images=0) keeps the key runs had before the field existed
+    assert a.key() == "resnet_small-qat-8365d4fafa3cd8bb"
     assert base.key() != PretrainSpec("resnet_small", epochs=2).key() and base.key().startswith("resnet_small-")
     assert PretrainedBase("mobilenet_v2", "a.pth").key() != PretrainedBase("mobilenet_v2", "b.pth").key()
     with pytest.raises(ValueError, match="source must be a non-empty string"):
