@@ -51,12 +51,12 @@ lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# two pytest workers (pytest-xdist): the ci book is built once and shared (tests/book/conftest.py);
-# the tests that use it run on one worker, the killed-and-resumed second build on the other, beside
-# it, and the unit tests fill in; TEST_WORKERS=0 runs everything in one process
+# two pytest workers (pytest-xdist), handed two tests at a time, longest first (tests/conftest.py):
+# the session's ci book (built once, shared: tests/book/conftest.py) on one worker, the killed-and-resumed
+# second build on the other, beside it; the unit tests fill in; TEST_WORKERS=0 runs everything in one process
 TEST_WORKERS ?= 2
 test: setup system-deps
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --maxschedchunk 2)
 
 # the day-to-day lane: unit tests only, no chapter, no kernel, no subprocess, no browser (pyproject's markers);
 # one thread per process: the tests' tiny networks run 2-3x faster without torch's thread pool

@@ -22,7 +22,7 @@ from ..analytic.test_errors import DIGEST_NORMAL
 from ..browser import check_reading, check_site
 from ..conftest import ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # one worker: they share and modify the ci book
+pytestmark = pytest.mark.slow
 
 
 def test_every_chapter_ran(book):

@@ -23,7 +23,7 @@ import torch
 from ..conftest import ROOT
 from ..finetune.imagenet_folder import make_folder
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # one worker: they share and modify the ci book
+pytestmark = pytest.mark.slow
 
 DOCS = ["README.md", "book/reproducing.md"]
 
@@ -165,9 +165,12 @@ def test_every_documented_command_is_checked():
     assert not gone, f"commands in HOW that no document shows any more (remove them): {gone}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def workspace(book, tmp_path_factory):
-    """A copy of the session's built ci book, with what ``make`` needs; the set-up must be done already."""
+    """A copy of the session's built ci book, with what ``make`` needs; the set-up must be done already.
+
+    One per session (per worker under pytest-xdist, which may interleave these tests with others).
+    """
     ws = tmp_path_factory.mktemp("documented") / "book"
     shutil.copytree(book["root"], ws, symlinks=True)
     for name in MAKE_FILES:

@@ -28,7 +28,7 @@ from pvq.book.publish import result_differences
 from ..conftest import ROOT
 from .conftest import copy_sources
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rebuild")]  # beside the book's own build, on the other worker
+pytestmark = pytest.mark.slow
 
 BUILD = [sys.executable, "-m", "pvq", "build", "--profile", "ci", "--no-progress"]
 
