@@ -66,6 +66,7 @@ architectures = ["resnet_small", "mobilenet_small"]
 ft_bits = [2, 3, 4, 5, 6, 7, 8]
 seeds = [0, 1, 2]
 pretrain_epochs = 6
+pretrain_images = 0
 ft_epochs = 1
 epoch_images = 30000
 lr = 0.01

@@ -36,7 +36,10 @@ class FineTuningParams(ChapterParams):
     seeds : tuple of int
         Fine-tuning seeds (at least one; the book uses three).
     pretrain_epochs : int
-        Epochs of training from scratch (whole training set).
+        Epochs of training from scratch.
+    pretrain_images : int
+        Training images per pretraining epoch (a fresh random subset each epoch; 0: the whole
+        training set less the validation images).
     ft_epochs, epoch_images : int
         Fine-tuning epochs, each of ``epoch_images`` random training images (0: all 60,000).
     lr, scale_lr, weight_decay : float
@@ -96,6 +99,7 @@ class FineTuningParams(ChapterParams):
     ft_bits: tuple = N_BITS
     seeds: tuple = (0, 1, 2)
     pretrain_epochs: int = pretrain_defaults()["epochs"]
+    pretrain_images: int = pretrain_defaults()["epoch_images"]
     ft_epochs: int = _RECIPE["epochs"]
     epoch_images: int = _RECIPE["epoch_images"]
     lr: float = _RECIPE["lr"]
@@ -132,6 +136,7 @@ class FineTuningParams(ChapterParams):
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds has repeated values: {list(self.seeds)}")
         check_count(self.pretrain_epochs, "pretrain_epochs")
+        check_count(self.pretrain_images, "pretrain_images", 0)
         check_count(self.ft_epochs, "ft_epochs")
         check_count(self.epoch_images, "epoch_images", 0)
         check_count(self.test_images, "test_images", 0)

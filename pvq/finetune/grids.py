@@ -56,7 +56,9 @@ __all__ = [
 
 def base_spec(p, arch: str) -> PretrainSpec:
     """The FP32 baseline of ``arch``: trained once (seed 0), the validation images left out."""
-    return PretrainSpec(arch, seed=0, epochs=p.pretrain_epochs, holdout=p.validation_images)
+    return PretrainSpec(
+        arch, seed=0, epochs=p.pretrain_epochs, holdout=p.validation_images, epoch_images=p.pretrain_images
+    )
 
 
 def run_spec(

@@ -162,9 +162,9 @@ def pretrain(spec: PretrainSpec, data: ImageData, *, device: str = "cpu", progre
     model = build_trainable(spec.arch, n_classes=data.n_classes, seed=spec.seed).to(dev)
     model = model.to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(spec.seed)
-    per_epoch = steps_per_epoch(0, spec.batch_size, train.x_train.shape[0])
+    per_epoch = steps_per_epoch(spec.epoch_images, spec.batch_size, train.x_train.shape[0])
     total = spec.epochs * per_epoch
-    stream = _batches(train, batch_size=spec.batch_size, images=0, generator=gen, device=dev, flip=True)
+    stream = _batches(train, batch_size=spec.batch_size, images=spec.epoch_images, generator=gen, device=dev, flip=True)
     opt = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=0.9, weight_decay=spec.weight_decay)
     t0 = time.perf_counter()
     for step in range(total):

@@ -68,7 +68,9 @@ class PretrainSpec:
     SGD (momentum 0.9), cosine learning rate from ``lr`` to 0, random horizontal flips,
     ``epochs`` passes over the training set less the ``holdout`` validation images
     (:func:`pvq.finetune.data.validation_split`), which the network therefore never sees, so that
-    a learning rate selected on them is selected on unseen images.
+    a learning rate selected on them is selected on unseen images. ``epoch_images`` > 0 makes
+    each epoch a fresh random subset of that many images (the ``ci`` profile); 0, every image,
+    keeps the cache key runs had before the field existed.
     """
 
     arch: str
@@ -78,18 +80,27 @@ class PretrainSpec:
     lr: float = 0.1
     weight_decay: float = 5e-4
     holdout: int = 0
+    epoch_images: int = 0
 
     def __post_init__(self):
         check_architecture(self.arch)
         check_count(self.seed, "seed", 0)
         check_count(self.holdout, "holdout", 0)
+        check_count(self.epoch_images, "pretraining epoch_images", 0)
         check_count(self.epochs, "pretraining epochs")
         check_count(self.batch_size, "batch_size")
         check_positive(self.lr, "lr")
 
+    def key_fields(self) -> dict:
+        """The fields the key hashes: all of them, ``epoch_images=0`` left out (as before the field existed)."""
+        d = dataclasses.asdict(self)
+        if not d["epoch_images"]:
+            d.pop("epoch_images")
+        return d
+
     def key(self) -> str:
         """Stable hash of every field (the cache key)."""
-        return f"{self.arch}-{_key(self)}"
+        return f"{self.arch}-{spec_digest(self.key_fields())}"
 
 
 @dataclass(frozen=True)
@@ -232,6 +243,8 @@ class FineTuneSpec:
         """Stable hash of every field that changes the result (the cache key)."""
         d = dataclasses.asdict(self)
         d.pop("device")
+        if isinstance(self.base, PretrainSpec):
+            d["base"] = self.base.key_fields()
         if not d["test_images"]:  # the whole evaluation set: the key of runs cached before the field existed
             d.pop("test_images")
         return f"{self.base.arch}-{self.method}-{spec_digest(d)}"

@@ -212,8 +212,14 @@ def test_validation_runs_train_and_score_without_the_test_set(small_data, pretra
 
 def test_pretraining_leaves_the_held_out_images_out(small_data):
     spec = PretrainSpec("resnet_small", epochs=1, batch_size=256, holdout=1024)
-    _, info = pretrain(spec, small_data)
+    steps = []
+    _, info = pretrain(spec, small_data, progress=lambda step, total: steps.append(total))
     assert info["train_images"] == 3072 - 1024 and info["key"] == spec.key()
+    assert steps == [(3072 - 1024) // 256] * 8  # one epoch: every image that is not held out
+    # epoch_images: each epoch a random subset of that many images
+    fewer = []
+    pretrain(dataclasses.replace(spec, epochs=2, epoch_images=512), small_data, progress=lambda s, t: fewer.append(s))
+    assert fewer == [1, 2, 3, 4]
 
 
 def test_a_smaller_evaluation_set_is_the_first_images_of_the_whole(small_data, pretrained):

@@ -78,7 +78,9 @@ def test_keys_hash_every_result_setting():
         keys.add(dataclasses.replace(a, **change).key())
     keys.add(FineTuneSpec(PretrainSpec("resnet_small", seed=1), "qat", n_bits=4).key())
     keys.add(FineTuneSpec(PretrainSpec("resnet_small", holdout=1000), "qat", n_bits=4).key())
-    assert len(keys) == 11
+    keys.add(FineTuneSpec(PretrainSpec("resnet_small", epoch_images=12800), "qat", n_bits=4).key())
+    assert len(keys) == 12
+    assert PretrainSpec("resnet_small").key() == "resnet_small-7df07b7577641dbe"  # as before epoch_images existed
     # the whole evaluation set (test_images=0) keeps the key runs had before the field existed
     assert a.key() == "resnet_small-qat-8365d4fafa3cd8bb"
     assert base.key() != PretrainSpec("resnet_small", epochs=2).key() and base.key().startswith("resnet_small-")
@@ -105,7 +107,7 @@ def test_recipe_defaults_are_the_spec_defaults():
     spec = FineTuneSpec(PretrainSpec("resnet_small"), "qat", n_bits=4)
     assert all(getattr(spec, k) == v for k, v in r.items())
     p = pretrain_defaults()
-    assert set(p) == {"seed", "epochs", "batch_size", "lr", "weight_decay", "holdout"}
+    assert set(p) == {"seed", "epochs", "batch_size", "lr", "weight_decay", "holdout", "epoch_images"}
     assert all(getattr(PretrainSpec("resnet_small"), k) == v for k, v in p.items())
 
 
