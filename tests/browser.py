@@ -57,7 +57,10 @@ def check_site(html: Path, screenshots: Path | None = None, shot_names: tuple[st
             page.goto(path.as_uri())
             page.wait_for_load_state("load")
             if "math notranslate" in text:
+                loads_mathjax = page.evaluate("!!document.querySelector('script[src*=\"mathjax\" i]')")
                 try:
+                    if not loads_mathjax:  # nothing to wait for
+                        raise LookupError("no MathJax script on the page")
                     page.wait_for_selector("mjx-container", timeout=20_000)
                 except Exception:
                     problems.append(f"{path.name}: MathJax typeset nothing")
