@@ -153,17 +153,26 @@ def ensure_pretrained(
     Each trains on :data:`TRAINING_THREADS` torch threads, wherever it runs (:func:`run_grid`).
     """
     specs = list(dict.fromkeys(specs))
-    jobs = [(s, str(cache_dir), data_folder, device, TRAINING_THREADS) for s in specs]
-    with _keep_threads():
-        rows = list(executor.map(_pretrain_job, jobs)) if executor is not None else [_pretrain_job(j) for j in jobs]
-    return pd.DataFrame([{k: v for k, v in r.items() if k != "spec"} for r in rows])
+    rows = {s: loaded[1] for s in specs if (loaded := load_pretrained(s, cache_dir)) is not None}
+    jobs = [(s, str(cache_dir), data_folder, device, TRAINING_THREADS) for s in specs if s not in rows]
+    with _keep_threads():  # only networks not cached go to the executor: all cached, no worker starts
+        run = executor.map if executor is not None and jobs else map
+        trained = list(run(_pretrain_job, jobs))
+    rows.update({job[0]: info for job, info in zip(jobs, trained, strict=True)})
+    return pd.DataFrame([{k: v for k, v in rows[s].items() if k != "spec"} for s in specs])
+
+
+def _cached_run(spec, cache_dir) -> dict | None:
+    """The cached record of a fine-tuning run, or ``None`` when absent or unreadable."""
+    cached = read_json(Path(cache_dir) / "finetune" / f"{spec.key()}.json")
+    return cached if isinstance(cached, dict) and cached.get("key") == spec.key() and "status" in cached else None
 
 
 def _finetune_job(args) -> dict:
     spec, cache_dir, data_folder, threads = args
     path = Path(cache_dir) / "finetune" / f"{spec.key()}.json"
-    cached = read_json(path)
-    if isinstance(cached, dict) and cached.get("key") == spec.key() and "status" in cached:
+    cached = _cached_run(spec, cache_dir)
+    if cached is not None:
         return cached
     if threads:
         torch.set_num_threads(threads)
@@ -200,13 +209,13 @@ def run_grid(
         ``status == 'diverged'`` and NaN accuracy: never dropped.
     """
     specs = list(dict.fromkeys(specs))
+    records = [_cached_run(s, cache_dir) for s in specs]  # read here: all cached, no worker starts
     # longest runs first, so that no worker is left with a long run while the others wait
-    order = sorted(range(len(specs)), key=lambda i: -specs[i].epochs)
+    order = sorted((i for i, r in enumerate(records) if r is None), key=lambda i: -specs[i].epochs)
     jobs = [(specs[i], str(cache_dir), data_folder, TRAINING_THREADS) for i in order]
     with _keep_threads():
-        results = executor.map(_finetune_job, jobs) if executor is not None else map(_finetune_job, jobs)
+        results = executor.map(_finetune_job, jobs) if executor is not None and jobs else map(_finetune_job, jobs)
         done = list(tqdm(results, total=len(jobs), desc="fine-tuning runs", disable=not progress))
-    records = [None] * len(specs)
     for i, record in zip(order, done, strict=True):
         records[i] = record
     table = pd.DataFrame([{c: r.get(c, math.nan) for c in [*RUN_COLUMNS, "base_accuracy"]} for r in records])

@@ -47,12 +47,22 @@ def test_run_grid_caches_and_recovers_from_corruption(small_data, pretrained, tm
     calls = []
     real = cache.finetune
     monkeypatch.setattr(cache, "finetune", lambda *a, **k: calls.append(1) or real(*a, **k))
-    again, _ = run_grid(specs, cache_dir=cache_dir)
+    again, _ = run_grid(specs, cache_dir=cache_dir, executor=NoWorkers())  # all cached: no worker is asked
     assert calls == [] and again.accuracy.tolist() == table.accuracy.tolist()  # all from the cache
+    assert ensure_pretrained([base], cache_dir=cache_dir, executor=NoWorkers()).accuracy.tolist() == [info["accuracy"]]
     path = cache_dir / "finetune" / f"{specs[0].key()}.json"
     path.write_text('{"key": "trunc')  # an interrupted write from an older version
     again, _ = run_grid(specs, cache_dir=cache_dir)
     assert calls == [1] and json.loads(path.read_text())["status"] == "ok"
+
+
+class NoWorkers:
+    """An executor that fails if it is given any job (starting worker processes costs seconds each)."""
+
+    def map(self, fn, *iterables):
+        raise AssertionError("a job went to the executor although everything was cached")
+
+    submit = map
 
 
 def test_unreadable_pretrained_entries_are_missing(pretrained, tmp_path):
