@@ -235,6 +235,15 @@ def module_api_problems(m: Module) -> list[str]:
     return problems
 
 
+def _top_level_imports(tree: ast.Module) -> list[ast.stmt]:
+    """The statements of a module's top level, with those of its ``if TYPE_CHECKING:`` blocks (lazy re-exports)."""
+    out = []
+    for node in tree.body:
+        lazy = isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        out += node.body if lazy else [node]
+    return out
+
+
 def reexport_problems(package: str, mods: dict[str, Module]) -> list[str]:
     """The subpackage ``__init__`` re-exports exactly its modules' ``__all__``, each from its defining module."""
     init = mods[package]
@@ -256,8 +265,8 @@ def reexport_problems(package: str, mods: dict[str, Module]) -> list[str]:
         )
     if extra:
         problems.append(f"{package}/__init__.py exports {extra}, in no module's __all__")
-    imported = {}  # name -> module it is imported from in the __init__
-    for node in init.tree.body:
+    imported = {}  # name -> module it is imported from in the __init__ (at the top, or under `if TYPE_CHECKING:`)
+    for node in _top_level_imports(init.tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
             source = f"{package}.{node.module}"
             for a in node.names:

@@ -13,122 +13,141 @@ at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`,
 (``tests/test_architecture.py`` checks it).
 """
 
-from .build import HTML_INCOMPLETE, BookBuild, build_book, sphinx_command
-from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
-from .failures import BENIGN_KERNEL_LINES, ChapterFailed, failure_message, kernel_log_lines, shown_path
-from .freshness import (
-    EXECUTION_META,
-    BuildContext,
-    code_digest,
-    environment_digest,
-    execution_key,
-    file_digest,
-    library_digest,
-    recorded_key,
-    recorded_profile,
-    refresh_prose,
-    stale_reasons,
-)
-from .layer_params import PerLayerParams
-from .pages import PARAMETER_TAGS, PROFILE_TAG, hide_parameter_cells, mark_profile, profile_note
-from .params import (
-    HEAVY_TAIL_FAMILIES,
-    N_BITS,
-    PROFILES,
-    ChapterParams,
-    ClaimsParams,
-    DistributionsParams,
-    SetupParams,
-    WeightTensorsParams,
-    check_profile,
-    field_meanings,
-)
-from .pdf import (
-    CHROMIUM_ARGS,
-    PDF_NAME,
-    build_pdf,
-    check_book_executed,
-    find_chromium,
-    placeholder_pdf,
-    print_pdf,
-    ship_pdf,
-)
-from .plots import (
-    plot_crossover,
-    plot_heavy_tail,
-    plot_normal_comparison,
-    plot_per_layer,
-    plot_snr_margin,
-    plot_storage,
-    plot_tensor_snr,
-    plot_win_vs_kurtosis,
-)
-from .profiles import (
-    CHAPTER_CHECKS,
-    CHAPTER_PARAMS,
-    chapter_defaults,
-    check_plan,
-    declared_parameters,
-    load_profile,
-    profile_parameters,
-    render_full_profile,
-    render_parameters_cell,
-    stale_defaults,
-    write_defaults,
-)
-from .publish import (
-    TIMINGS_SUFFIX,
-    Chapter,
-    glue,
-    glue_values,
-    is_timing_file,
-    is_wall_clock,
-    publish_figure,
-    publish_verdicts,
-    result_differences,
-    save_figure,
-    save_table,
-)
-from .runner import NotebookRun, chain_name, execute_chapters, profiles_in
-from .tables import (
-    CLIPPING_GAIN_HEADERS,
-    SHARE_COLUMNS,
-    TABLE_CLASS,
-    TABLE_FORMATS,
-    TABLE_HEADERS,
-    clipping_gain_display,
-    column_format,
-    margin_display,
-    page_table,
-    percent_table,
-    readable,
-    snr_by_grid,
-)
-from .theme import (
-    CONTEXT,
-    FIGURE_WIDTH,
-    MIN_PIXELS,
-    PALETTE,
-    PRUNE_COLOR,
-    QUANT_COLOR,
-    STYLE,
-    figure_dpi,
-    panels,
-    themed,
-)
-from .timings import TIMING_COLUMNS, TIMINGS_FILE, build_timing_headlines, record_build_timings, summarize_build_timings
-from .training_params import FineTuningParams
-from .training_plots import (
-    plot_combining,
-    plot_longer,
-    plot_representation_shapes,
-    plot_representations,
-    plot_seed_spread,
-    plot_table1,
-)
-from .training_tables import METHOD_NAMES, combining_wins_display, lr_selection_display, natural_display, shapes_display
-from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
-from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
+from typing import TYPE_CHECKING
+
+from ..common.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the re-exports; at run time each module is imported when one of its names is first used
+    from .build import HTML_INCOMPLETE, BookBuild, build_book, sphinx_command
+    from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
+    from .failures import BENIGN_KERNEL_LINES, ChapterFailed, failure_message, kernel_log_lines, shown_path
+    from .freshness import (
+        EXECUTION_META,
+        BuildContext,
+        code_digest,
+        environment_digest,
+        execution_key,
+        file_digest,
+        library_digest,
+        recorded_key,
+        recorded_profile,
+        refresh_prose,
+        stale_reasons,
+    )
+    from .layer_params import PerLayerParams
+    from .pages import PARAMETER_TAGS, PROFILE_TAG, hide_parameter_cells, mark_profile, profile_note
+    from .params import (
+        HEAVY_TAIL_FAMILIES,
+        N_BITS,
+        PROFILES,
+        ChapterParams,
+        ClaimsParams,
+        DistributionsParams,
+        SetupParams,
+        WeightTensorsParams,
+        check_profile,
+        field_meanings,
+    )
+    from .pdf import (
+        CHROMIUM_ARGS,
+        PDF_NAME,
+        build_pdf,
+        check_book_executed,
+        find_chromium,
+        placeholder_pdf,
+        print_pdf,
+        ship_pdf,
+    )
+    from .plots import (
+        plot_crossover,
+        plot_heavy_tail,
+        plot_normal_comparison,
+        plot_per_layer,
+        plot_snr_margin,
+        plot_storage,
+        plot_tensor_snr,
+        plot_win_vs_kurtosis,
+    )
+    from .profiles import (
+        CHAPTER_CHECKS,
+        CHAPTER_PARAMS,
+        chapter_defaults,
+        check_plan,
+        declared_parameters,
+        load_profile,
+        profile_parameters,
+        render_full_profile,
+        render_parameters_cell,
+        stale_defaults,
+        write_defaults,
+    )
+    from .publish import (
+        TIMINGS_SUFFIX,
+        Chapter,
+        glue,
+        glue_values,
+        is_timing_file,
+        is_wall_clock,
+        publish_figure,
+        publish_verdicts,
+        result_differences,
+        save_figure,
+        save_table,
+    )
+    from .runner import NotebookRun, chain_name, execute_chapters, profiles_in
+    from .tables import (
+        CLIPPING_GAIN_HEADERS,
+        SHARE_COLUMNS,
+        TABLE_CLASS,
+        TABLE_FORMATS,
+        TABLE_HEADERS,
+        clipping_gain_display,
+        column_format,
+        margin_display,
+        page_table,
+        percent_table,
+        readable,
+        snr_by_grid,
+    )
+    from .theme import (
+        CONTEXT,
+        FIGURE_WIDTH,
+        MIN_PIXELS,
+        PALETTE,
+        PRUNE_COLOR,
+        QUANT_COLOR,
+        STYLE,
+        figure_dpi,
+        panels,
+        themed,
+    )
+    from .timings import (
+        TIMING_COLUMNS,
+        TIMINGS_FILE,
+        build_timing_headlines,
+        record_build_timings,
+        summarize_build_timings,
+    )
+    from .training_params import FineTuningParams
+    from .training_plots import (
+        plot_combining,
+        plot_longer,
+        plot_representation_shapes,
+        plot_representations,
+        plot_seed_spread,
+        plot_table1,
+    )
+    from .training_tables import (
+        METHOD_NAMES,
+        combining_wins_display,
+        lr_selection_display,
+        natural_display,
+        shapes_display,
+    )
+    from .training_verdicts import EARLIER_FINE_TUNING_VERDICTS, against_earlier, check_c5, check_c6, check_c7, check_c9
+    from .verdicts import check_c1, check_c2, check_c3, check_c4, check_c8_mask_cost, check_c8_natural_sparsity
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "BENIGN_KERNEL_LINES",

@@ -23,7 +23,6 @@ from tqdm import tqdm
 from ..common.files import atomic_write, check_writable_folder
 from ..common.paths import book_root
 from ..core.pruning import check_bits, check_sparsity
-from ..finetune.imagenet import run_imagenet
 from ..tensors.analysis import TENSOR_COLUMNS
 from ..tensors.checkpoints import MODELS, resolve
 from ..tensors.readers import CheckpointError
@@ -35,12 +34,7 @@ from ..tensors.summaries import (
     recommendations,
     win_share_by_bits,
 )
-from .build import build_book
 from .failures import ChapterFailed
-from .pdf import build_pdf, check_book_executed
-from .plots import plot_tensor_snr, plot_win_vs_kurtosis
-from .profiles import stale_defaults, write_defaults
-from .runner import execute_chapters
 
 __all__ = ["main"]
 
@@ -195,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     _log_progress_lines()
     if args.command == "build":
         return _build(args)
+    from .runner import execute_chapters  # here, as each command's own imports: `--help` needs none of them
+
     start = time.perf_counter()
     out = args.out or (args.results / "chapters" if args.results else None)  # never mix into the book's own
     try:
@@ -239,6 +235,8 @@ def _say_waiting(holder: str) -> None:
 
 
 def _build(args) -> int:
+    from .build import build_book
+
     try:
         done = build_book(args.profile, force=args.force, jobs=args.jobs, progress=not args.no_progress,
                           waiting=_say_waiting)  # fmt: skip
@@ -279,7 +277,7 @@ def _log_progress_lines() -> None:
     way, prefixed with the chapter (the runner names its threads after the chapters).
     """
     for name, level, form in (
-        (execute_chapters.__module__, logging.INFO, "%(message)s"),  # pvq.book.runner
+        ("pvq.book.runner", logging.INFO, "%(message)s"),
         ("papermill", logging.WARNING, "        %(threadName)s: %(message)s (papermill)"),
     ):
         logger = logging.getLogger(name)
@@ -292,6 +290,8 @@ def _log_progress_lines() -> None:
 
 
 def _defaults(args) -> int:
+    from .profiles import stale_defaults, write_defaults
+
     root = book_root()
     if args.write:
         for path in write_defaults(root):
@@ -306,6 +306,8 @@ def _defaults(args) -> int:
 
 
 def _pdf(args) -> int:
+    from .pdf import build_pdf, check_book_executed
+
     try:
         check_book_executed()  # a refusal is one line, without the notice below
         print("building the book as one page and printing it (a minute or two) ...", file=sys.stderr)
@@ -323,6 +325,7 @@ def _model_names() -> list[str]:
 
 
 def _analyze(args) -> int:
+    from .plots import plot_tensor_snr, plot_win_vs_kurtosis
 
     try:
         bits = parse_bits(args.bits, name="--bits")
@@ -368,6 +371,7 @@ def _analyze(args) -> int:
 
 
 def _imagenet(args) -> int:
+    from ..finetune.imagenet import run_imagenet
 
     try:
         if args.bits is not None:  # the options' own names in the message

@@ -1,5 +1,5 @@
 """Shared helpers of every layer: checks, atomic files, locks, paths, recorded inputs, executors, core budget,
-the paper's numbers.
+the paper's numbers, lazy re-exports.
 
 This is the bottom layer of ``pvq``: it imports nothing else from the package, and every
 other subpackage may import from it.
@@ -10,6 +10,7 @@ from .cores import SLOTS_ENV, CoreSlots, available_cores, core_budget, core_slot
 from .executors import DASK_ENV, make_executor
 from .files import atomic_write, check_writable_folder, read_json
 from .inputs import INPUTS_ENV, read_input_log, record_input, watch_inputs
+from .lazy import lazy_exports
 from .locks import build_lock, lock_holder
 from .paper import PAPER, PAPER_RECIPE, paper_values
 from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, results_root
@@ -33,6 +34,7 @@ __all__ = [
     "core_budget",
     "core_slot",
     "core_slots",
+    "lazy_exports",
     "lock_holder",
     "make_executor",
     "notebook_sources",

@@ -7,30 +7,37 @@ Modules: :mod:`~pvq.core.quantization`, :mod:`~pvq.core.pruning`, :mod:`~pvq.cor
 :mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
-from .metrics import kurtosis, snr_db, snr_db_from_mse
-from .pruning import (
-    BASELINE_BITS,
-    BITS_RULE,
-    check_bits,
-    check_bits_list,
-    check_sparsity,
-    paired_bits,
-    paired_sparsity,
-    pairing_table,
-    prune,
-    prune_mask,
-)
-from .quantization import (
-    GRIDS,
-    Grid,
-    check_n_bits,
-    grid_table,
-    int_grid,
-    quantize,
-    quantize_int,
-    scale_from_clip,
-)
-from .storage import FORMATS, SparseFormat, binary_entropy, bits_per_weight, equivalent_sparsity
+from typing import TYPE_CHECKING
+
+from ..common.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the re-exports; at run time each module is imported when one of its names is first used
+    from .metrics import kurtosis, snr_db, snr_db_from_mse
+    from .pruning import (
+        BASELINE_BITS,
+        BITS_RULE,
+        check_bits,
+        check_bits_list,
+        check_sparsity,
+        paired_bits,
+        paired_sparsity,
+        pairing_table,
+        prune,
+        prune_mask,
+    )
+    from .quantization import (
+        GRIDS,
+        Grid,
+        check_n_bits,
+        grid_table,
+        int_grid,
+        quantize,
+        quantize_int,
+        scale_from_clip,
+    )
+    from .storage import FORMATS, SparseFormat, binary_entropy, bits_per_weight, equivalent_sparsity
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "BASELINE_BITS",

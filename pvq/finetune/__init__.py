@@ -12,175 +12,182 @@ only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic`
 (``tests/test_architecture.py`` checks it).
 """
 
-from .cache import (
-    RUN_COLUMNS,
-    TRAINING_THREADS,
-    cached_fashion_mnist,
-    default_cache_dir,
-    ensure_pretrained,
-    load_pretrained,
-    representation_table,
-    run_grid,
-    summarize_runs,
-)
-from .data import (
-    FASHION_MNIST_CLASSES,
-    FASHION_MNIST_ENV,
-    FASHION_MNIST_FILES,
-    VALIDATION_SEED,
-    DatasetNotFoundError,
-    ImageData,
-    download_fashion_mnist,
-    fashion_mnist_dirs,
-    load_fashion_mnist,
-    read_idx,
-    validation_split,
-)
-from .fairness import (
-    MAX_GRID_EXTENSIONS,
-    SELECTION_COLUMNS,
-    choose_learning_rates,
-    chosen_learning_rates,
-    grid_extensions,
-    length_projection,
-    step_costs,
-)
-from .findings import (
-    ablation_sentence,
-    by_arch,
-    combining_box,
-    combining_headlines,
-    cost_headlines,
-    gap_trend_sentence,
-    imagenet_status,
-    longer_headlines,
-    lr_headlines,
-    natural_sparsity_sentence,
-    point_gap_sentence,
-    recipe_headlines,
-    run_headlines,
-    table1_headlines,
-)
-from .gradual import GradualPruner, update_mask, zhu_gupta_sparsity
-from .grids import (
-    ablation_specs,
-    base_spec,
-    combine_specs,
-    control_specs,
-    execute,
-    fine_tuning_data,
-    longer_specs,
-    lr_method,
-    lr_selection_specs,
-    recipe_spec,
-    run_spec,
-    select_learning_rates,
-    table1_specs,
-    with_learning_rates,
-)
-from .imagenet import (
-    PAPER_RECIPES,
-    cached_imagenet_run,
-    imagenet_base_state,
-    imagenet_spec,
-    imagenet_table,
-    run_imagenet,
-)
-from .imagenet_data import (
-    ARCHITECTURES,
-    IMAGE_SUFFIXES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ImageNetTask,
-    check_imagenet_arch,
-    check_imagenet_folder,
-)
-from .loop import (
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
-    ArrayTask,
-    as_task,
-    evaluate,
-    finetune,
-    prepare_images,
-    pretrain,
-    reestimate_bn,
-    steps_per_epoch,
-    stored_bits,
-    training_step,
-    weight_statistics,
-)
-from .networks import TRAINABLE, build_trainable, check_architecture, probe_layers, weight_layers
-from .qat import (
-    WeightFakeQuant,
-    attach_qat,
-    bake,
-    clamp_scales,
-    fake_quantize,
-    latent_weight,
-    layer_bits,
-    mse_scale,
-    round_ste,
-    scale_parameters,
-)
-from .recipe import (
-    METHODS,
-    FineTuneSpec,
-    PretrainedBase,
-    PretrainSpec,
-    pretrain_defaults,
-    recipe_defaults,
-    resolve_device,
-    spec_digest,
-)
-from .representation_findings import (
-    recovery_findings,
-    recovery_headlines,
-    recovery_why,
-    representation_box,
-    representation_headlines,
-)
-from .representations import (
-    PROBE_BN_BATCHES,
-    RepresentationProbe,
-    activation_snr_db,
-    capture_activations,
-    centred_gram,
-    cka_from_grams,
-    compare_representations,
-    last_mask_update,
-    linear_cka,
-    one_shot_prune,
-    probe_steps,
-)
-from .tables import (
-    TABLE1_COLUMNS,
-    at_length,
-    combine_points,
-    combining_wins,
-    figure5,
-    format_accuracy,
-    longer_table,
-    natural_sparsity,
-    pareto_front,
-    recipe_table,
-    seed_runs,
-    table1,
-    table1_display,
-)
-from .trajectories import (
-    MIN_CHANGE_DB,
-    SHAPES,
-    TRAJECTORY_COLUMNS,
-    cka_distance_db,
-    probes_table,
-    representation_shapes,
-    representation_summary,
-    shape_shares,
-    shapes_per_point,
-    trajectory_shape,
-    trajectory_table,
-)
+from typing import TYPE_CHECKING
+
+from ..common.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the re-exports; at run time each module is imported when one of its names is first used
+    from .cache import (
+        RUN_COLUMNS,
+        TRAINING_THREADS,
+        cached_fashion_mnist,
+        default_cache_dir,
+        ensure_pretrained,
+        load_pretrained,
+        representation_table,
+        run_grid,
+        summarize_runs,
+    )
+    from .data import (
+        FASHION_MNIST_CLASSES,
+        FASHION_MNIST_ENV,
+        FASHION_MNIST_FILES,
+        VALIDATION_SEED,
+        DatasetNotFoundError,
+        ImageData,
+        download_fashion_mnist,
+        fashion_mnist_dirs,
+        load_fashion_mnist,
+        read_idx,
+        validation_split,
+    )
+    from .fairness import (
+        MAX_GRID_EXTENSIONS,
+        SELECTION_COLUMNS,
+        choose_learning_rates,
+        chosen_learning_rates,
+        grid_extensions,
+        length_projection,
+        step_costs,
+    )
+    from .findings import (
+        ablation_sentence,
+        by_arch,
+        combining_box,
+        combining_headlines,
+        cost_headlines,
+        gap_trend_sentence,
+        imagenet_status,
+        longer_headlines,
+        lr_headlines,
+        natural_sparsity_sentence,
+        point_gap_sentence,
+        recipe_headlines,
+        run_headlines,
+        table1_headlines,
+    )
+    from .gradual import GradualPruner, update_mask, zhu_gupta_sparsity
+    from .grids import (
+        ablation_specs,
+        base_spec,
+        combine_specs,
+        control_specs,
+        execute,
+        fine_tuning_data,
+        longer_specs,
+        lr_method,
+        lr_selection_specs,
+        recipe_spec,
+        run_spec,
+        select_learning_rates,
+        table1_specs,
+        with_learning_rates,
+    )
+    from .imagenet import (
+        PAPER_RECIPES,
+        cached_imagenet_run,
+        imagenet_base_state,
+        imagenet_spec,
+        imagenet_table,
+        run_imagenet,
+    )
+    from .imagenet_data import (
+        ARCHITECTURES,
+        IMAGE_SUFFIXES,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        ImageNetTask,
+        check_imagenet_arch,
+        check_imagenet_folder,
+    )
+    from .loop import (
+        FASHION_MNIST_MEAN,
+        FASHION_MNIST_STD,
+        ArrayTask,
+        as_task,
+        evaluate,
+        finetune,
+        prepare_images,
+        pretrain,
+        reestimate_bn,
+        steps_per_epoch,
+        stored_bits,
+        training_step,
+        weight_statistics,
+    )
+    from .networks import TRAINABLE, build_trainable, check_architecture, probe_layers, weight_layers
+    from .qat import (
+        WeightFakeQuant,
+        attach_qat,
+        bake,
+        clamp_scales,
+        fake_quantize,
+        latent_weight,
+        layer_bits,
+        mse_scale,
+        round_ste,
+        scale_parameters,
+    )
+    from .recipe import (
+        METHODS,
+        FineTuneSpec,
+        PretrainedBase,
+        PretrainSpec,
+        pretrain_defaults,
+        recipe_defaults,
+        resolve_device,
+        spec_digest,
+    )
+    from .representation_findings import (
+        recovery_findings,
+        recovery_headlines,
+        recovery_why,
+        representation_box,
+        representation_headlines,
+    )
+    from .representations import (
+        PROBE_BN_BATCHES,
+        RepresentationProbe,
+        activation_snr_db,
+        capture_activations,
+        centred_gram,
+        cka_from_grams,
+        compare_representations,
+        last_mask_update,
+        linear_cka,
+        one_shot_prune,
+        probe_steps,
+    )
+    from .tables import (
+        TABLE1_COLUMNS,
+        at_length,
+        combine_points,
+        combining_wins,
+        figure5,
+        format_accuracy,
+        longer_table,
+        natural_sparsity,
+        pareto_front,
+        recipe_table,
+        seed_runs,
+        table1,
+        table1_display,
+    )
+    from .trajectories import (
+        MIN_CHANGE_DB,
+        SHAPES,
+        TRAJECTORY_COLUMNS,
+        cka_distance_db,
+        probes_table,
+        representation_shapes,
+        representation_summary,
+        shape_shares,
+        shapes_per_point,
+        trajectory_shape,
+        trajectory_table,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "ARCHITECTURES",

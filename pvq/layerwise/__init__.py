@@ -8,49 +8,56 @@ then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq
 :mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
-from .budget import PruneCurve, allocate_budget, greedy_obs_path, prune_curve
-from .calibration import IMAGE_NAMES, capture_inputs, layer_input_rows, sample_images, sample_text
-from .prune import (
-    PruneResult,
-    exact_prune,
-    greedy_obs,
-    keep_count,
-    magnitude,
-    prune_objective,
-    scip_boxed_miqp,
-    sparsegpt,
-)
-from .quant import (
-    QuantResult,
-    exact_quant,
-    factor,
-    gptq,
-    inverse_cholesky,
-    obq,
-    quant_objective,
-    round_to_nearest,
-    sdp_bounds,
-)
-from .study import (
-    PROBLEM_COLUMNS,
-    layer_problems,
-    margin_headlines,
-    problem_headlines,
-    solve_problems,
-    solver_headlines,
-)
-from .sweep import DEFAULT_LAYERS, SCIP_NODES, Chunk, layer_chunks, run_sweep, solve_chunk
-from .tables import (
-    SDP_METHODS,
-    TIMED_METHODS,
-    comparison_table,
-    heuristic_gaps,
-    layer_budget_table,
-    layer_snr,
-    margin_table,
-    paired_gap,
-    timing_table,
-)
+from typing import TYPE_CHECKING
+
+from ..common.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the re-exports; at run time each module is imported when one of its names is first used
+    from .budget import PruneCurve, allocate_budget, greedy_obs_path, prune_curve
+    from .calibration import IMAGE_NAMES, capture_inputs, layer_input_rows, sample_images, sample_text
+    from .prune import (
+        PruneResult,
+        exact_prune,
+        greedy_obs,
+        keep_count,
+        magnitude,
+        prune_objective,
+        scip_boxed_miqp,
+        sparsegpt,
+    )
+    from .quant import (
+        QuantResult,
+        exact_quant,
+        factor,
+        gptq,
+        inverse_cholesky,
+        obq,
+        quant_objective,
+        round_to_nearest,
+        sdp_bounds,
+    )
+    from .study import (
+        PROBLEM_COLUMNS,
+        layer_problems,
+        margin_headlines,
+        problem_headlines,
+        solve_problems,
+        solver_headlines,
+    )
+    from .sweep import DEFAULT_LAYERS, SCIP_NODES, Chunk, layer_chunks, run_sweep, solve_chunk
+    from .tables import (
+        SDP_METHODS,
+        TIMED_METHODS,
+        comparison_table,
+        heuristic_gaps,
+        layer_budget_table,
+        layer_snr,
+        margin_table,
+        paired_gap,
+        timing_table,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "DEFAULT_LAYERS",
