@@ -53,10 +53,12 @@ lab: setup
 
 # two pytest workers (pytest-xdist), handed two tests at a time, longest first (tests/conftest.py):
 # the session's ci book (built once, shared: tests/book/conftest.py) on one worker, the killed-and-resumed
-# second build on the other, beside it; the unit tests fill in; TEST_WORKERS=0 runs everything in one process
+# second build on the other, beside it; the unit tests fill in. One OpenMP thread per process: the
+# workers, their kernels and pools already fill the cores (torch's own pools would spin against
+# each other). TEST_WORKERS=0 runs everything in one process, with torch's default threads
 TEST_WORKERS ?= 2
 test: setup system-deps
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --maxschedchunk 2)
+	$(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1) $(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --maxschedchunk 2)
 
 # the day-to-day lane: unit tests only, no chapter, no kernel, no subprocess, no browser (pyproject's markers);
 # one thread per process: the tests' tiny networks run 2-3x faster without torch's thread pool
