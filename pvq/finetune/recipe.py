@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -57,8 +58,24 @@ def spec_digest(fields: dict) -> str:
     return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _key_fields(obj) -> dict:
+    """A spec's fields as its cache key hashes them (nested specs alike).
+
+    ``device`` is left out (it does not change a result), and so is each field of the class's
+    ``ADDED_LATER`` while it is 0, its neutral value: runs cached before the field existed keep
+    their keys.
+    """
+    fields = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "device" or (f.name in getattr(obj, "ADDED_LATER", ()) and not value):
+            continue
+        fields[f.name] = _key_fields(value) if dataclasses.is_dataclass(value) else value
+    return fields
+
+
 def _key(obj) -> str:
-    return spec_digest(dataclasses.asdict(obj))
+    return spec_digest(_key_fields(obj))
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,8 @@ class PretrainSpec:
     holdout: int = 0
     epoch_images: int = 0
 
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("epoch_images",)  # left out of the key while 0
+
     def __post_init__(self):
         check_architecture(self.arch)
         check_count(self.seed, "seed", 0)
@@ -91,16 +110,9 @@ class PretrainSpec:
         check_count(self.batch_size, "batch_size")
         check_positive(self.lr, "lr")
 
-    def key_fields(self) -> dict:
-        """The fields the key hashes: all of them, ``epoch_images=0`` left out (as before the field existed)."""
-        d = dataclasses.asdict(self)
-        if not d["epoch_images"]:
-            d.pop("epoch_images")
-        return d
-
     def key(self) -> str:
         """Stable hash of every field (the cache key)."""
-        return f"{self.arch}-{spec_digest(self.key_fields())}"
+        return f"{self.arch}-{_key(self)}"
 
 
 @dataclass(frozen=True)
@@ -206,6 +218,8 @@ class FineTuneSpec:
     probe_images: int = 128
     device: str = dataclasses.field(default="cpu", compare=False)
 
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("test_images",)  # left out of the key while 0
+
     def __post_init__(self):
         if not isinstance(self.base, PretrainSpec | PretrainedBase):
             raise ValueError(f"base must be a PretrainSpec or a PretrainedBase, got {type(self.base).__name__}")
@@ -241,13 +255,7 @@ class FineTuneSpec:
 
     def key(self) -> str:
         """Stable hash of every field that changes the result (the cache key)."""
-        d = dataclasses.asdict(self)
-        d.pop("device")
-        if isinstance(self.base, PretrainSpec):
-            d["base"] = self.base.key_fields()
-        if not d["test_images"]:  # the whole evaluation set: the key of runs cached before the field existed
-            d.pop("test_images")
-        return f"{self.base.arch}-{self.method}-{spec_digest(d)}"
+        return f"{self.base.arch}-{self.method}-{_key(self)}"
 
     def label(self) -> str:
         """Short description, e.g. ``'INT4'``, ``'75% pruning'``, ``'INT4 + 50% pruning'``.
