@@ -214,7 +214,8 @@ def run_grid(
     order = sorted((i for i, r in enumerate(records) if r is None), key=lambda i: -specs[i].epochs)
     jobs = [(specs[i], str(cache_dir), data_folder, TRAINING_THREADS) for i in order]
     with _keep_threads():
-        results = executor.map(_finetune_job, jobs) if executor is not None and jobs else map(_finetune_job, jobs)
+        run = executor.map if executor is not None and jobs else map  # all cached: no worker starts
+        results = run(_finetune_job, jobs)
         done = list(tqdm(results, total=len(jobs), desc="fine-tuning runs", disable=not progress))
     for i, record in zip(order, done, strict=True):
         records[i] = record
