@@ -1,6 +1,6 @@
 """The shape of the pvq package, read from its source with ``ast`` (nothing is imported).
 
-- layering: common (0) < core (1) < analytic, tensors (2) < layerwise, finetune (3) < book (4); a module
+- layering: common (0) < core (1) < analytic, tensors (2) < formats (3) < layerwise, finetune (4) < book (5); a module
   imports (at module or function level, absolutely or relatively) only from its own subpackage or a
   strictly lower one; ``pvq/__init__.py`` and ``pvq/__main__.py`` sit outside the layers;
 - no import cycle among modules (a package ``__init__`` re-exporting its modules is not one);
@@ -26,7 +26,16 @@ import pytest
 from .conftest import ROOT
 
 #: Rank of each subpackage: a module may import only from its own subpackage or a lower rank.
-RANKS = {"common": 0, "core": 1, "analytic": 2, "tensors": 2, "layerwise": 3, "finetune": 3, "book": 4}
+RANKS = {
+    "common": 0,
+    "core": 1,
+    "analytic": 2,
+    "tensors": 2,
+    "formats": 3,
+    "layerwise": 4,
+    "finetune": 4,
+    "book": 5,
+}
 #: Outside the layers: the package's public face and the ``python -m pvq`` shim.
 EXEMPT = {"pvq", "pvq.__main__"}
 #: Modules their subpackage's ``__init__`` deliberately does not re-export: the command line (an
@@ -369,7 +378,7 @@ def test_an_upward_import_is_reported():
     )
     problems = layering_violations(find_imports(mods), mods)
     assert problems == [
-        "pvq.core.q line 4: `from ..book.p import g` imports pvq.book.p (book: rank 4) from core (rank 1)"
+        "pvq.core.q line 4: `from ..book.p import g` imports pvq.book.p (book: rank 5) from core (rank 1)"
     ]
 
 

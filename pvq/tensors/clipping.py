@@ -74,14 +74,18 @@ class SortedWeights:
     sq_by_magnitude: np.ndarray
 
     @classmethod
-    def build(cls, w) -> SortedWeights:
-        """From the weights (flattened); FP16-exact values are counted, others sorted."""
+    def build(cls, w, *, count: bool = True) -> SortedWeights:
+        """From the weights (flattened); FP16-exact values are counted, others sorted.
+
+        ``count=False`` sorts always: faster for short vectors (an output channel), whose
+        histogram over the 65,536 FP16 patterns would be mostly empty.
+        """
         w = np.asarray(w).reshape(-1)
-        if w.dtype == np.float16:
+        if count and w.dtype == np.float16:
             return cls.from_fp16_counts(fp16_counts(w))
         w = np.asarray(w, dtype=np.float64)
         with np.errstate(over="ignore"):
-            exact = np.array_equal(w.astype(np.float16), w)
+            exact = count and np.array_equal(w.astype(np.float16), w)
         if exact:
             return cls.from_fp16_counts(fp16_counts(w))
         s = np.sort(w)
