@@ -83,6 +83,7 @@ bench: setup
 	$(PY) benchmarks/bench_range_search.py
 	$(PY) benchmarks/bench_per_layer.py
 	$(PY) benchmarks/bench_training_step.py
+	$(PY) benchmarks/bench_formats.py
 
 clean:
 	rm -rf _build book/chapters results

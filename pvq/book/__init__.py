@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .build import HTML_INCOMPLETE, BookBuild, build_book, sphinx_command
     from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
     from .failures import BENIGN_KERNEL_LINES, ChapterFailed, failure_message, kernel_log_lines, shown_path
+    from .format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
+    from .format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines
     from .freshness import (
         EXECUTION_META,
         BuildContext,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         ChapterParams,
         ClaimsParams,
         DistributionsParams,
+        FormatsParams,
         SetupParams,
         WeightTensorsParams,
         check_profile,
@@ -190,6 +193,7 @@ __all__ = [
     "ClaimsParams",
     "DistributionsParams",
     "FineTuningParams",
+    "FormatsParams",
     "NotebookRun",
     "PerLayerParams",
     "SetupParams",
@@ -212,6 +216,9 @@ __all__ = [
     "check_c8_mask_cost",
     "check_c8_natural_sparsity",
     "check_c9",
+    "check_l1_nf4",
+    "check_l2_int8_fp8",
+    "check_l3_two_four",
     "check_plan",
     "check_profile",
     "claims_markdown",
@@ -229,6 +236,7 @@ __all__ = [
     "figure_dpi",
     "file_digest",
     "find_chromium",
+    "format_headlines",
     "glue",
     "glue_values",
     "hide_parameter_cells",
@@ -247,6 +255,8 @@ __all__ = [
     "placeholder_pdf",
     "plot_combining",
     "plot_crossover",
+    "plot_decision_map",
+    "plot_format_fronts",
     "plot_heavy_tail",
     "plot_longer",
     "plot_normal_comparison",
@@ -258,6 +268,7 @@ __all__ = [
     "plot_storage",
     "plot_table1",
     "plot_tensor_snr",
+    "plot_win_shares",
     "plot_win_vs_kurtosis",
     "print_pdf",
     "profile_note",

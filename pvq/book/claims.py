@@ -1,4 +1,4 @@
-"""The paper's claims C1–C9: the registry, the verdict record, and the Claims page.
+"""The paper's claims C1–C9 (and L1–L3 from the literature): the registry, the verdict record, the Claims page.
 
 Each chapter checks the parts of the claims it covers with a pure function of its own result
 tables (:mod:`pvq.book.verdicts`) and writes the verdicts to ``results/<stem>/claims.csv``
@@ -33,19 +33,23 @@ class Claim:
     Attributes
     ----------
     id : str
-        ``'C1'`` … ``'C9'``.
+        ``'C1'`` … ``'C9'`` (the paper's), ``'L1'`` … (from the literature).
     statement : str
         What the paper claims.
     source : str
         Where in the paper.
     parts : tuple of (str, str)
         ``(chapter stem, scope)`` for each part of the claim and the chapter that checks it.
+    section : {'paper', 'beyond the paper'}
+        The paper's own claims (C1–C9), or claims from the literature the book checks with the
+        paper's metric (L1–L3, chapter 8).
     """
 
     id: str
     statement: str
     source: str
     parts: tuple
+    section: str = "paper"
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -111,6 +115,28 @@ CLAIMS: tuple[Claim, ...] = (
         "§6, Figure 5",
         (("06_combining", "all"),),
     ),
+    Claim(
+        "L1",
+        "NF4 (16 normal quantiles) is better than FP4 and INT4 for normally distributed weights.",
+        "QLoRA, Dettmers et al. 2023, §3",
+        (("08_formats", "normal weights"), ("08_formats", "real tensors")),
+        "beyond the paper",
+    ),
+    Claim(
+        "L2",
+        "INT8 is more accurate than FP8 (E4M3) on well-behaved weights; FP8 helps where weights have outliers.",
+        "van Baalen et al. 2023, FP8 versus INT8 for efficient deep learning inference",
+        (("08_formats", "distributions"), ("08_formats", "real tensors")),
+        "beyond the paper",
+    ),
+    Claim(
+        "L3",
+        "The paper's verdict extended to semi-structured sparsity: at equal bits per weight (metadata counted), "
+        "a dense low-bit format beats 2:4 sparsity.",
+        "paper §8 (2:4 named as not studied); NVIDIA 2:4 metadata, Mishra et al. 2021",
+        (("08_formats", "all"),),
+        "beyond the paper",
+    ),
 )
 
 
@@ -148,7 +174,7 @@ def collect_claims(results_root: Path, chapters: set[str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``claim, statement, source, chapter, scope, verdict, evidence``.
+        Columns ``claim, section, statement, source, chapter, scope, verdict, evidence``.
     """
     rows = []
     for claim in CLAIMS:
@@ -169,6 +195,7 @@ def collect_claims(results_root: Path, chapters: set[str]) -> pd.DataFrame:
             rows.append(
                 {
                     "claim": claim.id,
+                    "section": claim.section,
                     "statement": claim.statement,
                     "source": claim.source,
                     "chapter": stem,
@@ -183,9 +210,21 @@ def collect_claims(results_root: Path, chapters: set[str]) -> pd.DataFrame:
 def claims_markdown(table: pd.DataFrame) -> str:
     """Render :func:`collect_claims`'s table as Markdown: one section per claim, one line per part."""
     lines = []
+    section = "paper"
     for claim_id, parts in table.groupby("claim", sort=False):
         first = parts.iloc[0]
-        lines += [f"**{claim_id}.** {first.statement} *(paper {first.source})*", ""]
+        if "section" in parts and first.section != section:
+            section = first.section
+            lines += [
+                "---",
+                "",
+                "**Beyond the paper.** Claims from the literature on the formats the paper left out, checked "
+                "with the paper's metric (SNR at equal bits per weight, every stored bit counted) in "
+                "chapter `08_formats`.",
+                "",
+            ]
+        where = first.source if section != "paper" else f"paper {first.source}"
+        lines += [f"**{claim_id}.** {first.statement} *({where})*", ""]
         for p in parts.itertuples():
             scope = "" if p.scope == "all" else f" ({p.scope})"
             lines.append(f"- **{p.verdict}**{scope}, chapter `{p.chapter}`: {p.evidence}")

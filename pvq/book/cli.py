@@ -129,6 +129,17 @@ def main(argv: list[str] | None = None) -> int:
         help="entry of a torch checkpoint that holds the weights, e.g. model_state or "
         "checkpoint/ema (default: the largest mapping of named tensors; the summary names it)",
     )
+    ana.add_argument(
+        "--formats",
+        help="also store every tensor in these formats (comma-separated, e.g. int4,fp4_e2m1,nf4_b64,mxfp4,int8_2:4) "
+        "and write formats.csv: bits per weight and SNR per tensor and format",
+    )
+    ana.add_argument(
+        "--budget",
+        type=str,
+        help="bits per weight: pick for each tensor the format of highest SNR within it (best_formats.csv) and "
+        "print the model's totals (with no --formats, the formats of the book's chapter 8)",
+    )
     ana.add_argument("--out", type=Path, help="output folder (default: pvq-analysis/<model>)")
     ana.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     img = sub.add_parser(
@@ -331,9 +342,11 @@ def _analyze(args) -> int:
         bits = parse_bits(args.bits, name="--bits")
         if args.grid == "symmetric" and min(bits) < 2:
             raise ValueError(f"--grid symmetric needs bit-widths >= 2 (its 1-bit grid is {{0}}), got {args.bits}")
+        fmts, budget = _format_options(args)
         check_writable_folder(args.out or Path("pvq-analysis"))  # before loading anything
         ckpt = resolve(args.source, key=args.key)
         tensors, skipped = analyze_model(ckpt, bits, fp16=args.fp16, grid=args.grid, progress=not args.no_progress)
+        table = _formats(ckpt, fmts, args) if fmts else None
     except (ValueError, FileNotFoundError, CheckpointError) as err:
         print(f"pvq analyze: error: {err}", file=sys.stderr)
         return 2
@@ -365,9 +378,44 @@ def _analyze(args) -> int:
             f"  INT{r.n_bits} vs {r.sparsity:.2%} pruning: quantization better on {r.quant_wins_share:.1%} "
             f"of tensors (median margin {r.median_margin_db:+.2f} dB)"
         )
-    print(f"written to {out}/: tensors.csv, recommendations.csv, skipped.csv, fig-tensor-snr.png, "
-          "fig-win-vs-kurtosis.png")  # fmt: skip
+    written = ["tensors.csv", "recommendations.csv", "skipped.csv", "fig-tensor-snr.png", "fig-win-vs-kurtosis.png"]
+    if table is not None:
+        csv(table, "formats.csv")
+        written.append("formats.csv")
+        if budget is not None:
+            from ..formats.advisor import best_within_budget, budget_totals
+
+            best = best_within_budget(table, budget)
+            csv(best, "best_formats.csv")
+            written.append("best_formats.csv")
+            t = budget_totals(best).iloc[0]
+            print(
+                f"  formats within {budget:g} bits per weight: {t.bits_per_weight:.3f} bits per weight on average, SNR "
+                f"{t.snr_db_weighted:.2f} dB (weight-weighted mean over tensors; whole model {t.snr_db_pooled:.2f} dB)"
+            )
+            for fmt, count in best["format"].replace("", "(none fits)").value_counts().items():
+                print(f"    {fmt}: {count} tensors")
+    print(f"written to {out}/: {', '.join(written)}")
     return 0
+
+
+def _format_options(args):
+    """``--formats`` and ``--budget`` checked before any work: the formats and the budget (or ``None``)."""
+    from ..formats.advisor import check_budget
+    from ..formats.catalog import CHAPTER_FORMATS, check_format_names
+
+    if args.formats is None and args.budget is None:
+        return None, None
+    fmts = check_format_names(args.formats if args.formats is not None else list(CHAPTER_FORMATS))
+    budget = None if args.budget is None else check_budget(args.budget, fmts)
+    return fmts, budget
+
+
+def _formats(ckpt, fmts, args):
+    from ..formats.advisor import FORMAT_COLUMNS, analyze_formats
+
+    table, _ = analyze_formats(ckpt, fmts, fp16=args.fp16, progress=not args.no_progress)
+    return table[FORMAT_COLUMNS]
 
 
 def _imagenet(args) -> int:

@@ -29,6 +29,7 @@ from .layer_params import PerLayerParams
 from .params import (
     ClaimsParams,
     DistributionsParams,
+    FormatsParams,
     SetupParams,
     WeightTensorsParams,
     check_profile,
@@ -58,6 +59,7 @@ CHAPTER_PARAMS: dict[str, type] = {
     "05_fine_tuning": FineTuningParams,
     "06_combining": FineTuningParams,
     "07_representations": FineTuningParams,
+    "08_formats": FormatsParams,
     "99_claims": ClaimsParams,
 }
 

@@ -19,12 +19,22 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .advisor import (
         FORMAT_COLUMNS,
         analyze_formats,
+        analyze_formats_models,
         best_within_budget,
         budget_totals,
         check_budget,
         tensor_formats,
     )
-    from .catalog import FORMAT_FAMILIES, NORMAL_FORMATS, Format, check_format_names, parse_format
+    from .catalog import (
+        CHAPTER_FORMATS,
+        FAMILY_ORDER,
+        FORMAT_FAMILIES,
+        NORMAL_FORMATS,
+        Format,
+        check_format_names,
+        format_table,
+        parse_format,
+    )
     from .elements import (
         ELEMENT_FORMATS,
         NF4_OFFSET,
@@ -35,7 +45,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         round_e8m0,
         round_to_element,
     )
-    from .encode import FormatError, format_error, keep_mask, quantize_weights
+    from .encode import FormatError, format_error, format_errors, keep_mask, quantize_weights
     from .expected import (
         FormatEstimate,
         exact_format_error,
@@ -51,7 +61,9 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
 __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "CHAPTER_FORMATS",
     "ELEMENT_FORMATS",
+    "FAMILY_ORDER",
     "FORMAT_COLUMNS",
     "FORMAT_FAMILIES",
     "NF4_OFFSET",
@@ -62,6 +74,7 @@ __all__ = [
     "FormatError",
     "FormatEstimate",
     "analyze_formats",
+    "analyze_formats_models",
     "as_rows",
     "best_within_budget",
     "block_scales",
@@ -72,7 +85,9 @@ __all__ = [
     "element_format",
     "exact_format_error",
     "format_error",
+    "format_errors",
     "format_sweep",
+    "format_table",
     "has_fixed_levels",
     "keep_mask",
     "level_mse_sorted",

@@ -14,21 +14,25 @@ Weights are rounded to FP16 first (the paper's baseline), as in chapter 3.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..common.cores import core_slot
+from ..common.executors import make_executor
 from ..core.metrics import snr_db_from_mse
 from ..tensors.analysis import check_tensor
-from ..tensors.checkpoints import Checkpoint, iter_weights
+from ..tensors.checkpoints import Checkpoint, iter_weights, resolve
+from ..tensors.readers import CheckpointError
 from .catalog import Format, check_format_names
-from .encode import format_error
+from .encode import format_errors
 
 __all__ = [
     "FORMAT_COLUMNS",
     "analyze_formats",
+    "analyze_formats_models",
     "best_within_budget",
     "budget_totals",
     "check_budget",
@@ -36,7 +40,7 @@ __all__ = [
 ]
 
 #: Columns of ``formats.csv`` / ``tensor_formats.csv``: one row per (model, tensor, format).
-FORMAT_COLUMNS = ["model", "tensor", "numel", "format", "bits_per_weight", "snr_db", "mse", "power"]
+FORMAT_COLUMNS = ["model", "tensor", "numel", "kurtosis", "format", "bits_per_weight", "snr_db", "mse", "power"]
 
 
 def _nominal_bits(fmt: Format) -> float:
@@ -67,7 +71,7 @@ def check_budget(budget, formats: Sequence[Format]) -> float:
 
 
 def tensor_formats(w, formats: Sequence[Format], *, model: str = "", tensor: str = "", fp16: bool = True):
-    """One row per format for one tensor (columns :data:`FORMAT_COLUMNS`), or why it is skipped.
+    """One row per format for one tensor (columns :data:`FORMAT_COLUMNS`; Pearson kurtosis), or why it is skipped.
 
     Returns
     -------
@@ -80,14 +84,16 @@ def tensor_formats(w, formats: Sequence[Format], *, model: str = "", tensor: str
     if reason:
         return [], reason
     values = values.reshape(shape)
+    d = values - values.mean()
+    kurt = float(np.mean(d**4) / np.mean(d**2) ** 2)
     rows = []
-    for fmt in formats:
-        e = format_error(values, fmt)
+    for fmt, e in zip(formats, format_errors(values, formats), strict=True):
         rows.append(
             {
                 "model": model,
                 "tensor": tensor,
                 "numel": int(values.size),
+                "kurtosis": kurt,
                 "format": fmt.name,
                 "bits_per_weight": e.bits_per_weight,
                 "snr_db": e.snr_db,
@@ -137,6 +143,61 @@ def analyze_formats(
     return (
         pd.DataFrame(rows, columns=FORMAT_COLUMNS),
         pd.DataFrame(skipped, columns=["model", "tensor", "numel", "reason"]),
+    )
+
+
+def _file_size(source: str) -> int:
+    """Bytes of a model's checkpoint (0 when it is not a local file or folder)."""
+    try:
+        path = resolve(source).path
+    except (ValueError, FileNotFoundError, CheckpointError):
+        return 0
+    if path is None or not path.exists():
+        return 0
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def _model_job(label: str, source: str, names: list[str], fp16: bool):
+    """One model of :func:`analyze_formats_models`, in a worker (the checkpoint is resolved there)."""
+    with core_slot():
+        return analyze_formats(resolve(source), names, fp16=fp16, label=label)
+
+
+def analyze_formats_models(
+    models: Mapping[str, str], formats, *, fp16: bool = True, workers: int = 1, progress: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`analyze_formats` over a set of models, ``workers`` models at a time (a process pool).
+
+    Parameters
+    ----------
+    models : mapping of str to str
+        ``{label: source}``: offline short names, paths or online names (:func:`pvq.tensors.checkpoints.resolve`).
+    formats
+        Format names, checked before any model is read.
+    workers : int
+        Models analysed at once (1: in this process). Under a build's core budget each holds a slot.
+
+    Returns
+    -------
+    table, skipped : pandas.DataFrame
+        As :func:`analyze_formats`, models in the order given.
+    """
+    names = [f.name for f in check_format_names(formats)]
+    if workers <= 1:
+        parts = [analyze_formats(resolve(src), names, fp16=fp16, label=m) for m, src in models.items()]
+    else:
+        sizes = {m: _file_size(src) for m, src in models.items()}
+        with make_executor(workers=workers) as pool:  # largest checkpoints first: the pool ends together
+            futures = {
+                m: pool.submit(_model_job, m, models[m], names, fp16)
+                for m in sorted(models, key=sizes.get, reverse=True)
+            }
+            done = tqdm(futures.values(), desc="formats", unit=" models", disable=not progress)
+            [f.result() for f in done]
+            parts = [futures[m].result() for m in models]
+    return (
+        pd.concat([p[0] for p in parts], ignore_index=True),
+        pd.concat([p[1] for p in parts], ignore_index=True),
     )
 
 

@@ -32,9 +32,20 @@ import math
 import re
 from dataclasses import dataclass
 
+import pandas as pd
+
 from .elements import element_format
 
-__all__ = ["FORMAT_FAMILIES", "NORMAL_FORMATS", "Format", "check_format_names", "parse_format"]
+__all__ = [
+    "CHAPTER_FORMATS",
+    "FAMILY_ORDER",
+    "FORMAT_FAMILIES",
+    "NORMAL_FORMATS",
+    "Format",
+    "check_format_names",
+    "format_table",
+    "parse_format",
+]
 
 #: Short names for element formats.
 _ALIASES = {"fp8": "fp8_e4m3", "fp4": "fp4_e2m1", "fp6": "fp6_e2m3"}
@@ -61,6 +72,9 @@ FORMAT_FAMILIES: tuple[str, ...] = (
     "VALUE_uPCT_bitmap, VALUE_uPCT_csr (unstructured magnitude pruning, e.g. fp16_u50_bitmap)",
 )
 
+#: The kinds of format (:attr:`Format.family`), in the order figures list them.
+FAMILY_ORDER: tuple[str, ...] = ("integer", "floating point", "normal float", "block-scaled", "sparse")
+
 #: The formats of ``normal_formats.csv`` (chapter 8), in the order of the table.
 NORMAL_FORMATS: tuple[str, ...] = (
     "int4",
@@ -82,6 +96,21 @@ NORMAL_FORMATS: tuple[str, ...] = (
     "int8_2:4",
     "fp8_2:4",
     "int4_2:4",
+)
+
+
+#: The formats of chapter 8's tensors and decision map: the table's, the paper's other INT-b, and more sparse ones.
+CHAPTER_FORMATS: tuple[str, ...] = (
+    *NORMAL_FORMATS,
+    "int2",
+    "int3",
+    "int5",
+    "int6",
+    "fp4_2:4",
+    "int8_1:4",
+    "int4_1:4",
+    "fp16_u75_bitmap",
+    "int8_u50_bitmap",
 )
 
 
@@ -126,6 +155,17 @@ class Format:
         return element_format(self.element).bits
 
     @property
+    def family(self) -> str:
+        """Kind of format, for the figures' colours (one of :data:`FAMILY_ORDER`)."""
+        if self.keep is not None or self.index:
+            return "sparse"
+        if self.block:
+            return "block-scaled"
+        if self.element.startswith("int"):
+            return "integer"
+        return "normal float" if self.element == "nf4" else "floating point"
+
+    @property
     def needs_rows(self) -> bool:
         """Whether the cost depends on the output-channel length (per-channel scales)."""
         return self.scaling == "channel"
@@ -156,8 +196,7 @@ class Format:
 
 
 def _refuse(name: str, why: str = "") -> ValueError:
-    families = "\n  ".join(FORMAT_FAMILIES)
-    return ValueError(f"unknown format {name!r}{why}; known formats:\n  {families}")
+    return ValueError(f"unknown format {name!r}{why}; known formats: {'; '.join(FORMAT_FAMILIES)}")
 
 
 def _value_format(name: str, value: str) -> str:
@@ -216,6 +255,49 @@ def parse_format(name: str) -> Format:
     raise _refuse(name)
 
 
+_SCALE_TEXT = {
+    "none": "none (FP16 values)",
+    "tensor": "one per tensor, MSE-optimal",
+    "channel": "FP16 per output channel, MSE-optimal",
+    "group": "FP16 absmax per group",
+    "mx": "E8M0 power of two per block",
+    "nvfp4": "E4M3 per block (+ FP32 per tensor)",
+    "absmax": "FP32 absmax per block",
+}
+
+
+def format_table(formats, *, row_length: int = 1024) -> pd.DataFrame:
+    """What each format stores and its bits per weight (chapter 8's first table).
+
+    Parameters
+    ----------
+    formats : str or sequence of str
+        Format names.
+    row_length : int
+        Output-channel length at which per-channel formats are costed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``format, kind, element, scale, block, kept, bits_per_weight``.
+    """
+    rows = []
+    for f in check_format_names(formats):
+        kept = f"{f.keep[0]} of {f.keep[1]}" if f.keep else (f"{1 - f.sparsity:.0%}, {f.index}" if f.index else "all")
+        rows.append(
+            {
+                "format": f.name,
+                "kind": f.family,
+                "element": f.element,
+                "scale": _SCALE_TEXT[f.scaling],
+                "block": f.block or "",
+                "kept": kept,
+                "bits_per_weight": f.bits_per_weight(row_length),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def check_format_names(names) -> list[Format]:
     """Parse a comma-separated string or a sequence of format names; refuse unknown or repeated ones.
 
@@ -227,7 +309,7 @@ def check_format_names(names) -> list[Format]:
     items = [n.strip() for n in names.split(",")] if isinstance(names, str) else [str(n).strip() for n in names]
     items = [n for n in items if n]
     if not items:
-        raise ValueError("no format given; known formats:\n  " + "\n  ".join(FORMAT_FAMILIES))
+        raise ValueError(f"no format given; known formats: {'; '.join(FORMAT_FAMILIES)}")
     seen = [n for i, n in enumerate(items) if n in items[:i]]
     if seen:
         raise ValueError(f"format {seen[0]!r} given twice")

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import ml_dtypes
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "ELEMENT_FORMATS",
@@ -108,6 +107,8 @@ def nf4_levels(offset: float = NF4_OFFSET) -> np.ndarray:
         The outermost quantile ``δ`` (QLoRA: 0.9677083, the mean of ``1 - 1/(2·15)`` and
         ``1 - 1/(2·16)``).
     """
+    from scipy import stats  # here: importing the catalog (a chapter's parameters) stays light
+
     positive = stats.norm.ppf(np.linspace(offset, 0.5, 9)[:-1])
     negative = -stats.norm.ppf(np.linspace(offset, 0.5, 8)[:-1])
     levels = np.sort(np.concatenate([positive, negative, [0.0]]))

@@ -29,7 +29,7 @@ from .elements import element_format, round_to_element
 from .scales import block_scales, optimal_level_scale
 from .sparsity import as_rows, nm_mask
 
-__all__ = ["FormatError", "format_error", "keep_mask", "quantize_weights"]
+__all__ = ["FormatError", "format_error", "format_errors", "keep_mask", "quantize_weights"]
 
 #: Vectors longer than this are counted over the FP16 patterns
 #: (:class:`~pvq.tensors.clipping.SortedWeights`), shorter ones sorted.
@@ -75,12 +75,36 @@ def keep_mask(w, fmt: Format) -> np.ndarray:
     return mask
 
 
-def _scaled(values: np.ndarray, fmt: Format) -> np.ndarray:
+class _Tensor:
+    """One tensor as output channels, with what several formats share: masks and sorted kept values."""
+
+    def __init__(self, w: np.ndarray):
+        self.m = as_rows(w)
+        self._masks: dict = {}
+        self._sorted: dict = {}
+
+    def mask(self, fmt: Format) -> np.ndarray | None:
+        key = (fmt.keep, fmt.sparsity, bool(fmt.index))
+        if key == (None, 0.0, False):
+            return None
+        if key not in self._masks:
+            self._masks[key] = keep_mask(self.m, fmt)
+        return self._masks[key]
+
+    def sorted_values(self, fmt: Format, values: np.ndarray) -> SortedWeights:
+        key = (fmt.keep, fmt.sparsity, bool(fmt.index))
+        if key not in self._sorted:
+            self._sorted[key] = SortedWeights.build(values, count=values.size > _COUNT_FROM)
+        return self._sorted[key]
+
+
+def _scaled(values: np.ndarray, fmt: Format, sw: SortedWeights | None = None) -> np.ndarray:
     """Per-tensor (or FP16) rounding of a vector of kept weights."""
     if fmt.scaling == "none":
         return values.astype(np.float16).astype(np.float64)
     element = element_format(fmt.element)
-    scale, _ = optimal_level_scale(SortedWeights.build(values, count=values.size > _COUNT_FROM), element)
+    sw = sw if sw is not None else SortedWeights.build(values, count=values.size > _COUNT_FROM)
+    scale, _ = optimal_level_scale(sw, element)
     return scale * round_to_element(values / scale, element)
 
 
@@ -95,6 +119,26 @@ def _blocked(w: np.ndarray, fmt: Format) -> np.ndarray:
     scales = block_scales(amax, element, fmt.scaling, tensor_amax=float(amax.max(initial=0.0)))[:, :, None]
     out = scales * round_to_element(blocks / scales, element)
     return out.reshape(rows, -1)[:, :k]
+
+
+def _encode(t: _Tensor, fmt: Format) -> np.ndarray:
+    """``Q(W)`` of the matrix ``t.m``."""
+    m = t.m
+    if fmt.block:
+        return _blocked(m, fmt)
+    out = np.zeros_like(m)
+    if fmt.scaling == "channel":  # the per-tensor search on each output channel
+        element = element_format(fmt.element)
+        for r, row in enumerate(m):
+            scale, _ = optimal_level_scale(SortedWeights.build(row, count=row.size > _COUNT_FROM), element)
+            out[r] = scale * round_to_element(row / scale, element)
+        return out
+    mask = t.mask(fmt)
+    if mask is None:
+        return _scaled(m, fmt, None if fmt.scaling == "none" else t.sorted_values(fmt, m))
+    kept = m[mask]
+    out[mask] = _scaled(kept, fmt, None if fmt.scaling == "none" else t.sorted_values(fmt, kept))
+    return out
 
 
 def quantize_weights(w, fmt: Format | str) -> np.ndarray:
@@ -115,39 +159,35 @@ def quantize_weights(w, fmt: Format | str) -> np.ndarray:
     w = np.asarray(w, dtype=np.float64)
     if not np.all(np.isfinite(w)):
         raise ValueError("the weights contain NaN or Inf values")
-    m = as_rows(w)
-    if fmt.block:
-        return _blocked(m, fmt).reshape(w.shape)
-    out = np.zeros_like(m)
-    if fmt.scaling == "channel":  # the per-tensor search on each output channel
-        element = element_format(fmt.element)
-        for r, row in enumerate(m):
-            scale, _ = optimal_level_scale(SortedWeights.build(row, count=row.size > _COUNT_FROM), element)
-            out[r] = scale * round_to_element(row / scale, element)
-        return out.reshape(w.shape)
-    mask = keep_mask(m, fmt)
-    out[mask] = _scaled(m[mask], fmt)
-    return out.reshape(w.shape)
+    return _encode(_Tensor(w), fmt).reshape(w.shape)
+
+
+def format_errors(w, formats) -> list[FormatError]:
+    """:func:`format_error` for several formats of one tensor, sharing its masks and sorted values."""
+    fmts = [parse_format(f) if isinstance(f, str) else f for f in formats]
+    w = np.asarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("the weights contain NaN or Inf values")
+    t = _Tensor(w)
+    power = float(np.mean(t.m * t.m))
+    out = []
+    for fmt in fmts:
+        mse = float(np.mean((t.m - _encode(t, fmt)) ** 2))
+        mask = t.mask(fmt)
+        out.append(
+            FormatError(
+                format=fmt.name,
+                bits_per_weight=fmt.bits_per_weight(t.m.shape[1]),
+                mse=mse,
+                power=power,
+                snr_db=snr_db_from_mse(power, mse),
+                kept=1.0 if mask is None else float(np.count_nonzero(mask) / mask.size),
+            )
+        )
+    return out
 
 
 def format_error(w, fmt: Format | str) -> FormatError:
-    """Error and cost of storing ``w`` in ``fmt``.
-
-    Returns
-    -------
-    FormatError
-        Bits per weight count the channel length of ``w`` for per-channel formats.
-    """
-    fmt = parse_format(fmt) if isinstance(fmt, str) else fmt
-    w = np.asarray(w, dtype=np.float64)
-    q = quantize_weights(w, fmt)
-    mse = float(np.mean((w - q) ** 2))
-    power = float(np.mean(w * w))
-    return FormatError(
-        format=fmt.name,
-        bits_per_weight=fmt.bits_per_weight(as_rows(w).shape[1]),
-        mse=mse,
-        power=power,
-        snr_db=snr_db_from_mse(power, mse),
-        kept=float(np.count_nonzero(keep_mask(as_rows(w), fmt)) / w.size) if fmt.keep or fmt.index else 1.0,
-    )
+    """Error and cost of storing ``w`` in ``fmt`` (bits per weight count the channel length of ``w``
+    for per-channel formats)."""
+    return format_errors(w, [fmt])[0]

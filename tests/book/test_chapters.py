@@ -17,6 +17,7 @@ from pvq.book.pdf import PDF_NAME, build_pdf
 from pvq.book.runner import execute_chapters
 from pvq.finetune.representations import last_mask_update, probe_steps
 from pvq.finetune.trajectories import TRAJECTORY_COLUMNS
+from pvq.formats.catalog import NORMAL_FORMATS
 
 from ..analytic.test_errors import DIGEST_NORMAL
 from ..browser import check_reading, check_site
@@ -81,6 +82,19 @@ def test_result_tables(book):
     assert (res / "04_per_layer" / "fig-per-layer.png").stat().st_size > 10_000
     # on the paper's own released data its "≈13% / ≈35%" is the mean over tensors
     assert claims.loc[("C8", "natural sparsity"), "verdict"] == "reproduced"
+    for part in (("L1", "normal weights"), ("L1", "real tensors"), ("L2", "distributions"), ("L2", "real tensors")):
+        assert claims.loc[part, "verdict"] == "reproduced", part
+    assert claims.loc[("L3", "all"), "verdict"] != "not yet checked"
+    formats = pd.read_csv(res / "08_formats" / "normal_formats.csv")
+    assert list(formats.columns) == ["format", "bits_per_weight", "snr_db", "method", "se_db"]
+    assert formats["format"].tolist() == list(NORMAL_FORMATS)
+    by_name = formats.set_index("format")
+    assert by_name.loc["int4", "snr_db"] == pytest.approx(DIGEST_NORMAL[4][1], abs=0.01)  # chapter 2's INT4, exactly
+    assert (formats[formats.method == "monte_carlo"].se_db > 0).all()
+    assert by_name.loc["int8_2:4", "bits_per_weight"] == 5 and by_name.loc["nvfp4", "bits_per_weight"] == 4.5
+    tensor_formats = pd.read_csv(res / "08_formats" / "tensor_formats.csv")
+    assert {"model", "tensor", "format", "bits_per_weight", "snr_db"} <= set(tensor_formats.columns)
+    assert "mobilenet_v2" in set(tensor_formats.model)
     cross = pd.read_csv(res / "03_weight_tensors" / "mbv2_vs_released.csv")
     assert len(cross) == 53 * 7 and cross.quant_snr_db_paper_diff.abs().max() < 0.01
     by_source = pd.read_csv(res / "03_weight_tensors" / "natural_sparsity_by_source.csv")
@@ -139,6 +153,7 @@ def test_pages_in_a_real_browser(book, tmp_path):
         "05_fine_tuning",
         "06_combining",
         "07_representations",
+        "08_formats",
         "99_claims",
     )
     outside, problems = check_site(book["root"] / "_build" / "html", tmp_path, names)

@@ -7,7 +7,9 @@ from pvq.book.publish import save_table
 
 
 def test_registry():
-    assert [c.id for c in CLAIMS] == [f"C{i}" for i in range(1, 10)]
+    assert [c.id for c in CLAIMS] == [f"C{i}" for i in range(1, 10)] + ["L1", "L2", "L3"]
+    assert {c.section for c in CLAIMS} == {"paper", "beyond the paper"}
+    assert all(c.section == "paper" for c in CLAIMS if c.id.startswith("C"))
     assert VERDICTS == ("reproduced", "partly reproduced", "not reproduced", "not yet checked")
     for c in CLAIMS:
         assert c.statement and c.source and c.parts
@@ -48,3 +50,6 @@ def test_claims_markdown(results_tmp):
     assert sum(text.count(f"**{c.id}.**") for c in CLAIMS) == len(CLAIMS)
     assert "- **reproduced**, chapter `02_distributions`: INT4 19.26 dB" in text
     assert "- **not yet checked** (natural sparsity), chapter `03_weight_tensors`" in text
+    # the literature's claims come after the paper's, under their own heading, with their source as is
+    assert text.index("**Beyond the paper.**") > text.index("**C9.**") and text.index("**L1.**") > text.index("Beyond")
+    assert "*(QLoRA, Dettmers et al. 2023, §3)*" in text and "*(paper §3, Figure 1)*" in text

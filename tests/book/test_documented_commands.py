@@ -123,6 +123,14 @@ def _run_ci(ws, words):
     _run(ws, _venv(ws, _with_profile(words)))
 
 
+def _formats(ws, words):
+    _run_plain(ws, [*words, "--no-progress"])
+    best = (ws / "analysis" / "best_formats.csv").read_text().splitlines()
+    assert len(best) == 1 + 53 and all(
+        line.split(",")[4] in {"int4", "fp4_e2m1", "nf4_b64", "mxfp4"} for line in best[1:]
+    )
+
+
 PVQ = ".venv/bin/python -m pvq"
 
 #: How each documented command is checked: a function run in the workspace, or the reason it is not run here.
@@ -148,6 +156,8 @@ HOW = {
     ".venv/bin/python -m pvq analyze path/to/checkpoint.pth --bits 2-8 --range exact": _checkpoint,
     ".venv/bin/python -m pvq analyze path/to/checkpoint.pth --bits 2-8 --out analysis/": _checkpoint,
     ".venv/bin/python -m pvq analyze hf:sentence-transformers/all-MiniLM-L6-v2": "needs a network (Hugging Face)",
+    ".venv/bin/python -m pvq analyze mobilenet_v2 --formats int4,fp4_e2m1,nf4_b64,mxfp4,int8_2:4 --budget 4.5 "
+    "--out analysis/": _formats,
     f"{PVQ} imagenet /data/imagenet --arch mobilenet_v2 --method qat --bits 4 --out int4.json": _imagenet,
     f"{PVQ} imagenet /data/imagenet --arch efficientnet_lite0 --method prune --sparsity 0.75": _imagenet,
 }

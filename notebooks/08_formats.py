@@ -1,0 +1,271 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     notebook_metadata_filter: pvq,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (pvq)
+#     language: python
+#     name: pvq
+# ---
+
+# %% [markdown]
+# (ch-formats)=
+# # 8. The formats the paper left out
+#
+# *Beyond the paper.* The paper compares uniform integers with unstructured pruning, and names
+# what it did not study (§8): semi-structured sparsity such as 2:4, floating-point and
+# non-uniform low-bit formats, block scaling. Those are what hardware now ships (2:4 sparse
+# tensor cores, FP8, FP4, the OCP MX block formats) and what people ask about when they compress a
+# model. This chapter asks the paper's question of them, with the paper's metric (the SNR of the
+# stored weights) and an honest account of every bit stored: values, scales, indices, metadata.
+#
+# :::{admonition} In short
+# :class: reading-first
+#
+# **The literature**: NF4 beats FP4 and INT4 on normal weights (QLoRA); INT8 beats FP8 on
+# well-behaved weights while FP8 helps with outliers (van Baalen et al. 2023).
+#
+# **This book finds** L1 {glue:md}`l1-normal-weights-verdict` on N(0,1) and
+# {glue:md}`l1-real-tensors-verdict` on {glue:text}`n-format-tensors` real tensors; L2
+# {glue:md}`l2-distributions-verdict` on distributions and {glue:md}`l2-real-tensors-verdict` on
+# real tensors; and the paper's verdict carries over to 2:4 sparsity at its true cost (L3:
+# {glue:md}`l3-verdict`). See {ref}`ch-claims`.
+# :::
+#
+# **Conventions.** A format stores each kept weight as an *element* (an integer, a small float or
+# an NF4 level) times a scale. Per-tensor formats use the scale that minimises the squared error;
+# block formats use their specification's rule. Weights of real tensors are rounded to FP16 first,
+# as in {ref}`ch-weight-tensors`. Kurtosis is Pearson's.
+
+# %% tags=["parameters"]
+profile = "full"
+models = [
+    "mobilenet_v2",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "minilm_l6",
+    "silero_vad",
+    "ppocr_det",
+    "ppocr_rec",
+    "ppocr_cls",
+    "crepe_tiny",
+    "crepe_full",
+]
+formats = [
+    "int4",
+    "int8",
+    "fp8_e4m3",
+    "fp8_e5m2",
+    "fp6_e3m2",
+    "fp6_e2m3",
+    "fp4_e2m1",
+    "nf4",
+    "nf4_b64",
+    "mxfp4",
+    "mxfp6_e2m3",
+    "mxfp8_e4m3",
+    "mxint8",
+    "nvfp4",
+    "int4_g128",
+    "fp16_2:4",
+    "int8_2:4",
+    "fp8_2:4",
+    "int4_2:4",
+    "int2",
+    "int3",
+    "int5",
+    "int6",
+    "fp4_2:4",
+    "int8_1:4",
+    "int4_1:4",
+    "fp16_u75_bitmap",
+    "int8_u50_bitmap",
+]
+format_kurtosis = [3.5, 5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0]
+budgets = [2.0, 3.0, 4.0, 4.25, 4.5, 5.0, 6.0, 8.0, 9.0]
+mc_rows = 256
+mc_row_length = 4096
+seed = 0
+workers = 2
+fp16 = True
+
+# %% [markdown]
+# **Parameters.** Their defaults are the `full` profile (their one home is
+# {py:class}`pvq.book.params.FormatsParams`); `params/ci.yaml` overrides them for the fast
+# profile. The parameters of this build:
+
+# %% tags=["remove-input"]
+import pandas as pd
+
+from pvq.analytic.distributions import distribution_for_kurtosis, make_distribution
+from pvq.book.format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
+from pvq.book.format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines
+from pvq.book.params import FormatsParams
+from pvq.book.publish import Chapter
+from pvq.book.tables import readable
+from pvq.formats.advisor import analyze_formats_models
+from pvq.formats.catalog import NORMAL_FORMATS, check_format_names, format_table
+from pvq.formats.frontier import decision_map, format_sweep, pareto_front, sparse_vs_dense, tensor_win_shares
+from pvq.tensors.model_set import resolve_models
+
+P = FormatsParams.from_namespace(globals())
+out = Chapter("08_formats")
+resolve_models(P.models)  # a missing or unknown model stops here, before any work
+P
+
+# %% [markdown]
+# ## The formats and what they cost
+#
+# Every format below is a name `pvq` understands ({py:func}`pvq.formats.catalog.parse_format`):
+# the element, how its scale is chosen, the block it applies to, which weights are kept, and the
+# bits per weight of everything stored ({py:meth}`pvq.formats.catalog.Format.bits_per_weight`). The
+# element values come from [ml_dtypes](https://github.com/jax-ml/ml_dtypes) (FP8 E4M3 is the `fn`
+# variant, largest value 448); MX blocks follow the OCP Microscaling v1.0 rule (a power-of-two
+# scale, $2^{\lfloor \log_2 \max|w| \rfloor - e_{\max}}$), NVFP4 scales blocks of 16 by an E4M3
+# value, NF4 is QLoRA's table of 16 normal quantiles; an N:M format keeps the N largest of every M
+# consecutive weights of an output channel and pays NVIDIA's 2 bits of metadata per kept value (so
+# FP16 2:4 costs 9 bits per weight and INT8 2:4 costs 5).
+
+# %% tags=["hide-input"]
+readable(out.table("formats", format_table(P.formats)))
+
+# %% [markdown]
+# Data: {download}`formats.csv </results/08_formats/formats.csv>`. One FP32 scale per tensor is
+# left out of the count (32 bits over a whole tensor).
+#
+# (sec-formats-normal)=
+# ## On normal weights
+#
+# For a format with one level set and one scale the expected error on a density is a sum of bin
+# integrals, as for the paper's integer grid in {ref}`ch-distributions`, with the bin edges at the
+# midpoints between levels; floating-point levels are not evenly spaced and the error ripples with
+# the scale, so the scale is searched over its whole range
+# ({py:func}`pvq.formats.expected.exact_format_error`). Block formats and sparsity depend on the
+# weights of each block: their error is a Monte Carlo estimate over
+# {glue:text}`mc-weights:,d` draws, with a standard error
+# ({py:func}`pvq.formats.expected.monte_carlo_error`).
+
+# %% tags=["hide-input"]
+normal_dist = make_distribution("normal")
+table_formats = list(dict.fromkeys([*NORMAL_FORMATS, *P.formats]))
+normal_all = format_sweep([normal_dist], table_formats, mc_rows=P.mc_rows, mc_row_length=P.mc_row_length, seed=P.seed)
+normal = normal_all[normal_all["format"].isin(NORMAL_FORMATS)].reset_index(drop=True)
+out.table("normal_formats", normal[["format", "bits_per_weight", "snr_db", "method", "se_db"]])
+out.glue({"mc-weights": P.mc_rows * P.mc_row_length})
+readable(normal[["format", "bits_per_weight", "snr_db", "method", "se_db"]])
+
+# %% [markdown]
+# On N(0,1), NF4 reaches {glue:text}`normal-nf4:.2f` dB at 4 bits, INT4
+# {glue:text}`normal-int4:.2f` dB and FP4 E2M1 {glue:text}`normal-fp4-e2m1:.2f` dB; at 8 bits INT8
+# reaches {glue:text}`normal-int8:.2f` dB and FP8 E4M3 {glue:text}`normal-fp8-e4m3:.2f` dB. 2:4
+# sparsity with INT8 values costs 5 bits and keeps {glue:text}`normal-int8-2-4:.2f` dB: pruning half
+# of every group of four loses far more than rounding. Data:
+# {download}`normal_formats.csv </results/08_formats/normal_formats.csv>`.
+#
+# (sec-formats-heavy)=
+# ## Heavy tails: which format wins at which budget
+#
+# The same comparison on Student-t weights (2 degrees of freedom, truncated to reach each kurtosis,
+# as in {ref}`ch-distributions`), every format of this build's list. Left, the normal; right, the
+# heaviest tail; the line joins the Pareto front, the formats no other beats at equal or lower cost
+# ({py:func}`pvq.formats.frontier.pareto_front`):
+
+# %% tags=["hide-input"]
+heavy = [distribution_for_kurtosis("truncated_student_t", k) for k in P.format_kurtosis]
+sweep = format_sweep(heavy, P.formats, mc_rows=P.mc_rows // 4, mc_row_length=P.mc_row_length, seed=P.seed)
+sweep = out.table("kurtosis_formats", pareto_front(pd.concat([normal_all, sweep], ignore_index=True)))
+panels = [sweep.distribution.iloc[0], sweep.distribution.iloc[-1]]
+out.figure("fig-format-fronts", plot_format_fronts(sweep, groups=panels))
+
+# %% [markdown]
+# ```{glue:figure} fig-format-fronts
+# :name: fig-format-fronts
+# :alt: SNR against bits per weight for every format, on normal and on heavy-tailed weights, with the Pareto front.
+#
+# **Figure 8.1.** SNR against the true bits per weight of every format, on normal weights (left)
+# and on the heaviest tail of the sweep (right), coloured by kind; the step line is the Pareto
+# front, labelled. Data: {download}`kurtosis_formats.csv </results/08_formats/kurtosis_formats.csv>`.
+# ```
+#
+# The decision map names the best format within each budget at each kurtosis
+# ({py:func}`pvq.formats.frontier.decision_map`):
+
+# %% tags=["hide-input"]
+decision = out.table("decision_map", decision_map(sweep, P.budgets))
+out.figure("fig-decision-map", plot_decision_map(decision))
+
+# %% [markdown]
+# ```{glue:figure} fig-decision-map
+# :name: fig-decision-map
+# :alt: A grid of budgets by kurtosis, each cell naming the format with the highest SNR within the budget.
+#
+# **Figure 8.2.** The format of highest SNR costing at most the budget (columns), for weights of
+# each kurtosis (rows; 3 is the normal), coloured by kind. Data:
+# {download}`decision_map.csv </results/08_formats/decision_map.csv>`.
+# ```
+#
+# (sec-formats-tensors)=
+# ## On real tensors
+#
+# Every layer weight of {glue:text}`n-format-models` offline networks (those of
+# {ref}`ch-weight-tensors`), stored in each of the {glue:text}`n-formats` formats
+# ({py:func}`pvq.formats.advisor.analyze_formats_models`): {glue:text}`n-format-tensors` tensors.
+# For each budget, the share of tensors on which each format is the best within it
+# ({py:func}`pvq.formats.frontier.tensor_win_shares`):
+
+# %% tags=["hide-input"]
+tensors, skipped = analyze_formats_models({m: m for m in P.models}, P.formats, fp16=P.fp16, workers=P.workers)
+out.table("tensor_formats", tensors[["model", "tensor", "format", "bits_per_weight", "snr_db", "kurtosis", "numel"]])
+out.table("skipped", skipped)
+shares = out.table("win_shares", tensor_win_shares(tensors, P.budgets))
+out.figure("fig-format-win-shares", plot_win_shares(shares))
+
+# %% [markdown]
+# ```{glue:figure} fig-format-win-shares
+# :name: fig-format-win-shares
+# :alt: Stacked bars, one per budget, of the share of real tensors each format wins.
+#
+# **Figure 8.3.** Share of real tensors on which each format has the highest SNR among those
+# costing at most the budget. Data: {download}`tensor_formats.csv </results/08_formats/tensor_formats.csv>`,
+# {download}`win_shares.csv </results/08_formats/win_shares.csv>`.
+# ```
+#
+# **Does sparsity ever win at equal bits?** For each sparse format, the share of tensors on which
+# it beats every dense format that costs no more bits, and the dense format most often best at its
+# cost ({py:func}`pvq.formats.frontier.sparse_vs_dense`):
+
+# %% tags=["hide-input"]
+sparse_wins = out.table("sparse_vs_dense", sparse_vs_dense(tensors, check_format_names(P.formats)))
+out.glue(format_headlines(normal_all, tensors, sparse_wins))
+readable(sparse_wins)
+
+# %% [markdown]
+# The best showing of any sparse format is {glue:text}`best-sparse-format` winning on
+# {glue:text}`best-sparse-share:.1f`% of tensors; a sparse format that no dense format can match in
+# cost (nothing dense is as cheap) wins by default, which is what a share near 100% at under 2
+# bits per weight means. Data: {download}`sparse_vs_dense.csv </results/08_formats/sparse_vs_dense.csv>`.
+#
+# ## What this chapter supports
+
+# %% tags=["remove-cell"]
+out.verdicts(
+    *check_l1_nf4(normal, tensors),
+    *check_l2_int8_fp8(normal, sweep, tensors),
+    check_l3_two_four(normal_all, sparse_wins),
+)
+
+# %% [markdown]
+# - **L1** (QLoRA: NF4 beats FP4 and INT4 on normal weights), on N(0,1):
+#   **{glue:md}`l1-normal-weights-verdict`**. {glue:md}`l1-normal-weights-evidence`. On real
+#   tensors: **{glue:md}`l1-real-tensors-verdict`**. {glue:md}`l1-real-tensors-evidence`.
+# - **L2** (van Baalen et al.: INT8 beats FP8 on well-behaved weights, FP8 helps with outliers), on
+#   distributions: **{glue:md}`l2-distributions-verdict`**. {glue:md}`l2-distributions-evidence`. On
+#   real tensors: **{glue:md}`l2-real-tensors-verdict`**. {glue:md}`l2-real-tensors-evidence`.
+# - **L3** (the paper's verdict at equal bits, extended to 2:4 sparsity with its metadata):
+#   **{glue:md}`l3-verdict`**. {glue:md}`l3-evidence`.
