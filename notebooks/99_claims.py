@@ -17,8 +17,9 @@
 # (ch-claims)=
 # # Claims
 #
-# The claims C1–C9 of the paper, each with the verdict a chapter of this book computed from its
-# own results in this build, and the numbers behind it. A claim part that no chapter has checked
+# The claims C1–C9 of the paper, and after them claims from the literature about the formats the
+# paper left out (L1–L3), each with the verdict a chapter of this book computed from its own
+# results in this build, and the numbers behind it. A claim part that no chapter has checked
 # says so. Verdicts: *reproduced*, *partly reproduced*, *not reproduced*, *not yet checked*.
 
 # %% tags=["parameters"]
