@@ -4,8 +4,9 @@ tails.
 Modules: :mod:`~pvq.analytic.distributions`, :mod:`~pvq.analytic.errors`,
 :mod:`~pvq.analytic.figure1`, :mod:`~pvq.analytic.heavy_tails`, :mod:`~pvq.analytic.checks`,
 :mod:`~pvq.analytic.accounting`. They import from lower layers only: :mod:`pvq.common` at the
-bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise`
-and :mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.formats`,
+then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from typing import TYPE_CHECKING

@@ -9,7 +9,7 @@ Modules: :mod:`~pvq.book.params`, :mod:`~pvq.book.layer_params`, :mod:`~pvq.book
 :mod:`~pvq.book.freshness`, :mod:`~pvq.book.timings`, :mod:`~pvq.book.runner`,
 :mod:`~pvq.book.build`, :mod:`~pvq.book.pdf`. They import from lower layers only: :mod:`pvq.common`
 at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then
-:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+:mod:`pvq.formats`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
 (``tests/test_architecture.py`` checks it).
 """
 

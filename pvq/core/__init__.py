@@ -3,8 +3,9 @@ metrics, storage cost.
 
 Modules: :mod:`~pvq.core.quantization`, :mod:`~pvq.core.pruning`, :mod:`~pvq.core.metrics`,
 :mod:`~pvq.core.storage`. They import from lower layers only: :mod:`pvq.common` at the bottom, then
-:mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
-:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+:mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.formats`, then
+:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from typing import TYPE_CHECKING

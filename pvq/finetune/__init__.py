@@ -8,8 +8,8 @@ Modules: :mod:`~pvq.finetune.data`, :mod:`~pvq.finetune.networks`, :mod:`~pvq.fi
 :mod:`~pvq.finetune.findings`, :mod:`~pvq.finetune.representation_findings`,
 :mod:`~pvq.finetune.imagenet_data`, :mod:`~pvq.finetune.imagenet`. They import from lower layers
 only: :mod:`pvq.common` at the bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and
-:mod:`pvq.tensors`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
-(``tests/test_architecture.py`` checks it).
+:mod:`pvq.tensors`, then :mod:`pvq.formats`, then :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and
+:mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
 """
 
 from typing import TYPE_CHECKING

@@ -39,7 +39,7 @@ __all__ = [
     "tensor_formats",
 ]
 
-#: Columns of ``formats.csv`` / ``tensor_formats.csv``: one row per (model, tensor, format).
+#: Columns of ``formats.csv`` and ``tensor_formats.csv``, one row per (model, tensor, format).
 FORMAT_COLUMNS = ["model", "tensor", "numel", "kurtosis", "format", "bits_per_weight", "snr_db", "mse", "power"]
 
 

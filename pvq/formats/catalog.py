@@ -3,20 +3,20 @@
 A format stores each kept weight as an element (:mod:`pvq.formats.elements`) times a scale, and
 may drop weights (sparsity). Its cost counts everything stored, per weight of the dense tensor:
 
-==========================  ==============================================  ===================
-name                        what is stored                                  bits per weight
-==========================  ==============================================  ===================
-``int4``, ``fp8_e4m3``, …   elements, one scale per tensor                  ``v``
-``int4_ch``, ``fp4_ch``, …  elements, an FP16 scale per output channel      ``v + 16/K``
-``int4_g128``               elements, an FP16 scale per group of 128        ``v + 16/128``
-``nf4``, ``nf4_b64``        NF4 levels; per tensor, or FP32 absmax per 64   ``4``, ``4.5``
+===========================  =============================================  ======================
+name                         what is stored                                 bits per weight
+===========================  =============================================  ======================
+``int4``, ``fp8_e4m3``, …    elements, one scale per tensor                 ``v``
+``int4_ch``, ``fp4_ch``, …   elements, an FP16 scale per output channel     ``v + 16/K``
+``int4_g128``                elements, an FP16 scale per group of 128       ``v + 16/128``
+``nf4``, ``nf4_b64``         NF4 levels; per tensor, or FP32 absmax per 64  ``4``, ``4.5``
 ``mxfp8_e4m3`` … ``mxint8``  OCP MX: blocks of 32, an E8M0 scale            ``v + 8/32``
-``nvfp4``                   FP4 E2M1 in blocks of 16, an E4M3 scale         ``4 + 8/16``
-``fp16``                    the paper's baseline                            ``16``
-``int8_2:4`` (``V_N:M``)    N of every M kept, a ⌈log₂ M⌉-bit index each    ``N/M·(v + ⌈log₂ M⌉)``
-``fp16_u50_bitmap``         magnitude pruning, 50 %, a presence bit each    ``(1-c)·v + 1``
-``fp16_u75_csr``            magnitude pruning, 75 %, a 16-bit index each    ``(1-c)·(v + 16)``
-==========================  ==============================================  ===================
+``nvfp4``                    FP4 E2M1 in blocks of 16, an E4M3 scale        ``4 + 8/16``
+``fp16``                     the paper's baseline                           ``16``
+``int8_2:4`` (``V_N:M``)     N of every M kept, a ⌈log₂ M⌉-bit index each   ``N/M·(v + ⌈log₂ M⌉)``
+``fp16_u50_bitmap``          magnitude pruning, 50 %, a presence bit each   ``(1-c)·v + 1``
+``fp16_u75_csr``             magnitude pruning, 75 %, a 16-bit index each   ``(1-c)·(v + 16)``
+===========================  =============================================  ======================
 
 ``v`` is the element's width and ``K`` the length of an output channel (the weights one output
 sums over). One FP32 scale per tensor (and NVFP4's second, per-tensor FP32 scale) is left out of
@@ -99,7 +99,7 @@ NORMAL_FORMATS: tuple[str, ...] = (
 )
 
 
-#: The formats of chapter 8's tensors and decision map: the table's, the paper's other INT-b, and more sparse ones.
+#: The formats of chapter 8's tensors and decision map (the table's, the paper's other INT-b, more sparse ones).
 CHAPTER_FORMATS: tuple[str, ...] = (
     *NORMAL_FORMATS,
     "int2",

@@ -28,15 +28,15 @@ def nm_mask(w, n: int, m: int) -> np.ndarray:
 
     Parameters
     ----------
-    w : array_like, shape (rows, K)
-        Weights as output channels (see :func:`as_rows`).
+    w : array_like
+        Weights as output channels, a matrix of rows × K (see :func:`as_rows`).
     n, m : int
         Kept and group size, ``1 ≤ n < m``.
 
     Returns
     -------
-    numpy.ndarray of bool, shape (rows, K)
-        ``True`` where a weight is kept: ``min(n, g)`` per group of ``g`` real weights.
+    numpy.ndarray of bool
+        Shaped like ``w``: ``True`` where a weight is kept: ``min(n, g)`` per group of ``g`` real weights.
     """
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 2:

@@ -33,6 +33,7 @@ import numpy as np
 
 __all__ = [
     "QuantResult",
+    "blast_order",
     "exact_quant",
     "factor",
     "gptq",
@@ -216,7 +217,7 @@ def _sphere_decode(r, t, lo, hi, z0, radius, max_nodes):  # pragma: no cover - c
             advance = False
 
 
-def _blast_order(h: np.ndarray) -> np.ndarray:
+def blast_order(h: np.ndarray) -> np.ndarray:
     """Variable order for the decoder: deepest levels first get the largest conditional precision.
 
     Repeatedly place last the remaining variable with the smallest ``[H_SS⁻¹]_jj`` (the largest
@@ -265,7 +266,7 @@ def exact_quant(
     ]
     objs = [quant_objective(r, w, scale, z) for z in starts]
     z0 = starts[int(np.argmin(objs))]
-    order = _blast_order(r.T @ r)
+    order = blast_order(r.T @ r)
     rp = np.linalg.qr(r[:, order], mode="r")
     rp = rp * np.sign(np.diag(rp))[:, None]
     t = (w / scale)[order]

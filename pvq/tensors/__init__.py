@@ -8,8 +8,9 @@ Modules: :mod:`~pvq.tensors.readers`, :mod:`~pvq.tensors.mapped`, :mod:`~pvq.ten
 :mod:`~pvq.tensors.clipping`, :mod:`~pvq.tensors.analysis`, :mod:`~pvq.tensors.summaries`,
 :mod:`~pvq.tensors.model_set`, :mod:`~pvq.tensors.natural`, :mod:`~pvq.tensors.clip_audit`,
 :mod:`~pvq.tensors.released`. They import from lower layers only: :mod:`pvq.common` at the bottom,
-then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.layerwise` and
-:mod:`pvq.finetune`, and :mod:`pvq.book` on top (``tests/test_architecture.py`` checks it).
+then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, then :mod:`pvq.formats`, then
+:mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
+(``tests/test_architecture.py`` checks it).
 """
 
 from typing import TYPE_CHECKING
