@@ -94,24 +94,44 @@ mc_row_length = 4096
 seed = 0
 workers = 2
 fp16 = True
+layers = {
+    "mobilenet_v2": ["features.8.conv.0.0", "features.8.conv.1.0", "features.11.conv.0.0", "features.11.conv.1.0"],
+    "efficientnet_lite0": ["_blocks.5._depthwise_conv", "_blocks.5._project_conv", "_blocks.10._expand_conv"],
+    "minilm_l6": [
+        "encoder.layer.2.attention.self.query",
+        "encoder.layer.2.attention.output.dense",
+        "encoder.layer.5.intermediate.dense",
+        "encoder.layer.5.output.dense",
+    ],
+}
+n_inputs = 64
+format_chunks = 32
 
 # %% [markdown]
 # **Parameters.** Their defaults are the `full` profile (their one home is
-# {py:class}`pvq.book.params.FormatsParams`); `params/ci.yaml` overrides them for the fast
+# {py:class}`pvq.book.format_params.FormatsParams`); `params/ci.yaml` overrides them for the fast
 # profile. The parameters of this build:
 
 # %% tags=["remove-input"]
 import pandas as pd
 
 from pvq.analytic.distributions import distribution_for_kurtosis, make_distribution
+from pvq.book.format_params import FormatsParams
 from pvq.book.format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
 from pvq.book.format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines
-from pvq.book.params import FormatsParams
 from pvq.book.publish import Chapter
 from pvq.book.tables import readable
+from pvq.common.paths import results_dir
 from pvq.formats.advisor import analyze_formats_models
 from pvq.formats.catalog import NORMAL_FORMATS, check_format_names, format_table
 from pvq.formats.frontier import decision_map, format_sweep, pareto_front, sparse_vs_dense, tensor_win_shares
+from pvq.layerwise.format_study import (
+    format_layer_headlines,
+    format_layer_summary,
+    format_layer_table,
+    format_problems,
+    run_format_study,
+)
 from pvq.tensors.model_set import resolve_models
 
 P = FormatsParams.from_namespace(globals())
@@ -250,6 +270,41 @@ readable(sparse_wins)
 # {glue:text}`best-sparse-share:.1f`% of tensors; a sparse format that no dense format can match in
 # cost (nothing dense is as cheap) wins by default, which is what a share near 100% at under 2
 # bits per weight means. Data: {download}`sparse_vs_dense.csv </results/08_formats/sparse_vs_dense.csv>`.
+#
+# (sec-formats-per-layer)=
+# ## Per layer, post-training
+#
+# The paper's §5 asks what the best post-training method can reach on a layer, judged by the
+# layer's output error on real inputs. The same for the new formats, on chapter 4's layers and
+# problems ({ref}`ch-per-layer`: one output channel, at most 32 input dimensions, the inputs of
+# real photos or text), {glue:text}`format-chunks` chunks per layer
+# ({py:func}`pvq.layerwise.format_study.format_problems`). FP4 E2M1 and NF4, each with the
+# per-tensor scale that minimises the layer's weight error, are solved exactly by chapter 4's sphere
+# decoder walking their non-uniform levels ({py:func}`pvq.layerwise.formats_layer.exact_levels`);
+# 2:4 pruning with least-squares refit exactly by a branch and bound over the groups
+# ({py:func}`pvq.layerwise.formats_layer.exact_nm`). Beside them: INT4 (chapter 4's exact optimum),
+# round-to-nearest, GPTQ, magnitude and SparseGPT 2:4 (Frantar & Alistarh 2023), and unstructured
+# pruning keeping as many weights as the 2:4 mask. Each chunk's result is cached under
+# `results/08_formats/cache` ({py:func}`pvq.layerwise.format_study.run_format_study`).
+
+# %% tags=["hide-input"]
+problems = format_problems(P.layers, n_inputs=P.n_inputs, max_chunks=P.format_chunks, seed=P.seed)
+cache = results_dir(out.stem) / "cache"
+layer_rows = run_format_study(problems, workers=P.workers, cache_dir=cache, progress=True)
+out.table("layer_chunks", layer_rows.drop(columns="seconds"))
+layer_table = out.table("layer_formats", format_layer_table(layer_rows))
+out.glue(format_layer_headlines(layer_table) | {"format-chunks": P.format_chunks})
+readable(format_layer_summary(layer_table))
+
+# %% [markdown]
+# Over {glue:text}`layer-count` layers ({glue:text}`layer-proven:.0f`% of the exact problems proven
+# optimal within their node budgets), the exact FP4 optimum beats the exact INT4 optimum on
+# {glue:text}`fp4-beats-int4` layers and exact NF4 on {glue:text}`nf4-beats-int4`; NF4 beats FP4 on
+# {glue:text}`nf4-beats-fp4`. The exact 2:4 optimum, at 9 bits per weight, beats the 4-bit INT4
+# optimum on {glue:text}`two-four-beats-int4` layers; the 2:4 pattern itself costs
+# {glue:text}`two-four-gap-db:.2f` dB on average against unstructured pruning of as many weights.
+# Data: {download}`layer_formats.csv </results/08_formats/layer_formats.csv>` (per layer),
+# {download}`layer_chunks.csv </results/08_formats/layer_chunks.csv>` (per chunk).
 #
 # ## What this chapter supports
 

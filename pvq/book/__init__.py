@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .build import HTML_INCOMPLETE, BookBuild, build_book, sphinx_command
     from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
     from .failures import BENIGN_KERNEL_LINES, ChapterFailed, failure_message, kernel_log_lines, shown_path
+    from .format_params import FormatsParams
     from .format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
     from .format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines
     from .freshness import (
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         refresh_prose,
         stale_reasons,
     )
-    from .layer_params import PerLayerParams
+    from .layer_params import PerLayerParams, check_layers
     from .pages import PARAMETER_TAGS, PROFILE_TAG, hide_parameter_cells, mark_profile, profile_note
     from .params import (
         HEAVY_TAIL_FAMILIES,
@@ -45,9 +46,9 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         ChapterParams,
         ClaimsParams,
         DistributionsParams,
-        FormatsParams,
         SetupParams,
         WeightTensorsParams,
+        check_models,
         check_profile,
         field_meanings,
     )
@@ -219,6 +220,8 @@ __all__ = [
     "check_l1_nf4",
     "check_l2_int8_fp8",
     "check_l3_two_four",
+    "check_layers",
+    "check_models",
     "check_plan",
     "check_profile",
     "claims_markdown",

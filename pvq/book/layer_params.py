@@ -14,7 +14,20 @@ from ..core.pruning import check_bits_list
 from ..layerwise.sweep import DEFAULT_LAYERS
 from .params import N_BITS, ChapterParams, check_profile
 
-__all__ = ["PerLayerParams"]
+__all__ = ["PerLayerParams", "check_layers"]
+
+
+def check_layers(layers) -> dict:
+    """Layers to study: a non-empty mapping of runnable model names to non-empty lists of layer names."""
+    runnable = ("mobilenet_v2", "efficientnet_lite0", "minilm_l6")
+    if not isinstance(layers, dict) or not layers:
+        raise ValueError(f"layers must map model names to lists of layer names, got {layers!r}")
+    for model, names in layers.items():
+        if model not in runnable:
+            raise ValueError(f"unknown model {model!r} in layers; runnable models: {runnable}")
+        if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
+    return {m: tuple(v) for m, v in layers.items()}
 
 
 @dataclass(frozen=True)
@@ -65,16 +78,8 @@ class PerLayerParams(ChapterParams):
     seed: int = 0
 
     def __post_init__(self):
-        runnable = ("mobilenet_v2", "efficientnet_lite0", "minilm_l6")
         check_profile(self.profile)
-        if not isinstance(self.layers, dict) or not self.layers:
-            raise ValueError(f"layers must map model names to lists of layer names, got {self.layers!r}")
-        for model, names in self.layers.items():
-            if model not in runnable:
-                raise ValueError(f"unknown model {model!r} in layers; runnable models: {runnable}")
-            if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
-                raise ValueError(f"layers[{model!r}] must be a non-empty list of layer names, got {names!r}")
-        object.__setattr__(self, "layers", {m: tuple(v) for m, v in self.layers.items()})
+        object.__setattr__(self, "layers", check_layers(self.layers))
         object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits"))
         check_count(self.n_inputs, "n_inputs", 8)
         check_count(self.chunk_size, "chunk_size", 1)

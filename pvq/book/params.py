@@ -3,7 +3,7 @@
 **The source of every default is a field of the frozen dataclasses below** and of those of
 :mod:`pvq.book.layer_params` (chapter 4; its layers from :data:`pvq.layerwise.sweep.DEFAULT_LAYERS`)
 and :mod:`pvq.book.training_params` (chapters 5-7; the recipe's settings from
-:func:`pvq.finetune.recipe.recipe_defaults`); the model set comes from
+:func:`pvq.finetune.recipe.recipe_defaults`) and :mod:`pvq.book.format_params` (chapter 8); the model set comes from
 :data:`pvq.tensors.checkpoints.MODELS`. Everything else is derived from them and checked against
 them by the tests: each chapter's parameters cell (literal assignments, so that papermill can
 override them) and ``params/full.yaml``; ``python -m pvq defaults --write`` rewrites both
@@ -30,7 +30,6 @@ from ..analytic.distributions import check_distribution_name
 from ..common.checks import check_count, check_list, check_positive
 from ..core.pruning import check_bits, check_bits_list, check_sparsity
 from ..core.quantization import check_grid
-from ..formats.catalog import CHAPTER_FORMATS, check_format_names
 from ..tensors.checkpoints import MODELS, ONLINE_PREFIXES
 
 __all__ = [
@@ -40,9 +39,9 @@ __all__ = [
     "ChapterParams",
     "ClaimsParams",
     "DistributionsParams",
-    "FormatsParams",
     "SetupParams",
     "WeightTensorsParams",
+    "check_models",
     "check_profile",
     "field_meanings",
 ]
@@ -119,7 +118,7 @@ def _from_text(field, value):
     return value
 
 
-def _check_models(models) -> None:
+def check_models(models) -> None:
     """A non-empty list of offline short names, existing checkpoint paths or online names."""
     for m in check_list(models, "models", "model names or paths", empty=False):
         if not isinstance(m, str):
@@ -315,73 +314,13 @@ class WeightTensorsParams(ChapterParams):
 
     def __post_init__(self):
         check_profile(self.profile)
-        _check_models(self.models)
+        check_models(self.models)
         object.__setattr__(self, "models", tuple(self.models))
         object.__setattr__(self, "n_bits", check_bits_list(self.n_bits, "n_bits"))
         if not isinstance(self.fp16, bool):
             raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
         check_grid(self.grid)
         check_count(self.n_certify, "n_certify", 0)
-
-
-@dataclass(frozen=True)
-class FormatsParams(ChapterParams):
-    """Parameters of chapter 8 (formats beyond the paper).
-
-    Attributes
-    ----------
-    profile : {'ci', 'full'}
-        Parameter profile: ``'full'`` (the book) or ``'ci'`` (fast, for tests).
-    models : tuple of str
-        Offline short names (:data:`pvq.tensors.checkpoints.MODELS`), checkpoint paths, or online names.
-    formats : tuple of str
-        Formats compared on the distributions and the tensors (:func:`pvq.formats.catalog.parse_format`).
-    format_kurtosis : tuple of float
-        Pearson kurtosis of the heavy-tailed weights (Student-t, 2 degrees of freedom, truncated), beside the normal.
-    budgets : tuple of float
-        Bit budgets (bits per weight) of the decision map and the win shares.
-    mc_rows : int
-        Rows of the matrix drawn for each Monte Carlo format (blocks lie along rows).
-    mc_row_length : int
-        Weights per row of that matrix.
-    seed : int
-        Seed of the Monte Carlo draws.
-    workers : int
-        Models analysed at once.
-    fp16 : bool
-        Round weights to FP16 first (the paper's baseline).
-    """
-
-    profile: str = "full"
-    models: tuple = tuple(MODELS)
-    formats: tuple = CHAPTER_FORMATS
-    format_kurtosis: tuple = (3.5, 5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0)
-    budgets: tuple = (2.0, 3.0, 4.0, 4.25, 4.5, 5.0, 6.0, 8.0, 9.0)
-    mc_rows: int = 256
-    mc_row_length: int = 4096
-    seed: int = 0
-    workers: int = 2
-    fp16: bool = True
-
-    def __post_init__(self):
-        check_profile(self.profile)
-        _check_models(self.models)
-        object.__setattr__(self, "models", tuple(self.models))
-        names = check_list(self.formats, "formats", "format names", empty=False)
-        object.__setattr__(self, "formats", tuple(f.name for f in check_format_names(list(names))))
-        kurt = check_list(self.format_kurtosis, "format_kurtosis", "kurtosis values above 1.8", empty=False)
-        for k in kurt:
-            if isinstance(k, bool) or not isinstance(k, int | float) or not 1.8 < k:
-                raise ValueError(f"format_kurtosis must hold kurtosis values above 1.8, got {k!r}")
-        object.__setattr__(self, "format_kurtosis", tuple(float(k) for k in kurt))
-        budgets = check_list(self.budgets, "budgets", "bits per weight", empty=False)
-        object.__setattr__(self, "budgets", tuple(check_positive(b, "budgets") for b in budgets))
-        check_count(self.mc_rows, "mc_rows", 2)
-        check_count(self.mc_row_length, "mc_row_length", 1)
-        check_count(self.seed, "seed", 0)
-        check_count(self.workers, "workers", 1)
-        if not isinstance(self.fp16, bool):
-            raise ValueError(f"fp16 must be True or False, got {self.fp16!r}")
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ import yaml
 
 from ..common.files import atomic_write
 from ..common.paths import notebook_sources
+from .format_params import FormatsParams
 from .layer_params import PerLayerParams
 from .params import (
     ClaimsParams,
     DistributionsParams,
-    FormatsParams,
     SetupParams,
     WeightTensorsParams,
     check_profile,

@@ -19,8 +19,10 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .calibration import IMAGE_NAMES, capture_inputs, layer_input_rows, sample_images, sample_text
     from .format_study import (
         FORMAT_METHODS,
+        format_layer_headlines,
+        format_layer_summary,
         format_layer_table,
-        layer_format_chunks,
+        format_problems,
         run_format_study,
         solve_format_chunk,
     )
@@ -101,7 +103,10 @@ __all__ = [
     "exact_prune",
     "exact_quant",
     "factor",
+    "format_layer_headlines",
+    "format_layer_summary",
     "format_layer_table",
+    "format_problems",
     "gptq",
     "gptq_levels",
     "greedy_obs",
@@ -111,7 +116,6 @@ __all__ = [
     "keep_count",
     "layer_budget_table",
     "layer_chunks",
-    "layer_format_chunks",
     "layer_input_rows",
     "layer_problems",
     "layer_snr",

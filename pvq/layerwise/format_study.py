@@ -12,7 +12,7 @@ SNR, ``-10·log10(Σ error / Σ ||Xw||²)``, with the share of chunks proven opt
   optimum (:func:`pvq.layerwise.formats_layer.exact_levels`);
 - 2:4 sparsity, FP16 values: magnitude, magnitude with least-squares refit, SparseGPT 2:4 and
   the exact optimum with refit (:func:`pvq.layerwise.formats_layer.exact_nm`);
-- unstructured pruning keeping as many weights as 2:4 (half): the exact optimum of chapter 4
+- unstructured pruning keeping as many weights as the 2:4 mask: the exact optimum of chapter 4
   (:func:`pvq.layerwise.prune.exact_prune`), which shows what the 2:4 pattern itself costs.
 
 Bits per weight: 4 for the 4-bit formats (per-tensor scales), 9 for FP16 2:4 (NVIDIA's 2-bit
@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import time
-from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..common.cores import core_slot
+from ..common.executors import make_executor
 from ..common.files import atomic_write
 from ..core.metrics import snr_db_from_mse
 from ..formats.elements import element_format
@@ -40,12 +40,20 @@ from ..formats.scales import optimal_level_scale
 from ..tensors.clipping import SortedWeights
 from ..tensors.pretrained import build_model
 from .calibration import sample_images, sample_text
-from .formats_layer import exact_levels, exact_nm, gptq_levels, nearest_levels, nm_magnitude, sparsegpt_nm
+from .formats_layer import exact_levels, exact_nm, gptq_levels, nearest_levels, nm_groups, nm_magnitude, sparsegpt_nm
 from .prune import exact_prune
 from .quant import exact_quant, gptq, quant_objective, round_to_nearest
 from .sweep import Chunk, layer_chunks
 
-__all__ = ["FORMAT_METHODS", "format_layer_table", "layer_format_chunks", "run_format_study", "solve_format_chunk"]
+__all__ = [
+    "FORMAT_METHODS",
+    "format_layer_headlines",
+    "format_layer_summary",
+    "format_layer_table",
+    "format_problems",
+    "run_format_study",
+    "solve_format_chunk",
+]
 
 #: (format, method) of every row, in the order of the tables, and each format's bits per weight.
 FORMAT_METHODS: tuple[tuple[str, str], ...] = (
@@ -69,34 +77,46 @@ _LEVELS = ("fp4_e2m1", "nf4")
 CACHE_VERSION = 1
 
 
-def layer_format_chunks(
-    model_name: str,
-    layer: str,
-    *,
-    n_inputs: int = 64,
-    chunk_size: int = 32,
-    max_chunks: int | None = None,
-    seed: int = 0,
-) -> tuple[list[Chunk], dict[str, float]]:
-    """A layer's chunks (with chapter 4's INT4 scale) and the per-tensor FP4/NF4 scales of its weights.
+def format_problems(
+    layers: dict, *, n_inputs: int = 64, chunk_size: int = 32, max_chunks: int | None = None, seed: int = 0
+) -> list[tuple[list[Chunk], dict[str, float]]]:
+    """Each layer's chunks (with chapter 4's INT4 scale) and the per-tensor FP4/NF4 scales of its weights.
+
+    Parameters
+    ----------
+    layers : dict
+        ``{model: [layer, ...]}`` (runnable models: :func:`pvq.tensors.pretrained.build_model`); each
+        model is built once, on ``n_inputs`` calibration inputs drawn with ``seed``.
+    chunk_size : int
+        At most this many input dimensions per chunk, a multiple of 4 so that the chunks hold whole
+        2:4 groups.
+    max_chunks : int, optional
+        Chunks kept per layer, evenly spaced (:func:`pvq.layerwise.sweep.layer_chunks`).
 
     Returns
     -------
-    chunks : list of Chunk
-    scales : dict
-        ``{'fp4_e2m1': s, 'nf4': s}``: each element's MSE-optimal scale for the layer's FP16 weights.
+    list of (chunks, scales)
+        Per layer: its chunks and ``{'fp4_e2m1': s, 'nf4': s}``, each element's MSE-optimal scale
+        for the layer's FP16 weights.
     """
-    model = build_model(model_name)
-    if model_name == "minilm_l6":
-        ids, mask = sample_text(n_inputs, seed=seed)
-        batch = (ids, mask)
-    else:
-        batch, mask = (sample_images(n_inputs, seed=seed),), None
-    chunks, _ = layer_chunks(model_name, layer, n_bits=[4], n_inputs=n_inputs, chunk_size=chunk_size,
-                             max_chunks=max_chunks, seed=seed, captured=(model, batch, mask))  # fmt: skip
-    weight = dict(model.named_modules())[layer].weight.detach().double().numpy().reshape(-1)
-    sw = SortedWeights.build(weight.astype(np.float16))
-    return chunks, {name: optimal_level_scale(sw, element_format(name))[0] for name in _LEVELS}
+    if chunk_size % 4:
+        raise ValueError(f"chunk_size must be a multiple of 4 (whole 2:4 groups), got {chunk_size}")
+    out = []
+    for model_name, names in layers.items():
+        model = build_model(model_name)
+        if model_name == "minilm_l6":
+            ids, mask = sample_text(n_inputs, seed=seed)
+            batch = (ids, mask)
+        else:
+            batch, mask = (sample_images(n_inputs, seed=seed),), None
+        modules = dict(model.named_modules())
+        for layer in names:
+            chunks, _ = layer_chunks(model_name, layer, n_bits=[4], n_inputs=n_inputs, chunk_size=chunk_size,
+                                     max_chunks=max_chunks, seed=seed, captured=(model, batch, mask))  # fmt: skip
+            weight = modules[layer].weight.detach().double().numpy().reshape(-1)
+            sw = SortedWeights.build(weight.astype(np.float16))
+            out.append((chunks, {name: optimal_level_scale(sw, element_format(name))[0] for name in _LEVELS}))
+    return out
 
 
 def solve_format_chunk(
@@ -142,7 +162,8 @@ def solve_format_chunk(
     nm = exact_nm(r, w, 2, 4, max_nodes=prune_nodes)
     add("fp16_2:4", "exact", nm.objective, nm.proven, time.perf_counter() - t)
     t = time.perf_counter()
-    un = exact_prune(r, w, w.size // 2, max_nodes=prune_nodes)
+    kept = sum(k for _, _, k in nm_groups(w.size, 4, 2))  # as many as the 2:4 mask keeps
+    un = exact_prune(r, w, kept, max_nodes=prune_nodes)
     add("fp16_u50_bitmap", "exact", un.objective, un.proven, time.perf_counter() - t)
     return rows
 
@@ -169,22 +190,27 @@ def _cached(args) -> list[dict]:
     return got
 
 
-def run_format_study(
-    problems, *, executor: Executor | None = None, cache_dir: Path | None = None, progress: bool = False, **options
-) -> pd.DataFrame:
-    """Solve every chunk of every layer (``problems``: ``[(chunks, scales), ...]``) and stack the rows.
+def run_format_study(problems, *, workers: int = 1, cache_dir: Path | None = None, progress: bool = False, **options):
+    """Solve every chunk of every layer (``problems``: :func:`format_problems`) and stack the rows.
 
-    One job and one cache entry per chunk; identical results whatever the executor.
+    One job and one cache entry (``cache_dir``, keyed by the chunk, the scales and the node budgets)
+    per chunk, on ``workers`` local processes (1: in this process; see
+    :func:`pvq.common.executors.make_executor`); identical results whatever runs them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`solve_format_chunk`'s rows of every chunk.
     """
-    jobs = [
-        (c, scales, options, None if cache_dir is None else str(cache_dir))
-        for chunks, scales in problems
-        for c in chunks
-    ]
-    results = executor.map(_cached, jobs) if executor is not None else map(_cached, jobs)
-    rows = []
-    for part in tqdm(results, total=len(jobs), desc="chunks", disable=not progress):
-        rows += part
+    cache = None if cache_dir is None else str(cache_dir)
+    jobs = [(c, scales, options, cache) for chunks, scales in problems for c in chunks]
+    executor = make_executor(workers=workers) if workers > 1 else None
+    try:
+        results = executor.map(_cached, jobs) if executor is not None else map(_cached, jobs)
+        rows = [row for part in tqdm(results, total=len(jobs), desc="chunks", disable=not progress) for row in part]
+    finally:
+        if executor is not None:
+            executor.shutdown()
     return pd.DataFrame(rows)
 
 
@@ -208,3 +234,44 @@ def format_layer_table(rows: pd.DataFrame) -> pd.DataFrame:
                         "snr_db": float(snr_db_from_mse(norm, m.error.sum())), "chunks": len(m),
                         "proven_share": float(m.proven.mean()) if method == "exact" else math.nan})  # fmt: skip
     return pd.DataFrame(out)
+
+
+def format_layer_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Over the layers of :func:`format_layer_table`: each (format, method)'s bits per weight, mean, lowest
+    and highest layer SNR, and the share of its chunks proven optimal (exact methods).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``format, method, bits_per_weight, mean_snr_db, min_snr_db, max_snr_db, proven_share``.
+    """
+    rows = []
+    for fmt, method in FORMAT_METHODS:
+        g = table[(table["format"] == fmt) & (table["method"] == method)]
+        if g.empty:
+            continue
+        proven = float(np.average(g.proven_share, weights=g.chunks)) if method == "exact" else math.nan
+        rows.append({"format": fmt, "method": method, "bits_per_weight": _BITS[fmt], "mean_snr_db": g.snr_db.mean(),
+                     "min_snr_db": g.snr_db.min(), "max_snr_db": g.snr_db.max(), "proven_share": proven})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def format_layer_headlines(table: pd.DataFrame) -> dict:
+    """Numbers chapter 8 states from :func:`format_layer_table`: layers, chunks proven, and on how many
+    layers each exact optimum beats another."""
+    exact = table[table["method"] == "exact"].pivot_table(index=["model", "layer"], columns="format", values="snr_db")
+    n = len(exact)
+
+    def beats(a, b):
+        return int((exact[a] > exact[b]).sum()) if {a, b} <= set(exact.columns) else 0
+
+    ex = table[table["method"] == "exact"]
+    return {
+        "layer-count": n,
+        "layer-proven": float(100 * np.average(ex.proven_share, weights=ex.chunks)) if len(ex) else math.nan,
+        "fp4-beats-int4": beats("fp4_e2m1", "int4"),
+        "nf4-beats-int4": beats("nf4", "int4"),
+        "nf4-beats-fp4": beats("nf4", "fp4_e2m1"),
+        "two-four-beats-int4": beats("fp16_2:4", "int4"),
+        "two-four-gap-db": float((exact["fp16_u50_bitmap"] - exact["fp16_2:4"]).mean()) if n else math.nan,
+    }

@@ -3,6 +3,7 @@
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pvq.formats.elements import element_format
@@ -104,3 +105,40 @@ def test_uncorrelated_inputs_make_rounding_optimal():
     np.testing.assert_array_equal(exact_levels(r, w, 0.5, levels).z, z)
     with pytest.raises(ValueError, match="ascending"):
         exact_levels(r, w, 0.5, levels[::-1])
+
+
+def _chunk(n, seed, index=0):
+    from pvq.layerwise.sweep import Chunk
+
+    r, w = _problem(n, seed)
+    return Chunk("m", "layer", 0, index, r, w, ((4, float(np.abs(w).max() / 7)),))
+
+
+def test_the_study_of_a_chunk_and_of_a_layer(tmp_path):
+    from pvq.layerwise.format_study import FORMAT_METHODS, format_layer_table, run_format_study, solve_format_chunk
+
+    scales = {"fp4_e2m1": 0.4, "nf4": 2.0}
+    rows = pd.DataFrame(solve_format_chunk(_chunk(9, 1), scales))  # a depthwise-sized chunk: groups 4, 4, 1
+    assert list(zip(rows["format"], rows["method"], strict=True)) == list(FORMAT_METHODS)
+    err = rows.set_index(["format", "method"]).error
+    for fmt, worse in (("int4", "GPTQ"), ("fp4_e2m1", "GPTQ"), ("nf4", "round-to-nearest"), ("fp16_2:4", "SparseGPT")):
+        assert err[(fmt, "exact")] <= err[(fmt, worse)] + 1e-12
+    # unstructured pruning keeping as many weights as the 2:4 mask (5 of 9) is never worse than it
+    assert err[("fp16_u50_bitmap", "exact")] <= err[("fp16_2:4", "exact")] + 1e-12
+    problems = [([_chunk(8, 2, 0), _chunk(8, 3, 1)], scales)]
+    first = run_format_study(problems, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    again = run_format_study(problems, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(first.drop(columns="seconds"), again.drop(columns="seconds"))
+    table = format_layer_table(first).set_index(["format", "method"])
+    norm = sum(c.norm for c in problems[0][0])
+    exact = first[(first["format"] == "nf4") & (first["method"] == "exact")].error.sum()
+    assert table.loc[("nf4", "exact"), "snr_db"] == pytest.approx(10 * np.log10(norm / exact))
+    assert table.loc[("fp16_2:4", "exact"), "bits_per_weight"] == 9 and table.loc[("nf4", "exact"), "proven_share"] == 1
+
+
+def test_format_problems_refuses_chunks_that_split_groups():
+    from pvq.layerwise.format_study import format_problems
+
+    with pytest.raises(ValueError, match="multiple of 4"):
+        format_problems({"mobilenet_v2": ["features.8.conv.1.0"]}, chunk_size=30)
