@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .failures import BENIGN_KERNEL_LINES, ChapterFailed, failure_message, kernel_log_lines, shown_path
     from .format_params import FormatsParams
     from .format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
-    from .format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines
+    from .format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines, sparse_onset
     from .freshness import (
         EXECUTION_META,
         BuildContext,
@@ -293,6 +293,7 @@ __all__ = [
     "ship_pdf",
     "shown_path",
     "snr_by_grid",
+    "sparse_onset",
     "sphinx_command",
     "stale_defaults",
     "stale_reasons",

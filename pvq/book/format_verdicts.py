@@ -13,7 +13,7 @@ import pandas as pd
 
 from .claims import Verdict
 
-__all__ = ["check_l1_nf4", "check_l2_int8_fp8", "check_l3_two_four", "format_headlines"]
+__all__ = ["check_l1_nf4", "check_l2_int8_fp8", "check_l3_two_four", "format_headlines", "sparse_onset"]
 
 
 def _snr(table: pd.DataFrame, name: str) -> float:
@@ -140,6 +140,19 @@ def check_l3_two_four(normal: pd.DataFrame, sparse_wins: pd.DataFrame) -> Verdic
     return Verdict(
         "L3", "all", verdict, f"N(0,1): {'; '.join(quotes)}; share of real tensors a 2:4 format wins: {real}"
     )
+
+
+def sparse_onset(decision: pd.DataFrame) -> dict:
+    """Where a sparse format (N:M or unstructured) wins the decision map: the lowest kurtosis at which one
+    wins at some budget, the largest such budget, and a sentence saying so (``sparse-onset-text``)."""
+    sparse = decision[decision["format"].str.contains(":") | decision["format"].str.contains("_u")]
+    if sparse.empty:
+        return {"sparse-onset-text": "no sparse format wins at any budget or kurtosis of the sweep"}
+    k = float(sparse["kurtosis"].min())
+    b = float(sparse.budget.max())
+    names = ", ".join(sorted(sparse["format"].unique()))
+    text = f"a sparse format ({names}) wins from kurtosis {k:.3g} on, at budgets of {b:g} bits per weight or fewer"
+    return {"sparse-onset-kurtosis": k, "sparse-onset-budget": b, "sparse-onset-text": text}
 
 
 def format_headlines(normal: pd.DataFrame, tensors: pd.DataFrame, sparse_wins: pd.DataFrame) -> dict:

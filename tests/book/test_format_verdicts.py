@@ -92,3 +92,14 @@ def test_figures():
     shares = pd.DataFrame({"budget": [4.0, 4.0, 5.0], "format": ["nf4", "int4", "int5"], "share": [0.7, 0.3, 1.0]})
     ax = plot_win_shares(shares).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["int4", "int5", "nf4"]
+
+
+def test_sparse_onset():
+    from pvq.book.format_verdicts import sparse_onset
+
+    d = pd.DataFrame({"kurtosis": [3.0, 3.0, 20.0, 20.0, 50.0], "budget": [3.0, 4.0, 3.0, 4.0, 2.0],
+                      "format": ["int3", "nf4", "fp4_2:4", "nf4", "int4_1:4"]})  # fmt: skip
+    got = sparse_onset(d)
+    assert got["sparse-onset-kurtosis"] == 20 and got["sparse-onset-budget"] == 3
+    assert "fp4_2:4, int4_1:4" in got["sparse-onset-text"]
+    assert "no sparse format" in sparse_onset(d[~d["format"].str.contains(":")])["sparse-onset-text"]
