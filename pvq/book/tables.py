@@ -75,6 +75,14 @@ TABLE_HEADERS: Mapping[str, str] = {
     "mean_of_model_means": "mean of model means",
     "weighted_by_weights": "weighted by weights",
     "max_gap_db": "largest gap (dB)",
+    # chapter 8: formats beyond the paper (pvq.formats, pvq.layerwise.format_study)
+    "snr_db": "SNR (dB)",
+    "se_db": "standard error (dB)",
+    "mean_snr_db": "mean SNR (dB)",
+    "min_snr_db": "lowest (dB)",
+    "max_snr_db": "highest (dB)",
+    "proven_share": "proven optimal",
+    "best_rival": "best dense rival",
     # chapter 4: the per-layer problems, solve times and gaps (pvq.layerwise.tables)
     "rows": "rows of X",
     "channels": "output channels",

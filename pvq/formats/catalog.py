@@ -65,7 +65,7 @@ FORMAT_FAMILIES: tuple[str, ...] = (
     "fp16",
     "int2..int8 (per tensor), intB_ch (per output channel), intB_gG (groups of G, e.g. int4_g128)",
     "fp8_e4m3 (fp8), fp8_e5m2, fp6_e3m2, fp6_e2m3 (fp6), fp4_e2m1 (fp4), nf4; _ch for per channel",
-    "nf4_bG (NF4, FP32 absmax per block of G, e.g. nf4_b64)",
+    "nf4_bG (NF4, FP32 absmax per block of G, e.g. nf4_b64), nf4_bG_dq (the absmax in 8 bits)",
     "mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4, mxint8 (OCP MX)",
     "nvfp4",
     "VALUE_N:M (N:M sparsity, e.g. fp16_2:4, int8_2:4, fp8_2:4, int4_1:4, fp4_4:8)",
@@ -111,6 +111,7 @@ CHAPTER_FORMATS: tuple[str, ...] = (
     "int4_1:4",
     "fp16_u75_bitmap",
     "int8_u50_bitmap",
+    "nf4_b64_dq",
 )
 
 
@@ -130,8 +131,8 @@ class Format:
         of two per block (``mx``); NVFP4's E4M3 block scale (``nvfp4``); the FP32 block absmax (``absmax``).
     block : int
         Group or block length along the output channel (0: none).
-    scale_bits : int
-        Bits of each block scale.
+    scale_bits : float
+        Bits of each block scale (8.125 for double quantization: 8 bits, and 32 per 256 scales).
     keep : tuple of (int, int) or None
         ``(N, M)``: N weights kept in every M consecutive ones.
     sparsity : float
@@ -144,7 +145,7 @@ class Format:
     element: str
     scaling: str
     block: int = 0
-    scale_bits: int = 0
+    scale_bits: float = 0
     keep: tuple[int, int] | None = None
     sparsity: float = 0.0
     index: str = ""
@@ -243,10 +244,12 @@ def parse_format(name: str) -> Format:
                 raise _refuse(name, f" (a group holds at least 2 weights, got {group})")
             return Format(name, f"int{m[1]}", "group", block=group, scale_bits=16)
         return Format(name, f"int{m[1]}", "channel" if m[2] else "tensor")
-    if m := re.fullmatch(r"nf4_b(\d+)", key):
+    if m := re.fullmatch(r"nf4_b(\d+)(_dq)?", key):
         block = int(m[1])
         if block < 2:
             raise _refuse(name, f" (a block holds at least 2 weights, got {block})")
+        if m[2]:  # QLoRA's double quantization: 8-bit scales, one FP32 scale per 256 of them
+            return Format(name, "nf4", "absmax_dq", block=block, scale_bits=8 + 32 / 256)
         return Format(name, "nf4", "absmax", block=block, scale_bits=32)
     base, channel = (key[:-3], True) if key.endswith("_ch") else (key, False)
     base = _ALIASES.get(base, base)
@@ -263,6 +266,7 @@ _SCALE_TEXT = {
     "mx": "E8M0 power of two per block",
     "nvfp4": "E4M3 per block (+ FP32 per tensor)",
     "absmax": "FP32 absmax per block",
+    "absmax_dq": "absmax per block in FP8 E4M3, FP32 per 256 blocks",
 }
 
 

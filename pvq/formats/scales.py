@@ -19,7 +19,8 @@ Block formats take their scale from a rule instead, from the block's largest mag
 - MX: ``2^(⌊log₂ a⌋ - e)`` with ``e`` the element's ``emax`` (an E8M0 power of two);
 - NVFP4: ``g · E4M3(a / (6 g))``, with the tensor's second scale ``g = max|W| / (448·6)`` in FP32,
   so that the block scales use E4M3's range;
-- integer groups: ``FP16(a / q_max)``; NF4 blocks: ``a`` in FP32.
+- integer groups: ``FP16(a / q_max)``; NF4 blocks: ``a`` in FP32, or with QLoRA's double
+  quantization (``nf4_b64_dq``) the absmaxes themselves in 8 bits.
 """
 
 from __future__ import annotations
@@ -122,6 +123,21 @@ def optimal_level_scale(sw: SortedWeights, element: ElementFormat) -> tuple[floa
     return (float(res.x), float(res.fun)) if res.fun < best[1] else best
 
 
+def _double_quantized(a: np.ndarray) -> np.ndarray:
+    """QLoRA's double quantization of the block absmaxes ``a``: centred on their mean, then in runs
+    of 256 (in order) scaled by the run's largest magnitude and rounded to FP8 E4M3 (bitsandbytes
+    uses its own 8-bit "dynamic" code; E4M3 stands in for it); the mean and each run's scale in FP32."""
+    flat = a.reshape(-1)
+    mean = float(np.float32(flat.mean())) if flat.size else 0.0
+    c = flat - mean
+    out = np.empty_like(c)
+    for i in range(0, c.size, 256):
+        run = c[i : i + 256]
+        g = float(np.float32(np.abs(run).max() / 448.0)) if run.size else 0.0
+        out[i : i + 256] = round_e4m3(run / g) * g if g > 0 else run
+    return (out + mean).reshape(a.shape)
+
+
 def block_scales(amax, element: ElementFormat, rule: str, *, tensor_amax: float | None = None) -> np.ndarray:
     """Scale of each block from its largest magnitude ``amax`` (see the module docstring).
 
@@ -130,7 +146,7 @@ def block_scales(amax, element: ElementFormat, rule: str, *, tensor_amax: float 
     amax : array_like
         Largest ``|w|`` of each block.
     element : ElementFormat
-    rule : {'mx', 'nvfp4', 'group', 'absmax'}
+    rule : {'mx', 'nvfp4', 'group', 'absmax', 'absmax_dq'}
     tensor_amax : float, optional
         Largest ``|w|`` of the tensor (NVFP4's second-level scale).
 
@@ -153,6 +169,9 @@ def block_scales(amax, element: ElementFormat, rule: str, *, tensor_amax: float 
         zero |= s <= 0
     elif rule == "absmax":
         s = a.astype(np.float32).astype(np.float64)
+    elif rule == "absmax_dq":
+        s = _double_quantized(a.astype(np.float32).astype(np.float64))
+        zero |= s <= 0
     else:
-        raise ValueError(f"rule must be one of mx, nvfp4, group, absmax; got {rule!r}")
+        raise ValueError(f"rule must be one of mx, nvfp4, group, absmax, absmax_dq; got {rule!r}")
     return np.where(zero, 1.0, s)

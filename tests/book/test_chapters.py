@@ -190,7 +190,7 @@ def test_the_pdf_holds_every_chapter(book):
         re.search(r"^# # (.+)$", src.read_text(), flags=re.MULTILINE).group(1)
         for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
     ]
-    assert len(titles) == 8
+    assert len(titles) == 9
     for title in map(flat, titles):
         assert any(b.startswith(title) for b in bookmarks), f"no bookmark for {title!r}: {bookmarks[:40]}"
         assert any(top.startswith(title) for top in page_tops), f"no page starts with {title!r}"  # a new page each

@@ -135,3 +135,12 @@ def test_degenerate_and_bad_tensors():
     with pytest.raises(ValueError, match="NaN or Inf"):
         quantize_weights(np.array([[1.0, np.nan]]), "int4")
     assert quantize_weights(np.arange(6.0), "mxfp4").shape == (6,)
+
+
+def test_double_quantized_nf4_is_close_to_fp32_scales():
+    rng = np.random.default_rng(8)
+    w = rng.normal(size=(64, 1024)) * rng.uniform(0.5, 2, size=(64, 1))
+    plain, dq = format_error(w, "nf4_b64"), format_error(w, "nf4_b64_dq")
+    assert dq.bits_per_weight == pytest.approx(4.127, abs=5e-4)
+    assert plain.snr_db - 0.3 < dq.snr_db < plain.snr_db + 0.05  # 8-bit scales cost a little
+    np.testing.assert_array_equal(quantize_weights(np.zeros((2, 64)), "nf4_b64_dq"), np.zeros((2, 64)))
