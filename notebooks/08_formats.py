@@ -120,19 +120,20 @@ import pandas as pd
 from pvq.analytic.distributions import distribution_for_kurtosis, make_distribution
 from pvq.book.format_params import FormatsParams
 from pvq.book.format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
-from pvq.book.format_verdicts import (
-    check_l1_nf4,
-    check_l2_int8_fp8,
-    check_l3_two_four,
-    format_headlines,
-    sparse_onset,
-)
+from pvq.book.format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines, sparse_onset
 from pvq.book.publish import Chapter
 from pvq.book.tables import readable
 from pvq.common.paths import results_dir
 from pvq.formats.advisor import analyze_formats_models
 from pvq.formats.catalog import NORMAL_FORMATS, check_format_names, format_table
-from pvq.formats.frontier import decision_map, format_sweep, pareto_front, sparse_vs_dense, tensor_win_shares
+from pvq.formats.frontier import (
+    decision_map,
+    format_sweep,
+    front_shares,
+    pareto_front,
+    sparse_vs_dense,
+    tensor_win_shares,
+)
 from pvq.layerwise.format_study import (
     format_layer_headlines,
     format_layer_summary,
@@ -268,6 +269,15 @@ out.figure("fig-format-win-shares", plot_win_shares(shares))
 # costing at most the budget. Data: {download}`tensor_formats.csv </results/08_formats/tensor_formats.csv>`,
 # {download}`win_shares.csv </results/08_formats/win_shares.csv>`.
 # ```
+#
+# **Per-tensor Pareto fronts.** On how many tensors each format is on the tensor's own front: no
+# other format is at least as good at no higher cost ({py:func}`pvq.formats.frontier.front_shares`):
+
+# %% tags=["hide-input"]
+readable(out.table("front_shares", front_shares(tensors)))
+
+# %% [markdown]
+# Data: {download}`front_shares.csv </results/08_formats/front_shares.csv>`.
 #
 # **Does sparsity ever win at equal bits?** For each sparse format, the share of tensors on which
 # it beats every dense format that costs no more bits, and the dense format most often best at its

@@ -412,10 +412,9 @@ def _format_options(args):
 
 
 def _formats(ckpt, fmts, args):
-    from ..formats.advisor import FORMAT_COLUMNS, analyze_formats
+    from ..formats.advisor import analyze_formats
 
-    table, _ = analyze_formats(ckpt, fmts, fp16=args.fp16, progress=not args.no_progress)
-    return table[FORMAT_COLUMNS]
+    return analyze_formats(ckpt, fmts, fp16=args.fp16, progress=not args.no_progress)[0]
 
 
 def _imagenet(args) -> int:

@@ -54,7 +54,15 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         monte_carlo_error,
         optimal_level_set_scale,
     )
-    from .frontier import SWEEP_COLUMNS, decision_map, format_sweep, pareto_front, sparse_vs_dense, tensor_win_shares
+    from .frontier import (
+        SWEEP_COLUMNS,
+        decision_map,
+        format_sweep,
+        front_shares,
+        pareto_front,
+        sparse_vs_dense,
+        tensor_win_shares,
+    )
     from .scales import block_scales, level_mse_sorted, optimal_level_scale
     from .sparsity import as_rows, magnitude_threshold, nm_mask
 
@@ -88,6 +96,7 @@ __all__ = [
     "format_errors",
     "format_sweep",
     "format_table",
+    "front_shares",
     "has_fixed_levels",
     "keep_mask",
     "level_mse_sorted",

@@ -27,6 +27,7 @@ __all__ = [
     "SWEEP_COLUMNS",
     "decision_map",
     "format_sweep",
+    "front_shares",
     "pareto_front",
     "sparse_vs_dense",
     "tensor_win_shares",
@@ -107,6 +108,24 @@ def pareto_front(df: pd.DataFrame, *, by: Sequence[str] = ("kurtosis",)) -> pd.D
         dominated = np.any(le & ge & strict, axis=1)
         out.loc[idx, "on_front"] = ~dominated
     return out
+
+
+def front_shares(table: pd.DataFrame) -> pd.DataFrame:
+    """Share of tensors on whose own Pareto front each format lies (:func:`pareto_front` per tensor).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``format, bits_per_weight, on_front_share``, by decreasing share (``bits_per_weight``:
+        the mean over tensors, which differs between them only for per-channel formats).
+    """
+    fronts = pareto_front(table, by=("model", "tensor"))
+    out = fronts.groupby("format", sort=False).agg(
+        bits_per_weight=("bits_per_weight", "mean"), on_front_share=("on_front", "mean")
+    )
+    return out.reset_index().sort_values(
+        ["on_front_share", "bits_per_weight"], ascending=[False, True], ignore_index=True
+    )
 
 
 def _best_under(df: pd.DataFrame, budget: float, keys: list[str]) -> pd.DataFrame:

@@ -11,7 +11,14 @@ import torch
 from pvq.analytic.distributions import make_distribution
 from pvq.formats.advisor import analyze_formats, best_within_budget, budget_totals, check_budget, tensor_formats
 from pvq.formats.catalog import check_format_names
-from pvq.formats.frontier import decision_map, format_sweep, pareto_front, sparse_vs_dense, tensor_win_shares
+from pvq.formats.frontier import (
+    decision_map,
+    format_sweep,
+    front_shares,
+    pareto_front,
+    sparse_vs_dense,
+    tensor_win_shares,
+)
 from pvq.tensors.checkpoints import resolve
 
 
@@ -105,3 +112,9 @@ def test_format_sweep_rows():
     assert sweep.method.tolist() == ["exact", "monte_carlo"]
     assert math.isnan(sweep.se_db.iloc[0]) and sweep.se_db.iloc[1] > 0
     assert sweep["kurtosis"].iloc[0] == pytest.approx(3.0)
+
+
+def test_front_shares():
+    t = _table()  # on both tensors int4_2:4 (cheapest), int4, int8 are on the front; nf4_b64 only on b
+    shares = front_shares(t).set_index("format").on_front_share
+    assert shares.to_dict() == {"int4_2:4": 1.0, "int4": 1.0, "int8": 1.0, "nf4_b64": 0.5}
