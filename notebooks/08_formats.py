@@ -119,7 +119,7 @@ import pandas as pd
 
 from pvq.analytic.distributions import distribution_for_kurtosis, make_distribution
 from pvq.book.format_params import FormatsParams
-from pvq.book.format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
+from pvq.book.format_plots import plot_decision_map, plot_format_fronts, plot_layer_formats, plot_win_shares
 from pvq.book.format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines, sparse_onset
 from pvq.book.publish import Chapter
 from pvq.book.tables import readable
@@ -317,7 +317,19 @@ layer_rows = run_format_study(problems, workers=P.workers, cache_dir=cache, prog
 out.table("layer_chunks", layer_rows.drop(columns="seconds"))
 layer_table = out.table("layer_formats", format_layer_table(layer_rows))
 out.glue(format_layer_headlines(layer_table) | {"format-chunks": P.format_chunks})
+out.figure("fig-format-layers", plot_layer_formats(layer_table))
 readable(format_layer_summary(layer_table))
+
+# %% [markdown]
+# ```{glue:figure} fig-format-layers
+# :name: fig-format-layers
+# :alt: For each layer, the layer SNR of each format's exact optimum and best heuristic.
+#
+# **Figure 8.4.** Each layer's SNR (output error on real inputs) for INT4, FP4 E2M1 and NF4 at 4
+# bits per weight and for 2:4 and unstructured pruning at 9: the exact optimum (filled) and the
+# best of the heuristics (hollow: GPTQ, round-to-nearest; SparseGPT, magnitude with refit). Data:
+# {download}`layer_formats.csv </results/08_formats/layer_formats.csv>`.
+# ```
 
 # %% [markdown]
 # Over {glue:text}`layer-count` layers ({glue:text}`layer-proven:.0f`% of the exact problems proven

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .claims import CLAIMS, VERDICTS, Claim, Verdict, claims_markdown, collect_claims, verdict_table
     from .failures import BENIGN_KERNEL_LINES, ChapterFailed, failure_message, kernel_log_lines, shown_path
     from .format_params import FormatsParams
-    from .format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
+    from .format_plots import plot_decision_map, plot_format_fronts, plot_layer_formats, plot_win_shares
     from .format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines, sparse_onset
     from .freshness import (
         EXECUTION_META,
@@ -261,6 +261,7 @@ __all__ = [
     "plot_decision_map",
     "plot_format_fronts",
     "plot_heavy_tail",
+    "plot_layer_formats",
     "plot_longer",
     "plot_normal_comparison",
     "plot_per_layer",

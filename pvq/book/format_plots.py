@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from ..formats.catalog import FAMILY_ORDER, parse_format
 from .theme import FIGURE_WIDTH, PALETTE, panels, themed
 
-__all__ = ["plot_decision_map", "plot_format_fronts", "plot_win_shares"]
+__all__ = ["plot_decision_map", "plot_format_fronts", "plot_layer_formats", "plot_win_shares"]
 
 _COLORS = dict(zip(FAMILY_ORDER, PALETTE.as_hex(), strict=False))
 
@@ -116,4 +116,46 @@ def plot_win_shares(shares: pd.DataFrame) -> Figure:
     ax.set_xticks(x, [f"{b:g}" for b in pivot.index])
     ax.set(xlabel="budget (bits per weight)", ylabel="share of tensors", ylim=(0, 1))
     ax.legend(fontsize="x-small", ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+@themed
+def plot_layer_formats(table: pd.DataFrame) -> Figure:
+    """Each layer's SNR per format: the exact optimum (filled) and the best heuristic (hollow), one row per layer.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``model, layer, format, method, bits_per_weight, snr_db``
+        (:func:`pvq.layerwise.format_study.format_layer_table`).
+    """
+    layers = table[["model", "layer"]].drop_duplicates().reset_index(drop=True)
+    formats = list(dict.fromkeys(table["format"]))
+    colors = dict(zip(formats, sns.color_palette("colorblind", len(formats)).as_hex(), strict=True))
+    fig = Figure(figsize=(FIGURE_WIDTH, 0.36 * len(layers) + 2.2), layout="constrained")
+    ax = fig.subplots()
+    offsets = np.linspace(-0.25, 0.25, len(formats))
+    for off, fmt in zip(offsets, formats, strict=True):
+        g = table[table["format"] == fmt]
+        bits = g.bits_per_weight.iloc[0]
+        for i, (model, layer) in enumerate(layers.itertuples(index=False)):
+            rows = g[(g.model == model) & (g.layer == layer)]
+            exact = rows[rows["method"] == "exact"].snr_db
+            heur = rows[rows["method"] != "exact"].snr_db.max()
+            if len(exact):
+                ax.plot(
+                    exact.iloc[0],
+                    i + off,
+                    "o",
+                    color=colors[fmt],
+                    ms=5,
+                    label=f"{fmt} ({bits:g} bits)" if i == 0 else None,
+                )
+            if np.isfinite(heur):
+                ax.plot(heur, i + off, "o", mfc="none", color=colors[fmt], ms=5)
+    ax.set_yticks(range(len(layers)), [f"{m}: {layer}" for m, layer in layers.itertuples(index=False)], fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel="layer SNR (dB)", title="exact optimum (filled) and best heuristic (hollow)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize="small")
     return fig

@@ -70,8 +70,13 @@ def keep_mask(w, fmt: Format) -> np.ndarray:
     mask = np.ones(w.shape, dtype=bool)
     if fmt.index in ("bitmap", "csr"):
         n_prune = math.floor(fmt.sparsity * w.size)
-        order = np.argsort(np.abs(w).reshape(-1), kind="stable")[:n_prune]
-        mask.reshape(-1)[order] = False
+        if n_prune:  # the n_prune smallest |w|, ties pruned in row-major order (a stable sort's choice, in O(n))
+            mags = np.abs(w).reshape(-1)
+            tau = np.partition(mags, n_prune - 1)[n_prune - 1]
+            below = mags < tau
+            flat = mask.reshape(-1)
+            flat[below] = False
+            flat[np.flatnonzero(mags == tau)[: n_prune - int(below.sum())]] = False
     return mask
 
 
@@ -141,6 +146,22 @@ def _encode(t: _Tensor, fmt: Format) -> np.ndarray:
     return out
 
 
+def _mse(t: _Tensor, fmt: Format) -> float:
+    """Mean squared error of the format on the tensor. A per-tensor scale's search already holds the error of
+    the weights it scales (:func:`~pvq.formats.scales.optimal_level_scale`, from the sorted values: no pass
+    over the tensor); pruned weights add their squares. Other formats are encoded and compared."""
+    if fmt.block or fmt.scaling != "tensor":
+        return float(np.mean((t.m - _encode(t, fmt)) ** 2))
+    element = element_format(fmt.element)
+    mask = t.mask(fmt)
+    if mask is None:
+        return optimal_level_scale(t.sorted_values(fmt, t.m), element)[1]
+    kept = t.m[mask]
+    _, mse_kept = optimal_level_scale(t.sorted_values(fmt, kept), element)
+    pruned = t.m[~mask]
+    return float((np.sum(pruned * pruned) + mse_kept * kept.size) / t.m.size)
+
+
 def quantize_weights(w, fmt: Format | str) -> np.ndarray:
     """``Q(w)``: the tensor as the format reconstructs it (see the module docstring).
 
@@ -172,7 +193,7 @@ def format_errors(w, formats) -> list[FormatError]:
     power = float(np.mean(t.m * t.m))
     out = []
     for fmt in fmts:
-        mse = float(np.mean((t.m - _encode(t, fmt)) ** 2))
+        mse = _mse(t, fmt)
         mask = t.mask(fmt)
         out.append(
             FormatError(

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvq.book.format_plots import plot_decision_map, plot_format_fronts, plot_win_shares
+from pvq.book.format_plots import plot_decision_map, plot_format_fronts, plot_layer_formats, plot_win_shares
 from pvq.book.format_verdicts import check_l1_nf4, check_l2_int8_fp8, check_l3_two_four, format_headlines
 
 
@@ -92,6 +92,12 @@ def test_figures():
     shares = pd.DataFrame({"budget": [4.0, 4.0, 5.0], "format": ["nf4", "int4", "int5"], "share": [0.7, 0.3, 1.0]})
     ax = plot_win_shares(shares).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["int4", "int5", "nf4"]
+    layers = pd.DataFrame({"model": ["m"] * 4, "layer": ["a", "a", "b", "b"], "format": ["int4"] * 4,
+                           "method": ["exact", "GPTQ"] * 2, "bits_per_weight": [4] * 4,
+                           "snr_db": [20, 19, 22, 21]})  # fmt: skip
+    fig = plot_layer_formats(layers)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["m: a", "m: b"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["int4 (4 bits)"]
 
 
 def test_sparse_onset():

@@ -144,3 +144,22 @@ def test_double_quantized_nf4_is_close_to_fp32_scales():
     assert dq.bits_per_weight == pytest.approx(4.127, abs=5e-4)
     assert plain.snr_db - 0.3 < dq.snr_db < plain.snr_db + 0.05  # 8-bit scales cost a little
     np.testing.assert_array_equal(quantize_weights(np.zeros((2, 64)), "nf4_b64_dq"), np.zeros((2, 64)))
+
+
+@pytest.mark.parametrize(
+    "name", ["int4", "fp8_e4m3", "nf4", "int8_2:4", "fp4_2:4", "int8_u50_bitmap", "int4_ch", "mxfp4"]
+)
+def test_the_error_from_sorted_values_is_the_error_of_the_stored_tensor(name):
+    w = np.random.default_rng(9).standard_t(5, size=(12, 96)).astype(np.float16).astype(np.float64)
+    direct = float(np.mean((w - quantize_weights(w, name)) ** 2))
+    assert format_error(w, name).mse == pytest.approx(direct, rel=1e-12)
+
+
+def test_unstructured_mask_is_the_stable_sort_choice():
+    rng = np.random.default_rng(10)
+    w = rng.integers(-5, 6, size=(7, 33)).astype(float)  # many ties
+    for pct in (13, 50, 87):
+        n_prune = int(pct / 100 * w.size)
+        ref = np.ones(w.size, dtype=bool)
+        ref[np.argsort(np.abs(w).reshape(-1), kind="stable")[:n_prune]] = False
+        np.testing.assert_array_equal(keep_mask(w, parse_format(f"fp16_u{pct}_bitmap")).reshape(-1), ref)
