@@ -96,14 +96,34 @@ def nm_magnitude(r: np.ndarray, w, keep: int, m: int, *, refit: bool) -> PruneRe
 
 @numba.njit(cache=True)
 def _residual(h, g, total, support, size):  # pragma: no cover - compiled
-    idx = support[:size]
-    hs = np.empty((size, size))
-    gs = np.empty(size)
+    """``total - g_Cᵀ H_CC⁻¹ g_C`` by a Cholesky factor written out (n ≤ 64: no LAPACK call to compile).
+
+    A column that depends on the earlier ones (a pivot below ``10⁻¹⁴`` of its diagonal) is skipped: it
+    lowers the residual by nothing.
+    """
+    lower = np.zeros((size, size))
+    y = np.zeros(size)
+    explained = 0.0
     for a in range(size):
-        gs[a] = g[idx[a]]
-        for b in range(size):
-            hs[a, b] = h[idx[a], idx[b]]
-    return total - gs @ np.linalg.solve(hs, gs)
+        ia = support[a]
+        piv = h[ia, ia]
+        for k in range(a):
+            piv -= lower[a, k] * lower[a, k]
+        if piv <= 1e-14 * h[ia, ia]:
+            continue  # dependent column: its row of the factor stays 0
+        lower[a, a] = np.sqrt(piv)
+        for b in range(a + 1, size):
+            ib = support[b]
+            t = h[ib, ia]
+            for k in range(a):
+                t -= lower[b, k] * lower[a, k]
+            lower[b, a] = t / lower[a, a]
+        t = g[ia]
+        for k in range(a):
+            t -= lower[a, k] * y[k]
+        y[a] = t / lower[a, a]
+        explained += y[a] * y[a]
+    return total - explained
 
 
 @numba.njit(cache=True)
