@@ -34,8 +34,8 @@
 # {glue:md}`l1-real-tensors-verdict` on {glue:text}`n-format-tensors` real tensors; L2
 # {glue:md}`l2-distributions-verdict` on distributions and {glue:md}`l2-real-tensors-verdict` on
 # real tensors; and the paper's verdict carries over to 2:4 sparsity at its true cost (L3:
-# {glue:md}`l3-verdict`), with the paper's exception: at 3 bits per weight or fewer, on heavy
-# tails, N:M sparsity with low-bit values can win. See {ref}`ch-claims`.
+# {glue:md}`l3-verdict`), with the paper's kind of exception: in the heavy-tail sweep
+# {glue:md}`sparse-onset-text`. See {ref}`ch-claims`.
 # :::
 #
 # **Conventions.** A format stores each kept weight as an *element* (an integer, a small float or
@@ -240,9 +240,8 @@ out.figure("fig-decision-map", plot_decision_map(decision))
 # {download}`decision_map.csv </results/08_formats/decision_map.csv>`.
 # ```
 #
-# The paper's Figure 2 carries over: in this sweep {glue:md}`sparse-onset-text`, and nowhere else.
-# Above that, low-bit formats win everywhere, floating-point and block-scaled ones as the tails
-# grow (FP8 overtakes INT8, NVFP4 and MXFP4 the 4-bit grids), NF4 on near-normal weights.
+# The paper's Figure 2 carries over: in this sweep {glue:md}`sparse-onset-text`, and nowhere else;
+# every other cell of the map is won by a dense format, named in the figure.
 #
 # (sec-formats-tensors)=
 # ## On real tensors
@@ -289,10 +288,10 @@ out.glue(format_headlines(normal_all, tensors, sparse_wins))
 readable(sparse_wins)
 
 # %% [markdown]
-# The best showing of any sparse format is {glue:text}`best-sparse-format` winning on
-# {glue:text}`best-sparse-share:.1f`% of tensors; a sparse format that no dense format can match in
-# cost (nothing dense is as cheap) wins by default, which is what a share near 100% at under 2
-# bits per weight means. Data: {download}`sparse_vs_dense.csv </results/08_formats/sparse_vs_dense.csv>`.
+# Against a dense format of no higher cost, the best showing of a sparse format is
+# {glue:text}`best-sparse-format`, winning on {glue:text}`best-sparse-share:.1f`% of tensors. A sparse
+# format cheaper than every dense one in the list (no best dense rival in the table) wins by default.
+# Data: {download}`sparse_vs_dense.csv </results/08_formats/sparse_vs_dense.csv>`.
 #
 # (sec-formats-per-layer)=
 # ## Per layer, post-training

@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         sparse_vs_dense,
         tensor_win_shares,
     )
-    from .scales import block_scales, level_mse_sorted, optimal_level_scale
+    from .scales import block_scales, level_mse_sorted, optimal_level_scale, scan_minima
     from .sparsity import as_rows, magnitude_threshold, nm_mask
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)
@@ -113,6 +113,7 @@ __all__ = [
     "round_e4m3",
     "round_e8m0",
     "round_to_element",
+    "scan_minima",
     "sparse_vs_dense",
     "tensor_formats",
     "tensor_win_shares",

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..common.cores import core_slot
 from ..common.executors import make_executor
-from ..core.metrics import snr_db_from_mse
+from ..core.metrics import kurtosis, snr_db_from_mse
 from ..tensors.analysis import check_tensor
 from ..tensors.checkpoints import Checkpoint, iter_weights, resolve
 from ..tensors.readers import CheckpointError
@@ -43,11 +43,6 @@ __all__ = [
 FORMAT_COLUMNS = ["model", "tensor", "numel", "kurtosis", "format", "bits_per_weight", "snr_db", "mse", "power"]
 
 
-def _nominal_bits(fmt: Format) -> float:
-    """The least a format can cost (per-channel scales counted for infinitely long channels)."""
-    return fmt.bits_per_weight(row_length=1 << 62) if fmt.needs_rows else fmt.bits_per_weight()
-
-
 def check_budget(budget, formats: Sequence[Format]) -> float:
     """A bit budget that at least one of ``formats`` can meet, as ``float``.
 
@@ -63,9 +58,9 @@ def check_budget(budget, formats: Sequence[Format]) -> float:
         raise ValueError(f"budget must be a number of bits per weight, got {budget!r}") from None
     if not math.isfinite(b) or b <= 0:
         raise ValueError(f"budget must be a positive number of bits per weight, got {budget!r}")
-    cheapest = min(_nominal_bits(f) for f in formats)
+    cheapest = min(f.nominal_bits for f in formats)
     if b < cheapest:
-        costs = ", ".join(f"{f.name} {_nominal_bits(f):g}" for f in formats)
+        costs = ", ".join(f"{f.name} {f.nominal_bits:g}" for f in formats)
         raise ValueError(f"budget {b:g} bits per weight is below every format's cost ({costs})")
     return b
 
@@ -84,8 +79,7 @@ def tensor_formats(w, formats: Sequence[Format], *, model: str = "", tensor: str
     if reason:
         return [], reason
     values = values.reshape(shape)
-    d = values - values.mean()
-    kurt = float(np.mean(d**4) / np.mean(d**2) ** 2)
+    kurt = kurtosis(values)
     rows = []
     for fmt, e in zip(formats, format_errors(values, formats), strict=True):
         rows.append(

@@ -167,6 +167,11 @@ class Format:
         return "normal float" if self.element == "nf4" else "floating point"
 
     @property
+    def nominal_bits(self) -> float:
+        """Bits per weight with a per-channel scale's cost spread over an unbounded channel (its least)."""
+        return self.bits_per_weight(row_length=1 << 62) if self.needs_rows else self.bits_per_weight()
+
+    @property
     def needs_rows(self) -> bool:
         """Whether the cost depends on the output-channel length (per-channel scales)."""
         return self.scaling == "channel"

@@ -38,6 +38,7 @@ from ..core.metrics import snr_db_from_mse
 from .catalog import Format, parse_format
 from .elements import ElementFormat, element_format
 from .encode import quantize_weights
+from .scales import scan_minima
 
 __all__ = [
     "FormatEstimate",
@@ -143,9 +144,7 @@ def optimal_level_set_scale(dist: SymmetricDistribution, element: ElementFormat)
     tops = 0.25 * sigma * np.exp2(np.linspace(0.0, octaves, math.ceil(octaves * _PER_OCTAVE) + 1))
     scales = tops / levels[-1]
     mse = level_set_mse(dist, levels, scales)
-    inner = np.r_[True, mse[1:] <= mse[:-1]] & np.r_[mse[:-1] <= mse[1:], True]
-    starts = np.flatnonzero(inner)
-    starts = starts[np.argsort(mse[starts], kind="stable")[:_STARTS]]
+    starts = scan_minima(mse, _STARTS)
     best = (float(scales[starts[0]]), float(mse[starts[0]]))
     for i in starts:
         a, b = scales[max(i - 1, 0)], scales[min(i + 1, len(scales) - 1)]
@@ -172,7 +171,7 @@ def exact_format_error(dist: SymmetricDistribution, fmt: Format | str) -> Format
         scale, mse = optimal_level_set_scale(dist, element)
     return FormatEstimate(
         format=fmt.name,
-        bits_per_weight=fmt.bits_per_weight(row_length=1 << 30) if fmt.needs_rows else fmt.bits_per_weight(),
+        bits_per_weight=fmt.nominal_bits,
         snr_db=float(snr_db_from_mse(dist.second_moment, mse)),
         method="exact",
         se_db=0.0,

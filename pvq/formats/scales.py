@@ -35,6 +35,7 @@ __all__ = [
     "block_scales",
     "level_mse_sorted",
     "optimal_level_scale",
+    "scan_minima",
 ]
 
 _PER_OCTAVE = 32
@@ -75,6 +76,17 @@ def level_mse_sorted(sw: SortedWeights, levels, scales) -> np.ndarray:
     return np.maximum((s2 - 2 * c * s1 + c * c * s0).sum(axis=1), 0.0) / sw.n
 
 
+def scan_minima(values, count: int) -> np.ndarray:
+    """Indices of the ``count`` lowest local minima of a scan (ends included), lowest first.
+
+    The starts of the refinements after a scan of an error that is not unimodal in the scale.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    inner = np.r_[True, v[1:] <= v[:-1]] & np.r_[v[:-1] <= v[1:], True]
+    found = np.flatnonzero(inner)
+    return found[np.argsort(v[found], kind="stable")[:count]]
+
+
 def _lloyd(sw: SortedWeights, levels: np.ndarray, scale: float, max_iter: int = 50) -> float:
     """Alternate assignment and least-squares scale to a fixed point (neither step raises the MSE)."""
     for _ in range(max_iter):
@@ -104,9 +116,7 @@ def optimal_level_scale(sw: SortedWeights, element: ElementFormat) -> tuple[floa
     n = int((_OCTAVES[1] - _OCTAVES[0]) * _PER_OCTAVE) + 1
     scales = top * np.exp2(np.linspace(*_OCTAVES, n)) / levels[-1]
     mse = level_mse_sorted(sw, levels, scales)
-    inner = np.r_[True, mse[1:] <= mse[:-1]] & np.r_[mse[:-1] <= mse[1:], True]
-    starts = np.flatnonzero(inner)
-    starts = starts[np.argsort(mse[starts], kind="stable")[:_STARTS]]
+    starts = scan_minima(mse, _STARTS)
     best = (float(scales[starts[0]]), float(mse[starts[0]]))
     for i in starts:
         s = _lloyd(sw, levels, float(scales[i]))

@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         solve_problems,
         solver_headlines,
     )
-    from .sweep import DEFAULT_LAYERS, SCIP_NODES, Chunk, layer_chunks, run_sweep, solve_chunk
+    from .sweep import DEFAULT_LAYERS, SCIP_NODES, Chunk, calibrated_model, layer_chunks, run_sweep, solve_chunk
     from .tables import (
         SDP_METHODS,
         TIMED_METHODS,
@@ -96,6 +96,7 @@ __all__ = [
     "QuantResult",
     "allocate_budget",
     "blast_order",
+    "calibrated_model",
     "capture_inputs",
     "comparison_table",
     "exact_levels",

@@ -38,12 +38,10 @@ from ..core.metrics import snr_db_from_mse
 from ..formats.elements import element_format
 from ..formats.scales import optimal_level_scale
 from ..tensors.clipping import SortedWeights
-from ..tensors.pretrained import build_model
-from .calibration import sample_images, sample_text
 from .formats_layer import exact_levels, exact_nm, gptq_levels, nearest_levels, nm_groups, nm_magnitude, sparsegpt_nm
 from .prune import exact_prune
 from .quant import exact_quant, gptq, quant_objective, round_to_nearest
-from .sweep import Chunk, layer_chunks
+from .sweep import Chunk, calibrated_model, layer_chunks
 
 __all__ = [
     "FORMAT_METHODS",
@@ -103,16 +101,11 @@ def format_problems(
         raise ValueError(f"chunk_size must be a multiple of 4 (whole 2:4 groups), got {chunk_size}")
     out = []
     for model_name, names in layers.items():
-        model = build_model(model_name)
-        if model_name == "minilm_l6":
-            ids, mask = sample_text(n_inputs, seed=seed)
-            batch = (ids, mask)
-        else:
-            batch, mask = (sample_images(n_inputs, seed=seed),), None
-        modules = dict(model.named_modules())
+        captured = calibrated_model(model_name, n_inputs=n_inputs, seed=seed)
+        modules = dict(captured[0].named_modules())
         for layer in names:
             chunks, _ = layer_chunks(model_name, layer, n_bits=[4], n_inputs=n_inputs, chunk_size=chunk_size,
-                                     max_chunks=max_chunks, seed=seed, captured=(model, batch, mask))  # fmt: skip
+                                     max_chunks=max_chunks, seed=seed, captured=captured)  # fmt: skip
             weight = modules[layer].weight.detach().double().numpy().reshape(-1)
             sw = SortedWeights.build(weight.astype(np.float16))
             out.append((chunks, {name: optimal_level_scale(sw, element_format(name))[0] for name in _LEVELS}))

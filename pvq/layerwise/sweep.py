@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_LAYERS",
     "SCIP_NODES",
     "Chunk",
+    "calibrated_model",
     "layer_chunks",
     "run_sweep",
     "solve_chunk",
@@ -99,6 +100,19 @@ class Chunk:
         return h.hexdigest()[:32]
 
 
+def calibrated_model(model_name: str, *, n_inputs: int = 64, seed: int = 0):
+    """A runnable model and its calibration batch: ``(model, batch, mask)``, the ``captured`` of :func:`layer_chunks`.
+
+    MiniLM gets ``n_inputs`` text passages (``batch = (ids, mask)``, ``mask`` the attention mask), the
+    vision models ``n_inputs`` photo crops (``batch = (images,)``, ``mask`` None), drawn with ``seed``.
+    """
+    model = build_model(model_name)
+    if model_name == "minilm_l6":
+        ids, mask = sample_text(n_inputs, seed=seed)
+        return model, (ids, mask), mask
+    return model, (sample_images(n_inputs, seed=seed),), None
+
+
 def layer_chunks(
     model_name: str,
     layer: str,
@@ -145,15 +159,7 @@ def layer_chunks(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if n_inputs < 8:
         raise ValueError(f"n_inputs must be >= 8 calibration inputs, got {n_inputs}")
-    if captured is None:
-        model = build_model(model_name)
-        if model_name == "minilm_l6":
-            ids, mask = sample_text(n_inputs, seed=seed)
-            batch, mask = (ids, mask), mask
-        else:
-            batch, mask = (sample_images(n_inputs, seed=seed),), None
-    else:
-        model, batch, mask = captured
+    model, batch, mask = calibrated_model(model_name, n_inputs=n_inputs, seed=seed) if captured is None else captured
     inputs = capture_inputs(model, [layer], *batch)[layer]
     module = dict(model.named_modules())[layer]
     groups = layer_input_rows(module, inputs, mask=mask)

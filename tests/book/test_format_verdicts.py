@@ -69,8 +69,9 @@ def test_l3():
 
 def test_headlines():
     t = _tensors({("a", 3): {"nf4": 20}, ("b", 3): {"nf4": 20}})
-    wins = pd.DataFrame({"format": ["int8_2:4", "int4_2:4"], "share": [0.02, 0.1]})
-    h = format_headlines(_normal(), t, wins)
+    wins = pd.DataFrame({"format": ["int8_2:4", "int4_2:4", "int4_1:4"], "share": [0.02, 0.1, 1.0],
+                         "best_rival": ["int5", "int3", ""]})  # fmt: skip
+    h = format_headlines(_normal(), t, wins)  # int4_1:4 wins by default (nothing dense is as cheap): not counted
     assert h["normal-int8-2-4"] == pytest.approx(8.9) and h["n-format-tensors"] == 2
     assert h["best-sparse-format"] == "int4_2:4" and h["best-sparse-share"] == pytest.approx(10)
 
