@@ -45,7 +45,7 @@
 
 # %% tags=["parameters"]
 profile = "full"
-models = [
+format_models = [
     "mobilenet_v2",
     "efficientnet_lite0",
     "efficientnet_lite1",
@@ -145,7 +145,7 @@ from pvq.tensors.model_set import resolve_models
 
 P = FormatsParams.from_namespace(globals())
 out = Chapter("08_formats")
-resolve_models(P.models)  # a missing or unknown model stops here, before any work
+resolve_models(P.format_models)  # a missing or unknown model stops here, before any work
 P
 
 # %% [markdown]
@@ -246,14 +246,14 @@ out.figure("fig-decision-map", plot_decision_map(decision))
 # (sec-formats-tensors)=
 # ## On real tensors
 #
-# Every layer weight of {glue:text}`n-format-models` offline networks (those of
-# {ref}`ch-weight-tensors`), stored in each of the {glue:text}`n-formats` formats
+# Every layer weight of {glue:text}`n-format-models` networks (`format_models`; in the full profile
+# every offline network of {ref}`ch-weight-tensors`), stored in each of the {glue:text}`n-formats` formats
 # ({py:func}`pvq.formats.advisor.analyze_formats_models`): {glue:text}`n-format-tensors` tensors.
 # For each budget, the share of tensors on which each format is the best within it
 # ({py:func}`pvq.formats.frontier.tensor_win_shares`):
 
 # %% tags=["hide-input"]
-tensors, skipped = analyze_formats_models({m: m for m in P.models}, P.formats, fp16=P.fp16, workers=P.workers)
+tensors, skipped = analyze_formats_models({m: m for m in P.format_models}, P.formats, fp16=P.fp16, workers=P.workers)
 out.table("tensor_formats", tensors[["model", "tensor", "format", "bits_per_weight", "snr_db", "kurtosis", "numel"]])
 out.table("skipped", skipped)
 shares = out.table("win_shares", tensor_win_shares(tensors, P.budgets))

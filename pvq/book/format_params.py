@@ -23,8 +23,10 @@ class FormatsParams(ChapterParams):
     ----------
     profile : {'ci', 'full'}
         Parameter profile: ``'full'`` (the book) or ``'ci'`` (fast, for tests).
-    models : tuple of str
-        Offline short names (:data:`pvq.tensors.checkpoints.MODELS`), checkpoint paths, or online names.
+    format_models : tuple of str
+        Models whose layer weights are stored in every format: offline short names
+        (:data:`pvq.tensors.checkpoints.MODELS`, all of them by default, as in chapter 3), checkpoint
+        paths, or online names.
     formats : tuple of str
         Formats compared on the distributions and the tensors (:func:`pvq.formats.catalog.parse_format`).
     format_kurtosis : tuple of float
@@ -38,7 +40,7 @@ class FormatsParams(ChapterParams):
     seed : int
         Seed of the Monte Carlo draws.
     workers : int
-        Models analysed at once.
+        Models analysed at once, and per-layer chunks solved at once.
     fp16 : bool
         Round weights to FP16 first (the paper's baseline).
     layers : dict
@@ -50,7 +52,7 @@ class FormatsParams(ChapterParams):
     """
 
     profile: str = "full"
-    models: tuple = tuple(MODELS)
+    format_models: tuple = tuple(MODELS)
     formats: tuple = CHAPTER_FORMATS
     format_kurtosis: tuple = (3.5, 5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0)
     budgets: tuple = (2.0, 3.0, 4.0, 4.25, 4.5, 5.0, 6.0, 8.0, 9.0)
@@ -65,8 +67,8 @@ class FormatsParams(ChapterParams):
 
     def __post_init__(self):
         check_profile(self.profile)
-        check_models(self.models)
-        object.__setattr__(self, "models", tuple(self.models))
+        check_models(self.format_models, "format_models")
+        object.__setattr__(self, "format_models", tuple(self.format_models))
         names = check_list(self.formats, "formats", "format names", empty=False)
         object.__setattr__(self, "formats", tuple(f.name for f in check_format_names(list(names))))
         kurt = check_list(self.format_kurtosis, "format_kurtosis", "kurtosis values above 1.8", empty=False)

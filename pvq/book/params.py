@@ -118,14 +118,14 @@ def _from_text(field, value):
     return value
 
 
-def check_models(models) -> None:
-    """A non-empty list of offline short names, existing checkpoint paths or online names."""
-    for m in check_list(models, "models", "model names or paths", empty=False):
+def check_models(models, name: str = "models") -> None:
+    """A non-empty list of offline short names, existing checkpoint paths or online names (the parameter ``name``)."""
+    for m in check_list(models, name, "model names or paths", empty=False):
         if not isinstance(m, str):
-            raise ValueError(f"models must hold strings, got {m!r}")
+            raise ValueError(f"{name} must hold strings, got {m!r}")
         if m not in MODELS and not m.startswith(ONLINE_PREFIXES) and not Path(m).exists():
             raise ValueError(
-                f"unknown model {m!r} in models; known offline models: {', '.join(MODELS)} "
+                f"unknown model {m!r} in {name}; known offline models: {', '.join(MODELS)} "
                 "(or a checkpoint path, torchvision:<name>, hf:<org>/<name>)"
             )
 

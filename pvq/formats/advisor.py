@@ -169,7 +169,8 @@ def analyze_formats_models(
     formats
         Format names, checked before any model is read.
     workers : int
-        Models analysed at once (1: in this process). Under a build's core budget each holds a slot.
+        Models analysed at once (1, or a single model: in this process, no pool to start). Under a
+        build's core budget each holds a slot.
 
     Returns
     -------
@@ -177,7 +178,7 @@ def analyze_formats_models(
         As :func:`analyze_formats`, models in the order given.
     """
     names = [f.name for f in check_format_names(formats)]
-    if workers <= 1:
+    if min(workers, len(models)) <= 1:
         parts = [analyze_formats(resolve(src), names, fp16=fp16, label=m) for m, src in models.items()]
     else:
         sizes = {m: _file_size(src) for m, src in models.items()}

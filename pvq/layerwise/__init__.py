@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .calibration import IMAGE_NAMES, capture_inputs, layer_input_rows, sample_images, sample_text
     from .format_study import (
         FORMAT_METHODS,
+        POOL_MIN_JOBS,
         format_layer_headlines,
         format_layer_summary,
         format_layer_table,
@@ -85,6 +86,7 @@ __all__ = [
     "DEFAULT_LAYERS",
     "FORMAT_METHODS",
     "IMAGE_NAMES",
+    "POOL_MIN_JOBS",
     "PROBLEM_COLUMNS",
     "SCIP_NODES",
     "SDP_METHODS",

@@ -45,6 +45,7 @@ from .sweep import Chunk, calibrated_model, layer_chunks
 
 __all__ = [
     "FORMAT_METHODS",
+    "POOL_MIN_JOBS",
     "format_layer_headlines",
     "format_layer_summary",
     "format_layer_table",
@@ -73,6 +74,9 @@ FORMAT_METHODS: tuple[tuple[str, str], ...] = (
 _BITS = {"int4": 4.0, "fp4_e2m1": 4.0, "nf4": 4.0, "fp16_2:4": 9.0, "fp16_u50_bitmap": 9.0}
 _LEVELS = ("fp4_e2m1", "nf4")
 CACHE_VERSION = 1
+#: Chunks to solve per worker below which :func:`run_format_study` starts no pool (a worker's start
+#: costs more than a few chunks of a small study).
+POOL_MIN_JOBS = 4
 
 
 def format_problems(
@@ -166,16 +170,28 @@ def _key(chunk: Chunk, scales: dict, options: dict) -> str:
     return h.hexdigest()[:32]
 
 
-def _cached(args) -> list[dict]:
+def _cache_path(args) -> Path | None:
     chunk, scales, options, cache_dir = args
-    path = None if cache_dir is None else Path(cache_dir) / f"{_key(chunk, scales, options)}.json"
-    if path is not None and path.is_file():
-        try:
-            got = json.loads(path.read_text())
-            if isinstance(got, list) and got:
-                return got
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            pass  # corrupt entry: recompute and overwrite
+    return None if cache_dir is None else Path(cache_dir) / f"{_key(chunk, scales, options)}.json"
+
+
+def _read_cached(path: Path | None) -> list[dict] | None:
+    """A chunk's cached rows, or ``None`` when there are none (a corrupt entry is recomputed and overwritten)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        got = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return got if isinstance(got, list) and got else None
+
+
+def _cached(args) -> list[dict]:
+    chunk, scales, options, _ = args
+    path = _cache_path(args)
+    got = _read_cached(path)
+    if got is not None:
+        return got
     with core_slot():
         got = solve_format_chunk(chunk, scales, **options)
     if path is not None:
@@ -187,8 +203,10 @@ def run_format_study(problems, *, workers: int = 1, cache_dir: Path | None = Non
     """Solve every chunk of every layer (``problems``: :func:`format_problems`) and stack the rows.
 
     One job and one cache entry (``cache_dir``, keyed by the chunk, the scales and the node budgets)
-    per chunk, on ``workers`` local processes (1: in this process; see
-    :func:`pvq.common.executors.make_executor`); identical results whatever runs them.
+    per chunk; identical results whatever runs them. The chunks found in the cache are read here;
+    the others are solved on ``workers`` local processes (:func:`pvq.common.executors.make_executor`)
+    when there are at least :data:`POOL_MIN_JOBS` per worker, else in this process (a chunk of a
+    small study takes well under a second, starting a worker about two: torch and numba are imported).
 
     Returns
     -------
@@ -197,14 +215,20 @@ def run_format_study(problems, *, workers: int = 1, cache_dir: Path | None = Non
     """
     cache = None if cache_dir is None else str(cache_dir)
     jobs = [(c, scales, options, cache) for chunks, scales in problems for c in chunks]
-    executor = make_executor(workers=workers) if workers > 1 else None
+    parts = [_read_cached(_cache_path(job)) for job in jobs]
+    todo = [job for job, part in zip(jobs, parts, strict=True) if part is None]
+    executor = make_executor(workers=workers) if workers > 1 and len(todo) >= POOL_MIN_JOBS * workers else None
     try:
-        results = executor.map(_cached, jobs) if executor is not None else map(_cached, jobs)
-        rows = [row for part in tqdm(results, total=len(jobs), desc="chunks", disable=not progress) for row in part]
+        solved = executor.map(_cached, todo) if executor is not None else map(_cached, todo)
+        with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="chunks", disable=not progress) as bar:
+            for i, part in enumerate(parts):
+                if part is None:
+                    parts[i] = next(solved)
+                    bar.update()
     finally:
         if executor is not None:
             executor.shutdown()
-    return pd.DataFrame(rows)
+    return pd.DataFrame([row for part in parts for row in part])
 
 
 def format_layer_table(rows: pd.DataFrame) -> pd.DataFrame:

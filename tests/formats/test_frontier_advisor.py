@@ -107,6 +107,21 @@ def test_tensor_formats_keeps_the_shape_and_skips_degenerate_tensors(tmp_path):
     assert skipped.reason.tolist() == ["contains NaN or Inf"]
 
 
+@pytest.mark.process
+def test_a_model_set_is_the_same_on_a_pool_and_in_process(tmp_path):
+    from pvq.formats.advisor import analyze_formats_models
+
+    paths = {}
+    for name, shape in (("small", (4, 3, 3, 3)), ("large", (64, 128))):
+        paths[name] = tmp_path / f"{name}.pt"
+        torch.save({"w.weight": torch.randn(shape, generator=torch.Generator().manual_seed(len(name)))}, paths[name])
+    models = {m: str(p) for m, p in paths.items()}
+    alone, _ = analyze_formats_models(models, "int4,mxfp4", workers=1)
+    pooled, _ = analyze_formats_models(models, "int4,mxfp4", workers=2)  # the larger file first on the pool
+    assert alone.model.tolist() == ["small", "small", "large", "large"]  # the models in the order given
+    pd.testing.assert_frame_equal(alone, pooled)
+
+
 def test_format_sweep_rows():
     sweep = format_sweep([make_distribution("normal")], ["int4", "mxfp4"], mc_rows=8, mc_row_length=256)
     assert sweep.method.tolist() == ["exact", "monte_carlo"]

@@ -137,6 +137,31 @@ def test_the_study_of_a_chunk_and_of_a_layer(tmp_path):
     assert table.loc[("fp16_2:4", "exact"), "bits_per_weight"] == 9 and table.loc[("nf4", "exact"), "proven_share"] == 1
 
 
+def test_the_study_starts_a_pool_only_for_enough_chunks_not_in_the_cache(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pvq.layerwise import format_study
+
+    started = []
+
+    def executor(workers):
+        started.append(workers)
+        return ThreadPoolExecutor(workers)
+
+    monkeypatch.setattr(format_study, "make_executor", lambda *, workers: executor(workers))
+    scales = {"fp4_e2m1": 0.4, "nf4": 2.0}
+    chunks = [_chunk(8, 10 + i, i) for i in range(2 * format_study.POOL_MIN_JOBS + 3)]
+    few = format_study.run_format_study([(chunks[:3], scales)], workers=2, cache_dir=tmp_path)
+    assert started == []  # 3 chunks: solved in this process
+    full = format_study.run_format_study([(chunks, scales)], workers=2, cache_dir=tmp_path)
+    assert started == [2]  # 8 new chunks for 2 workers: a pool...
+    pd.testing.assert_frame_equal(full.iloc[: len(few)], few)  # ...and the cached chunks read back in order
+    (tmp_path / f"{format_study._key(chunks[5], scales, {})}.json").write_text("{not json")
+    again = format_study.run_format_study([(chunks, scales)], workers=2, cache_dir=tmp_path)
+    assert started == [2]  # one corrupt entry recomputed here, no pool
+    pd.testing.assert_frame_equal(again.drop(columns="seconds"), full.drop(columns="seconds"))
+
+
 def test_format_problems_refuses_chunks_that_split_groups():
     from pvq.layerwise.format_study import format_problems
 
