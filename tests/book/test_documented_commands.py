@@ -150,8 +150,6 @@ HOW = {
     ),
     ".venv/bin/papermill /tmp/02.ipynb /tmp/02_out.ipynb -f params/ci.yaml -p n_bits '[2, 3, 4]' -p "
     "heavy_tail_distribution gennorm": _papermill,
-    ".venv/bin/papermill /tmp/02.ipynb /tmp/02_out.ipynb -f params/ci.yaml "
-    "-p heavy_tail_distribution gennorm": _papermill,
     ".venv/bin/python -m pvq analyze mobilenet_v2 --out analysis/": lambda ws, w: _run_plain(ws, [*w, "--no-progress"]),
     ".venv/bin/python -m pvq analyze path/to/checkpoint.pth --bits 2-8 --range exact": _checkpoint,
     ".venv/bin/python -m pvq analyze path/to/checkpoint.pth --bits 2-8 --out analysis/": _checkpoint,
