@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         stale_reasons,
     )
     from .layer_params import PerLayerParams, check_layers
+    from .network_findings import check_c4_networks, check_c5_networks, network_headlines, plot_fidelity
+    from .network_params import NetworksParams
     from .pages import PARAMETER_TAGS, PROFILE_TAG, hide_parameter_cells, mark_profile, profile_note
     from .params import (
         HEAVY_TAIL_FAMILIES,
@@ -195,6 +197,7 @@ __all__ = [
     "DistributionsParams",
     "FineTuningParams",
     "FormatsParams",
+    "NetworksParams",
     "NotebookRun",
     "PerLayerParams",
     "SetupParams",
@@ -211,7 +214,9 @@ __all__ = [
     "check_c2",
     "check_c3",
     "check_c4",
+    "check_c4_networks",
     "check_c5",
+    "check_c5_networks",
     "check_c6",
     "check_c7",
     "check_c8_mask_cost",
@@ -252,6 +257,7 @@ __all__ = [
     "margin_display",
     "mark_profile",
     "natural_display",
+    "network_headlines",
     "page_table",
     "panels",
     "percent_table",
@@ -259,6 +265,7 @@ __all__ = [
     "plot_combining",
     "plot_crossover",
     "plot_decision_map",
+    "plot_fidelity",
     "plot_format_fronts",
     "plot_heavy_tail",
     "plot_layer_formats",

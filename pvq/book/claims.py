@@ -80,13 +80,17 @@ CLAIMS: tuple[Claim, ...] = (
         "moderate compression (checked against the paper's pruning, ⌊n·b/16⌋ weights kept per chunk, and "
         "against a layer budget: the same total kept over the layer, allocated optimally across its chunks).",
         "§5, Figure 4",
-        (("04_per_layer", "per chunk (paper)"), ("04_per_layer", "layer budget")),
+        (
+            ("04_per_layer", "per chunk (paper)"),
+            ("04_per_layer", "layer budget"),
+            ("09_real_networks", "whole real networks (ch. 9)"),
+        ),
     ),
     Claim(
         "C5",
         "With fine-tuning, quantization ≥ pruning except sometimes at extreme compression.",
         "§6, Table 1",
-        (("05_fine_tuning", "all"),),
+        (("05_fine_tuning", "all"), ("09_real_networks", "whole real networks, before fine-tuning (ch. 9)")),
     ),
     Claim("C6", "Longer fine-tuning helps pruning more than quantization.", "§6", (("05_fine_tuning", "all"),)),
     Claim(

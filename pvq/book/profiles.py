@@ -27,6 +27,7 @@ from ..common.files import atomic_write
 from ..common.paths import notebook_sources
 from .format_params import FormatsParams
 from .layer_params import PerLayerParams
+from .network_params import NetworksParams
 from .params import (
     ClaimsParams,
     DistributionsParams,
@@ -60,6 +61,7 @@ CHAPTER_PARAMS: dict[str, type] = {
     "06_combining": FineTuningParams,
     "07_representations": FineTuningParams,
     "08_formats": FormatsParams,
+    "09_real_networks": NetworksParams,
     "99_claims": ClaimsParams,
 }
 

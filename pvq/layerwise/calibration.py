@@ -20,69 +20,152 @@ from torch import nn
 
 from ..tensors.checkpoints import resolve
 
-__all__ = ["IMAGE_NAMES", "capture_inputs", "layer_input_rows", "sample_images", "sample_text"]
+__all__ = [
+    "HELD_OUT_PHOTOS",
+    "IMAGE_NAMES",
+    "capture_inputs",
+    "crop_box",
+    "crop_image",
+    "layer_input_rows",
+    "load_photo",
+    "paragraphs",
+    "sample_images",
+    "sample_text",
+    "tokenize",
+]
 
 IMAGE_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 _STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
 
-def sample_images(n: int, *, seed: int = 0, size: int = 224) -> torch.Tensor:
-    """``n`` normalised image crops, shape ``(n, 3, size, size)``, from scikit-image's photos.
+#: Real photos held out of chapter 9's calibration (whole photos, never crops of a calibration photo):
+#: scikit-image's cat, matplotlib's portrait of Grace Hopper, scikit-learn's two sample photos.
+HELD_OUT_PHOTOS = ("chelsea", "grace_hopper", "china", "flower")
 
-    Each sample takes the next photo in turn, a random crop covering 35–100% of its area with
-    aspect ratio 3/4–4/3, a random horizontal flip, then resize (shorter side ``size·8/7``) and
-    centre crop, as in ImageNet evaluation.
+
+def load_photo(name: str) -> torch.Tensor:
+    """A photo shipped with an installed package, ``(3, H, W)`` uint8.
+
+    scikit-image's photos by their ``skimage.data`` names; ``'grace_hopper'`` (matplotlib's sample
+    data); ``'china'`` and ``'flower'`` (scikit-learn's sample images, read as files).
     """
-    import skimage.data
+    if name == "grace_hopper":
+        import matplotlib.cbook
+        from PIL import Image
 
+        with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
+            arr = np.asarray(im.convert("RGB"))
+    elif name in ("china", "flower"):
+        from importlib.resources import files
+
+        from PIL import Image
+
+        with Image.open(files("sklearn.datasets") / "images" / f"{name}.jpg") as im:
+            arr = np.asarray(im.convert("RGB"))
+    else:
+        import skimage.data
+
+        if name not in IMAGE_NAMES + HELD_OUT_PHOTOS:
+            raise ValueError(f"unknown photo {name!r}; known: {', '.join(IMAGE_NAMES + HELD_OUT_PHOTOS)}")
+        arr = getattr(skimage.data, name)()[..., :3]
+    return torch.from_numpy(np.array(arr)).permute(2, 0, 1)
+
+
+def crop_box(shape, rng: np.random.Generator) -> tuple[int, int, int, int, bool]:
+    """A random crop ``(top, left, height, width, flip)`` of an image of ``shape`` ``(h, w)``: 35–100% of
+    its area, aspect ratio 3/4–4/3, a horizontal flip half of the time."""
+    h, w = shape
+    area = rng.uniform(0.35, 1.0) * h * w
+    aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+    ch, cw = min(h, round((area / aspect) ** 0.5)), min(w, round((area * aspect) ** 0.5))
+    top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    return int(top), int(left), ch, cw, bool(rng.uniform() < 0.5)
+
+
+def crop_image(img: torch.Tensor, box, size: int = 224) -> torch.Tensor:
+    """The normalised ``(3, size, size)`` input of a crop ``box`` (:func:`crop_box`) of a uint8 photo: resize
+    (shorter side ``size·8/7``) and centre crop, as in ImageNet evaluation."""
+    top, left, ch, cw, flip = box
+    crop = img[:, top : top + ch, left : left + cw].float() / 255
+    if flip:
+        crop = crop.flip(-1)
+    resize = round(size * 8 / 7)
+    scale = resize / min(ch, cw)
+    crop = nn.functional.interpolate(
+        crop[None], size=(max(resize, round(ch * scale)), max(resize, round(cw * scale))),
+        mode="bilinear", antialias=True, align_corners=False,
+    )[0]  # fmt: skip
+    t0, l0 = (crop.shape[1] - size) // 2, (crop.shape[2] - size) // 2
+    return (crop[:, t0 : t0 + size, l0 : l0 + size] - _MEAN) / _STD
+
+
+def sample_images(n: int, *, seed: int = 0, size: int = 224, photos=IMAGE_NAMES) -> torch.Tensor:
+    """``n`` normalised image crops, shape ``(n, 3, size, size)``, from real photos (scikit-image's by default).
+
+    Each sample takes the next photo of ``photos`` in turn (:func:`load_photo`), a random crop
+    (:func:`crop_box`), then resize and centre crop (:func:`crop_image`).
+    """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     rng = np.random.default_rng(seed)
-    photos = [torch.from_numpy(getattr(skimage.data, name)()[..., :3].copy()).permute(2, 0, 1) for name in IMAGE_NAMES]
+    images = [load_photo(name) for name in photos]
     out = torch.empty(n, 3, size, size)
-    resize = round(size * 8 / 7)
     for i in range(n):
-        img = photos[i % len(photos)].float() / 255
-        _, h, w = img.shape
-        area = rng.uniform(0.35, 1.0) * h * w
-        aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
-        ch, cw = min(h, round((area / aspect) ** 0.5)), min(w, round((area * aspect) ** 0.5))
-        top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-        crop = img[:, top : top + ch, left : left + cw]
-        if rng.uniform() < 0.5:
-            crop = crop.flip(-1)
-        scale = resize / min(ch, cw)
-        crop = nn.functional.interpolate(
-            crop[None], size=(max(resize, round(ch * scale)), max(resize, round(cw * scale))),
-            mode="bilinear", antialias=True, align_corners=False,
-        )[0]  # fmt: skip
-        t0, l0 = (crop.shape[1] - size) // 2, (crop.shape[2] - size) // 2
-        out[i] = (crop[:, t0 : t0 + size, l0 : l0 + size] - _MEAN) / _STD
+        img = images[i % len(images)]
+        out[i] = crop_image(img, crop_box(img.shape[1:], rng), size)
     return out
 
 
-def sample_text(n: int, *, seed: int = 0, max_tokens: int = 64, tokenizer: Path | None = None):
-    """``n`` passages of English documentation prose as ``(input_ids, attention_mask)``.
+def paragraphs(part: str = "all") -> list[str]:
+    """Paragraphs of ``pydoc_data.topics`` (Python's own documentation) with at least 30 words.
 
-    Passages are paragraphs of ``pydoc_data.topics`` with at least 30 words, drawn without
-    replacement, tokenized with MiniLM's ``tokenizer.json`` (truncated and padded to
-    ``max_tokens``).
+    ``part``: ``'all'``; ``'held_out'``, the paragraphs of every fourth topic (in sorted order of the
+    topic names: whole topics are held out), less any that a calibration topic repeats word for
+    word; or ``'calibration'``, the distinct paragraphs of the other topics.
     """
     from pydoc_data.topics import topics
 
+    if part not in ("all", "calibration", "held_out"):
+        raise ValueError(f"part must be 'all', 'calibration' or 'held_out', got {part!r}")
+
+    def found(names):
+        return [p.strip() for t in names for p in topics[t].split("\n\n") if len(p.split()) >= 30]
+
+    if part == "all":
+        return found(topics)
+    held = [t for i, t in enumerate(sorted(topics)) if i % 4 == 3]
+    calib = list(dict.fromkeys(found([t for t in sorted(topics) if t not in held])))
+    if part == "calibration":
+        return calib
+    seen = set(calib)  # a paragraph repeated in a calibration topic is not held out
+    return [p for p in dict.fromkeys(found(held)) if p not in seen]
+
+
+def tokenize(texts, *, max_tokens: int = 64, tokenizer: Path | None = None):
+    """``(input_ids, attention_mask)`` of ``texts`` with MiniLM's ``tokenizer.json`` (truncated and padded
+    to ``max_tokens``; whitespace collapsed)."""
     from tokenizers import Tokenizer
 
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    paragraphs = [p.strip() for text in topics.values() for p in text.split("\n\n") if len(p.split()) >= 30]
-    rng = np.random.default_rng(seed)
-    chosen = [paragraphs[i] for i in rng.choice(len(paragraphs), size=min(n, len(paragraphs)), replace=False)]
     tok = Tokenizer.from_file(str(tokenizer or Path(resolve("minilm_l6").path).parent / "tokenizer.json"))
     tok.enable_truncation(max_tokens)
     tok.enable_padding(length=max_tokens)
-    enc = tok.encode_batch([" ".join(p.split()) for p in chosen])
+    enc = tok.encode_batch([" ".join(p.split()) for p in texts])
     return torch.tensor([e.ids for e in enc]), torch.tensor([e.attention_mask for e in enc])
+
+
+def sample_text(n: int, *, seed: int = 0, max_tokens: int = 64, tokenizer: Path | None = None, part: str = "all"):
+    """``n`` passages of English documentation prose as ``(input_ids, attention_mask)``.
+
+    Passages are :func:`paragraphs` of ``part``, drawn without replacement with ``seed``, tokenized
+    (:func:`tokenize`).
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    found = paragraphs(part)
+    rng = np.random.default_rng(seed)
+    chosen = [found[i] for i in rng.choice(len(found), size=min(n, len(found)), replace=False)]
+    return tokenize(chosen, max_tokens=max_tokens, tokenizer=tokenizer)
 
 
 def capture_inputs(model: nn.Module, layer_names, *inputs) -> dict[str, torch.Tensor]:

@@ -92,6 +92,14 @@ def test_result_tables(book):
     assert by_name.loc["int4", "snr_db"] == pytest.approx(DIGEST_NORMAL[4][1], abs=0.01)  # chapter 2's INT4, exactly
     assert (formats[formats.method == "monte_carlo"].se_db > 0).all()
     assert by_name.loc["int8_2:4", "bits_per_weight"] == 5 and by_name.loc["nvfp4", "bits_per_weight"] == 4.5
+    fidelity = pd.read_csv(res / "09_real_networks" / "fidelity.csv")
+    need = {"model", "method", "side", "n_bits", "sparsity", "bits_per_weight", "logit_snr_db", "top1_agreement", "kl",
+            "ci_low", "ci_high", "cosine", "retrieval_agreement"}  # fmt: skip
+    assert need <= set(fidelity.columns) and set(fidelity.side) == {"reference", "quantization", "pruning"}
+    vision = fidelity[fidelity.logit_snr_db.notna()]
+    assert (vision.ci_low <= vision.logit_snr_db).all() and (vision.logit_snr_db <= vision.ci_high).all()
+    assert ((vision.top1_agreement >= 0) & (vision.top1_agreement <= 1)).all() and (vision.kl >= 0).all()
+    assert claims.loc[("C4", "whole real networks (ch. 9)"), "verdict"] != "not yet checked"
     tensor_formats = pd.read_csv(res / "08_formats" / "tensor_formats.csv")
     assert {"model", "tensor", "format", "bits_per_weight", "snr_db"} <= set(tensor_formats.columns)
     assert "mobilenet_v2" in set(tensor_formats.model)
@@ -154,6 +162,7 @@ def test_pages_in_a_real_browser(book, tmp_path):
         "06_combining",
         "07_representations",
         "08_formats",
+        "09_real_networks",
         "99_claims",
     )
     outside, problems = check_site(book["root"] / "_build" / "html", tmp_path, names)
@@ -190,7 +199,7 @@ def test_the_pdf_holds_every_chapter(book):
         re.search(r"^# # (.+)$", src.read_text(), flags=re.MULTILINE).group(1)
         for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
     ]
-    assert len(titles) == 9
+    assert len(titles) == 10
     for title in map(flat, titles):
         assert any(b.startswith(title) for b in bookmarks), f"no bookmark for {title!r}: {bookmarks[:40]}"
         assert any(top.startswith(title) for top in page_tops), f"no page starts with {title!r}"  # a new page each

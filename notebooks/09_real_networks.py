@@ -1,0 +1,164 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     notebook_metadata_filter: pvq,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python (pvq)
+#     language: python
+#     name: pvq
+# ---
+
+# %% [markdown]
+# (ch-real-networks)=
+# # 9. Whole real networks after training
+#
+# *Beyond the paper.* The paper's strongest evidence is on whole ImageNet networks, fine-tuned on
+# a GPU; this book's whole-network evidence so far is two small networks trained on
+# Fashion-MNIST ({ref}`ch-fine-tuning`). The paper's own pretrained networks are here, though
+# (torchvision's MobileNetV2, EfficientNet-Lite0, and the MiniLM encoder standing in for its
+# language models), and so are the per-layer solvers of {ref}`ch-per-layer`. Compressed after
+# training, without labels, a network can still be judged: by how faithfully it reproduces the
+# original network's outputs on inputs it never saw.
+#
+# :::{admonition} In short
+# :class: reading-first
+#
+# **The question**: at equal compression (INT-b against sparsity $1 - b/16$), does quantization
+# beat pruning on whole trained networks without any fine-tuning?
+#
+# **This book finds** quantization ahead in {glue:text}`quant-wins` of {glue:text}`n-comparisons`
+# (network, bit-width) comparisons and pruning in {glue:text}`prune-wins` (ties: {glue:text}`ties`);
+# pruning wins {glue:md}`pruning-onset-text`. C4 on whole networks: **{glue:md}`c4-whole-real-networks-ch-9-verdict`**;
+# C5 before fine-tuning: **{glue:md}`c5-whole-real-networks-before-fine-tuning-ch-9-verdict`**.
+# See {ref}`ch-claims`.
+# :::
+#
+# **The scheme.** Layer by layer in network order, each layer's problem of {ref}`ch-per-layer`
+# ($\min \lVert XW - X\hat W\rVert^2$ over its output channels) is solved on the inputs $X$ the
+# *already compressed* network feeds it: the sequential scheme of GPTQ and SparseGPT
+# ({py:func}`pvq.layerwise.network.compress_network`). Quantization: round-to-nearest with the
+# MSE-optimal per-tensor scale, and GPTQ. Pruning: magnitude, magnitude with a least-squares refit
+# of the kept weights, and SparseGPT. One rule for both sides: the first layer and the classifier
+# stay as they are (MiniLM has neither: its 36 linear layers are all compressed); weights are
+# rounded to FP16 first; batch-norm statistics are re-estimated on the calibration batch after
+# compression, relative to the FP32 network's on the same batch. OBQ and OBS, exact greedy
+# versions of GPTQ and SparseGPT, cost a downdate of $H^{-1}$ per weight: on these layers (up to
+# 1,536 inputs) that is hours per network on two cores, so they are left out here.
+#
+# **Fidelity, without labels** ({py:mod}`pvq.layerwise.fidelity`). Vision: crops of photos held
+# out of calibration (whole photos, never crops of a calibration photo), measured by logit SNR to
+# the FP32 network, top-1 agreement with its prediction, and the KL divergence of the softmax.
+# Text: held-out paragraphs of Python's documentation (whole topics held out), measured by the
+# cosine of the sentence embedding to the FP32 encoder's and the agreement of nearest-neighbour
+# retrieval. Intervals are bootstrap intervals (95%); the noise floor is the FP32 network against
+# itself on a second crop of each crop (or the paragraph without its first words).
+
+# %% tags=["parameters"]
+profile = "full"
+networks = ["mobilenet_v2", "efficientnet_lite0", "minilm_l6"]
+network_bits = [2, 3, 4, 5, 6, 7, 8]
+network_methods = ["rtn", "gptq", "magnitude", "magnitude_ls", "sparsegpt"]
+network_formats = ["fp4_gptq", "nf4_b64", "mxfp4", "two_four_sparsegpt"]
+n_calibration = 32
+crops_per_photo = 8
+n_paragraphs = 64
+n_boot = 1000
+workers = 2
+dask_scheduler = ""
+seed = 0
+
+# %% [markdown]
+# **Parameters.** Their defaults are the `full` profile (their one home is
+# {py:class}`pvq.book.network_params.NetworksParams`); `params/ci.yaml` overrides them for the
+# fast profile. The parameters of this build:
+
+# %% tags=["remove-input"]
+from pvq.book.network_findings import check_c4_networks, check_c5_networks, network_headlines, plot_fidelity
+from pvq.book.network_params import NetworksParams
+from pvq.book.publish import Chapter
+from pvq.book.tables import readable
+from pvq.common.paths import results_dir
+from pvq.layerwise.network_study import (
+    eval_size,
+    fidelity_table,
+    network_points,
+    network_verdicts,
+    noise_floor,
+    run_network_study,
+)
+
+P = NetworksParams.from_namespace(globals())
+out = Chapter("09_real_networks")
+P
+
+# %% [markdown]
+# ## Fidelity at every point
+#
+# Each network at each point, compressed by each method, against the FP32 network on the
+# held-out inputs ({py:func}`pvq.layerwise.network_study.run_network_study`: one job per network
+# and point on local processes or Dask, each result cached under a hash of everything it depends
+# on, so an interrupted build resumes). The formats of {ref}`ch-formats` appear at their own
+# bits per weight (FP4 E2M1 by GPTQ with its levels, NF4 and MXFP4 rounded within their blocks,
+# 2:4 sparsity by SparseGPT with the 2:4 mask).
+
+# %% tags=["hide-input"]
+points = network_points(P.network_bits, P.network_methods, P.network_formats)
+results = run_network_study(P.networks, points, n_calibration=P.n_calibration, crops_per_photo=P.crops_per_photo,
+                            n_paragraphs=P.n_paragraphs, seed=P.seed, workers=P.workers,
+                            dask_scheduler=P.dask_scheduler or None, cache_dir=results_dir(out.stem) / "cache",
+                            progress=True)  # fmt: skip
+
+# %% [markdown]
+# ```{glue:figure} fig-fidelity
+# :name: fig-fidelity
+#
+# Fidelity to the FP32 network against bits per compressed weight, each network a panel:
+# quantization (solid, circles), pruning at the paired sparsity (dashed, squares), the formats of
+# chapter 8 (diamonds); bands are 95% bootstrap intervals; the grey band and dotted line are the
+# noise floor (the FP32 network on a second crop).
+# ```
+
+# %% tags=["hide-input"]
+floors = [noise_floor(m, n_calibration=P.n_calibration, n_eval=eval_size(m, P.crops_per_photo, P.n_paragraphs),
+                      seed=P.seed) for m in P.networks]  # fmt: skip
+table = out.table("fidelity", fidelity_table(results, floors, n_boot=P.n_boot, seed=P.seed))
+out.figure("fig-fidelity", plot_fidelity(table))
+verdicts = out.table("verdicts", network_verdicts(results, n_boot=P.n_boot, seed=P.seed))
+out.glue(network_headlines(table, verdicts))
+readable(verdicts, break_cells=True)
+
+# %% [markdown]
+# The table above compares, at each network and bit-width, the best quantization method with the
+# best pruning method (by the point estimate of logit SNR, or cosine for MiniLM): the difference
+# and its paired bootstrap interval (the same resampled crops or paragraphs for both), and the side
+# whose interval excludes zero. Data: {download}`fidelity.csv </results/09_real_networks/fidelity.csv>`
+# (every point, with top-1 agreement, KL, retrieval agreement and their intervals, and the mean
+# per-layer SNR on the calibration inputs), {download}`verdicts.csv </results/09_real_networks/verdicts.csv>`.
+#
+# **How to read it against the paper.** Chapter 4 compares exact per-layer optima on one layer at a
+# time; here errors compound through the network and nothing is fine-tuned, so the margins are
+# those of a network as it ships after post-training compression. Table 1 of the paper
+# ({ref}`ch-fine-tuning`) fine-tunes after compressing: what pruning loses here is what
+# fine-tuning has to recover. A pruned network without fine-tuning is far from the original at
+# every paired sparsity of 50% or more, which is the paper's point about pruning's cost, made
+# without a single label.
+#
+# ## What this chapter supports
+
+# %% tags=["remove-cell"]
+out.verdicts(check_c4_networks(verdicts), check_c5_networks(verdicts))
+
+# %% [markdown]
+# - **C4** on whole real networks (the per-layer claim, carried through the network):
+#   **{glue:md}`c4-whole-real-networks-ch-9-verdict`**. {glue:md}`c4-whole-real-networks-ch-9-evidence`.
+# - **C5** before fine-tuning (quantization at least as good as pruning except at extreme
+#   compression): **{glue:md}`c5-whole-real-networks-before-fine-tuning-ch-9-verdict`**.
+#   {glue:md}`c5-whole-real-networks-before-fine-tuning-ch-9-evidence`.
+#
+# ImageNet accuracy of the same compressed networks needs ImageNet, which this machine does not
+# have; `python -m pvq imagenet` is the path for a user who has it ({ref}`sec-imagenet`).

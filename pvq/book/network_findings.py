@@ -1,0 +1,129 @@
+"""Chapter 9's figure, headlines and verdicts (whole real networks after training, judged by fidelity).
+
+Verdicts rest on :func:`pvq.layerwise.network_study.network_verdicts`: at each network and paired
+bit-width, the best quantization method against the best pruning method, the difference of the
+primary fidelity measure (logit SNR, or cosine for the text encoder) with a paired bootstrap
+interval; a side wins only where the interval excludes zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from .claims import Verdict
+from .theme import PALETTE, panels, themed
+
+__all__ = ["check_c4_networks", "check_c5_networks", "network_headlines", "plot_fidelity"]
+
+#: From this bit-width up the comparison is "moderate compression" (C4's reading in chapter 4).
+MODERATE_BITS = 4
+
+
+@themed
+def plot_fidelity(table: pd.DataFrame) -> Figure:
+    """Fidelity against bits per compressed weight, one panel per network, one line per method.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`pvq.layerwise.network_study.fidelity_table`; the noise floor is drawn as a grey band.
+    """
+    models = list(dict.fromkeys(table.model))
+    fig, axes = panels(len(models), height=3.6)
+    methods = [m for m in dict.fromkeys(table.method) if not m.startswith("FP32")]
+    colors = dict(zip(methods, sns.color_palette(PALETTE.as_hex(), n_colors=len(methods)), strict=True))
+    for ax, model in zip(axes, models, strict=True):
+        t = table[table.model == model]
+        y = "cosine" if "cosine" in t and t["cosine"].notna().any() else "logit_snr_db"
+        floor = t[t.side == "reference"]
+        for r in floor.itertuples():
+            ax.axhspan(r.ci_low, r.ci_high, color="0.85", zorder=0)
+            ax.axhline(getattr(r, y), color="0.5", lw=1, ls=":", label="FP32, second crop")
+        for method, g in t[t.side != "reference"].groupby("method", sort=False):
+            g = g.sort_values("bits_per_weight")
+            side = g.side.iloc[0]
+            style = {"marker": "o" if side == "quantization" else "s", "ls": "-" if side == "quantization" else "--"}
+            if g.n_bits.isna().all():
+                ax.scatter(g.bits_per_weight, g[y], color=colors[method], marker="D", s=30, label=method, zorder=3)
+            else:
+                ax.plot(g.bits_per_weight, g[y], color=colors[method], ms=4, lw=1.2, label=method, **style)
+                ax.fill_between(g.bits_per_weight, g.ci_low, g.ci_high, color=colors[method], alpha=0.12, lw=0)
+        ax.set(xlabel="bits per compressed weight", title=model,
+               ylabel="embedding cosine to FP32" if y == "cosine" else "logit SNR to FP32 (dB)")  # fmt: skip
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="x-small", loc="lower right")
+    return fig
+
+
+def _onsets(verdicts: pd.DataFrame) -> dict[str, float]:
+    """Per network, the highest bit-width at which pruning wins (NaN: never)."""
+    return {m: float(g[g.winner == "pruning"].n_bits.max()) if (g.winner == "pruning").any() else math.nan
+            for m, g in verdicts.groupby("model", sort=False)}  # fmt: skip
+
+
+def network_headlines(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
+    """Numbers the chapter's prose glues: counts of wins per side, the pruning onsets, the noise floors."""
+    out = {
+        "n-networks": int(table.model.nunique()),
+        "n-points": len(table[table.side != "reference"]),
+        "n-comparisons": len(verdicts),
+        "quant-wins": int((verdicts.winner == "quantization").sum()),
+        "prune-wins": int((verdicts.winner == "pruning").sum()),
+        "ties": int((verdicts.winner == "tie").sum()),
+    }
+    onsets = _onsets(verdicts)
+    out["pruning-onset-text"] = (
+        "; ".join(f"{m}: {'never' if math.isnan(b) else f'at {b:.0f} bits and below'}" for m, b in onsets.items())
+        or "no comparison"
+    )
+    return out
+
+
+def _pairs(verdicts: pd.DataFrame, rows: pd.DataFrame) -> str:
+    return ", ".join(f"{r.model} {r.n_bits:.0f}b ({r.difference:+.2f} [{r.diff_ci_low:+.2f}, {r.diff_ci_high:+.2f}])"
+                     for r in rows.itertuples())  # fmt: skip
+
+
+def check_c4_networks(verdicts: pd.DataFrame) -> Verdict:
+    """C4 carried to whole networks: at every network and paired point of at least :data:`MODERATE_BITS` bits,
+    the best quantization method beats the best pruning method beyond the bootstrap interval.
+
+    Reproduced when quantization wins at every such point; partly when it never loses there but
+    some points are ties; not reproduced when pruning wins at any; not yet checked without such points.
+    """
+    t = verdicts[verdicts.n_bits >= MODERATE_BITS] if len(verdicts) else verdicts
+    scope = "whole real networks (ch. 9)"
+    if not len(t):
+        return Verdict("C4", scope, "not yet checked", f"no paired point at ≥ {MODERATE_BITS} bits")
+    wins, losses = (t.winner == "quantization"), (t.winner == "pruning")
+    evidence = (f"sequential post-training compression, fidelity on held-out inputs: at {MODERATE_BITS}–"
+                f"{int(t.n_bits.max())} bits quantization wins {int(wins.sum())} of {len(t)} (network, point) pairs, "
+                f"pruning {int(losses.sum())}; smallest margin "
+                f"{_pairs(t, t.nsmallest(1, 'difference'))} (quantization − pruning, 95% interval)")  # fmt: skip
+    verdict = "reproduced" if wins.all() else "not reproduced" if losses.any() else "partly reproduced"
+    return Verdict("C4", scope, verdict, evidence)
+
+
+def check_c5_networks(verdicts: pd.DataFrame) -> Verdict:
+    """C5's reading without fine-tuning: quantization at least as good as pruning (wins or ties) at every
+    network and paired point above 2 bits; pruning may win at 2 bits (extreme compression).
+
+    Not reproduced when pruning wins anywhere above 2 bits; not yet checked without a comparison.
+    """
+    scope = "whole real networks, before fine-tuning (ch. 9)"
+    if not len(verdicts):
+        return Verdict("C5", scope, "not yet checked", "no paired comparison")
+    above = verdicts[verdicts.n_bits > 2]
+    lost = above[above.winner == "pruning"]
+    at2 = verdicts[verdicts.n_bits <= 2]
+    evidence = (f"post-training, no fine-tuning: quantization wins {int((verdicts.winner == 'quantization').sum())} of "
+                f"{len(verdicts)} (network, point) pairs, pruning {int((verdicts.winner == 'pruning').sum())} "
+                f"(at 2 bits: {int((at2.winner == 'pruning').sum())} of {len(at2)}), ties "
+                f"{int((verdicts.winner == 'tie').sum())}")  # fmt: skip
+    if len(lost):
+        evidence += "; pruning wins above 2 bits at " + _pairs(verdicts, lost)
+    return Verdict("C5", scope, "not reproduced" if len(lost) else "reproduced", evidence)

@@ -1,0 +1,539 @@
+"""Whole-network post-training compression, layer by layer in network order (chapter 9).
+
+The per-layer problem of chapter 4 (paper §5) — ``min ||X w − X ŵ||²`` for every output channel —
+is solved for every compressed layer of a network in turn, each layer's inputs ``X`` taken from the
+network whose earlier layers are already compressed: the sequential scheme of GPTQ (Frantar et al.
+2023) and SparseGPT (Frantar & Alistarh 2023). A layer sees its inputs only through their Gram
+matrix ``H = XᵀX`` (one per convolution group), accumulated over the calibration batch.
+
+The network is cut into *stages* (MobileNetV2's ``features`` blocks, EfficientNet-Lite's stem,
+blocks and head, MiniLM's encoder layers): the calibration activations are kept at the input of the
+current stage, a layer's ``H`` costs one partial pass through its stage, and the stage's output
+(with every layer of the stage compressed) is the next stage's input. The whole pass therefore
+costs about as many stage evaluations as the network has layers, not layers² / 2.
+
+Rules, the same for both sides of a comparison:
+
+- the network's first layer (the stem convolution) and its classifier stay as they are; every other
+  convolution and linear layer is compressed (MiniLM has neither: its embeddings are lookup
+  tables, kept; its 36 linear layers are compressed);
+- weights are rounded to FP16 first, as in chapters 3 and 4; quantization is per tensor, on the
+  signed INT-b grid, with the MSE-optimal scale of the tensor (:func:`pvq.tensors.clipping.optimal_clip_tensor`);
+  pruning keeps ``⌊n·b/16⌋`` of the tensor's ``n`` weights (sparsity ``1 − b/16``), one mask per
+  tensor;
+- batch-norm statistics are re-estimated on the calibration batch after compression (both sides),
+  relative to the original network: each batch-norm layer's running mean moves by the change of
+  its input's batch mean and its running variance by the ratio of batch variances, the FP32 network
+  and the compressed one measured on the same calibration batch (so an uncompressed network is
+  left exactly as it was). The paper re-estimates on ImageNet training batches; a dozen photos
+  are no substitute for ImageNet's statistics, only for their change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import linalg
+from torch import nn
+
+from ..core.quantization import int_grid
+from ..formats.catalog import parse_format
+from ..formats.elements import element_format
+from ..formats.encode import quantize_weights
+from ..formats.scales import optimal_level_scale
+from ..formats.sparsity import nm_mask
+from ..tensors.clipping import SortedWeights, optimal_clip_tensor
+from .formats_layer import nearest_levels
+
+__all__ = [
+    "BLOCK",
+    "DAMP",
+    "METHODS",
+    "NetworkMethod",
+    "Stages",
+    "batch_norm_reference",
+    "compress_network",
+    "compressed_layers",
+    "layer_gram",
+    "network_stages",
+    "solve_layer",
+]
+
+#: Relative damping of ``H`` for GPTQ and SparseGPT (their papers' 1% of the mean diagonal).
+DAMP = 0.01
+
+
+@dataclass(frozen=True)
+class NetworkMethod:
+    """One way of compressing every layer.
+
+    Attributes
+    ----------
+    name : str
+        As in the result tables (``'GPTQ'``, ``'SparseGPT'`` …).
+    side : {'quantization', 'pruning'}
+    needs_data : bool
+        Whether the layer's Gram matrix ``H`` is used (otherwise no calibration pass is made).
+    fmt : str or None
+        A format of chapter 8 (``'fp4_e2m1'``, ``'nf4_b64'``, ``'mxfp4'``, ``'fp16_2:4'``) instead of the paired
+        INT-b / sparsity point.
+    """
+
+    name: str
+    side: str
+    needs_data: bool
+    fmt: str | None = None
+
+
+#: The methods of chapter 9, by key.
+METHODS: dict[str, NetworkMethod] = {
+    "rtn": NetworkMethod("round-to-nearest", "quantization", False),
+    "gptq": NetworkMethod("GPTQ", "quantization", True),
+    "magnitude": NetworkMethod("magnitude", "pruning", False),
+    "magnitude_ls": NetworkMethod("magnitude + LS refit", "pruning", True),
+    "sparsegpt": NetworkMethod("SparseGPT", "pruning", True),
+    "fp4_rtn": NetworkMethod("FP4 E2M1, round-to-nearest", "quantization", False, "fp4_e2m1"),
+    "fp4_gptq": NetworkMethod("FP4 E2M1, GPTQ", "quantization", True, "fp4_e2m1"),
+    "nf4_b64": NetworkMethod("NF4, blocks of 64", "quantization", False, "nf4_b64"),
+    "mxfp4": NetworkMethod("MXFP4", "quantization", False, "mxfp4"),
+    "two_four_magnitude": NetworkMethod("2:4, magnitude", "pruning", False, "fp16_2:4"),
+    "two_four_sparsegpt": NetworkMethod("2:4, SparseGPT", "pruning", True, "fp16_2:4"),
+}
+
+
+@dataclass
+class Stages:
+    """A network cut into stages: ``x = first(*batch)``, then ``x = f(x)`` for each stage, then ``head(x)``.
+
+    Attributes
+    ----------
+    first : callable
+        From the model's inputs to the first stage's input.
+    stages : list of (nn.Module, callable)
+        Each stage's module (its layers are found in it) and its function of the previous output.
+    head : callable
+        From the last stage's output to what the network returns.
+    """
+
+    first: Callable
+    stages: list
+    head: Callable
+
+
+def network_stages(model_name: str, model: nn.Module, mask: torch.Tensor | None = None) -> Stages:
+    """The stages of one of the runnable offline models (:func:`pvq.tensors.pretrained.build_model`), or of
+    any ``torch.nn.Sequential`` (each child a stage; ``model_name`` is then only a label).
+
+    ``mask`` is MiniLM's attention mask (``None`` for the vision models).
+    """
+    if isinstance(model, nn.Sequential):
+        return Stages(lambda x: x, [(m, m) for m in model], lambda x: x)
+    if model_name == "mobilenet_v2":
+        feats = list(model.features)
+        return Stages(
+            lambda x: x,
+            [(m, m) for m in feats],
+            lambda x: model.classifier(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)),
+        )
+    if model_name == "efficientnet_lite0":
+        stem = nn.ModuleList([model._conv_stem, model._bn0])
+        head = nn.ModuleList([model._conv_head, model._bn1])
+        stages = [(stem, lambda x: model._swish(model._bn0(model._conv_stem(x))))]
+        stages += [(b, b) for b in model._blocks]
+        stages.append((head, lambda x: model._swish(model._bn1(model._conv_head(x)))))
+
+        def logits(x):
+            x = model._avg_pooling(x).flatten(1)
+            return model._fc(model._dropout(x))
+
+        return Stages(lambda x: x, stages, logits)
+    if model_name == "minilm_l6":
+        if mask is None:
+            raise ValueError("MiniLM needs the attention mask of its batch")
+        add = (1.0 - mask[:, None, None, :].float()) * -1e4
+
+        def embed(ids, _mask=None):
+            pos = torch.arange(ids.shape[1]).unsqueeze(0)
+            e = model.embeddings
+            return e.LayerNorm(
+                e.word_embeddings(ids) + e.position_embeddings(pos) + e.token_type_embeddings(torch.zeros_like(ids))
+            )
+
+        return Stages(embed, [(layer, lambda x, layer=layer: layer(x, add)) for layer in model.encoder.layer],
+                      lambda x: x)  # fmt: skip
+    raise ValueError(f"no stages for {model_name!r}; runnable: mobilenet_v2, efficientnet_lite0, minilm_l6")
+
+
+def _layer_order(model: nn.Module, stages: Stages, batch, mask=None) -> list[str]:
+    """Conv/linear layers in the order the network runs them (one pass on the first input; on the batch when an
+    attention mask is bound to it)."""
+    names = {m: n for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)}
+    seen: list[str] = []
+    hooks = [m.register_forward_pre_hook(lambda mod, _a: seen.append(names[mod])) for m in names]
+    try:
+        with torch.no_grad():
+            x = stages.first(*(batch if mask is not None else [b[:1] for b in batch]))
+            for _, f in stages.stages:
+                x = f(x)
+            stages.head(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return list(dict.fromkeys(seen))
+
+
+def compressed_layers(model_name: str, order: list[str]) -> list[str]:
+    """The layers compressed under chapter 9's rule: all but the first and the classifier (MiniLM: all)."""
+    return list(order) if model_name == "minilm_l6" else list(order[1:-1])
+
+
+class _Stop(Exception):
+    """Raised by a capture hook once its layer's input is seen: the rest of the stage is not needed."""
+
+
+def layer_gram(module: nn.Module, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> np.ndarray:
+    """``H = XᵀX`` per convolution group, shape ``(groups, n, n)`` (float64, summed in float32: ``H`` is damped by
+    1% of its mean diagonal before use, far above float32's rounding), for the layer's input ``inputs``.
+
+    ``X`` holds one row per output position (im2col patch, columns ordered as the flattened
+    kernel ``(in/groups, kh, kw)``) or per real token (padding rows dropped by ``mask``), as
+    :func:`pvq.layerwise.calibration.layer_input_rows`.
+    """
+    if isinstance(module, nn.Linear):
+        x = inputs.reshape(-1, inputs.shape[-1])
+        if mask is not None:
+            x = x[mask.reshape(-1).bool()]
+        x = x.double()
+        return (x.T @ x).numpy()[None]
+    pad = getattr(module, "static_padding", None)  # EfficientNet's "same" padding, applied in its forward
+    g = module.groups
+    n = module.in_channels // g * module.kernel_size[0] * module.kernel_size[1]
+    if module.kernel_size == (1, 1) and module.stride == (1, 1) and g == 1 and pad is None:
+        x = inputs.permute(0, 2, 3, 1).reshape(-1, n).float()
+        return (x.T @ x).double().numpy()[None]
+    h = torch.zeros(g, n, n, dtype=torch.float64)
+    for part in inputs.split(8):
+        if pad is not None:
+            part = pad(part)
+        cols = nn.functional.unfold(part, module.kernel_size, module.dilation, module.padding, module.stride)
+        cols = cols.view(cols.shape[0], g, n, -1).permute(1, 2, 0, 3).reshape(g, n, -1).float()
+        h += torch.bmm(cols, cols.transpose(1, 2)).double()
+    return h.numpy()
+
+
+def _capture_gram(stage_fn, x, module, mask) -> np.ndarray:
+    got = {}
+
+    def hook(mod, args):
+        got["h"] = layer_gram(mod, args[0].detach(), mask)
+        raise _Stop
+
+    handle = module.register_forward_pre_hook(hook)
+    try:
+        with torch.no_grad():
+            stage_fn(x)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    return got["h"]
+
+
+def _damped_inverse_factor(h: np.ndarray) -> np.ndarray:
+    """Upper Cholesky factor ``U`` of ``(H + λI)⁻¹`` per group (``UᵀU = (H + λI)⁻¹``), ``λ = DAMP·mean diag``.
+
+    With ``P`` the order-reversing permutation and ``L`` the lower Cholesky factor of ``P(H + λI)P``,
+    ``U = P L⁻¹ P``: upper triangular with a positive diagonal, hence the Cholesky factor, at the cost of
+    one factorisation and one triangular inverse (no general inverse).
+    """
+    n = h.shape[-1]
+    lam = DAMP * np.maximum(np.mean(np.diagonal(h, axis1=1, axis2=2), axis=1), 1e-12)
+    flipped = (h + lam[:, None, None] * np.eye(n))[:, ::-1, ::-1]
+    low = np.linalg.cholesky(flipped)
+    if n <= 64:
+        inv = np.linalg.inv(low)
+    else:
+        inv = np.stack([linalg.solve_triangular(g, np.eye(n), lower=True) for g in low])
+    return np.ascontiguousarray(inv[:, ::-1, ::-1])
+
+
+#: Columns per block of the lazy updates of GPTQ and SparseGPT. Within a block each column's error is pushed onto
+#: the block's later columns; the block's errors reach the columns after it in one matrix product.
+BLOCK = 128
+
+
+def _eliminate(w: np.ndarray, u: np.ndarray, step: Callable) -> np.ndarray:
+    """Column-by-column compression with error feedback, in blocks of :data:`BLOCK` columns.
+
+    ``step(i, column)`` returns column ``i``'s compressed values; its error ``(w_i − q_i)/U_ii`` moves the
+    later columns by ``−err·U_i,j`` (GPTQ's update; SparseGPT's when ``q_i`` is 0 or ``w_i``). The work
+    is done on the transpose, so that a column is contiguous in memory.
+    """
+    wt = np.ascontiguousarray(w.transpose(0, 2, 1))  # (groups, n, rows)
+    out = np.empty_like(wt)
+    n = wt.shape[1]
+    for b0 in range(0, n, BLOCK):
+        b1 = min(b0 + BLOCK, n)
+        errs = np.empty((wt.shape[0], b1 - b0, wt.shape[2]))
+        for i in range(b0, b1):
+            q = step(i, wt[:, i, :])
+            out[:, i, :] = q
+            err = (wt[:, i, :] - q) / u[:, i, i][:, None]
+            errs[:, i - b0, :] = err
+            wt[:, i + 1 : b1, :] -= u[:, i, i + 1 : b1, None] * err[:, None, :]
+        if b1 < n:
+            wt[:, b1:, :] -= u[:, b0:b1, b1:].transpose(0, 2, 1) @ errs
+    return out.transpose(0, 2, 1)
+
+
+def _gptq(w: np.ndarray, h: np.ndarray, rounder: Callable) -> np.ndarray:
+    """GPTQ over a layer ``w`` (groups, rows, n): quantize column by column, pushing each column's rounding
+    error onto the later columns through ``U`` (upper Cholesky of the damped ``H⁻¹``)."""
+    return _eliminate(w, _damped_inverse_factor(h), lambda _i, col: rounder(col))
+
+
+def _sparsegpt(w: np.ndarray, h: np.ndarray, keep: np.ndarray | None, k: int | None = None, nm=None) -> np.ndarray:
+    """SparseGPT over a layer: the mask keeps the largest ``w²/U_ii²`` (``k`` of the tensor, or N:M per row),
+    then columns are pruned in order, each removed weight's error pushed onto the later columns."""
+    u = _damped_inverse_factor(h)
+    if keep is None:
+        score = w**2 / (np.diagonal(u, axis1=1, axis2=2)[:, None, :] ** 2)
+        if nm is not None:
+            keep = nm_mask(score.reshape(-1, score.shape[-1]), *nm).reshape(score.shape)
+        else:
+            keep = _top_k_mask(score, k)
+    return _eliminate(w, u, lambda i, col: np.where(keep[:, :, i], col, 0.0))
+
+
+def _top_k_mask(score: np.ndarray, k: int) -> np.ndarray:
+    """``True`` on the ``k`` largest scores of the whole array (ties: the earlier one)."""
+    flat = score.reshape(-1)
+    keep = np.zeros(flat.size, dtype=bool)
+    keep[np.argsort(-flat, kind="stable")[:k]] = True
+    return keep.reshape(score.shape)
+
+
+def _refit(w: np.ndarray, h: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Least squares on each row's kept weights: ``ŵ_S = H_SS⁻¹ (H w)_S`` (damped ``H``), zero elsewhere."""
+    n = h.shape[-1]
+    lam = DAMP * np.maximum(np.mean(np.diagonal(h, axis1=1, axis2=2), axis=1), 1e-12)
+    out = np.zeros_like(w)
+    for g in range(w.shape[0]):
+        hg = h[g] + lam[g] * np.eye(n)
+        hw = w[g] @ hg  # (rows, n): (H w)ᵀ per row
+        for r in range(w.shape[1]):
+            s = np.flatnonzero(keep[g, r])
+            if s.size:
+                out[g, r, s] = np.linalg.solve(hg[np.ix_(s, s)], hw[r, s])
+    return out
+
+
+def solve_layer(method: str, w: np.ndarray, h: np.ndarray | None, n_bits: int, *, grid: str = "signed") -> np.ndarray:
+    """One layer's compressed weights.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`METHODS`.
+    w : numpy.ndarray
+        The layer's weights as ``(groups, rows, n)`` (rows: output channels of a group; ``n``: the
+        flattened kernel), FP16-rounded.
+    h : numpy.ndarray or None
+        ``H`` per group, ``(groups, n, n)`` (:func:`layer_gram`); ``None`` for methods without data.
+    n_bits : int
+        The paired point: INT-b, or keep ``⌊numel·b/16⌋`` weights of the tensor.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``ŵ``, shaped like ``w``.
+    """
+    spec = METHODS[method]
+    if spec.needs_data and h is None:
+        raise ValueError(f"{spec.name} needs the layer's Gram matrix")
+    if spec.fmt is None and spec.side == "quantization":
+        lo, hi = int_grid(n_bits, grid)
+        scale = optimal_clip_tensor(SortedWeights.build(w.reshape(-1)), n_bits=n_bits, grid=grid)[0] / max(hi, 1)
+
+        def rounder(v):
+            return scale * np.clip(np.rint(v / scale), lo, hi)
+
+        return rounder(w) if method == "rtn" else _gptq(w, h, rounder)
+    if spec.fmt is None:
+        k = math.floor(w.size * n_bits / 16)
+        if method == "sparsegpt":
+            return _sparsegpt(w, h, None, k)
+        keep = _top_k_mask(np.abs(w), k)
+        return np.where(keep, w, 0.0) if method == "magnitude" else _refit(w, h, keep)
+    if method in ("nf4_b64", "mxfp4", "fp4_rtn"):
+        return quantize_weights(w.reshape(-1, w.shape[-1]), spec.fmt).reshape(w.shape)
+    if method == "fp4_gptq":
+        element = element_format("fp4_e2m1")
+        scale, _ = optimal_level_scale(SortedWeights.build(w.reshape(-1)), element)
+        levels = element.levels
+        return _gptq(w, h, lambda v: scale * nearest_levels(v / scale, levels))
+    fmt = parse_format(spec.fmt)
+    n, m = fmt.keep
+    if method == "two_four_magnitude":
+        keep = nm_mask(w.reshape(-1, w.shape[-1]), n, m).reshape(w.shape)
+        return np.where(keep, w, 0.0)
+    return _sparsegpt(w, h, None, nm=(n, m))
+
+
+def _as_groups(module: nn.Module) -> np.ndarray:
+    """The layer's FP16-rounded weights as ``(groups, rows, n)``."""
+    w = module.weight.detach().double().numpy()
+    g = module.groups if isinstance(module, nn.Conv2d) else 1
+    w = w.reshape(g, w.shape[0] // g, -1)
+    return w.astype(np.float16).astype(np.float64)
+
+
+def _bn_stats(model: nn.Module, run) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Batch mean and variance of every batch-norm layer's input over one pass ``run()``."""
+    stats, hooks = {}, []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.BatchNorm2d):
+
+            def hook(_m, args, name=name):
+                x = args[0].detach()
+                var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
+                stats[name] = (mean, var)
+
+            hooks.append(m.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return stats
+
+
+def _run(stages: Stages, batch):
+    x = stages.first(*batch)
+    for _, f in stages.stages:
+        x = f(x)
+    return stages.head(x)
+
+
+def batch_norm_reference(model_name: str, model: nn.Module, batch: tuple, mask=None) -> dict:
+    """Batch mean and variance of every batch-norm layer's input, the FP32 network on the calibration batch
+    (``{}`` for a network without batch norm): what :func:`compress_network` re-estimates against."""
+    if not any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        return {}
+    stages = network_stages(model_name, model, mask)
+    return _bn_stats(model, lambda: _run(stages, batch))
+
+
+def _correct_batch_norm(model: nn.Module, reference: dict, run) -> None:
+    """Re-estimate batch-norm statistics relative to the original network (see the module docstring).
+
+    One pass in network order: each layer's correction is in place before the next layer's input
+    is measured.
+    """
+    hooks = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.BatchNorm2d) and name in reference:
+
+            def hook(mod, args, name=name):
+                x = args[0].detach()
+                var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
+                ref_mean, ref_var = reference[name]
+                mod.running_mean += mean - ref_mean
+                mod.running_var *= torch.where(ref_var > 0, var / ref_var.clamp_min(1e-30), torch.ones_like(var))
+
+            hooks.append(m.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            run()
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def compress_network(
+    model_name: str,
+    model: nn.Module,
+    batch: tuple,
+    mask: torch.Tensor | None,
+    method: str,
+    n_bits: int,
+    *,
+    bn_reference: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Compress ``model`` in place, layer by layer in network order (see the module docstring).
+
+    Parameters
+    ----------
+    model_name : {'mobilenet_v2', 'efficientnet_lite0', 'minilm_l6'}
+    model : torch.nn.Module
+        The FP32 network (:func:`pvq.tensors.pretrained.build_model`), in evaluation mode.
+    batch : tuple of torch.Tensor
+        The calibration inputs (images, or MiniLM's ``(ids, mask)``).
+    mask : torch.Tensor or None
+        MiniLM's attention mask (padding tokens are not rows of ``X``).
+    method : str
+        A key of :data:`METHODS`.
+    n_bits : int
+        The paired point (INT-b or sparsity ``1 − b/16``); ignored by the formats' methods.
+    bn_reference : dict, optional
+        :func:`batch_norm_reference` of the FP32 network on ``batch`` (computed here when not given).
+    progress : callable, optional
+        Called with each layer's name once it is compressed.
+
+    Returns
+    -------
+    dict
+        ``layers`` (compressed, in order), ``kept`` (the first layer and the classifier),
+        ``numel`` and ``kept_numel`` (weights in each), ``layer_snr_db`` (``10 log₁₀ ||Xw||²/||X(w − ŵ)||²``
+        of each compressed layer on its own, sequential, calibration inputs; NaN without data).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    spec = METHODS[method]
+    stages = network_stages(model_name, model, mask)
+    order = _layer_order(model, stages, batch, mask)
+    chosen = set(compressed_layers(model_name, order))
+    modules = dict(model.named_modules())
+
+    def run():
+        return _run(stages, batch)
+
+    if bn_reference is None:
+        bn_reference = batch_norm_reference(model_name, model, batch, mask)
+    snrs: dict[str, float] = {}
+    with torch.no_grad():
+        x = stages.first(*batch)
+        for stage, f in stages.stages:
+            names = {n for n, m in model.named_modules() if m in set(stage.modules())}
+            for name in [n for n in order if n in names and n in chosen]:
+                module = modules[name]
+                w = _as_groups(module)
+                h = _capture_gram(f, x, module, mask) if spec.needs_data else None
+                w_hat = solve_layer(method, w, h, n_bits)
+                if h is not None:
+                    d = w - w_hat
+                    err, sig = float(np.sum((d @ h) * d)), float(np.sum((w @ h) * w))
+                    snrs[name] = 10 * math.log10(sig / err) if err > 0 else math.inf
+                else:
+                    snrs[name] = math.nan
+                module.weight.copy_(torch.from_numpy(w_hat.reshape(module.weight.shape)).to(module.weight.dtype))
+                if progress is not None:
+                    progress(name)
+            if spec.needs_data:  # the next stage's inputs, through this stage compressed
+                x = f(x)
+    if bn_reference:
+        _correct_batch_norm(model, bn_reference, run)
+    kept = [n for n in order if n not in chosen]
+    return {
+        "layers": [n for n in order if n in chosen],
+        "kept": kept,
+        "numel": int(sum(modules[n].weight.numel() for n in order if n in chosen)),
+        "kept_numel": int(sum(modules[n].weight.numel() for n in kept)),
+        "layer_snr_db": snrs,
+    }

@@ -1,0 +1,321 @@
+"""Chapter 9's study: every network at every point, its fidelity to the original, and the verdicts.
+
+One job per (network, method, point) compresses a fresh copy of the network
+(:func:`pvq.layerwise.network.compress_network`) and measures it against the FP32 network on the
+held-out inputs (:mod:`pvq.layerwise.fidelity`). Jobs run on chapter 4's executor (local
+processes or Dask, :func:`pvq.common.executors.make_executor`) and each result is cached under a
+hash of everything it depends on (the checkpoint's bytes, the point, the sizes and seed, and the
+source of the modules that compute it), so an interrupted run resumes where it stopped and a
+changed method is never read from a stale cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..common.cores import core_slot
+from ..common.executors import make_executor
+from ..common.files import atomic_write
+from ..formats.catalog import parse_format
+from ..tensors.checkpoints import resolve
+from ..tensors.pretrained import build_model
+from . import calibration, fidelity, network
+from .format_study import POOL_MIN_JOBS
+from .network import METHODS, compress_network
+
+__all__ = [
+    "NETWORKS",
+    "NETWORK_FORMATS",
+    "PAIRED_METHODS",
+    "eval_size",
+    "evaluate_point",
+    "fidelity_table",
+    "network_points",
+    "network_verdicts",
+    "noise_floor",
+    "run_network_study",
+]
+
+#: The runnable networks and the kind of their outputs.
+NETWORKS = {"mobilenet_v2": "vision", "efficientnet_lite0": "vision", "minilm_l6": "text"}
+#: Methods compared at every paired point INT-b / sparsity 1 − b/16.
+PAIRED_METHODS = ("rtn", "gptq", "magnitude", "magnitude_ls", "sparsegpt")
+#: Methods of the formats of chapter 8, each at its own bits per weight. The best method each format has here
+#: (data-free for the block formats); ``fp4_rtn`` and ``two_four_magnitude`` can be asked for too.
+NETWORK_FORMATS = ("fp4_gptq", "nf4_b64", "mxfp4", "two_four_sparsegpt")
+
+
+def network_points(n_bits, methods=PAIRED_METHODS, format_methods=NETWORK_FORMATS) -> list[tuple[str, int | None]]:
+    """``(method, n_bits)`` of the study: each paired method at each bit-width, each format method once (``None``)."""
+    for m in (*methods, *format_methods):
+        if m not in METHODS:
+            raise ValueError(f"unknown method {m!r}; known: {', '.join(METHODS)}")
+    for m in methods:
+        if METHODS[m].fmt is not None:
+            raise ValueError(f"{m!r} is a format's method: list it in format_methods")
+    for m in format_methods:
+        if METHODS[m].fmt is None:
+            raise ValueError(f"{m!r} is a paired method: list it in methods")
+    return [(m, int(b)) for b in n_bits for m in methods] + [(m, None) for m in format_methods]
+
+
+@functools.lru_cache(maxsize=4)
+def _setup(model_name: str, n_calibration: int, n_eval: int, seed: int):
+    """Calibration batch, held-out inputs and the FP32 network's outputs on them (once per worker and network)."""
+    model = build_model(model_name)
+    if NETWORKS[model_name] == "text":
+        ids, mask = calibration.sample_text(n_calibration, seed=seed, part="calibration", max_tokens=64)
+        (e_ids, e_mask), (s_ids, s_mask) = fidelity.held_out_paragraphs(n_eval, seed=seed, max_tokens=64)
+        batch, held, second = (ids, mask), (e_ids, e_mask), (s_ids, s_mask)
+        groups = np.zeros(n_eval, dtype=np.int64)  # paragraphs are resampled as one set
+    else:
+        photos = tuple(p for p in calibration.IMAGE_NAMES if p not in calibration.HELD_OUT_PHOTOS)
+        batch, mask = (calibration.sample_images(n_calibration, seed=seed, photos=photos),), None
+        first, again, groups = fidelity.held_out_crops(n_eval, seed=seed)
+        held, second = (first,), (again,)
+    reference = _outputs(model_name, model, held)
+    floor = _items(model_name, reference, _outputs(model_name, model, second), second=True)
+    bn = network.batch_norm_reference(model_name, model, batch, mask)
+    return {"batch": batch, "mask": mask, "held": held, "groups": groups, "reference": reference, "floor": floor,
+            "bn": bn}  # fmt: skip
+
+
+def _outputs(model_name: str, model, inputs) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        if NETWORKS[model_name] == "text":
+            return fidelity.embed(model(*inputs), inputs[1])
+        return torch.cat([model(part) for part in inputs[0].split(32)]).double().numpy()
+
+
+def _items(model_name: str, reference, outputs, *, second: bool = False) -> dict:
+    if NETWORKS[model_name] == "text":
+        if second:
+            return fidelity.text_items(reference, reference, queries=outputs)
+        return fidelity.text_items(reference, outputs)
+    return fidelity.vision_items(reference, outputs)
+
+
+def _bits(method: str, n_bits: int | None) -> tuple[float, float]:
+    """``(bits per compressed weight, sparsity)`` of a point."""
+    spec = METHODS[method]
+    if spec.fmt is not None:
+        fmt = parse_format(spec.fmt)
+        return fmt.nominal_bits, (1 - fmt.keep[0] / fmt.keep[1]) if fmt.keep else 0.0
+    return float(n_bits), (1 - n_bits / 16) if spec.side == "pruning" else 0.0
+
+
+def evaluate_point(model_name: str, method: str, n_bits: int | None, *, n_calibration: int, n_eval: int,
+                   seed: int = 0) -> dict:  # fmt: skip
+    """Compress one network at one point and measure it (see the module docstring).
+
+    Returns
+    -------
+    dict
+        ``model, method, n_bits, bits, sparsity, network_bits`` (the first layer and classifier
+        counted at 16 bits), ``items`` (the per-crop or per-paragraph measures,
+        :func:`pvq.layerwise.fidelity.vision_items` / ``text_items``), ``layer_snr_db`` (each compressed
+        layer on its sequential calibration inputs) and ``seconds``.
+    """
+    started = time.perf_counter()
+    s = _setup(model_name, n_calibration, n_eval, seed)
+    model = build_model(model_name)
+    info = compress_network(model_name, model, s["batch"], s["mask"], method, 16 if n_bits is None else n_bits,
+                            bn_reference=s["bn"])  # fmt: skip
+    items = _items(model_name, s["reference"], _outputs(model_name, model, s["held"]))
+    bits, sparsity = _bits(method, n_bits)
+    total = info["numel"] + info["kept_numel"]
+    return {
+        "model": model_name, "method": method, "n_bits": n_bits, "bits": bits, "sparsity": sparsity,
+        "network_bits": (bits * info["numel"] + 16 * info["kept_numel"]) / total, "groups": s["groups"].tolist(),
+        "items": {k: v.tolist() for k, v in items.items()},
+        "layer_snr_db": {k: (None if not math.isfinite(v) else v) for k, v in info["layer_snr_db"].items()},
+        "seconds": time.perf_counter() - started,
+    }  # fmt: skip
+
+
+def noise_floor(model_name: str, *, n_calibration: int, n_eval: int, seed: int = 0) -> dict:
+    """The FP32 network against itself on the second crops / shifted paragraphs: ``items`` and ``groups``."""
+    s = _setup(model_name, n_calibration, n_eval, seed)
+    return {"model": model_name, "items": s["floor"], "groups": s["groups"]}
+
+
+@functools.lru_cache(maxsize=8)
+def _file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    p = Path(path)
+    for f in sorted(p.parent.rglob("*")) if p.is_dir() else [p]:
+        if f.is_file():
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    for mod in (network, fidelity, calibration):
+        h.update(Path(mod.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
+
+
+def _key(job) -> str:
+    model_name, method, n_bits, n_calibration, n_eval, seed = job
+    parts = [model_name, _file_hash(str(resolve(model_name).path)), method, n_bits, n_calibration, n_eval, seed]
+    return hashlib.sha256(json.dumps([*parts, _source_hash()]).encode()).hexdigest()[:32]
+
+
+def _read(path: Path | None):
+    if path is None or not path.is_file():
+        return None
+    try:
+        got = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # a corrupt entry is recomputed and overwritten
+    return got if isinstance(got, dict) and "items" in got else None
+
+
+def _job(args) -> dict:
+    job, cache_dir = args
+    path = None if cache_dir is None else Path(cache_dir) / f"{_key(job)}.json"
+    got = _read(path)
+    if got is not None:
+        return got
+    model_name, method, n_bits, n_calibration, n_eval, seed = job
+    with core_slot():
+        got = evaluate_point(model_name, method, n_bits, n_calibration=n_calibration, n_eval=n_eval, seed=seed)
+    if path is not None:
+        atomic_write(path, lambda p: p.write_text(json.dumps(got)))
+    return got
+
+
+def eval_size(model_name: str, crops_per_photo: int, n_paragraphs: int) -> int:
+    """What ``n_eval`` means for a network: crops per held-out photo (vision) or held-out paragraphs (text)."""
+    return n_paragraphs if NETWORKS[model_name] == "text" else crops_per_photo
+
+
+def run_network_study(models, points, *, n_calibration: int, crops_per_photo: int, n_paragraphs: int,
+                      seed: int = 0, workers: int = 1, dask_scheduler: str | None = None,
+                      cache_dir: Path | None = None, progress: bool = False) -> list[dict]:  # fmt: skip
+    """:func:`evaluate_point` for every network of ``models`` at every ``(method, n_bits)`` of ``points``.
+
+    Cached results are read here; the others run on ``workers`` local processes when there are at
+    least :data:`pvq.layerwise.format_study.POOL_MIN_JOBS` of them per worker (or on the Dask
+    scheduler), else in this process (a worker prepares each network's data and FP32 outputs once,
+    which a few jobs do not repay). Results come back in the order of ``models`` then ``points``.
+    """
+    for m in models:
+        if m not in NETWORKS:
+            raise ValueError(f"no runnable network {m!r}; chapter 9 runs: {', '.join(NETWORKS)}")
+    cache = None if cache_dir is None else str(cache_dir)
+    jobs = [((m, meth, b, n_calibration, eval_size(m, crops_per_photo, n_paragraphs), seed), cache)
+            for m in models for meth, b in points]  # fmt: skip
+    out = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
+    todo = [job for job, got in zip(jobs, out, strict=True) if got is None]
+    parallel = (workers > 1 and len(todo) >= POOL_MIN_JOBS * workers) or (bool(dask_scheduler) and len(todo) > 1)
+    pool = make_executor(dask_scheduler or None, workers=workers) if parallel else None
+    try:
+        solved = pool.map(_job, todo) if pool is not None else map(_job, todo)
+        with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="networks", disable=not progress) as bar:
+            for i, got in enumerate(out):
+                if got is None:
+                    out[i] = next(solved)
+                    bar.update()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return out
+
+
+def _summary(kind: str, items: dict, idx: np.ndarray) -> dict:
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in items.items()}
+    return fidelity.text_summary(arrays, idx) if kind == "text" else fidelity.vision_summary(arrays, idx)
+
+
+def fidelity_table(results: list[dict], floors: list[dict], *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per network and point (and the noise floor of each network), with bootstrap intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, method, side, n_bits, sparsity, bits_per_weight, network_bits_per_weight``, then the
+        vision measures ``logit_snr_db, top1_agreement, kl`` or the text ones ``cosine,
+        retrieval_agreement``; ``ci_low, ci_high`` bound the first of them (logit SNR or cosine),
+        ``top1_ci_*``/``kl_ci_*``/``retrieval_ci_*`` the others; ``mean_layer_snr_db``; ``seconds``.
+    """
+    rows = []
+    for f in floors:
+        idx = fidelity.bootstrap_indices(f["groups"], n_boot, seed=seed)
+        rows.append({"model": f["model"], "method": "FP32, second crop (noise floor)", "side": "reference",
+                     "n_bits": 32, "sparsity": 0.0, "bits_per_weight": 32.0, "network_bits_per_weight": 32.0,
+                     **_summary(NETWORKS[f["model"]], f["items"], idx)})  # fmt: skip
+    for r in results:
+        idx = fidelity.bootstrap_indices(r["groups"], n_boot, seed=seed)
+        spec = METHODS[r["method"]]
+        layer = [v for v in r["layer_snr_db"].values() if v is not None]
+        rows.append({"model": r["model"], "method": spec.name, "side": spec.side,
+                     "n_bits": r["n_bits"] if r["n_bits"] is not None else math.nan, "sparsity": r["sparsity"],
+                     "bits_per_weight": r["bits"], "network_bits_per_weight": r["network_bits"],
+                     **_summary(NETWORKS[r["model"]], r["items"], idx),
+                     "mean_layer_snr_db": float(np.mean(layer)) if layer else math.nan,
+                     "seconds": r["seconds"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def network_verdicts(results: list[dict], *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per network and paired bit-width: the best quantization method against the best pruning method.
+
+    "Best" is by the point estimate of the primary measure (logit SNR for vision, cosine for text);
+    the difference (quantization − pruning) gets a paired bootstrap interval (the same resampled
+    crops or paragraphs for both). ``winner`` is the side whose interval excludes zero, else ``tie``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, n_bits, quantization, pruning`` (the best methods), ``quant_value, prune_value,
+        difference, diff_ci_low, diff_ci_high, winner``.
+    """
+    rows = []
+    for model in dict.fromkeys(r["model"] for r in results):
+        kind = NETWORKS[model]
+        paired = [r for r in results if r["model"] == model and r["n_bits"] is not None]
+        for b in sorted({r["n_bits"] for r in paired}):
+            at = [r for r in paired if r["n_bits"] == b]
+            idx = fidelity.bootstrap_indices(at[0]["groups"], n_boot, seed=seed)
+            best = {}
+            for side in ("quantization", "pruning"):
+                cands = [r for r in at if METHODS[r["method"]].side == side]
+                if cands:
+                    best[side] = max(cands, key=lambda r: _primary(kind, r["items"], None))
+            if len(best) < 2:
+                continue
+            q, p = best["quantization"], best["pruning"]
+            diff = _primary(kind, q["items"], idx) - _primary(kind, p["items"], idx)
+            lo, hi = fidelity.interval(diff)
+            dq, dp = _primary(kind, q["items"], None), _primary(kind, p["items"], None)
+            winner = "quantization" if lo > 0 else "pruning" if hi < 0 else "tie"
+            rows.append({"model": model, "n_bits": b, "quantization": METHODS[q["method"]].name,
+                         "pruning": METHODS[p["method"]].name, "quant_value": dq, "prune_value": dp,
+                         "difference": dq - dp, "diff_ci_low": lo, "diff_ci_high": hi, "winner": winner})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _primary(kind: str, items: dict, idx: np.ndarray | None):
+    """Logit SNR (dB) or mean cosine, on all items or on each bootstrap resample ``idx``."""
+    if kind == "text":
+        cos = np.asarray(items["cosine"], dtype=np.float64)
+        return float(cos.mean()) if idx is None else cos[idx].mean(1)
+    s, e = np.asarray(items["signal"], dtype=np.float64), np.asarray(items["error"], dtype=np.float64)
+    if idx is None:
+        return float(10 * np.log10(s.sum() / e.sum())) if e.sum() > 0 else math.inf
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(s[idx].sum(1) / e[idx].sum(1))

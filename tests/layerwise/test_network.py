@@ -1,0 +1,239 @@
+"""Whole-network sequential compression and its fidelity measures, on tiny networks (chapter 9)."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import rel_entr
+from torch import nn
+
+from pvq.layerwise import fidelity, network
+from pvq.layerwise.calibration import HELD_OUT_PHOTOS, IMAGE_NAMES, paragraphs
+
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    return (
+        nn.Sequential(
+            nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)
+        )
+        .double()
+        .eval()
+    )
+
+
+def _spd(n, seed):
+    x = np.random.default_rng(seed).normal(size=(3 * n, n))
+    x[:, 1] += 0.8 * x[:, 0]  # correlated inputs: GPTQ differs from rounding
+    return (x.T @ x)[None]
+
+
+def _damped(h):
+    n = h.shape[-1]
+    return h[0] + network.DAMP * np.mean(np.diag(h[0])) * np.eye(n)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gptq_is_the_nearest_plane_choice_column_by_column(seed):
+    """Brute force: each column's level is the one that, with the later weights re-solved by least squares
+    (the earlier ones fixed), leaves the smallest error; GPTQ's Cholesky updates must reproduce that."""
+    n, scale, lo, hi = 5, 0.3, -4, 3
+    h = _spd(n, seed)
+    w = np.random.default_rng(10 + seed).normal(size=(1, 2, n))
+    got = network._gptq(w, h, lambda v: scale * np.clip(np.rint(v / scale), lo, hi))
+    hd = _damped(h)
+    for r in range(2):
+        fixed = []
+        for _i in range(n):
+            best = None
+            for z in range(lo, hi + 1):
+                head = np.array([*fixed, scale * z])
+                k = len(head)
+                d = w[0, r].copy()
+                d[:k] -= head
+                rest = np.zeros(n - k)
+                if n - k:  # the later weights are free: their error d_r minimises dᵀHd, d_r = -H_rr⁻¹ H_rk d_k
+                    rest = -np.linalg.solve(hd[k:, k:], hd[k:, :k] @ d[:k])
+                dd = np.concatenate([d[:k], rest])
+                cost = dd @ hd @ dd
+                if best is None or cost < best[0] - 1e-12:
+                    best = (cost, scale * z)
+            fixed.append(best[1])
+        np.testing.assert_allclose(got[0, r], fixed, atol=1e-12)
+
+
+def test_the_inverse_factor_and_the_blocks_change_nothing(monkeypatch):
+    for n, groups in ((5, 3), (70, 1)):  # the batched and the triangular-solve paths
+        h = np.stack([_spd(n, s)[0] for s in range(groups)])
+        u = network._damped_inverse_factor(h)
+        for g in range(groups):
+            hd = h[g] + network.DAMP * np.mean(np.diag(h[g])) * np.eye(n)
+            np.testing.assert_allclose(u[g], np.linalg.cholesky(np.linalg.inv(hd)).T, rtol=1e-7, atol=1e-10)
+    w = np.random.default_rng(8).normal(size=(2, 3, 7))
+    h = np.stack([_spd(7, 9)[0], _spd(7, 10)[0]])
+    whole = network.solve_layer("gptq", w, h, 3), network.solve_layer("sparsegpt", w, h, 6)
+    monkeypatch.setattr(network, "BLOCK", 2)  # lazy updates across blocks of 2 columns
+    np.testing.assert_allclose(network.solve_layer("gptq", w, h, 3), whole[0], atol=1e-12)
+    np.testing.assert_allclose(network.solve_layer("sparsegpt", w, h, 6), whole[1], atol=1e-12)
+
+
+def test_sparsegpt_with_the_kept_weights_last_is_the_least_squares_refit():
+    n = 6
+    h = _spd(n, 3)
+    w = np.random.default_rng(4).normal(size=(1, 3, n))
+    keep = np.zeros_like(w, dtype=bool)
+    keep[..., 3:] = True  # pruned columns first: every kept weight is re-solved after them
+    got = network._sparsegpt(w, h, keep)
+    refit = network._refit(w, h, keep)
+    np.testing.assert_allclose(got, refit, atol=1e-10)
+    # the refit itself against least squares on X restricted to the kept columns (H = XᵀX + damping)
+    x = np.linalg.cholesky(_damped(h)).T  # XᵀX = damped H
+    for r in range(3):
+        sol, *_ = np.linalg.lstsq(x[:, 3:], x @ w[0, r], rcond=None)
+        np.testing.assert_allclose(refit[0, r, 3:], sol, atol=1e-10)
+        assert np.all(refit[0, r, :3] == 0)
+
+
+def test_sparsegpt_mask_and_magnitude_keep_the_paired_count_of_the_tensor():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(2, 3, 8))
+    h = np.stack([_spd(8, 6)[0], _spd(8, 7)[0]])
+    for method in ("magnitude", "magnitude_ls", "sparsegpt"):
+        got = network.solve_layer(method, w, h, 4)
+        assert np.count_nonzero(got) == math.floor(w.size * 4 / 16)
+    two_four = network.solve_layer("two_four_sparsegpt", w, h, 16)
+    assert all(
+        np.count_nonzero(two_four[g, r, i : i + 4]) == 2 for g, r, i in itertools.product(range(2), range(3), (0, 4))
+    )
+
+
+def _sequential_by_hand(model, x, method, n_bits):
+    """The scheme written out: each compressed layer solved on the inputs of the already-compressed network."""
+    model = _copy(model)
+    linears = [m for m in model if isinstance(m, nn.Linear)][1:-1]
+    for layer in linears:
+        with torch.no_grad():
+            inp = x
+            for m in model:
+                if m is layer:
+                    break
+                inp = m(inp)
+        h = (inp.T @ inp).numpy()[None]
+        w = layer.weight.detach().numpy().astype(np.float16).astype(np.float64)[None]
+        layer.weight.data = torch.from_numpy(network.solve_layer(method, w, h, n_bits)[0])
+    return model
+
+
+def _copy(model):
+    other = _mlp()
+    other.load_state_dict(model.state_dict())
+    return other
+
+
+@pytest.mark.parametrize("method", ["gptq", "sparsegpt", "magnitude_ls", "rtn"])
+def test_compress_network_is_the_sequential_scheme(method):
+    model, x = _mlp(1), torch.randn(64, 3, generator=torch.Generator().manual_seed(2)).double()
+    expected = _sequential_by_hand(model, x, method, 3)
+    got = _copy(model)
+    info = network.compress_network("tiny", got, (x,), None, method, 3)
+    assert info["layers"] == ["2", "4"] and info["kept"] == ["0", "6"]  # the first and last layers are kept
+    for a, b in zip(got.parameters(), expected.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    if network.METHODS[method].needs_data:
+        assert all(np.isfinite(v) for v in info["layer_snr_db"].values())
+
+
+def _convnet():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Flatten(), nn.Linear(8 * 6 * 6, 5),
+    ).eval()  # fmt: skip
+
+
+def _with_stats(model):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def test_no_compression_reproduces_the_network_exactly_and_16_bits_agree():
+    x = torch.randn(16, 3, 6, 6, generator=torch.Generator().manual_seed(3))
+    held = torch.randn(40, 3, 6, 6, generator=torch.Generator().manual_seed(4))
+    ref_model = _with_stats(_convnet())
+    with torch.no_grad():
+        ref = ref_model(held).double().numpy()
+    for method, bits in (("magnitude", 16), ("sparsegpt", 16), ("magnitude_ls", 16), ("rtn", 16), ("gptq", 16)):
+        model = _convnet()
+        model.load_state_dict(ref_model.state_dict())
+        network.compress_network("tiny", model, (x,), None, method, bits)
+        with torch.no_grad():
+            items = fidelity.vision_items(ref, model(held).double().numpy())
+        assert items["agree"].mean() == 1.0, method
+        snr = 10 * np.log10(items["signal"].sum() / max(items["error"].sum(), 1e-300))
+        assert snr > 60, (method, snr)  # FP16 rounding of the weights only (INT16: finer still)
+        if method == "magnitude":  # keeps every weight: only the FP16 rounding and an unchanged batch norm
+            for name, m in model.named_modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    ref_bn = dict(ref_model.named_modules())[name]
+                    torch.testing.assert_close(m.running_mean, ref_bn.running_mean, rtol=1e-3, atol=1e-3)
+    # the layer grams of a depthwise convolution: one 9x9 matrix per channel, as im2col rows give it
+    conv = _convnet()[3]
+    inp = torch.randn(2, 8, 6, 6)
+    h = network.layer_gram(conv, inp)
+    cols = nn.functional.unfold(inp, 3, padding=1).view(2, 8, 9, -1)
+    for c in range(8):
+        xc = cols[:, c].transpose(1, 2).reshape(-1, 9).double()
+        np.testing.assert_allclose(h[c], (xc.T @ xc).numpy(), rtol=1e-5, atol=1e-5)  # summed in float32
+
+
+def test_batch_norm_is_re_estimated_against_the_original():
+    x = torch.randn(32, 3, 6, 6, generator=torch.Generator().manual_seed(5))
+    model = _with_stats(_convnet())
+    before = {n: (m.running_mean.clone(), m.running_var.clone()) for n, m in model.named_modules()
+              if isinstance(m, nn.BatchNorm2d)}  # fmt: skip
+    ref = network.batch_norm_reference("tiny", model, (x,))
+    network.compress_network("tiny", model, (x,), None, "magnitude", 4, bn_reference=ref)
+    after = network._bn_stats(model, lambda: model(x))
+    for name, (mean, var) in before.items():
+        m = dict(model.named_modules())[name]
+        # the shift of the running mean is the shift of the input's batch mean, measured in network order
+        torch.testing.assert_close(m.running_mean - mean, after[name][0] - ref[name][0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(m.running_var / var, after[name][1] / ref[name][1], rtol=1e-4, atol=1e-5)
+
+
+def test_fidelity_measures():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(6, 5))
+    same = fidelity.vision_items(z, z)
+    assert np.all(same["error"] == 0) and np.all(same["agree"] == 1) and np.allclose(same["kl"], 0)
+    zh = z + rng.normal(scale=0.5, size=z.shape)
+    got = fidelity.vision_items(z, zh)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    q = np.exp(zh) / np.exp(zh).sum(1, keepdims=True)
+    np.testing.assert_allclose(got["kl"], rel_entr(p, q).sum(1), rtol=1e-10)
+    np.testing.assert_array_equal(got["agree"], z.argmax(1) == zh.argmax(1))
+    # stratified resampling stays within each photo
+    groups = np.repeat([0, 1, 2], 4)
+    idx = fidelity.bootstrap_indices(groups, 200, seed=1)
+    assert np.all(groups[idx] == groups[None, :])
+    assert len({tuple(r) for r in idx}) > 100
+    # retrieval: the same embeddings agree everywhere; cosine 1
+    e = rng.normal(size=(8, 4))
+    t = fidelity.text_items(e, e)
+    assert np.allclose(t["cosine"], 1) and t["agree"].mean() == 1
+    t2 = fidelity.text_items(e, e[::-1])
+    assert t2["agree"].mean() < 1
+
+
+def test_held_out_data_is_never_calibration_data():
+    assert not set(HELD_OUT_PHOTOS) & {p for p in IMAGE_NAMES if p not in HELD_OUT_PHOTOS}
+    held, calib = set(paragraphs("held_out")), set(paragraphs("calibration"))
+    assert held and calib and not held & calib
+    assert held | calib == set(paragraphs("all")) and len(held) >= 64
