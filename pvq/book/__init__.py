@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         stale_reasons,
     )
     from .layer_params import PerLayerParams, check_layers
-    from .network_findings import check_c4_networks, check_c5_networks, network_headlines, plot_fidelity
+    from .network_findings import MODERATE_BITS, check_c4_networks, check_c5_networks, network_headlines, plot_fidelity
     from .network_params import NetworksParams
     from .pages import PARAMETER_TAGS, PROFILE_TAG, hide_parameter_cells, mark_profile, profile_note
     from .params import (
@@ -170,6 +170,7 @@ __all__ = [
     "HTML_INCOMPLETE",
     "METHOD_NAMES",
     "MIN_PIXELS",
+    "MODERATE_BITS",
     "N_BITS",
     "PALETTE",
     "PARAMETER_TAGS",

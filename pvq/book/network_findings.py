@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 from .claims import Verdict
 from .theme import PALETTE, panels, themed
 
-__all__ = ["check_c4_networks", "check_c5_networks", "network_headlines", "plot_fidelity"]
+__all__ = ["MODERATE_BITS", "check_c4_networks", "check_c5_networks", "network_headlines", "plot_fidelity"]
 
-#: From this bit-width up the comparison is "moderate compression" (C4's reading in chapter 4).
+#: The bit-width from which a comparison counts as moderate compression (the reading of C4 in chapter 4).
 MODERATE_BITS = 4
 
 
