@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         refresh_prose,
         stale_reasons,
     )
+    from .imagenet_ptq import POST_TRAINING_METHODS, imagenet_command, run_imagenet_post_training
     from .layer_params import PerLayerParams, check_layers
     from .network_findings import MODERATE_BITS, check_c4_networks, check_c5_networks, network_headlines, plot_fidelity
     from .network_params import NetworksParams
@@ -175,6 +176,7 @@ __all__ = [
     "PALETTE",
     "PARAMETER_TAGS",
     "PDF_NAME",
+    "POST_TRAINING_METHODS",
     "PROFILES",
     "PROFILE_TAG",
     "PRUNE_COLOR",
@@ -249,6 +251,7 @@ __all__ = [
     "glue",
     "glue_values",
     "hide_parameter_cells",
+    "imagenet_command",
     "is_timing_file",
     "is_wall_clock",
     "kernel_log_lines",
@@ -296,6 +299,7 @@ __all__ = [
     "render_full_profile",
     "render_parameters_cell",
     "result_differences",
+    "run_imagenet_post_training",
     "save_figure",
     "save_table",
     "shapes_display",

@@ -22,7 +22,6 @@ from tqdm import tqdm
 
 from ..common.files import atomic_write, check_writable_folder
 from ..common.paths import book_root
-from ..core.pruning import check_bits, check_sparsity
 from ..tensors.analysis import TENSOR_COLUMNS
 from ..tensors.checkpoints import MODELS, resolve
 from ..tensors.readers import CheckpointError
@@ -155,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     img.add_argument("root", type=Path, help="ImageNet folder with train/ and val/ class folders")
     img.add_argument("--arch", required=True, choices=["mobilenet_v2", "efficientnet_lite0"], help="network")
-    img.add_argument("--method", required=True, choices=["qat", "prune", "qat+prune"], help="compression method")
-    img.add_argument("--bits", type=int, help="QAT bit-width (methods qat, qat+prune), e.g. 4")
+    ptq = ["rtn", "gptq", "magnitude", "magnitude_ls", "sparsegpt", "fp4_gptq", "nf4_b64", "mxfp4"]
+    img.add_argument("--method", required=True, choices=["qat", "prune", "qat+prune", *ptq, "two_four_sparsegpt"],
+                     help="fine-tuning (qat, prune, qat+prune) or a post-training method of chapter 9")  # fmt: skip
+    img.add_argument("--bits", type=int, help="bit-width (QAT, or a post-training method's paired point), e.g. 4")
     img.add_argument("--sparsity", type=float, default=0.0, help="target sparsity (methods prune, qat+prune)")
     img.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs (default 20)")
     img.add_argument("--seed", type=int, default=0, help="seed of the data order and augmentation (default 0)")
@@ -418,33 +419,6 @@ def _formats(ckpt, fmts, args):
 
 
 def _imagenet(args) -> int:
-    from ..finetune.imagenet import run_imagenet
+    from .imagenet_ptq import imagenet_command
 
-    try:
-        if args.bits is not None:  # the options' own names in the message
-            check_bits(args.bits, name="--bits")
-        check_sparsity(args.sparsity, name="--sparsity")
-        record = run_imagenet(
-            args.root,
-            args.arch,
-            args.method,
-            n_bits=args.bits,
-            sparsity=args.sparsity,
-            seed=args.seed,
-            epochs=args.epochs,
-            device=args.device,
-            out=args.out,
-            progress=not args.no_progress,
-            workers=args.workers,
-        )
-    except (ValueError, FileNotFoundError) as err:  # DatasetNotFoundError is a FileNotFoundError
-        print(f"pvq imagenet: error: {err}", file=sys.stderr)
-        return 2
-    print(
-        f"{record['arch']} {record['label']}: {record['status']}, top-1 {record['accuracy']:.2%} on "
-        f"{record['n_val']} val images, {record['zeros']:.1%} zeros, {record['avg_bits']:.2f} bits/weight, "
-        f"{record['steps']} steps in {record['seconds']:.0f} s"
-    )
-    if args.out:
-        print(f"written to {args.out}")
-    return 0
+    return imagenet_command(args)

@@ -63,6 +63,8 @@ CASES = [
     ("book", "run-notebooks --profile ci --only 07 -p probe_points=0"),
     ("book", "run-notebooks --profile ci --only 08 -p 'formats=[int4, fp7]'"),
     ("book", "run-notebooks --profile ci --only 08 -p 'budgets=[4, -1]'"),
+    ("book", "run-notebooks --profile ci --only 09 -p 'networks=[resnet50]'"),
+    ("book", "run-notebooks --profile ci --only 09 -p 'network_methods=[gptq, nf4_b64]'"),
     ("book", "run-notebooks --profile ci -p n_bitz=[2]"),
     ("book", "run-notebooks --profile fast"),
     ("book", "run-notebooks --profile ci --only 42"),

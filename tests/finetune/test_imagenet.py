@@ -149,6 +149,20 @@ def test_short_qat_finetune_on_the_tiny_folder(folder):
     assert record["arch"] == "mobilenet_v2" and record["label"] == "INT4"
 
 
+def test_post_training_compression_on_the_tiny_folder(folder, tmp_path):
+    from pvq.book.imagenet_ptq import run_imagenet_post_training
+
+    with pytest.raises(ValueError, match="needs --bits"):
+        run_imagenet_post_training(folder, "mobilenet_v2", "gptq", None)
+    with pytest.raises(ValueError, match="unknown post-training method"):
+        run_imagenet_post_training(folder, "mobilenet_v2", "obs", 4)
+    out = tmp_path / "gptq4.json"
+    record = run_imagenet_post_training(folder, "mobilenet_v2", "gptq", 4, n_calibration=8, out=out, workers=2,
+                                        image_size=32, resize=36)  # fmt: skip
+    assert 0 <= record["accuracy"] <= 1 and 0 <= record["fp32_accuracy"] <= 1 and record["n_calibration"] == 8
+    assert json.loads(out.read_text())["method"] == "gptq"
+
+
 # -- command line ------------------------------------------------------------------------------------
 
 
