@@ -12,6 +12,7 @@ from .files import atomic_write, check_writable_folder, read_json
 from .inputs import INPUTS_ENV, read_input_log, record_input, watch_inputs
 from .lazy import lazy_exports
 from .locks import build_lock, lock_holder
+from .malloc import retain_freed_memory
 from .paper import PAPER, PAPER_RECIPE, paper_values
 from .paths import RESULTS_ENV, book_root, notebook_sources, results_dir, results_root
 
@@ -44,5 +45,6 @@ __all__ = [
     "record_input",
     "results_dir",
     "results_root",
+    "retain_freed_memory",
     "watch_inputs",
 ]

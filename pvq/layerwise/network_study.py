@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..common.cores import core_slot
 from ..common.executors import make_executor
 from ..common.files import atomic_write
+from ..common.malloc import retain_freed_memory
 from ..formats.catalog import parse_format
 from ..tensors.checkpoints import resolve
 from ..tensors.pretrained import build_model
@@ -71,6 +72,7 @@ def network_points(n_bits, methods=PAIRED_METHODS, format_methods=NETWORK_FORMAT
 @functools.lru_cache(maxsize=4)
 def _setup(model_name: str, n_calibration: int, n_eval: int, seed: int):
     """Calibration batch, held-out inputs and the FP32 network's outputs on them (once per worker and network)."""
+    retain_freed_memory()  # the jobs allocate and free large activations over and over (pvq.common.malloc)
     model = build_model(model_name)
     if NETWORKS[model_name] == "text":
         ids, mask = calibration.sample_text(n_calibration, seed=seed, part="calibration", max_tokens=64)
