@@ -66,7 +66,8 @@ def _onsets(verdicts: pd.DataFrame) -> dict[str, float]:
 
 
 def network_headlines(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
-    """Numbers the chapter's prose glues: counts of wins per side, the pruning onsets, the noise floors."""
+    """Numbers the chapter's prose glues: counts of wins per side, the pruning onsets, the best pruned network at
+    50% sparsity against the noise floor, and where round-to-nearest beats GPTQ."""
     out = {
         "n-networks": int(table.model.nunique()),
         "n-points": len(table[table.side != "reference"]),
@@ -75,6 +76,23 @@ def network_headlines(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
         "prune-wins": int((verdicts.winner == "pruning").sum()),
         "ties": int((verdicts.winner == "tie").sum()),
     }
+    half, rtn_ahead = [], []
+    for model, t in table.groupby("model", sort=False):
+        y = "cosine" if t["cosine"].notna().any() else "logit_snr_db"
+        unit = "" if y == "cosine" else " dB"
+        floor = t[t.side == "reference"][y]
+        pruned = t[(t.side == "pruning") & (t.sparsity == 0.5) & t.n_bits.notna()]
+        int8 = t[(t.side == "quantization") & (t.n_bits == 8)]
+        if len(pruned) and len(int8) and len(floor):
+            half.append(f"{model} {pruned[y].max():.2f}{unit} against INT8's {int8[y].max():.2f}{unit} "
+                        f"(noise floor {floor.iloc[0]:.2f}{unit})")  # fmt: skip
+        q = t[t.side == "quantization"].pivot_table(index="n_bits", columns="method", values=y)
+        if {"GPTQ", "round-to-nearest"} <= set(q.columns):
+            bits = [f"{b:.0f}" for b, r in q.iterrows() if r["round-to-nearest"] > r["GPTQ"]]
+            if bits:
+                rtn_ahead.append(f"{model} at {', '.join(bits)} bits")
+    out["prune-half-text"] = "; ".join(half) or "no point at 50% sparsity"
+    out["rtn-ahead-text"] = "; ".join(rtn_ahead) or "nowhere"
     onsets = _onsets(verdicts)
     out["pruning-onset-text"] = (
         "; ".join(f"{m}: {'never' if math.isnan(b) else f'at {b:.0f} bits and below'}" for m, b in onsets.items())

@@ -237,3 +237,35 @@ def test_held_out_data_is_never_calibration_data():
     held, calib = set(paragraphs("held_out")), set(paragraphs("calibration"))
     assert held and calib and not held & calib
     assert held | calib == set(paragraphs("all")) and len(held) >= 64
+
+
+def test_the_study_caches_each_job_and_resumes(tmp_path, monkeypatch):
+    from pvq.layerwise import network_study
+
+    calls = []
+
+    def fake(model_name, method, n_bits, *, n_calibration, n_eval, seed=0):
+        calls.append((model_name, method, n_bits))
+        rng = np.random.default_rng(len(calls))
+        items = {"signal": rng.uniform(1, 2, 8).tolist(), "error": rng.uniform(0, 1, 8).tolist(),
+                 "agree": [1.0] * 8, "kl": [0.0] * 8}  # fmt: skip
+        return {"model": model_name, "method": method, "n_bits": n_bits, "bits": 4.0, "sparsity": 0.0,
+                "network_bits": 4.0, "groups": [0] * 4 + [1] * 4, "items": items, "layer_snr_db": {},
+                "seconds": 0.0}  # fmt: skip
+
+    monkeypatch.setattr(network_study, "evaluate_point", fake)
+    points = network_study.network_points([3, 4], ["rtn", "magnitude"], [])
+    kw = {"n_calibration": 8, "crops_per_photo": 2, "n_paragraphs": 8, "cache_dir": tmp_path}
+    first = network_study.run_network_study(["mobilenet_v2"], points, **kw)
+    assert [(r["method"], r["n_bits"]) for r in first] == points and len(calls) == 4
+    assert len(list(tmp_path.glob("*.json"))) == 4
+    again = network_study.run_network_study(["mobilenet_v2"], points, **kw)
+    assert again == first and len(calls) == 4  # all read back
+    victim = sorted(tmp_path.glob("*.json"))[0]
+    victim.write_text("{truncated")
+    network_study.run_network_study(["mobilenet_v2"], points, **kw)
+    assert len(calls) == 5  # only the corrupt entry is computed again
+    verdicts = network_study.network_verdicts(first, n_boot=200)
+    assert list(verdicts.n_bits) == [3, 4] and set(verdicts.winner) <= {"quantization", "pruning", "tie"}
+    with pytest.raises(ValueError, match="no runnable network"):
+        network_study.run_network_study(["resnet50"], points, **kw)
