@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from ..common.checks import check_count, check_list
 from ..core.pruning import check_bits_list
-from ..layerwise.network import METHODS
-from ..layerwise.network_study import NETWORK_FORMATS, NETWORKS, PAIRED_METHODS
+from ..layerwise.network_study import NETWORK_FORMATS, NETWORKS, PAIRED_METHODS, network_points
 from .params import N_BITS, ChapterParams, check_profile
 
 __all__ = ["NetworksParams"]
@@ -72,16 +71,7 @@ class NetworksParams(ChapterParams):
         object.__setattr__(self, "network_bits", check_bits_list(self.network_bits, "network_bits"))
         methods = check_list(self.network_methods, "network_methods", "method names", empty=False)
         formats = check_list(self.network_formats, "network_formats", "method names")
-        for name, given in (("network_methods", methods), ("network_formats", formats)):
-            for m in given:
-                if not isinstance(m, str) or m not in METHODS:
-                    raise ValueError(f"unknown method {m!r} in {name}; known: {', '.join(METHODS)}")
-        for m in methods:
-            if METHODS[m].fmt is not None:
-                raise ValueError(f"{m!r} is a format's method (its own bits per weight): list it in network_formats")
-        for m in formats:
-            if METHODS[m].fmt is None:
-                raise ValueError(f"{m!r} is a paired method (INT-b or sparsity 1 - b/16): list it in network_methods")
+        network_points(self.network_bits, methods, formats, names=("network_methods", "network_formats"))
         object.__setattr__(self, "network_methods", tuple(methods))
         object.__setattr__(self, "network_formats", tuple(formats))
         check_count(self.n_calibration, "n_calibration", 4)

@@ -7,7 +7,7 @@ other subpackage may import from it.
 
 from .checks import check_count, check_list, check_positive
 from .cores import SLOTS_ENV, CoreSlots, available_cores, core_budget, core_slot, core_slots
-from .executors import DASK_ENV, make_executor
+from .executors import DASK_ENV, POOL_MIN_JOBS, make_executor, map_uncached
 from .files import atomic_write, check_writable_folder, read_json
 from .inputs import INPUTS_ENV, read_input_log, record_input, watch_inputs
 from .lazy import lazy_exports
@@ -21,6 +21,7 @@ __all__ = [
     "INPUTS_ENV",
     "PAPER",
     "PAPER_RECIPE",
+    "POOL_MIN_JOBS",
     "RESULTS_ENV",
     "SLOTS_ENV",
     "CoreSlots",
@@ -38,6 +39,7 @@ __all__ = [
     "lazy_exports",
     "lock_holder",
     "make_executor",
+    "map_uncached",
     "notebook_sources",
     "paper_values",
     "read_input_log",

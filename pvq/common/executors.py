@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+
+from tqdm import tqdm
 
 from .cores import core_slots
 
-__all__ = ["DASK_ENV", "make_executor"]
+__all__ = ["DASK_ENV", "POOL_MIN_JOBS", "make_executor", "map_uncached"]
+
+#: Jobs to run per worker below which :func:`map_uncached` starts no pool: starting a worker
+#: process (it imports torch and numba, and prepares its data) costs more than a few short jobs.
+POOL_MIN_JOBS = 4
 
 DASK_ENV = "PVQ_DASK_SCHEDULER"
 
@@ -37,3 +44,29 @@ def make_executor(scheduler: str | None = None, *, workers: int = 2) -> Executor
     # os.putenv is unpickled, and run, by a new worker before the job's module (and numpy, torch)
     one_thread = {"initializer": os.putenv, "initargs": ("OMP_NUM_THREADS", "1")} if core_slots() else {}
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), **one_thread)
+
+
+def map_uncached(func: Callable, jobs: Sequence, found: list, *, workers: int = 1, scheduler: str | None = None,
+                 desc: str = "jobs", progress: bool = False) -> list:  # fmt: skip
+    """``func(job)`` for every job whose entry of ``found`` is ``None`` (already known results are kept), in order.
+
+    The missing jobs run on a process pool (:func:`make_executor`) when there are at least
+    :data:`POOL_MIN_JOBS` of them per worker, on a Dask scheduler when one is named and there is
+    more than one, else in this process; ``func`` must then be picklable. The progress bar counts
+    the known results as done.
+    """
+    out = list(found)
+    todo = [job for job, got in zip(jobs, out, strict=True) if got is None]
+    parallel = (workers > 1 and len(todo) >= POOL_MIN_JOBS * workers) or (bool(scheduler) and len(todo) > 1)
+    pool = make_executor(scheduler or None, workers=workers) if parallel else None
+    try:
+        solved = pool.map(func, todo) if pool is not None else map(func, todo)
+        with tqdm(total=len(out), initial=len(out) - len(todo), desc=desc, disable=not progress) as bar:
+            for i, got in enumerate(out):
+                if got is None:
+                    out[i] = next(solved)
+                    bar.update()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return out

@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     )
     from .format_study import (
         FORMAT_METHODS,
-        POOL_MIN_JOBS,
         format_layer_headlines,
         format_layer_summary,
         format_layer_table,
@@ -141,7 +140,6 @@ __all__ = [
     "NETWORKS",
     "NETWORK_FORMATS",
     "PAIRED_METHODS",
-    "POOL_MIN_JOBS",
     "PROBLEM_COLUMNS",
     "SCIP_NODES",
     "SDP_METHODS",

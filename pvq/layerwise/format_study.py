@@ -29,10 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ..common.cores import core_slot
-from ..common.executors import make_executor
+from ..common.executors import map_uncached
 from ..common.files import atomic_write
 from ..core.metrics import snr_db_from_mse
 from ..formats.elements import element_format
@@ -45,7 +44,6 @@ from .sweep import Chunk, calibrated_model, layer_chunks
 
 __all__ = [
     "FORMAT_METHODS",
-    "POOL_MIN_JOBS",
     "format_layer_headlines",
     "format_layer_summary",
     "format_layer_table",
@@ -74,9 +72,6 @@ FORMAT_METHODS: tuple[tuple[str, str], ...] = (
 _BITS = {"int4": 4.0, "fp4_e2m1": 4.0, "nf4": 4.0, "fp16_2:4": 9.0, "fp16_u50_bitmap": 9.0}
 _LEVELS = ("fp4_e2m1", "nf4")
 CACHE_VERSION = 1
-#: Chunks to solve per worker below which :func:`run_format_study` starts no pool (a worker's start
-#: costs more than a few chunks of a small study).
-POOL_MIN_JOBS = 4
 
 
 def format_problems(
@@ -204,9 +199,8 @@ def run_format_study(problems, *, workers: int = 1, cache_dir: Path | None = Non
 
     One job and one cache entry (``cache_dir``, keyed by the chunk, the scales and the node budgets)
     per chunk; identical results whatever runs them. The chunks found in the cache are read here;
-    the others are solved on ``workers`` local processes (:func:`pvq.common.executors.make_executor`)
-    when there are at least :data:`POOL_MIN_JOBS` per worker, else in this process (a chunk of a
-    small study takes well under a second, starting a worker about two: torch and numba are imported).
+    the others are solved on ``workers`` local processes when there are enough of them to repay
+    starting the workers, else in this process (:func:`pvq.common.executors.map_uncached`).
 
     Returns
     -------
@@ -215,19 +209,8 @@ def run_format_study(problems, *, workers: int = 1, cache_dir: Path | None = Non
     """
     cache = None if cache_dir is None else str(cache_dir)
     jobs = [(c, scales, options, cache) for chunks, scales in problems for c in chunks]
-    parts = [_read_cached(_cache_path(job)) for job in jobs]
-    todo = [job for job, part in zip(jobs, parts, strict=True) if part is None]
-    executor = make_executor(workers=workers) if workers > 1 and len(todo) >= POOL_MIN_JOBS * workers else None
-    try:
-        solved = executor.map(_cached, todo) if executor is not None else map(_cached, todo)
-        with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="chunks", disable=not progress) as bar:
-            for i, part in enumerate(parts):
-                if part is None:
-                    parts[i] = next(solved)
-                    bar.update()
-    finally:
-        if executor is not None:
-            executor.shutdown()
+    found = [_read_cached(_cache_path(job)) for job in jobs]
+    parts = map_uncached(_cached, jobs, found, workers=workers, desc="chunks", progress=progress)
     return pd.DataFrame([row for part in parts for row in part])
 
 

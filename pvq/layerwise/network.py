@@ -392,16 +392,16 @@ def _as_groups(module: nn.Module) -> np.ndarray:
     return w.astype(np.float16).astype(np.float64)
 
 
-def _bn_stats(model: nn.Module, run) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Batch mean and variance of every batch-norm layer's input over one pass ``run()``."""
-    stats, hooks = {}, []
+def _batch_norm_pass(model: nn.Module, on_input: Callable, run, names=None) -> None:
+    """One pass ``run()`` with ``on_input(name, module, batch mean, batch variance)`` called as each batch-norm
+    layer (of ``names``, or all) receives its input, before the layer normalises it."""
+    hooks = []
     for name, m in model.named_modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.BatchNorm2d) and (names is None or name in names):
 
-            def hook(_m, args, name=name):
-                x = args[0].detach()
-                var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
-                stats[name] = (mean, var)
+            def hook(mod, args, name=name):
+                var, mean = torch.var_mean(args[0].detach(), dim=(0, 2, 3), unbiased=False)
+                on_input(name, mod, mean, var)
 
             hooks.append(m.register_forward_pre_hook(hook))
     try:
@@ -410,6 +410,12 @@ def _bn_stats(model: nn.Module, run) -> dict[str, tuple[torch.Tensor, torch.Tens
     finally:
         for h in hooks:
             h.remove()
+
+
+def _bn_stats(model: nn.Module, run) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Batch mean and variance of every batch-norm layer's input over one pass ``run()``."""
+    stats = {}
+    _batch_norm_pass(model, lambda name, _m, mean, var: stats.__setitem__(name, (mean, var)), run)
     return stats
 
 
@@ -435,24 +441,13 @@ def _correct_batch_norm(model: nn.Module, reference: dict, run) -> None:
     One pass in network order: each layer's correction is in place before the next layer's input
     is measured.
     """
-    hooks = []
-    for name, m in model.named_modules():
-        if isinstance(m, nn.BatchNorm2d) and name in reference:
 
-            def hook(mod, args, name=name):
-                x = args[0].detach()
-                var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
-                ref_mean, ref_var = reference[name]
-                mod.running_mean += mean - ref_mean
-                mod.running_var *= torch.where(ref_var > 0, var / ref_var.clamp_min(1e-30), torch.ones_like(var))
+    def correct(name, mod, mean, var):
+        ref_mean, ref_var = reference[name]
+        mod.running_mean += mean - ref_mean
+        mod.running_var *= torch.where(ref_var > 0, var / ref_var.clamp_min(1e-30), torch.ones_like(var))
 
-            hooks.append(m.register_forward_pre_hook(hook))
-    try:
-        with torch.no_grad():
-            run()
-    finally:
-        for h in hooks:
-            h.remove()
+    _batch_norm_pass(model, correct, run, names=set(reference))
 
 
 def compress_network(

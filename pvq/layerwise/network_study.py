@@ -20,17 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ..common.cores import core_slot
-from ..common.executors import make_executor
+from ..common.executors import map_uncached
 from ..common.files import atomic_write
 from ..common.malloc import retain_freed_memory
 from ..formats.catalog import parse_format
 from ..tensors.checkpoints import resolve
 from ..tensors.pretrained import build_model
 from . import calibration, fidelity, network
-from .format_study import POOL_MIN_JOBS
 from .network import METHODS, compress_network
 
 __all__ = [
@@ -55,17 +53,26 @@ PAIRED_METHODS = ("rtn", "gptq", "magnitude", "magnitude_ls", "sparsegpt")
 NETWORK_FORMATS = ("fp4_gptq", "nf4_b64", "mxfp4", "two_four_sparsegpt")
 
 
-def network_points(n_bits, methods=PAIRED_METHODS, format_methods=NETWORK_FORMATS) -> list[tuple[str, int | None]]:
-    """``(method, n_bits)`` of the study: each paired method at each bit-width, each format method once (``None``)."""
-    for m in (*methods, *format_methods):
-        if m not in METHODS:
-            raise ValueError(f"unknown method {m!r}; known: {', '.join(METHODS)}")
+def network_points(n_bits, methods=PAIRED_METHODS, format_methods=NETWORK_FORMATS, *,
+                   names=("methods", "format_methods")) -> list[tuple[str, int | None]]:  # fmt: skip
+    """``(method, n_bits)`` of the study: each paired method at each bit-width, each format method once (``None``).
+
+    Raises
+    ------
+    ValueError
+        An unknown method, a format's method among ``methods`` or a paired one among ``format_methods``
+        (the message names the argument by ``names``).
+    """
+    for name, given in zip(names, (methods, format_methods), strict=True):
+        for m in given:
+            if not isinstance(m, str) or m not in METHODS:
+                raise ValueError(f"unknown method {m!r} in {name}; known: {', '.join(METHODS)}")
     for m in methods:
         if METHODS[m].fmt is not None:
-            raise ValueError(f"{m!r} is a format's method: list it in format_methods")
+            raise ValueError(f"{m!r} is a format's method (its own bits per weight): list it in {names[1]}")
     for m in format_methods:
         if METHODS[m].fmt is None:
-            raise ValueError(f"{m!r} is a paired method: list it in methods")
+            raise ValueError(f"{m!r} is a paired method (INT-b or sparsity 1 - b/16): list it in {names[0]}")
     return [(m, int(b)) for b in n_bits for m in methods] + [(m, None) for m in format_methods]
 
 
@@ -210,10 +217,11 @@ def run_network_study(models, points, *, n_calibration: int, crops_per_photo: in
                       cache_dir: Path | None = None, progress: bool = False) -> list[dict]:  # fmt: skip
     """:func:`evaluate_point` for every network of ``models`` at every ``(method, n_bits)`` of ``points``.
 
-    Cached results are read here; the others run on ``workers`` local processes when there are at
-    least :data:`pvq.layerwise.format_study.POOL_MIN_JOBS` of them per worker (or on the Dask
-    scheduler), else in this process (a worker prepares each network's data and FP32 outputs once,
-    which a few jobs do not repay). Results come back in the order of ``models`` then ``points``.
+    Cached results are read here; the others run on ``workers`` local processes or the Dask
+    scheduler when there are enough of them to repay starting the workers (each prepares a
+    network's data and FP32 outputs once), else in this process
+    (:func:`pvq.common.executors.map_uncached`). Results come back in the order of ``models`` then
+    ``points``.
     """
     for m in models:
         if m not in NETWORKS:
@@ -221,21 +229,9 @@ def run_network_study(models, points, *, n_calibration: int, crops_per_photo: in
     cache = None if cache_dir is None else str(cache_dir)
     jobs = [((m, meth, b, n_calibration, eval_size(m, crops_per_photo, n_paragraphs), seed), cache)
             for m in models for meth, b in points]  # fmt: skip
-    out = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
-    todo = [job for job, got in zip(jobs, out, strict=True) if got is None]
-    parallel = (workers > 1 and len(todo) >= POOL_MIN_JOBS * workers) or (bool(dask_scheduler) and len(todo) > 1)
-    pool = make_executor(dask_scheduler or None, workers=workers) if parallel else None
-    try:
-        solved = pool.map(_job, todo) if pool is not None else map(_job, todo)
-        with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="networks", disable=not progress) as bar:
-            for i, got in enumerate(out):
-                if got is None:
-                    out[i] = next(solved)
-                    bar.update()
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    return out
+    found = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
+    return map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="networks",
+                        progress=progress)  # fmt: skip
 
 
 def _summary(kind: str, items: dict, idx: np.ndarray) -> dict:

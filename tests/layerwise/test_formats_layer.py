@@ -148,9 +148,12 @@ def test_the_study_starts_a_pool_only_for_enough_chunks_not_in_the_cache(tmp_pat
         started.append(workers)
         return ThreadPoolExecutor(workers)
 
-    monkeypatch.setattr(format_study, "make_executor", lambda *, workers: executor(workers))
+    from pvq.common import executors
+    from pvq.common.executors import POOL_MIN_JOBS
+
+    monkeypatch.setattr(executors, "make_executor", lambda _scheduler=None, *, workers: executor(workers))
     scales = {"fp4_e2m1": 0.4, "nf4": 2.0}
-    chunks = [_chunk(8, 10 + i, i) for i in range(2 * format_study.POOL_MIN_JOBS + 3)]
+    chunks = [_chunk(8, 10 + i, i) for i in range(2 * POOL_MIN_JOBS + 3)]
     few = format_study.run_format_study([(chunks[:3], scales)], workers=2, cache_dir=tmp_path)
     assert started == []  # 3 chunks: solved in this process
     full = format_study.run_format_study([(chunks, scales)], workers=2, cache_dir=tmp_path)
