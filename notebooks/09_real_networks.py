@@ -51,7 +51,10 @@
 # 1,536 inputs) that is hours per network on two cores, so they are left out here.
 #
 # **Fidelity, without labels** ({py:mod}`pvq.layerwise.fidelity`). Vision: crops of photos held
-# out of calibration (whole photos, never crops of a calibration photo), measured by logit SNR to
+# out of calibration (whole photos, never crops of a calibration photo: scikit-image's cat,
+# matplotlib's portrait of Grace Hopper and scikit-learn's two sample photos; the calibration
+# batch comes from scikit-image's six other photos; Debian's wallpaper packages hold more
+# photographs, but a book that builds without root cannot install them), measured by logit SNR to
 # the FP32 network, top-1 agreement with its prediction, and the KL divergence of the softmax.
 # Text: held-out paragraphs of Python's documentation (whole topics held out), measured by the
 # cosine of the sentence embedding to the FP32 encoder's and the agreement of nearest-neighbour
