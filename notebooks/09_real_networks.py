@@ -81,7 +81,13 @@ seed = 0
 # fast profile. The parameters of this build:
 
 # %% tags=["remove-input"]
-from pvq.book.network_findings import check_c4_networks, check_c5_networks, network_headlines, plot_fidelity
+from pvq.book.network_findings import (
+    check_c4_networks,
+    check_c5_networks,
+    network_headlines,
+    plot_fidelity,
+    verdict_display,
+)
 from pvq.book.network_params import NetworksParams
 from pvq.book.publish import Chapter
 from pvq.book.tables import readable
@@ -119,6 +125,7 @@ results = run_network_study(P.networks, points, n_calibration=P.n_calibration, c
 # %% [markdown]
 # ```{glue:figure} fig-fidelity
 # :name: fig-fidelity
+# :alt: Fidelity to the FP32 network against bits per weight, one panel per network, quantization and pruning lines.
 #
 # Fidelity to the FP32 network against bits per compressed weight, each network a panel:
 # quantization (solid, circles), pruning at the paired sparsity (dashed, squares), the formats of
@@ -133,7 +140,7 @@ table = out.table("fidelity", fidelity_table(results, floors, n_boot=P.n_boot, s
 out.figure("fig-fidelity", plot_fidelity(table))
 verdicts = out.table("verdicts", network_verdicts(results, n_boot=P.n_boot, seed=P.seed))
 out.glue(network_headlines(table, verdicts))
-readable(verdicts, break_cells=True)
+readable(verdict_display(verdicts), break_cells=True)
 
 # %% [markdown]
 # The table above compares, at each network and bit-width, the best quantization method with the
@@ -169,5 +176,12 @@ out.verdicts(check_c4_networks(verdicts), check_c5_networks(verdicts))
 #   compression): **{glue:md}`c5-whole-real-networks-before-fine-tuning-ch-9-verdict`**.
 #   {glue:md}`c5-whole-real-networks-before-fine-tuning-ch-9-evidence`.
 #
+# The Claims page ({ref}`ch-claims`) sets these beside chapter 4's per-layer verdict on C4 and
+# chapter 5's fine-tuned verdict on C5, each with its numbers.
+#
 # ImageNet accuracy of the same compressed networks needs ImageNet, which this machine does not
-# have; `python -m pvq imagenet` is the path for a user who has it ({ref}`sec-imagenet`).
+# have. A user who has it runs the same methods there: `python -m pvq imagenet /data/imagenet
+# --arch mobilenet_v2 --method gptq --bits 4` compresses with this chapter's scheme on 32 training
+# images and reports top-1 on the validation set beside the FP32 network's
+# ({py:func}`pvq.book.imagenet_ptq.run_imagenet_post_training`; the fine-tuning path is
+# {ref}`sec-imagenet`).

@@ -39,7 +39,14 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     )
     from .imagenet_ptq import POST_TRAINING_METHODS, imagenet_command, run_imagenet_post_training
     from .layer_params import PerLayerParams, check_layers
-    from .network_findings import MODERATE_BITS, check_c4_networks, check_c5_networks, network_headlines, plot_fidelity
+    from .network_findings import (
+        MODERATE_BITS,
+        check_c4_networks,
+        check_c5_networks,
+        network_headlines,
+        plot_fidelity,
+        verdict_display,
+    )
     from .network_params import NetworksParams
     from .pages import PARAMETER_TAGS, PROFILE_TAG, hide_parameter_cells, mark_profile, profile_note
     from .params import (
@@ -312,6 +319,7 @@ __all__ = [
     "stale_reasons",
     "summarize_build_timings",
     "themed",
+    "verdict_display",
     "verdict_table",
     "write_defaults",
 ]

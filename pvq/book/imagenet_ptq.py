@@ -20,7 +20,8 @@ import torch
 from ..common.files import atomic_write
 from ..core.pruning import check_bits, check_sparsity
 from ..finetune.imagenet_data import ImageNetTask
-from ..layerwise.network import METHODS, compress_network
+from ..layerwise.network import compress_network
+from ..layerwise.network_methods import METHODS
 
 __all__ = ["POST_TRAINING_METHODS", "imagenet_command", "run_imagenet_post_training"]
 

@@ -17,7 +17,14 @@ from matplotlib.figure import Figure
 from .claims import Verdict
 from .theme import PALETTE, panels, themed
 
-__all__ = ["MODERATE_BITS", "check_c4_networks", "check_c5_networks", "network_headlines", "plot_fidelity"]
+__all__ = [
+    "MODERATE_BITS",
+    "check_c4_networks",
+    "check_c5_networks",
+    "network_headlines",
+    "plot_fidelity",
+    "verdict_display",
+]
 
 #: The bit-width from which a comparison counts as moderate compression (the reading of C4 in chapter 4).
 MODERATE_BITS = 4
@@ -57,6 +64,18 @@ def plot_fidelity(table: pd.DataFrame) -> Figure:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="x-small", loc="lower right")
     return fig
+
+
+def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts as the page shows them: the best method of each side, the difference with its interval, the
+    winner (logit SNR in dB for the vision networks, cosine for the text encoder)."""
+    return pd.DataFrame({
+        "network": verdicts.model, "bits": verdicts.n_bits.astype(int),
+        "best quantization": verdicts.quantization, "best pruning": verdicts.pruning,
+        "quantization − pruning (95% interval)": [f"{r.difference:+.2f} [{r.diff_ci_low:+.2f}, {r.diff_ci_high:+.2f}]"
+                                                  for r in verdicts.itertuples()],
+        "winner": verdicts.winner,
+    })  # fmt: skip
 
 
 def _onsets(verdicts: pd.DataFrame) -> dict[str, float]:

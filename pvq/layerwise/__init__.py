@@ -4,7 +4,9 @@ solvers, SDP bounds, heuristics, the sweep and its tables.
 Modules: :mod:`~pvq.layerwise.quant`, :mod:`~pvq.layerwise.prune`, :mod:`~pvq.layerwise.budget`,
 :mod:`~pvq.layerwise.calibration`, :mod:`~pvq.layerwise.sweep`, :mod:`~pvq.layerwise.tables`,
 :mod:`~pvq.layerwise.study`, and for chapter 8's formats :mod:`~pvq.layerwise.formats_layer` and
-:mod:`~pvq.layerwise.format_study`. They import from lower layers only: :mod:`pvq.common` at the
+:mod:`~pvq.layerwise.format_study`, for chapter 9's whole networks :mod:`~pvq.layerwise.network`,
+:mod:`~pvq.layerwise.network_methods`, :mod:`~pvq.layerwise.fidelity` and
+:mod:`~pvq.layerwise.network_study`. They import from lower layers only: :mod:`pvq.common` at the
 bottom, then :mod:`pvq.core`, :mod:`pvq.analytic` and :mod:`pvq.tensors`, :mod:`pvq.formats`, then
 :mod:`pvq.layerwise` and :mod:`pvq.finetune`, and :mod:`pvq.book` on top
 (``tests/test_architecture.py`` checks it).
@@ -60,18 +62,14 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         sparsegpt_nm,
     )
     from .network import (
-        BLOCK,
-        DAMP,
-        METHODS,
-        NetworkMethod,
         Stages,
         batch_norm_reference,
         compress_network,
         compressed_layers,
         layer_gram,
         network_stages,
-        solve_layer,
     )
+    from .network_methods import BLOCK, DAMP, METHODS, NetworkMethod, solve_layer
     from .network_study import (
         NETWORK_FORMATS,
         NETWORKS,

@@ -28,8 +28,9 @@ from ..common.malloc import retain_freed_memory
 from ..formats.catalog import parse_format
 from ..tensors.checkpoints import resolve
 from ..tensors.pretrained import build_model
-from . import calibration, fidelity, network
-from .network import METHODS, compress_network
+from . import calibration, fidelity, network, network_methods
+from .network import compress_network
+from .network_methods import METHODS
 
 __all__ = [
     "NETWORKS",
@@ -171,7 +172,7 @@ def _file_hash(path: str) -> str:
 
 def _source_hash() -> str:
     h = hashlib.sha256()
-    for mod in (network, fidelity, calibration):
+    for mod in (network, network_methods, fidelity, calibration):
         h.update(Path(mod.__file__).read_bytes())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()

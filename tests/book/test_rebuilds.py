@@ -42,6 +42,7 @@ class Build:
 
     def __init__(self, root):
         self.lines: list[str] = []
+        self.ended = False
         self.seen = threading.Condition()
         self.proc = subprocess.Popen(BUILD, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
@@ -53,13 +54,14 @@ class Build:
             with self.seen:
                 self.lines.append(line)
                 self.seen.notify_all()
+        with self.seen:  # the output ended (the build is exiting): a waiter stops waiting at once
+            self.ended = True
+            self.seen.notify_all()
 
     def wait_for(self, pattern: str, timeout: float = 600) -> None:
         """Block until a line matches ``pattern``; fail if the build ends or the time runs out first."""
         with self.seen:
-            ok = self.seen.wait_for(
-                lambda: any(re.search(pattern, ln) for ln in self.lines) or self.proc.poll() is not None, timeout
-            )
+            ok = self.seen.wait_for(lambda: any(re.search(pattern, ln) for ln in self.lines) or self.ended, timeout)
         assert ok and any(re.search(pattern, ln) for ln in self.lines), (pattern, self.output()[-3000:])
 
     def kill(self) -> None:
@@ -95,8 +97,9 @@ def _bystanders(book) -> list[str]:
 def test_a_killed_build_runs_again_to_the_same_results(request, tmp_path):
     book = request.getfixturevalue("book")
     root = copy_sources(tmp_path / "book")
+    (root / "book" / "chapters").mkdir()
     for stem in _bystanders(book):  # executed, with their results: reused by every run below
-        shutil.copy2(book["root"] / "book" / "chapters" / f"{stem}.ipynb", root / "book" / "chapters")
+        shutil.copy2(book["root"] / "book" / "chapters" / f"{stem}.ipynb", root / "book" / "chapters" / f"{stem}.ipynb")
         shutil.copytree(book["root"] / "results" / stem, root / "results" / stem)
     # 1. mid training run: chapter 5 trains its FP32 networks first
     out = _killed_at(root, r"05_fine_tuning started", 20)

@@ -10,6 +10,7 @@ from scipy.special import rel_entr
 from torch import nn
 
 from pvq.layerwise import fidelity, network
+from pvq.layerwise import network_methods as methods
 from pvq.layerwise.calibration import HELD_OUT_PHOTOS, IMAGE_NAMES, paragraphs
 
 
@@ -32,7 +33,7 @@ def _spd(n, seed):
 
 def _damped(h):
     n = h.shape[-1]
-    return h[0] + network.DAMP * np.mean(np.diag(h[0])) * np.eye(n)
+    return h[0] + methods.DAMP * np.mean(np.diag(h[0])) * np.eye(n)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -42,7 +43,7 @@ def test_gptq_is_the_nearest_plane_choice_column_by_column(seed):
     n, scale, lo, hi = 5, 0.3, -4, 3
     h = _spd(n, seed)
     w = np.random.default_rng(10 + seed).normal(size=(1, 2, n))
-    got = network._gptq(w, h, lambda v: scale * np.clip(np.rint(v / scale), lo, hi))
+    got = methods._gptq(w, h, lambda v: scale * np.clip(np.rint(v / scale), lo, hi))
     hd = _damped(h)
     for r in range(2):
         fixed = []
@@ -67,16 +68,16 @@ def test_gptq_is_the_nearest_plane_choice_column_by_column(seed):
 def test_the_inverse_factor_and_the_blocks_change_nothing(monkeypatch):
     for n, groups in ((5, 3), (70, 1)):  # the batched and the triangular-solve paths
         h = np.stack([_spd(n, s)[0] for s in range(groups)])
-        u = network._damped_inverse_factor(h)
+        u = methods._damped_inverse_factor(h)
         for g in range(groups):
-            hd = h[g] + network.DAMP * np.mean(np.diag(h[g])) * np.eye(n)
+            hd = h[g] + methods.DAMP * np.mean(np.diag(h[g])) * np.eye(n)
             np.testing.assert_allclose(u[g], np.linalg.cholesky(np.linalg.inv(hd)).T, rtol=1e-7, atol=1e-10)
     w = np.random.default_rng(8).normal(size=(2, 3, 7))
     h = np.stack([_spd(7, 9)[0], _spd(7, 10)[0]])
-    whole = network.solve_layer("gptq", w, h, 3), network.solve_layer("sparsegpt", w, h, 6)
-    monkeypatch.setattr(network, "BLOCK", 2)  # lazy updates across blocks of 2 columns
-    np.testing.assert_allclose(network.solve_layer("gptq", w, h, 3), whole[0], atol=1e-12)
-    np.testing.assert_allclose(network.solve_layer("sparsegpt", w, h, 6), whole[1], atol=1e-12)
+    whole = methods.solve_layer("gptq", w, h, 3), methods.solve_layer("sparsegpt", w, h, 6)
+    monkeypatch.setattr(methods, "BLOCK", 2)  # lazy updates across blocks of 2 columns
+    np.testing.assert_allclose(methods.solve_layer("gptq", w, h, 3), whole[0], atol=1e-12)
+    np.testing.assert_allclose(methods.solve_layer("sparsegpt", w, h, 6), whole[1], atol=1e-12)
 
 
 def test_sparsegpt_with_the_kept_weights_last_is_the_least_squares_refit():
@@ -85,8 +86,8 @@ def test_sparsegpt_with_the_kept_weights_last_is_the_least_squares_refit():
     w = np.random.default_rng(4).normal(size=(1, 3, n))
     keep = np.zeros_like(w, dtype=bool)
     keep[..., 3:] = True  # pruned columns first: every kept weight is re-solved after them
-    got = network._sparsegpt(w, h, keep)
-    refit = network._refit(w, h, keep)
+    got = methods._sparsegpt(w, h, keep)
+    refit = methods._refit(w, h, keep)
     np.testing.assert_allclose(got, refit, atol=1e-10)
     # the refit itself against least squares on X restricted to the kept columns (H = XᵀX + damping)
     x = np.linalg.cholesky(_damped(h)).T  # XᵀX = damped H
@@ -101,9 +102,9 @@ def test_sparsegpt_mask_and_magnitude_keep_the_paired_count_of_the_tensor():
     w = rng.normal(size=(2, 3, 8))
     h = np.stack([_spd(8, 6)[0], _spd(8, 7)[0]])
     for method in ("magnitude", "magnitude_ls", "sparsegpt"):
-        got = network.solve_layer(method, w, h, 4)
+        got = methods.solve_layer(method, w, h, 4)
         assert np.count_nonzero(got) == math.floor(w.size * 4 / 16)
-    two_four = network.solve_layer("two_four_sparsegpt", w, h, 16)
+    two_four = methods.solve_layer("two_four_sparsegpt", w, h, 16)
     assert all(
         np.count_nonzero(two_four[g, r, i : i + 4]) == 2 for g, r, i in itertools.product(range(2), range(3), (0, 4))
     )
@@ -122,7 +123,7 @@ def _sequential_by_hand(model, x, method, n_bits):
                 inp = m(inp)
         h = (inp.T @ inp).numpy()[None]
         w = layer.weight.detach().numpy().astype(np.float16).astype(np.float64)[None]
-        layer.weight.data = torch.from_numpy(network.solve_layer(method, w, h, n_bits)[0])
+        layer.weight.data = torch.from_numpy(methods.solve_layer(method, w, h, n_bits)[0])
     return model
 
 
@@ -141,7 +142,7 @@ def test_compress_network_is_the_sequential_scheme(method):
     assert info["layers"] == ["2", "4"] and info["kept"] == ["0", "6"]  # the first and last layers are kept
     for a, b in zip(got.parameters(), expected.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
-    if network.METHODS[method].needs_data:
+    if methods.METHODS[method].needs_data:
         assert all(np.isfinite(v) for v in info["layer_snr_db"].values())
 
 
