@@ -2,6 +2,9 @@
 
 import operator
 import os
+import subprocess
+import sys
+import time
 import typing
 from concurrent.futures import ProcessPoolExecutor
 
@@ -85,3 +88,35 @@ def test_under_a_core_budget_the_pool_workers_start_with_one_thread(tmp_path, mo
             pool.shutdown()
     assert found[""] > 1  # as without pvq: torch's own default
     assert found[f"{tmp_path}:2"] == 1
+
+
+def test_pool_workers_end_with_the_process_that_owns_the_pool(tmp_path):
+    """A pool owner killed with SIGKILL (a stopped build, an exiting kernel) leaves no idle worker behind."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import os, time\n"
+        "from pvq.common.executors import make_executor\n"
+        "if __name__ == '__main__':\n"
+        "    pool = make_executor(workers=2)\n"
+        "    futures = [pool.submit(os.getpid) for _ in range(8)]\n"
+        "    print(' '.join(str(p) for p in {f.result() for f in futures}), flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(p) for p in owner.stdout.readline().split()]
+    assert workers
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _alive(p)], "pool workers outlived their owner"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is not alive
+        return f.read().split()[2] != "Z"
