@@ -93,18 +93,21 @@ def test_under_a_core_budget_the_pool_workers_start_with_one_thread(tmp_path, mo
 def test_pool_workers_end_with_the_process_that_owns_the_pool(tmp_path):
     """A pool owner killed with SIGKILL (a stopped build, an exiting kernel) leaves no idle worker behind."""
     script = tmp_path / "owner.py"
-    script.write_text(
+    script.write_text(  # jobs slow enough that both workers take one: both are running when the owner dies
         "import os, time\n"
         "from pvq.common.executors import make_executor\n"
+        "def slow_pid():\n"
+        "    time.sleep(1.0)\n"
+        "    return os.getpid()\n"
         "if __name__ == '__main__':\n"
         "    pool = make_executor(workers=2)\n"
-        "    futures = [pool.submit(os.getpid) for _ in range(8)]\n"
+        "    futures = [pool.submit(slow_pid) for _ in range(4)]\n"
         "    print(' '.join(str(p) for p in {f.result() for f in futures}), flush=True)\n"
         "    time.sleep(600)\n"
     )
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     workers = [int(p) for p in owner.stdout.readline().split()]
-    assert workers
+    assert len(workers) == 2
     owner.kill()
     owner.wait()
     deadline = time.monotonic() + 30
