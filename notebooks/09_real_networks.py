@@ -46,9 +46,10 @@
 # of the kept weights, and SparseGPT. One rule for both sides: the first layer and the classifier
 # stay as they are (MiniLM has neither: its 36 linear layers are all compressed); weights are
 # rounded to FP16 first; batch-norm statistics are re-estimated on the calibration batch after
-# compression, relative to the FP32 network's on the same batch. OBQ and OBS, exact greedy
-# versions of GPTQ and SparseGPT, cost a downdate of $H^{-1}$ per weight: on these layers (up to
-# 1,536 inputs) that is hours per network on two cores, so they are left out here.
+# compression, relative to the FP32 network's on the same batch. OBQ and OBS, the greedy
+# versions of GPTQ and SparseGPT, pick one weight at a time and downdate $H^{-1}$ after each: a
+# cost per row cubic in the layer's inputs (up to 1,536 here) against GPTQ's one factorisation per
+# layer; they are not run on whole networks here (chapter 4 runs them per chunk).
 #
 # **Fidelity, without labels** ({py:mod}`pvq.layerwise.fidelity`). Vision: crops of photos held
 # out of calibration (whole photos, never crops of a calibration photo: scikit-image's cat,

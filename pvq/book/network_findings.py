@@ -120,7 +120,7 @@ def network_headlines(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
     return out
 
 
-def _pairs(verdicts: pd.DataFrame, rows: pd.DataFrame) -> str:
+def _pairs(rows: pd.DataFrame) -> str:
     return ", ".join(f"{r.model} {r.n_bits:.0f}b ({r.difference:+.2f} [{r.diff_ci_low:+.2f}, {r.diff_ci_high:+.2f}])"
                      for r in rows.itertuples())  # fmt: skip
 
@@ -140,7 +140,7 @@ def check_c4_networks(verdicts: pd.DataFrame) -> Verdict:
     evidence = (f"sequential post-training compression, fidelity on held-out inputs: at {MODERATE_BITS}–"
                 f"{int(t.n_bits.max())} bits quantization wins {int(wins.sum())} of {len(t)} (network, point) pairs, "
                 f"pruning {int(losses.sum())}; smallest margin "
-                f"{_pairs(t, t.nsmallest(1, 'difference'))} (quantization − pruning, 95% interval)")  # fmt: skip
+                f"{_pairs(t.nsmallest(1, 'difference'))} (quantization − pruning, 95% interval)")  # fmt: skip
     verdict = "reproduced" if wins.all() else "not reproduced" if losses.any() else "partly reproduced"
     return Verdict("C4", scope, verdict, evidence)
 
@@ -162,5 +162,5 @@ def check_c5_networks(verdicts: pd.DataFrame) -> Verdict:
                 f"(at 2 bits: {int((at2.winner == 'pruning').sum())} of {len(at2)}), ties "
                 f"{int((verdicts.winner == 'tie').sum())}")  # fmt: skip
     if len(lost):
-        evidence += "; pruning wins above 2 bits at " + _pairs(verdicts, lost)
+        evidence += "; pruning wins above 2 bits at " + _pairs(lost)
     return Verdict("C5", scope, "not reproduced" if len(lost) else "reproduced", evidence)

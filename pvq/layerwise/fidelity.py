@@ -148,7 +148,8 @@ def bootstrap_indices(groups, n_boot: int = 1000, *, seed: int = 0) -> np.ndarra
 
 
 def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of bootstrap ``samples`` (NaN and ±inf kept out of nothing: they sort as numbers)."""
+    """Central percentile interval of bootstrap ``samples`` at ``level`` (``±inf``, a resample without error, sorts
+    as a number)."""
     lo, hi = np.percentile(np.asarray(samples, dtype=np.float64), [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
 

@@ -303,7 +303,8 @@ def compress_network(
     with torch.no_grad():
         x = stages.first(*batch)
         for stage, f in stages.stages:
-            names = {n for n, m in model.named_modules() if m in set(stage.modules())}
+            inside = set(stage.modules())
+            names = {n for n, m in model.named_modules() if m in inside}
             for name in [n for n in order if n in names and n in chosen]:
                 module = modules[name]
                 w = _as_groups(module)

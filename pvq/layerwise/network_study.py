@@ -170,6 +170,7 @@ def _file_hash(path: str) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def _source_hash() -> str:
     h = hashlib.sha256()
     for mod in (network, network_methods, fidelity, calibration):
