@@ -11,6 +11,10 @@
 #     display_name: Python (pvq)
 #     language: python
 #     name: pvq
+#   pvq:
+#     after:
+#     - 04_per_layer
+#     - 05_fine_tuning
 # ---
 
 # %% [markdown]
@@ -85,12 +89,15 @@ seed = 0
 from pvq.book.network_findings import (
     check_c4_networks,
     check_c5_networks,
+    margins_across_scales,
     network_headlines,
     plot_fidelity,
+    scale_headlines,
+    scales_display,
     verdict_display,
 )
 from pvq.book.network_params import NetworksParams
-from pvq.book.publish import Chapter
+from pvq.book.publish import Chapter, read_chapter_table
 from pvq.book.tables import readable
 from pvq.common.paths import results_dir
 from pvq.layerwise.network_study import (
@@ -151,19 +158,48 @@ readable(verdict_display(verdicts), break_cells=True)
 # (every point, with top-1 agreement, KL, retrieval agreement and their intervals, and the mean
 # per-layer SNR on the calibration inputs), {download}`verdicts.csv </results/09_real_networks/verdicts.csv>`.
 #
-# **How to read it against the paper.** Chapter 4 compares exact per-layer optima on one layer at a
-# time; here errors compound through the network and nothing is fine-tuned, so the margins are
-# those of a network as it ships after post-training compression. Table 1 of the paper
-# ({ref}`ch-fine-tuning`) fine-tunes after compressing: what pruning loses here is what
-# fine-tuning has to recover. At 50% sparsity, the pairing of INT8, the best pruned network
-# reaches {glue:md}`prune-half-text`: what each side keeps of the original network's behaviour at
-# the same storage, measured without a single label.
+# At 50% sparsity, the pairing of INT8, the best pruned network reaches
+# {glue:md}`prune-half-text`: what each side keeps of the original network's behaviour at the
+# same storage, measured without a single label.
 #
 # **GPTQ is not always ahead of rounding.** Round-to-nearest beats GPTQ at
 # {glue:md}`rtn-ahead-text`. GPTQ fits each layer to the calibration inputs; with a few dozen
 # images or passages and layers of up to 1,536 inputs, its updates can follow the calibration
 # data more than the held-out data (both are measured here on held-out inputs only). The
 # verdicts take the better of the two on each side.
+#
+# ## Beside chapter 4 and Table 1
+#
+# The same paired comparison has now been made at three scales in this book: one layer at a time
+# by exact optima ({ref}`ch-per-layer`), whole networks after post-training compression (here),
+# and whole networks fine-tuned after compression ({ref}`ch-fine-tuning`, the book's Table 1);
+# the paper adds its fine-tuned ImageNet networks (Table 1, of which one cell is recovered).
+# Quantization's margin over pruning at each bit-width, at each scale:
+
+# %% tags=["hide-input"]
+margins = out.table(
+    "margins_across_scales",
+    margins_across_scales(
+        verdicts, read_chapter_table("04_per_layer", "comparison"), read_chapter_table("05_fine_tuning", "table1")
+    ),
+)
+out.glue(scale_headlines(margins))
+readable(scales_display(margins), break_cells=True)
+
+# %% [markdown]
+# Units differ by scale: the SNR of a layer's output (chapter 4, dB; exact optima, median and range
+# over its layers) and of the network's logits (dB) or the embedding's cosine (MiniLM) here,
+# test accuracy in points after fine-tuning. At {glue:text}`moderate-bits` bits: {glue:md}`scales-text`.
+# Quantization is ahead in {glue:md}`scales-agree` cells of the table. {glue:md}`scales-against`
+# {glue:md}`scales-missing`
+#
+# **How to read it.** Chapter 4's margins are those of the best each side can do on one layer,
+# with nothing upstream disturbed. Here, errors compound through the network and nothing is
+# fine-tuned: the margins are those of a network as it ships after post-training compression,
+# and what pruning loses here is what fine-tuning has to recover. Table 1 fine-tunes after
+# compressing; its margins are in accuracy, which saturates, so their size is not comparable
+# with the SNR margins above, only their sign. Data:
+# {download}`margins_across_scales.csv </results/09_real_networks/margins_across_scales.csv>`.
 #
 # ## What this chapter supports
 

@@ -41,10 +41,14 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
     from .layer_params import PerLayerParams, check_layers
     from .network_findings import (
         MODERATE_BITS,
+        SCALES,
         check_c4_networks,
         check_c5_networks,
+        margins_across_scales,
         network_headlines,
         plot_fidelity,
+        scale_headlines,
+        scales_display,
         verdict_display,
     )
     from .network_params import NetworksParams
@@ -104,11 +108,18 @@ if TYPE_CHECKING:  # the re-exports; at run time each module is imported when on
         is_wall_clock,
         publish_figure,
         publish_verdicts,
+        read_chapter_table,
         result_differences,
         save_figure,
         save_table,
     )
-    from .runner import NotebookRun, chain_name, execute_chapters, profiles_in
+    from .runner import (
+        NotebookRun,
+        chain_name,
+        chapters_before,
+        execute_chapters,
+        profiles_in,
+    )
     from .tables import (
         CLIPPING_GAIN_HEADERS,
         SHARE_COLUMNS,
@@ -188,6 +199,7 @@ __all__ = [
     "PROFILE_TAG",
     "PRUNE_COLOR",
     "QUANT_COLOR",
+    "SCALES",
     "SHARE_COLUMNS",
     "STYLE",
     "TABLE_CLASS",
@@ -219,6 +231,7 @@ __all__ = [
     "build_timing_headlines",
     "chain_name",
     "chapter_defaults",
+    "chapters_before",
     "check_book_executed",
     "check_c1",
     "check_c2",
@@ -266,6 +279,7 @@ __all__ = [
     "load_profile",
     "lr_selection_display",
     "margin_display",
+    "margins_across_scales",
     "mark_profile",
     "natural_display",
     "network_headlines",
@@ -298,6 +312,7 @@ __all__ = [
     "profiles_in",
     "publish_figure",
     "publish_verdicts",
+    "read_chapter_table",
     "readable",
     "record_build_timings",
     "recorded_key",
@@ -309,6 +324,8 @@ __all__ = [
     "run_imagenet_post_training",
     "save_figure",
     "save_table",
+    "scale_headlines",
+    "scales_display",
     "shapes_display",
     "ship_pdf",
     "shown_path",

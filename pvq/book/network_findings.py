@@ -14,15 +14,22 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..common.paper import PAPER
+from ..core.pruning import paired_sparsity
+from ..layerwise.network_study import NETWORKS
 from .claims import Verdict
 from .theme import PALETTE, panels, themed
 
 __all__ = [
     "MODERATE_BITS",
+    "SCALES",
     "check_c4_networks",
     "check_c5_networks",
+    "margins_across_scales",
     "network_headlines",
     "plot_fidelity",
+    "scale_headlines",
+    "scales_display",
     "verdict_display",
 ]
 
@@ -137,8 +144,10 @@ def check_c4_networks(verdicts: pd.DataFrame) -> Verdict:
     if not len(t):
         return Verdict("C4", scope, "not yet checked", f"no paired point at ≥ {MODERATE_BITS} bits")
     wins, losses = (t.winner == "quantization"), (t.winner == "pruning")
-    evidence = (f"sequential post-training compression, fidelity on held-out inputs: at {MODERATE_BITS}–"
-                f"{int(t.n_bits.max())} bits quantization wins {int(wins.sum())} of {len(t)} (network, point) pairs, "
+    top = int(t.n_bits.max())
+    span = f"{MODERATE_BITS}–{top}" if top > MODERATE_BITS else f"{MODERATE_BITS}"
+    evidence = (f"sequential post-training compression, fidelity on held-out inputs: at {span} "
+                f"bits quantization wins {int(wins.sum())} of {len(t)} (network, point) pairs, "
                 f"pruning {int(losses.sum())}; smallest margin "
                 f"{_pairs(t.nsmallest(1, 'difference'))} (quantization − pruning, 95% interval)")  # fmt: skip
     verdict = "reproduced" if wins.all() else "not reproduced" if losses.any() else "partly reproduced"
@@ -164,3 +173,112 @@ def check_c5_networks(verdicts: pd.DataFrame) -> Verdict:
     if len(lost):
         evidence += "; pruning wins above 2 bits at " + _pairs(lost)
     return Verdict("C5", scope, "not reproduced" if len(lost) else "reproduced", evidence)
+
+
+#: The scales :func:`margins_across_scales` sets side by side, in the order the page shows them.
+SCALES = (
+    "one layer, exact optima (ch. 4)",
+    "whole network, post-training (ch. 9)",
+    "fine-tuned network (ch. 5)",
+    "fine-tuned network (paper, Table 1)",
+)
+
+
+def margins_across_scales(verdicts: pd.DataFrame, per_layer: pd.DataFrame | None = None,
+                          fine_tuned: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
+    """Quantization's margin over pruning at each paired bit-width, at the book's three scales and the paper's.
+
+    The same comparison (INT-b against sparsity :math:`1 - b/16`) measured four ways: on one layer
+    by exact optima (chapter 4, :math:`\\mathrm{SNR}` of the layer output, dB: the proven optimum of
+    quantization minus that of pruning, per chunk), on a whole network after post-training compression
+    (this chapter: best method of each side, logit SNR in dB or embedding cosine), after fine-tuning
+    (chapter 5's Table 1: QAT's accuracy minus pruning's, points), and the paper's one recovered
+    Table 1 cell (ResNet-50 on ImageNet, INT4 against 75% pruning). Paper §4 (per layer), §6 (Table 1).
+
+    Parameters
+    ----------
+    verdicts : DataFrame
+        :func:`pvq.layerwise.network_study.network_verdicts`.
+    per_layer : DataFrame, optional
+        Chapter 4's ``comparison.csv`` (``model, layer, n_bits, quant_exact_db, prune_exact_db``);
+        ``None`` when chapter 4 has not been run in this results folder.
+    fine_tuned : DataFrame, optional
+        Chapter 5's ``table1.csv`` (``arch, epochs, n_bits, gap, gap_se``; the shortest fine-tuning
+        of each architecture is used); ``None`` when chapter 5 has not been run.
+
+    Returns
+    -------
+    DataFrame
+        One row per (scale, subject, bit-width): ``scale`` (:data:`SCALES`), ``subject``,
+        ``n_bits``, ``sparsity``, ``margin`` (positive: quantization ahead), ``low``, ``high`` and
+        ``spread`` (what ``low``/``high`` are: the range over layers, a 95% bootstrap interval,
+        ±2 standard errors over seeds, or none), ``unit``.
+    """
+    rows = []
+
+    def add(scale, subject, b, margin, low, high, spread, unit):
+        rows.append({"scale": scale, "subject": subject, "n_bits": int(b), "sparsity": paired_sparsity(int(b)),
+                     "margin": float(margin), "low": low, "high": high, "spread": spread, "unit": unit})  # fmt: skip
+
+    if per_layer is not None and len(per_layer):
+        for (model, b), g in per_layer.groupby(["model", "n_bits"]):
+            d = g.quant_exact_db - g.prune_exact_db
+            add(SCALES[0], f"{model} ({len(g)} layer{'s' * (len(g) > 1)}, median)", b, d.median(), d.min(), d.max(),
+                "range over layers", "dB")  # fmt: skip
+    for r in verdicts.itertuples():
+        unit = "cosine" if NETWORKS.get(r.model) == "text" else "dB"
+        add(SCALES[1], r.model, r.n_bits, r.difference, r.diff_ci_low, r.diff_ci_high, "95% bootstrap interval",
+            unit)  # fmt: skip
+    if fine_tuned is not None and len(fine_tuned):
+        shortest = fine_tuned[fine_tuned.epochs == fine_tuned.groupby("arch").epochs.transform("min")]
+        for r in shortest.dropna(subset=["gap"]).itertuples():
+            se = 2 * 100 * r.gap_se
+            add(SCALES[2], f"{r.arch}, Fashion-MNIST", r.n_bits, 100 * r.gap, 100 * r.gap - se, 100 * r.gap + se,
+                "±2 s.e. over seeds", "points")  # fmt: skip
+    gap = 100 * (PAPER["resnet50_int4_top1"][0] - PAPER["resnet50_prune75_top1"][0])
+    add(SCALES[3], "ResNet-50, ImageNet", 4, gap, math.nan, math.nan, "one run reported", "points")
+    out = pd.DataFrame(rows)
+    out["scale"] = pd.Categorical(out.scale, SCALES, ordered=True)
+    return out.sort_values(["scale", "subject", "n_bits"], kind="stable").reset_index(drop=True)
+
+
+def scales_display(margins: pd.DataFrame) -> pd.DataFrame:
+    """:func:`margins_across_scales` as the page shows it: a row per scale and subject, a column per bit-width."""
+    cell = margins.assign(text=[f"{r.margin:+.2f}" if r.unit != "cosine" else f"{r.margin:+.3f}"
+                                for r in margins.itertuples()])  # fmt: skip
+    wide = cell.pivot_table(index=["scale", "subject", "unit"], columns="n_bits", values="text", aggfunc="first",
+                            observed=True).fillna("")  # fmt: skip
+    wide.columns = [f"{b} bits" for b in wide.columns]
+    return wide.reset_index()
+
+
+def scale_headlines(margins: pd.DataFrame) -> dict:
+    """Prose numbers for :func:`margins_across_scales`.
+
+    ``moderate-bits`` (:data:`MODERATE_BITS`); ``scales-text``: every scale's margins at that
+    bit-width; ``scales-agree``: in how many (scale, subject, bit-width) cells quantization is ahead;
+    ``scales-against``: the cells where pruning is ahead, or that there are none; ``scales-missing``:
+    the book's scales with no number in this results folder (a chapter not run), or nothing.
+    """
+    at = margins[margins.n_bits == MODERATE_BITS]
+    parts = []
+    for scale, g in at.groupby("scale", sort=True, observed=True):
+        cells = ", ".join(f"{r.subject} {r.margin:+.2f}" + ("" if r.unit == "cosine" else f" {r.unit}")
+                          + ("" if math.isnan(r.low) else f" [{r.low:+.2f}, {r.high:+.2f}]")
+                          for r in g.itertuples())  # fmt: skip
+        parts.append(
+            f"{scale}, {g.spread.iloc[0]} in brackets: {cells}" if g.low.notna().any() else f"{scale}: {cells}"
+        )
+    behind = margins[margins.margin <= 0]
+    against = "; ".join(f"{r.scale}, {r.subject} at {r.n_bits} bits ({r.margin:+.2f} {r.unit})"
+                        for r in behind.itertuples())  # fmt: skip
+    absent = [s for s in SCALES[:3] if s not in set(margins.scale.astype(str))]
+    return {
+        "moderate-bits": MODERATE_BITS,
+        "scales-text": "; ".join(parts) or f"no comparison at {MODERATE_BITS} bits",
+        "scales-agree": f"{int((margins.margin > 0).sum())} of {len(margins)}",
+        "scales-against": f"Pruning is ahead (or level) at: {against}." if against else "Pruning is ahead nowhere.",
+        "scales-missing": (
+            f"Not in this results folder (its chapter was not run): {'; '.join(absent)}." if absent else ""
+        ),
+    }

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..common.files import atomic_write
-from ..common.paths import results_dir
+from ..common.paths import results_dir, results_root
 from .claims import verdict_table
 from .theme import figure_dpi
 
@@ -35,6 +35,7 @@ __all__ = [
     "is_wall_clock",
     "publish_figure",
     "publish_verdicts",
+    "read_chapter_table",
     "result_differences",
     "save_figure",
     "save_table",
@@ -188,6 +189,18 @@ def publish_verdicts(stem: str, verdicts) -> pd.DataFrame:
             glue(f"{name}-verdict", v.verdict)
             glue(f"{name}-evidence", v.evidence)
     return table
+
+
+def read_chapter_table(stem: str, name: str) -> pd.DataFrame | None:
+    """Another chapter's result table ``results/<stem>/<name>.csv``, or ``None`` when that chapter has not
+    written it in this results folder (the reading chapter says so on its page instead of failing).
+
+    A chapter that reads one names ``stem`` in its header's ``after`` list, so that the runner
+    executes it after ``stem`` (:func:`pvq.book.runner.chapters_before`), and the file enters its
+    execution key as an input (:mod:`pvq.book.freshness`).
+    """
+    path = results_root() / stem / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
 
 
 class Chapter:

@@ -9,7 +9,9 @@ written atomically to ``book/chapters/<stem>.ipynb``; a failed one is kept under
 Chapters run ``jobs`` at a time, except those that share work: a notebook whose jupytext header
 names a chain (``pvq: {chain: NAME}``) runs after the previous chapter of the same chain, in one
 slot, so that the later ones reuse the earlier one's cached runs instead of repeating them at
-the same time. Chains start first: they are the longest path of a build. The chapters side by
+the same time. Chains start first: they are the longest path of a build. A chapter that reads
+other chapters' result tables names them (``pvq: {after: [STEM, ...]}``) and starts only when
+those chapters of the same run are done (executed, reused or failed). The chapters side by
 side share one core budget (:func:`pvq.common.cores.core_budget`: their training runs and chunk
 solves hold a slot each, as many slots as the machine has cores), and each executed chapter's
 time goes to ``<results>/build_timings.csv`` (:mod:`pvq.book.timings`).
@@ -67,19 +69,30 @@ from .params import check_profile
 from .profiles import check_plan, declared_parameters, profile_parameters
 from .timings import TIMINGS_FILE, record_build_timings
 
-__all__ = ["NotebookRun", "chain_name", "execute_chapters", "profiles_in"]
+__all__ = ["NotebookRun", "chain_name", "chapters_before", "execute_chapters", "profiles_in"]
 
 log = logging.getLogger(__name__)
 
 CLAIMS_STEM = "99_claims"
 
 
-def chain_name(source: Path) -> str | None:
-    """The chain a notebook belongs to (``pvq: {chain: NAME}`` in its jupytext header), or ``None``."""
+def _header(source: Path) -> dict:
+    """The ``pvq`` entry of a notebook's jupytext header (empty when it has none)."""
     import jupytext
 
     meta = jupytext.read(source).metadata.get("pvq") or {}
-    return meta.get("chain") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def chain_name(source: Path) -> str | None:
+    """The chain a notebook belongs to (``pvq: {chain: NAME}`` in its jupytext header), or ``None``."""
+    return _header(source).get("chain")
+
+
+def chapters_before(source: Path) -> tuple[str, ...]:
+    """The chapters whose results a notebook reads (``pvq: {after: [STEM, ...]}``): it runs after them."""
+    after = _header(source).get("after") or []
+    return tuple(after) if isinstance(after, list) else (str(after),)
 
 
 def _chained(plan: list) -> list[list]:
@@ -97,6 +110,25 @@ def _chained(plan: list) -> list[list]:
         else:
             by_chain.setdefault(name, []).append((source, params))
     return list(by_chain.values()) + alone
+
+
+def _prerequisites(jobs: list[list]) -> dict[str, threading.Event]:
+    """An event per planned chapter, set when it is done; refuses an ``after`` that could never be met.
+
+    The jobs start in queue order (chains first, then the other chapters), so a chapter queued
+    before the waiting one has started, or is next in its own chain, when the waiting one's turn
+    comes, and itself waits only on chapters queued before it: no wait can deadlock. A chapter named
+    in ``after`` that is queued after the waiting one is refused.
+    """
+    order = [source.stem for job in jobs for source, _ in job]
+    for source, _ in (entry for job in jobs for entry in job):
+        late = [s for s in chapters_before(source) if s in order and order.index(s) > order.index(source.stem)]
+        if late:
+            raise ValueError(
+                f"{source.name} names {', '.join(late)} in its `after` list, but it is queued after "
+                f"{source.stem} (chains first, then the other chapters in order): it would wait forever"
+            )
+    return {stem: threading.Event() for stem in order}
 
 
 @dataclass(frozen=True)
@@ -418,16 +450,27 @@ def _run_plan(chapters: list, last: list, ctx: BuildContext, profile: str, timeo
         log.info("%s %s done in %.1f s", _clock(t0), source.stem, run.seconds)
         return True
 
+    jobs_in_order = _chained(chapters)
+    finished = _prerequisites(jobs_in_order)
+
     def run_job(job):
         for k, (source, params) in enumerate(job):
-            if not one(source, params):
+            for stem in chapters_before(source):
+                if stem in finished:
+                    finished[stem].wait()
+            try:
+                ok = one(source, params)
+            finally:
+                finished[source.stem].set()
+            if not ok:
                 for skipped, _ in job[k + 1 :]:
                     log.warning("%s %s skipped: %s failed before it", _clock(t0), skipped.stem, source.stem)
+                    finished[skipped.stem].set()
                     bar.update()
                 return
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for fut in [pool.submit(run_job, job) for job in _chained(chapters)]:
+        for fut in [pool.submit(run_job, job) for job in jobs_in_order]:
             fut.result()
     for source, params in last:
         if failures:

@@ -13,6 +13,7 @@ import pypdf
 import pytest
 
 from pvq.book.claims import CLAIMS
+from pvq.book.network_findings import SCALES
 from pvq.book.pdf import PDF_NAME, build_pdf
 from pvq.book.runner import execute_chapters
 from pvq.finetune.representations import last_mask_update, probe_steps
@@ -100,6 +101,8 @@ def test_result_tables(book):
     assert (vision.ci_low <= vision.logit_snr_db).all() and (vision.logit_snr_db <= vision.ci_high).all()
     assert ((vision.top1_agreement >= 0) & (vision.top1_agreement <= 1)).all() and (vision.kl >= 0).all()
     assert claims.loc[("C4", "whole real networks (ch. 9)"), "verdict"] != "not yet checked"
+    scales = pd.read_csv(res / "09_real_networks" / "margins_across_scales.csv")  # run after chapters 4 and 5
+    assert set(scales.scale) == set(SCALES) and (scales.low.isna() == (scales.scale == SCALES[3])).all()
     tensor_formats = pd.read_csv(res / "08_formats" / "tensor_formats.csv")
     assert {"model", "tensor", "format", "bits_per_weight", "snr_db"} <= set(tensor_formats.columns)
     assert "mobilenet_v2" in set(tensor_formats.model)

@@ -28,8 +28,10 @@ x = 1
 """
 
 
-def _nb(folder, name, chain=None):
+def _nb(folder, name, chain=None, after=()):
     extra = f"#   pvq:\n#     chain: {chain}\n" if chain else ""
+    if after:
+        extra = "#   pvq:\n#     after:\n" + "".join(f"#     - {stem}\n" for stem in after)
     path = folder / f"{name}.py"
     path.write_text(HEADER.format(extra=extra))
     return path
@@ -45,6 +47,43 @@ def test_chains_group_in_order(tmp_path):
     jobs = _chained([(p, {}) for p in (a, b, c, d, e)])
     # the chain first (the build's longest path), then the other chapters in order
     assert [[s.stem for s, _ in j] for j in jobs] == [["05_b", "06_c", "08_e"], ["01_a"], ["07_d"]]
+
+
+def test_a_chapter_waits_for_the_chapters_it_reads(tmp_path, monkeypatch):
+    """``after``: 03_c starts only when 01_a (slow, beside it) is done, though a slot is free at once."""
+    import threading
+    import time
+
+    events, lock = [], threading.Lock()
+
+    def fake(source, ctx, parameters, profile, timeout):
+        with lock:
+            events.append(("start", source.stem))
+        time.sleep({"01_a": 0.6}.get(source.stem, 0.05))
+        with lock:
+            events.append(("end", source.stem))
+        return runner.NotebookRun(source.stem, ctx.out_dir / f"{source.stem}.ipynb", 0.0, parameters)
+
+    monkeypatch.setattr(runner, "_execute_one", fake)
+    root = _book(tmp_path)
+    (root / "notebooks" / "01_a.py").unlink()
+    for name, after in (("01_a", ()), ("02_b", ()), ("03_c", ("01_a", "not_planned"))):
+        _nb(root / "notebooks", name, after=after)
+    assert runner.chapters_before(root / "notebooks" / "03_c.py") == ("01_a", "not_planned")
+    execute_chapters("ci", root=root, results_dir=tmp_path / "res", jobs=2, progress=False)
+    assert events.index(("end", "01_a")) < events.index(("start", "03_c"))
+    assert events.index(("start", "02_b")) < events.index(("end", "01_a"))  # the other slot was not held up
+    # only the chapters of this run are waited for (--only 03 runs it at once); the book's own reader of others
+    assert runner.chapters_before(ROOT / "notebooks" / "09_real_networks.py") == ("04_per_layer", "05_fine_tuning")
+
+
+def test_an_after_that_could_never_be_met_is_refused_before_any_chapter_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "_execute_one", _forbidden)
+    root = _book(tmp_path)
+    _nb(root / "notebooks", "01_a", after=("02_b",))
+    _nb(root / "notebooks", "02_b")
+    with pytest.raises(ValueError, match=r"01_a.py names 02_b in its `after` list, but it is queued after 01_a"):
+        execute_chapters("ci", root=root, results_dir=tmp_path / "res", progress=False)
 
 
 def test_the_book_chains_its_fine_tuning_chapters():
