@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh Debian machine:
 #   make book   -- set up .venv, execute every chapter (PROFILE=full by default), build the HTML book
 #   make test   -- same set-up (plus Chromium), then the whole test suite (unit, notebooks, book, browser)
-# Both install the Debian data set Fashion-MNIST (chapters 5-7) when run as root.
+# Both install the Debian data set Fashion-MNIST (chapters 5-7) and the photographs of Debian's
+# mate-backgrounds (chapter 9's held-out photos) when run as root.
 # Then: make pdf (the whole book as one PDF, after make book), make lab (the chapters as notebooks in JupyterLab).
 PROFILE ?= full
 PYTHON ?= python3
@@ -37,10 +38,10 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml tools/lab/over
 	@touch $@
 
 system-deps:
-	@bash tools/system-deps.sh fashion-mnist chromium
+	@bash tools/system-deps.sh fashion-mnist photos chromium
 
 data:
-	@bash tools/system-deps.sh fashion-mnist
+	@bash tools/system-deps.sh fashion-mnist photos
 
 notebooks: setup data
 	$(PY) -m pvq run-notebooks --profile $(PROFILE) $(if $(FORCE),--force)

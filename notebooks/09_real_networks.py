@@ -55,16 +55,16 @@
 # cost per row cubic in the layer's inputs (up to 1,536 here) against GPTQ's one factorisation per
 # layer; they are not run on whole networks here (chapter 4 runs them per chunk).
 #
-# **Fidelity, without labels** ({py:mod}`pvq.layerwise.fidelity`). Vision: crops of photos held
-# out of calibration (whole photos, never crops of a calibration photo: scikit-image's cat,
-# matplotlib's portrait of Grace Hopper and scikit-learn's two sample photos; the calibration
-# batch comes from scikit-image's six other photos; Debian's wallpaper packages hold more
-# photographs, but a book that builds without root cannot install them), measured by logit SNR to
-# the FP32 network, top-1 agreement with its prediction, and the KL divergence of the softmax.
-# Text: held-out paragraphs of Python's documentation (whole topics held out), measured by the
-# cosine of the sentence embedding to the FP32 encoder's and the agreement of nearest-neighbour
-# retrieval. Intervals are bootstrap intervals (95%); the noise floor is the FP32 network against
-# itself on a second crop of each crop (or the paragraph without its first words).
+# **Fidelity, without labels** ({py:mod}`pvq.layerwise.fidelity`). Vision: crops of sixteen photos
+# held out of calibration (whole photos, never crops of a calibration photo: scikit-image's cat,
+# matplotlib's portrait of Grace Hopper, scikit-learn's two sample photos, and the twelve nature
+# photographs of Debian's `mate-backgrounds`; the calibration batch comes from scikit-image's six
+# other photos), measured by logit SNR to the FP32 network, top-1 agreement with its prediction,
+# and the KL divergence of the softmax. Text: held-out paragraphs of Python's documentation (whole
+# topics held out), measured by the cosine of the sentence embedding to the FP32 encoder's and the
+# agreement of nearest-neighbour retrieval. Intervals are 95% bootstrap intervals over the photos
+# (each resampled with all its crops) or the paragraphs; the noise floor is the FP32 network
+# against itself on a second crop of each crop (or the paragraph without its first words).
 
 # %% tags=["parameters"]
 profile = "full"
@@ -73,7 +73,7 @@ network_bits = [2, 3, 4, 5, 6, 7, 8]
 network_methods = ["rtn", "gptq", "magnitude", "magnitude_ls", "sparsegpt"]
 network_formats = ["fp4_gptq", "nf4_b64", "mxfp4", "two_four_sparsegpt"]
 n_calibration = 32
-crops_per_photo = 8
+crops_per_photo = 4
 n_paragraphs = 64
 n_boot = 1000
 workers = 2

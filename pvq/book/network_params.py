@@ -54,7 +54,7 @@ class NetworksParams(ChapterParams):
     network_methods: tuple = PAIRED_METHODS
     network_formats: tuple = NETWORK_FORMATS
     n_calibration: int = 32
-    crops_per_photo: int = 8
+    crops_per_photo: int = 4
     n_paragraphs: int = 64
     n_boot: int = 1000
     workers: int = 2

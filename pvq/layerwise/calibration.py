@@ -23,12 +23,16 @@ from ..tensors.checkpoints import resolve
 __all__ = [
     "HELD_OUT_PHOTOS",
     "IMAGE_NAMES",
+    "PHOTOS_ENV",
+    "WALLPAPER_DIR",
+    "WALLPAPER_PHOTOS",
     "capture_inputs",
     "crop_box",
     "crop_image",
     "layer_input_rows",
     "load_photo",
     "paragraphs",
+    "photos_folder",
     "sample_images",
     "sample_text",
     "tokenize",
@@ -39,18 +43,60 @@ _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 _STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
 
+#: Where Debian's ``mate-backgrounds`` keeps its nature photographs (``$PVQ_PHOTOS`` names another folder).
+WALLPAPER_DIR = Path("/usr/share/backgrounds/mate/nature")
+#: Environment variable naming a folder that holds the wallpaper photographs instead.
+PHOTOS_ENV = "PVQ_PHOTOS"
+#: The twelve photographs of ``mate-backgrounds``' nature set (``mate/<file stem>``; the package's other
+#: images are drawings and patterns).
+WALLPAPER_PHOTOS = tuple(
+    f"mate/{n}"
+    for n in ("Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops", "Storm",
+              "TwoWings", "Wood", "YellowFlower")
+)  # fmt: skip
 #: Real photos held out of chapter 9's calibration (whole photos, never crops of a calibration photo):
-#: scikit-image's cat, matplotlib's portrait of Grace Hopper, scikit-learn's two sample photos.
-HELD_OUT_PHOTOS = ("chelsea", "grace_hopper", "china", "flower")
+#: scikit-image's cat, matplotlib's portrait of Grace Hopper, scikit-learn's two sample photos, and
+#: the twelve wallpaper photographs (:data:`WALLPAPER_PHOTOS`).
+HELD_OUT_PHOTOS = ("chelsea", "grace_hopper", "china", "flower", *WALLPAPER_PHOTOS)
+#: Wallpapers are read at most about this many pixels on their shorter side (an integer reduction of
+#: a 1,024-2,560-pixel photo: the crops are resized to 256 anyway, and decoding stays cheap).
+_WALLPAPER_SIDE = 512
+
+
+def photos_folder() -> Path:
+    """The folder of the wallpaper photographs: ``$PVQ_PHOTOS`` when set, else :data:`WALLPAPER_DIR`."""
+    import os
+
+    return Path(os.environ.get(PHOTOS_ENV) or WALLPAPER_DIR)
+
+
+def _wallpaper(stem: str) -> np.ndarray:
+    from PIL import Image
+
+    path = photos_folder() / f"{stem}.jpg"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"held-out photo {path} not found: install Debian's mate-backgrounds (`make book` and `make test` do "
+            f"it when run as root; else `sudo apt-get install mate-backgrounds`), or put its nature/*.jpg files "
+            f"in a folder named by ${PHOTOS_ENV}"
+        )
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        factor = max(1, min(im.size) // _WALLPAPER_SIDE)
+        return np.asarray(im.reduce(factor) if factor > 1 else im)
 
 
 def load_photo(name: str) -> torch.Tensor:
     """A photo shipped with an installed package, ``(3, H, W)`` uint8.
 
     scikit-image's photos by their ``skimage.data`` names; ``'grace_hopper'`` (matplotlib's sample
-    data); ``'china'`` and ``'flower'`` (scikit-learn's sample images, read as files).
+    data); ``'china'`` and ``'flower'`` (scikit-learn's sample images, read as files); the wallpapers
+    ``'mate/<stem>'`` (:data:`WALLPAPER_PHOTOS`, from :func:`photos_folder`, reduced by an integer
+    factor to about 512 pixels on the shorter side).
     """
-    if name == "grace_hopper":
+    if name in WALLPAPER_PHOTOS:
+        arr = _wallpaper(name.removeprefix("mate/"))
+    elif name == "grace_hopper":
         import matplotlib.cbook
         from PIL import Image
 

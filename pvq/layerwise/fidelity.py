@@ -17,9 +17,9 @@ representations ``e`` (MiniLM's sentence embedding):
 - retrieval agreement: the share of paragraphs whose nearest neighbour among the other held-out
   paragraphs (by cosine) is the FP32 encoder's.
 
-Intervals are percentile bootstraps (:func:`bootstrap_indices`). Crops of one photo are not
-independent and four photos are too few to resample, so the vision resamples crops *within* each
-photo (the interval covers the choice of crops, not of photos); paragraphs are resampled freely.
+Intervals are percentile bootstraps over the held-out inputs (:func:`bootstrap_indices`). Crops of
+one photo are not independent, so the vision resamples whole photos (each with all its crops: a
+cluster bootstrap, so the interval covers the choice of photos); paragraphs are resampled one by one.
 The noise floor is the FP32 network against itself on a second crop of each crop (shifted and
 rescaled by up to 10%) or on the paragraph without its first words.
 """
@@ -134,17 +134,20 @@ def text_items(reference: np.ndarray, embeddings: np.ndarray, *, queries: np.nda
 
 
 def bootstrap_indices(groups, n_boot: int = 1000, *, seed: int = 0) -> np.ndarray:
-    """``(n_boot, n)`` indices resampling the items with replacement within each group (stratified).
+    """``(n_boot, n)`` indices resampling whole groups with replacement (a cluster bootstrap).
 
-    One set of indices serves every method of a comparison (paired intervals).
+    Each resample draws as many groups as there are, with replacement, and takes every item of each
+    (a photo and all its crops); items alone are resampled by giving each its own group. Groups must
+    be of one size, so that every resample has the ``n`` items of the original. One set of indices
+    serves every method of a comparison (paired intervals).
     """
     groups = np.asarray(groups)
+    names, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    if len(set(sizes.tolist())) > 1:
+        raise ValueError(f"groups must be of one size for a cluster bootstrap, got sizes {sorted(set(sizes))}")
+    members = np.stack([np.flatnonzero(inverse == g) for g in range(names.size)])  # (groups, size)
     rng = np.random.default_rng(seed)
-    out = np.empty((n_boot, groups.size), dtype=np.int64)
-    for g in np.unique(groups):
-        members = np.flatnonzero(groups == g)
-        out[:, members] = members[rng.integers(0, members.size, size=(n_boot, members.size))]
-    return out
+    return members[rng.integers(0, names.size, size=(n_boot, names.size))].reshape(n_boot, -1)
 
 
 def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:

@@ -86,7 +86,7 @@ def _setup(model_name: str, n_calibration: int, n_eval: int, seed: int):
         ids, mask = calibration.sample_text(n_calibration, seed=seed, part="calibration", max_tokens=64)
         (e_ids, e_mask), (s_ids, s_mask) = fidelity.held_out_paragraphs(n_eval, seed=seed, max_tokens=64)
         batch, held, second = (ids, mask), (e_ids, e_mask), (s_ids, s_mask)
-        groups = np.zeros(n_eval, dtype=np.int64)  # paragraphs are resampled as one set
+        groups = np.arange(n_eval)  # each paragraph its own group: resampled one by one
     else:
         photos = tuple(p for p in calibration.IMAGE_NAMES if p not in calibration.HELD_OUT_PHOTOS)
         batch, mask = (calibration.sample_images(n_calibration, seed=seed, photos=photos),), None
@@ -105,7 +105,10 @@ def _outputs(model_name: str, model, inputs) -> np.ndarray:
     with torch.no_grad():
         if NETWORKS[model_name] == "text":
             return fidelity.embed(model(*inputs), inputs[1])
-        return torch.cat([model(part) for part in inputs[0].split(32)]).double().numpy()
+        # channels-last crops, 16 at a time: the depthwise convolutions run 1.7-2x faster on a CPU (same logits
+        # to float rounding)
+        parts = [model(part.contiguous(memory_format=torch.channels_last)) for part in inputs[0].split(16)]
+        return torch.cat(parts).double().numpy()
 
 
 def _items(model_name: str, reference, outputs, *, second: bool = False) -> dict:

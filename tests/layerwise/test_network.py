@@ -220,11 +220,23 @@ def test_fidelity_measures():
     q = np.exp(zh) / np.exp(zh).sum(1, keepdims=True)
     np.testing.assert_allclose(got["kl"], rel_entr(p, q).sum(1), rtol=1e-10)
     np.testing.assert_array_equal(got["agree"], z.argmax(1) == zh.argmax(1))
-    # stratified resampling stays within each photo
-    groups = np.repeat([0, 1, 2], 4)
+    # the cluster bootstrap draws whole photos: every resample is made of complete groups, in blocks
+    groups = np.repeat([5, 7, 9], 4)
     idx = fidelity.bootstrap_indices(groups, 200, seed=1)
-    assert np.all(groups[idx] == groups[None, :])
-    assert len({tuple(r) for r in idx}) > 100
+    blocks = idx.reshape(200, 3, 4)
+    assert all(sorted(b.tolist()) in ([0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]) for b in blocks.reshape(-1, 4))
+    assert len({tuple(r) for r in idx}) == 27  # 3 draws of 3 photos: every ordered choice appears
+    with pytest.raises(ValueError, match="one size"):
+        fidelity.bootstrap_indices([0, 0, 1], 10)
+    # its spread is that of the photos' means: SD of the bootstrap mean = SD(group means, ddof 0) / sqrt(G)
+    g = np.repeat(np.arange(16), 8)
+    values = rng.normal(size=16)[g] + 0.1 * rng.normal(size=g.size)
+    means = values[fidelity.bootstrap_indices(g, 20000, seed=2)].mean(1)
+    by_group = values.reshape(16, 8).mean(1)
+    assert means.std() == pytest.approx(by_group.std() / np.sqrt(16), rel=0.03)
+    # one item per group: plain resampling of the items
+    free = fidelity.bootstrap_indices(np.arange(10), 500, seed=3)
+    assert free.shape == (500, 10) and len(np.unique(free)) == 10 and any(len(set(r)) < 10 for r in free)
     # retrieval: the same embeddings agree everywhere; cosine 1
     e = rng.normal(size=(8, 4))
     t = fidelity.text_items(e, e)
@@ -235,6 +247,7 @@ def test_fidelity_measures():
 
 def test_held_out_data_is_never_calibration_data():
     assert not set(HELD_OUT_PHOTOS) & {p for p in IMAGE_NAMES if p not in HELD_OUT_PHOTOS}
+    assert len(HELD_OUT_PHOTOS) == 16 and len(set(HELD_OUT_PHOTOS)) == 16
     held, calib = set(paragraphs("held_out")), set(paragraphs("calibration"))
     assert held and calib and not held & calib
     assert held | calib == set(paragraphs("all")) and len(held) >= 64
@@ -270,3 +283,23 @@ def test_the_study_caches_each_job_and_resumes(tmp_path, monkeypatch):
     assert list(verdicts.n_bits) == [3, 4] and set(verdicts.winner) <= {"quantization", "pruning", "tie"}
     with pytest.raises(ValueError, match="no runnable network"):
         network_study.run_network_study(["resnet50"], points, **kw)
+
+
+def test_the_wallpaper_photos_load_reduced_and_a_missing_one_says_how_to_get_it(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from pvq.layerwise.calibration import PHOTOS_ENV, WALLPAPER_DIR, WALLPAPER_PHOTOS, load_photo
+
+    for name in WALLPAPER_PHOTOS:  # installed by tools/system-deps.sh (mate-backgrounds)
+        img = load_photo(name)
+        with Image.open(WALLPAPER_DIR / f"{name.removeprefix('mate/')}.jpg") as im:
+            w, h = im.size
+        k = max(1, min(w, h) // 512)
+        assert img.shape == (3, -(-h // k), -(-w // k)) and img.dtype == torch.uint8, name
+        assert 512 <= min(img.shape[1:]) < 1024
+    monkeypatch.setenv(PHOTOS_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"Dune.jpg not found: install Debian's mate-backgrounds .*PVQ_PHOTOS"):
+        load_photo("mate/Dune")
+    Image.new("RGB", (1200, 900), (10, 200, 30)).save(tmp_path / "Dune.jpg")
+    img = load_photo("mate/Dune")  # $PVQ_PHOTOS is read; 900 // 512 = 1: not reduced
+    assert img.shape == (3, 900, 1200) and abs(int(img[1].float().mean()) - 200) <= 2
