@@ -25,6 +25,8 @@ __all__ = [
     "SCALES",
     "check_c4_networks",
     "check_c5_networks",
+    "diagnosis_display",
+    "diagnosis_headlines",
     "margins_across_scales",
     "network_headlines",
     "plot_fidelity",
@@ -282,3 +284,56 @@ def scale_headlines(margins: pd.DataFrame) -> dict:
             f"Not in this results folder (its chapter was not run): {'; '.join(absent)}." if absent else ""
         ),
     }
+
+
+def diagnosis_display(diagnosis: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pvq.layerwise.network_study.gptq_diagnosis` as the page shows it."""
+    y = "cosine" if "cosine" in diagnosis else "logit_snr_db"
+    return pd.DataFrame({
+        "run": diagnosis.run, "calibration": diagnosis.n_calibration,
+        f"{'embedding cosine' if y == 'cosine' else 'logit SNR (dB)'} (95% interval)": [
+            f"{getattr(r, y):.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]" for r in diagnosis.itertuples()],
+        "feed-forward output layers' SNR (dB)": [f"{v:.1f}" if math.isfinite(v) else "" for v in
+                                                 diagnosis.group_layer_snr_db],
+    })  # fmt: skip
+
+
+def diagnosis_headlines(diagnosis: pd.DataFrame | None, clipping: pd.DataFrame | None, n_bits: int) -> dict:
+    """``gptq-diagnosis-text``: what the diagnosis runs show, in words, with their numbers (or why there are none).
+
+    The runs are those of :func:`pvq.layerwise.network_study.gptq_diagnosis`, in its order. Swapping the method
+    on the feed-forward output layers *locates* the loss there when each swap lands closer to the other
+    method's fidelity than to its own; more calibration data *helps* when it closes at least half of
+    GPTQ's gap to round-to-nearest.
+    """
+    if diagnosis is None or not len(diagnosis):
+        return {"gptq-diagnosis-text": "This build does not diagnose it (`diagnose_bits` is 0; the `full` profile "
+                                       "diagnoses MiniLM at 8 bits)."}  # fmt: skip
+    y = "cosine" if "cosine" in diagnosis else "logit_snr_db"
+    rtn, gptq, gptq_but, rtn_but, more = (float(v) for v in diagnosis[y])
+    mid = (rtn + gptq) / 2
+    located = (gptq_but - mid) * (rtn - gptq) > 0 and (rtn_but - mid) * (gptq - rtn) > 0
+    helped = abs(more - gptq) >= abs(rtn - gptq) / 2
+    n_more = int(diagnosis.n_calibration.iloc[4])
+    snr_rtn, snr_gptq = diagnosis.group_layer_snr_db.iloc[2], diagnosis.group_layer_snr_db.iloc[3]
+    text = (f"At {n_bits} bits on MiniLM, GPTQ on every layer reaches an embedding cosine of {gptq:.3f} against "
+            f"round-to-nearest's {rtn:.3f}. With round-to-nearest on the six feed-forward output layers and GPTQ on "
+            f"the rest it reaches {gptq_but:.3f}; with GPTQ on those six layers alone, {rtn_but:.3f}: ")  # fmt: skip
+    text += ("the loss comes from those layers. " if located else
+             "swapping those layers does not move the result from one method's to the other's. ")  # fmt: skip
+    text += (f"With {n_more} calibration passages instead of {int(diagnosis.n_calibration.iloc[1])} GPTQ reaches "
+             f"{more:.3f}: " + ("more calibration data closes most of the gap" if helped else
+                                "a larger calibration set does not close the gap, so it is not a matter of too "
+                                "few calibration inputs for layers of 1,536 inputs") + ".")  # fmt: skip
+    if clipping is not None and len(clipping):
+        top = clipping.loc[clipping.max_abs_weight.idxmax()]
+        text += (f" Those layers hold a few very large weights: the largest, {top['max_abs_weight']:.2f} in "
+                 f"{top['layer']}, against a clipping point of {top['clip_at']:.2f} for the MSE-optimal INT{n_bits} "
+                 f"scale; "
+                 f"{100 * clipping.clipped_share.max():.4f}% of a layer's weights at most lie beyond it, holding up "
+                 f"to {100 * clipping.clipped_energy_share.max():.1f}% of its squared norm. Round-to-nearest leaves "
+                 f"their clipping error where it is; GPTQ spreads it over the other weights of each row, which "
+                 f"{'fits' if snr_gptq > snr_rtn else 'does not fit'} those layers' calibration outputs better "
+                 f"({snr_gptq:.1f} dB against {snr_rtn:.1f} dB with rounding)")  # fmt: skip
+        text += " but takes the network further from the original on held-out text." if located else "."
+    return {"gptq-diagnosis-text": text}

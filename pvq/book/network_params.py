@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..common.checks import check_count, check_list
-from ..core.pruning import check_bits_list
+from ..core.pruning import check_bits, check_bits_list
 from ..layerwise.network_study import NETWORK_FORMATS, NETWORKS, PAIRED_METHODS, network_points
 from .params import N_BITS, ChapterParams, check_profile
 
@@ -40,6 +40,9 @@ class NetworksParams(ChapterParams):
         Held-out paragraphs the text encoder is measured on (≥ 8).
     n_boot : int
         Bootstrap resamples of every interval (≥ 100).
+    diagnose_bits : int
+        Bit-width at which GPTQ's loss to round-to-nearest on MiniLM is diagnosed
+        (:func:`pvq.layerwise.network_study.gptq_diagnosis`, five runs); 0 skips it.
     workers : int
         Local worker processes (one network at one point each).
     dask_scheduler : str
@@ -57,6 +60,7 @@ class NetworksParams(ChapterParams):
     crops_per_photo: int = 4
     n_paragraphs: int = 64
     n_boot: int = 1000
+    diagnose_bits: int = 8
     workers: int = 2
     dask_scheduler: str = ""
     seed: int = 0
@@ -78,6 +82,8 @@ class NetworksParams(ChapterParams):
         check_count(self.crops_per_photo, "crops_per_photo", 1)
         check_count(self.n_paragraphs, "n_paragraphs", 8)
         check_count(self.n_boot, "n_boot", 100)
+        if self.diagnose_bits != 0:  # 0: no diagnosis
+            check_bits(self.diagnose_bits, name="diagnose_bits")
         check_count(self.workers, "workers", 1)
         if not isinstance(self.dask_scheduler, str):
             raise ValueError(

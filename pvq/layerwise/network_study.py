@@ -33,12 +33,16 @@ from .network import compress_network
 from .network_methods import METHODS
 
 __all__ = [
+    "FLOOR_JOB",
+    "LAYER_GROUPS",
     "NETWORKS",
     "NETWORK_FORMATS",
     "PAIRED_METHODS",
     "eval_size",
     "evaluate_point",
     "fidelity_table",
+    "gptq_diagnosis",
+    "group_clipping",
     "network_points",
     "network_verdicts",
     "noise_floor",
@@ -119,9 +123,26 @@ def _items(model_name: str, reference, outputs, *, second: bool = False) -> dict
     return fidelity.vision_items(reference, outputs)
 
 
+#: Kinds of layer a diagnosis treats apart from the rest, by layer name (MiniLM's feed-forward output layers).
+LAYER_GROUPS = {"ffn_out": lambda name: name.endswith(".output.dense") and ".attention." not in name}
+
+
+def _variant(method: str):
+    """``(method, layer_method)`` of a job's method: ``'gptq+rtn@ffn_out'`` is GPTQ on every layer but
+    round-to-nearest on the layers of :data:`LAYER_GROUPS` ``'ffn_out'`` (``layer_method`` ``None``: one method)."""
+    if "+" not in method:
+        return method, None
+    base, _, rest = method.partition("+")
+    other, _, group = rest.partition("@")
+    if group not in LAYER_GROUPS or base not in METHODS or other not in METHODS:
+        raise ValueError(f"not a method or a method+other@group: {method!r} (groups: {', '.join(LAYER_GROUPS)})")
+    pick = LAYER_GROUPS[group]
+    return base, lambda name: other if pick(name) else base
+
+
 def _bits(method: str, n_bits: int | None) -> tuple[float, float]:
     """``(bits per compressed weight, sparsity)`` of a point."""
-    spec = METHODS[method]
+    spec = METHODS[_variant(method)[0]]
     if spec.fmt is not None:
         fmt = parse_format(spec.fmt)
         return fmt.nominal_bits, (1 - fmt.keep[0] / fmt.keep[1]) if fmt.keep else 0.0
@@ -143,8 +164,9 @@ def evaluate_point(model_name: str, method: str, n_bits: int | None, *, n_calibr
     started = time.perf_counter()
     s = _setup(model_name, n_calibration, n_eval, seed)
     model = build_model(model_name)
-    info = compress_network(model_name, model, s["batch"], s["mask"], method, 16 if n_bits is None else n_bits,
-                            bn_reference=s["bn"])  # fmt: skip
+    base, layer_method = _variant(method)
+    info = compress_network(model_name, model, s["batch"], s["mask"], base, 16 if n_bits is None else n_bits,
+                            bn_reference=s["bn"], layer_method=layer_method)  # fmt: skip
     items = _items(model_name, s["reference"], _outputs(model_name, model, s["held"]))
     bits, sparsity = _bits(method, n_bits)
     total = info["numel"] + info["kept_numel"]
@@ -157,10 +179,26 @@ def evaluate_point(model_name: str, method: str, n_bits: int | None, *, n_calibr
     }  # fmt: skip
 
 
-def noise_floor(model_name: str, *, n_calibration: int, n_eval: int, seed: int = 0) -> dict:
-    """The FP32 network against itself on the second crops / shifted paragraphs: ``items`` and ``groups``."""
+#: The job that measures a network's noise floor (:func:`noise_floor`) beside its points.
+FLOOR_JOB = "noise_floor"
+
+
+def noise_floor(model_name: str, *, n_calibration: int, n_eval: int, seed: int = 0,
+                cache_dir: Path | None = None) -> dict:  # fmt: skip
+    """The FP32 network against itself on the second crops / shifted paragraphs: ``items`` and ``groups``.
+
+    Read from ``cache_dir`` when :func:`run_network_study` measured it there (one of its jobs: the
+    worker that prepares the network's data has the floor at hand), else measured here.
+    """
+    job = (model_name, FLOOR_JOB, None, n_calibration, n_eval, seed)
+    got = _read(None if cache_dir is None else Path(cache_dir) / f"{_key(job)}.json")
+    return got if got is not None else _floor(model_name, n_calibration, n_eval, seed)
+
+
+def _floor(model_name: str, n_calibration: int, n_eval: int, seed: int) -> dict:
     s = _setup(model_name, n_calibration, n_eval, seed)
-    return {"model": model_name, "items": s["floor"], "groups": s["groups"]}
+    return {"model": model_name, "items": {k: np.asarray(v).tolist() for k, v in s["floor"].items()},
+            "groups": np.asarray(s["groups"]).tolist()}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8)
@@ -206,7 +244,10 @@ def _job(args) -> dict:
         return got
     model_name, method, n_bits, n_calibration, n_eval, seed = job
     with core_slot():
-        got = evaluate_point(model_name, method, n_bits, n_calibration=n_calibration, n_eval=n_eval, seed=seed)
+        if method == FLOOR_JOB:
+            got = _floor(model_name, n_calibration, n_eval, seed)
+        else:
+            got = evaluate_point(model_name, method, n_bits, n_calibration=n_calibration, n_eval=n_eval, seed=seed)
     if path is not None:
         atomic_write(path, lambda p: p.write_text(json.dumps(got)))
     return got
@@ -226,17 +267,20 @@ def run_network_study(models, points, *, n_calibration: int, crops_per_photo: in
     scheduler when there are enough of them to repay starting the workers (each prepares a
     network's data and FP32 outputs once), else in this process
     (:func:`pvq.common.executors.map_uncached`). Results come back in the order of ``models`` then
-    ``points``.
+    ``points``. Each network's noise floor is measured among the jobs and cached beside them (read
+    back by :func:`noise_floor` with the same ``cache_dir``).
     """
     for m in models:
         if m not in NETWORKS:
             raise ValueError(f"no runnable network {m!r}; chapter 9 runs: {', '.join(NETWORKS)}")
     cache = None if cache_dir is None else str(cache_dir)
+    floors = [] if cache_dir is None else [(FLOOR_JOB, None)]
     jobs = [((m, meth, b, n_calibration, eval_size(m, crops_per_photo, n_paragraphs), seed), cache)
-            for m in models for meth, b in points]  # fmt: skip
+            for m in models for meth, b in [*points, *floors]]  # fmt: skip
     found = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
-    return map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="networks",
-                        progress=progress)  # fmt: skip
+    got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="networks",
+                       progress=progress)  # fmt: skip
+    return [r for (job, _), r in zip(jobs, got, strict=True) if job[1] != FLOOR_JOB]
 
 
 def _summary(kind: str, items: dict, idx: np.ndarray) -> dict:
@@ -322,3 +366,75 @@ def _primary(kind: str, items: dict, idx: np.ndarray | None):
         return float(10 * np.log10(s.sum() / e.sum())) if e.sum() > 0 else math.inf
     with np.errstate(divide="ignore"):
         return 10 * np.log10(s[idx].sum(1) / e[idx].sum(1))
+
+
+def gptq_diagnosis(model_name: str, n_bits: int, *, n_calibration: int, n_paragraphs: int, crops_per_photo: int,
+                   seed: int = 0, n_boot: int = 1000, workers: int = 1, dask_scheduler: str | None = None,
+                   cache_dir: Path | None = None, more_calibration: int = 4) -> pd.DataFrame:  # fmt: skip
+    """Where GPTQ loses to round-to-nearest on a network: the same point with the methods swapped on one kind of
+    layer (:data:`LAYER_GROUPS` ``'ffn_out'``) and with ``more_calibration`` times the calibration data.
+
+    Five runs, as jobs of :func:`run_network_study` (cached alike): round-to-nearest everywhere, GPTQ
+    everywhere, GPTQ but round-to-nearest on the group, round-to-nearest but GPTQ on the group, and
+    GPTQ on a calibration batch ``more_calibration`` times larger. If swapping the group moves the
+    fidelity from one method's to the other's, the group is where GPTQ goes wrong; if more data
+    does not help, the cause is not a calibration set too small for the layers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: ``run`` (what was done), ``method`` (the job's method), ``n_calibration``,
+        the primary fidelity measure (``cosine`` for text, ``logit_snr_db`` for vision) with
+        ``ci_low, ci_high`` (bootstrap), and ``group_layer_snr_db``, the mean SNR of the group's layers
+        on their calibration inputs (NaN where no layer was measured: round-to-nearest alone needs no data).
+    """
+    runs = [
+        ("round-to-nearest on every layer", "rtn", n_calibration),
+        ("GPTQ on every layer", "gptq", n_calibration),
+        ("GPTQ, round-to-nearest on the feed-forward output layers", "gptq+rtn@ffn_out", n_calibration),
+        ("round-to-nearest, GPTQ on the feed-forward output layers", "rtn+gptq@ffn_out", n_calibration),
+        (f"GPTQ on every layer, {more_calibration}x the calibration data", "gptq", more_calibration * n_calibration),
+    ]
+    n_eval = eval_size(model_name, crops_per_photo, n_paragraphs)
+    cache = None if cache_dir is None else str(cache_dir)
+    jobs = [((model_name, method, n_bits, n_cal, n_eval, seed), cache) for _, method, n_cal in runs]
+    found = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
+    got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="diagnosis")
+    kind = NETWORKS[model_name]
+    pick = LAYER_GROUPS["ffn_out"]
+    rows = []
+    for (label, method, n_cal), r in zip(runs, got, strict=True):
+        idx = fidelity.bootstrap_indices(r["groups"], n_boot, seed=seed)
+        summary = _summary(kind, r["items"], idx)
+        group = [v for k, v in r["layer_snr_db"].items() if pick(k) and v is not None and math.isfinite(v)]
+        primary = "cosine" if kind == "text" else "logit_snr_db"
+        rows.append({"run": label, "method": method, "n_calibration": n_cal, primary: summary[primary],
+                     "ci_low": summary["ci_low"], "ci_high": summary["ci_high"],
+                     "group_layer_snr_db": float(np.mean(group)) if group else math.nan})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def group_clipping(model_name: str, n_bits: int, group: str = "ffn_out") -> pd.DataFrame:
+    """The layers of a :data:`LAYER_GROUPS` group under INT-``n_bits`` with the MSE-optimal per-tensor scale: how far
+    the clipping point lies below the largest weight.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``layer, max_abs_weight, clip_at`` (the largest magnitude the grid represents),
+        ``clipped_share`` (weights beyond it) and ``clipped_energy_share`` (their share of ``Σ w²``).
+    """
+    from ..tensors.clipping import SortedWeights, optimal_clip_tensor
+
+    pick = LAYER_GROUPS[group]
+    rows = []
+    for name, module in build_model(model_name).named_modules():
+        if not pick(name) or not hasattr(module, "weight"):
+            continue
+        w = module.weight.detach().double().numpy().reshape(-1).astype(np.float16).astype(np.float64)
+        clip = float(optimal_clip_tensor(SortedWeights.build(w), n_bits=n_bits)[0])
+        beyond = np.abs(w) > clip
+        rows.append({"layer": name, "max_abs_weight": float(np.abs(w).max()), "clip_at": clip,
+                     "clipped_share": float(beyond.mean()),
+                     "clipped_energy_share": float(np.sum(w[beyond] ** 2) / np.sum(w**2))})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -9,6 +9,8 @@ from pvq.book.network_findings import (
     SCALES,
     check_c4_networks,
     check_c5_networks,
+    diagnosis_display,
+    diagnosis_headlines,
     margins_across_scales,
     scale_headlines,
     scales_display,
@@ -101,3 +103,28 @@ def test_c4_and_c5_on_networks_read_the_bootstrap_winners():
         check_c5_networks(lost).evidence
     )
     assert check_c4_networks(lost).verdict == "not yet checked"  # nothing at 4 bits or more
+
+
+def _diagnosis(values, snrs=(math.nan, 26.0, 11.0, 26.5, 22.0)):
+    runs = ["rtn", "gptq", "gptq+rtn@ffn_out", "rtn+gptq@ffn_out", "gptq"]
+    return pd.DataFrame({"run": [f"run {k}" for k in range(5)], "method": runs, "n_calibration": [8, 8, 8, 8, 32],
+                         "cosine": values, "ci_low": [v - 0.01 for v in values], "ci_high": [v + 0.01 for v in values],
+                         "group_layer_snr_db": list(snrs)})  # fmt: skip
+
+
+def test_the_diagnosis_says_what_its_runs_show():
+    clip = pd.DataFrame({"layer": ["a", "b"], "max_abs_weight": [7.9, 3.0], "clip_at": [2.0, 1.0],
+                         "clipped_share": [1e-6, 4e-5], "clipped_energy_share": [0.05, 0.01]})  # fmt: skip
+    located = diagnosis_headlines(_diagnosis([0.99, 0.27, 0.98, 0.40, 0.34]), clip, 8)["gptq-diagnosis-text"]
+    assert "cosine of 0.270 against round-to-nearest's 0.990" in located
+    assert "the loss comes from those layers" in located and "does not close the gap" in located
+    assert "the largest, 7.90 in a, against a clipping point of 2.00" in located and "0.0040%" in located
+    assert "which fits those layers' calibration outputs better (26.5 dB against 11.0 dB" in located
+    assert located.endswith("further from the original on held-out text.")
+    # the swaps leave GPTQ where it was, and four times the data helps: the text says so
+    other = diagnosis_headlines(_diagnosis([0.99, 0.27, 0.30, 0.97, 0.80]), None, 8)["gptq-diagnosis-text"]
+    assert "does not move the result" in other and "more calibration data closes most of the gap" in other
+    assert "Those layers" not in other
+    assert "`diagnose_bits` is 0" in diagnosis_headlines(None, None, 0)["gptq-diagnosis-text"]
+    shown = diagnosis_display(_diagnosis([0.99, 0.27, 0.98, 0.40, 0.34]))
+    assert shown.iloc[1, 2] == "0.270 [0.260, 0.280]" and shown.iloc[0, 3] == "" and shown.iloc[2, 3] == "11.0"

@@ -110,11 +110,13 @@ def test_sparsegpt_mask_and_magnitude_keep_the_paired_count_of_the_tensor():
     )
 
 
-def _sequential_by_hand(model, x, method, n_bits):
+def _sequential_by_hand(model, x, method, n_bits, methods_by_layer=None):
     """The scheme written out: each compressed layer solved on the inputs of the already-compressed network."""
     model = _copy(model)
     linears = [m for m in model if isinstance(m, nn.Linear)][1:-1]
-    for layer in linears:
+    for k, layer in enumerate(linears):
+        if methods_by_layer is not None:
+            method = methods_by_layer[k]
         with torch.no_grad():
             inp = x
             for m in model:
@@ -144,6 +146,51 @@ def test_compress_network_is_the_sequential_scheme(method):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     if methods.METHODS[method].needs_data:
         assert all(np.isfinite(v) for v in info["layer_snr_db"].values())
+
+
+def test_a_layer_method_changes_the_method_of_the_layers_it_names():
+    """Magnitude pruning on layer "4", SparseGPT on layer "2" (and GPTQ / rounding): the sequential scheme with each
+    layer's own method, different from either method alone."""
+    from pvq.layerwise.network_study import LAYER_GROUPS, _variant
+
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(2)).double()
+    for seed, bits, (base, other) in ((1, 3, ("sparsegpt", "magnitude")), (2, 4, ("gptq", "rtn"))):
+        model = _mlp(seed)
+        expected = _sequential_by_hand(model, x, None, bits, methods_by_layer=[base, other])
+        got = _copy(model)
+        info = network.compress_network("tiny", got, (x,), None, base, bits,
+                                        layer_method=lambda n, b=base, o=other: o if n == "4" else b)  # fmt: skip
+        for a, b in zip(got.parameters(), expected.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+        assert all(np.isfinite(v) for v in info["layer_snr_db"].values())  # the data-free layer measured too
+        for alone in (base, other):
+            single = _sequential_by_hand(model, x, alone, bits)
+            assert not all(torch.equal(a, b) for a, b in zip(got.parameters(), single.parameters(), strict=True))
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        network.compress_network("tiny", _copy(model), (x,), None, "gptq", 3, layer_method=lambda n: "nope")
+    # a job's method names the swap: MiniLM's feed-forward output layers, not the attention's output layers
+    base, pick = _variant("gptq+rtn@ffn_out")
+    assert base == "gptq" and pick("encoder.layer.3.output.dense") == "rtn"
+    assert (
+        pick("encoder.layer.3.attention.output.dense") == "gptq"
+        and pick("encoder.layer.3.intermediate.dense") == "gptq"
+    )
+    assert _variant("rtn") == ("rtn", None) and set(LAYER_GROUPS) == {"ffn_out"}
+    for bad in ("gptq+rtn@attention", "gptq+nope@ffn_out"):
+        with pytest.raises(ValueError, match="not a method or a method"):
+            _variant(bad)
+
+
+def test_minilms_feed_forward_output_layers_hold_weights_the_8_bit_scale_clips():
+    from pvq.layerwise.network_study import group_clipping
+
+    t = group_clipping("minilm_l6", 8)
+    assert list(t.layer) == [f"encoder.layer.{i}.output.dense" for i in range(6)]
+    assert (
+        (t.clip_at < t.max_abs_weight).all() and (t.clipped_share < 1e-4).all() and (t.clipped_energy_share > 0).all()
+    )
+    assert t.max_abs_weight.max() > 3 * t.loc[t.max_abs_weight.idxmax(), "clip_at"]  # clipped to under a third
+    assert (group_clipping("minilm_l6", 4).clip_at < t.clip_at).all()  # fewer levels: an earlier clip
 
 
 def _convnet():
@@ -267,18 +314,26 @@ def test_the_study_caches_each_job_and_resumes(tmp_path, monkeypatch):
                 "network_bits": 4.0, "groups": [0] * 4 + [1] * 4, "items": items, "layer_snr_db": {},
                 "seconds": 0.0}  # fmt: skip
 
+    def fake_floor(model_name, n_calibration, n_eval, seed):
+        calls.append((model_name, "floor", None))
+        return {"model": model_name, "items": {"signal": [1.0] * 8, "error": [0.1] * 8, "agree": [1.0] * 8,
+                                               "kl": [0.0] * 8}, "groups": [0] * 4 + [1] * 4}  # fmt: skip
+
     monkeypatch.setattr(network_study, "evaluate_point", fake)
+    monkeypatch.setattr(network_study, "_floor", fake_floor)
     points = network_study.network_points([3, 4], ["rtn", "magnitude"], [])
     kw = {"n_calibration": 8, "crops_per_photo": 2, "n_paragraphs": 8, "cache_dir": tmp_path}
     first = network_study.run_network_study(["mobilenet_v2"], points, **kw)
-    assert [(r["method"], r["n_bits"]) for r in first] == points and len(calls) == 4
-    assert len(list(tmp_path.glob("*.json"))) == 4
+    assert [(r["method"], r["n_bits"]) for r in first] == points and len(calls) == 5  # the noise floor among the jobs
+    assert len(list(tmp_path.glob("*.json"))) == 5
     again = network_study.run_network_study(["mobilenet_v2"], points, **kw)
-    assert again == first and len(calls) == 4  # all read back
+    assert again == first and len(calls) == 5  # all read back
+    floor = network_study.noise_floor("mobilenet_v2", n_calibration=8, n_eval=2, cache_dir=tmp_path)
+    assert floor["items"]["error"] == [0.1] * 8 and len(calls) == 5  # read from the study's cache
     victim = sorted(tmp_path.glob("*.json"))[0]
     victim.write_text("{truncated")
     network_study.run_network_study(["mobilenet_v2"], points, **kw)
-    assert len(calls) == 5  # only the corrupt entry is computed again
+    assert len(calls) == 6  # only the corrupt entry is computed again
     verdicts = network_study.network_verdicts(first, n_boot=200)
     assert list(verdicts.n_bits) == [3, 4] and set(verdicts.winner) <= {"quantization", "pruning", "tie"}
     with pytest.raises(ValueError, match="no runnable network"):
