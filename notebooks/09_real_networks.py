@@ -158,7 +158,7 @@ readable(verdict_display(verdicts), break_cells=True)
 # %% [markdown]
 # The table above compares, at each network and bit-width, the best quantization method with the
 # best pruning method (by the point estimate of logit SNR, or cosine for MiniLM): the difference
-# and its paired bootstrap interval (the same resampled crops or paragraphs for both), and the side
+# and its paired bootstrap interval (the same resampled photos or paragraphs for both), and the side
 # whose interval excludes zero. Data: {download}`fidelity.csv </results/09_real_networks/fidelity.csv>`
 # (every point, with top-1 agreement, KL, retrieval agreement and their intervals, and the mean
 # per-layer SNR on the calibration inputs), {download}`verdicts.csv </results/09_real_networks/verdicts.csv>`.
@@ -168,8 +168,8 @@ readable(verdict_display(verdicts), break_cells=True)
 # same storage, measured without a single label.
 #
 # **GPTQ is not always ahead of rounding.** Round-to-nearest beats GPTQ at
-# {glue:md}`rtn-ahead-text`. The verdicts take the better of the two on each side. Why GPTQ loses
-# on MiniLM, run by run (each a whole network at the same point, measured on the held-out
+# {glue:md}`rtn-ahead-text`. The verdicts take the better of the two on each side. Where it loses
+# on MiniLM, five runs ask why (each a whole network at the same point, measured on the held-out
 # paragraphs):
 
 # %% tags=["hide-input"]

@@ -253,6 +253,18 @@ def _job(args) -> dict:
     return got
 
 
+def _expected_cost(args) -> float:
+    """A job's rough relative time, to start the longest first (from the full profile's job times: a least-squares
+    refit grows with the weights it keeps and is longest on MiniLM's wide layers; GPTQ and SparseGPT
+    come next; data-free methods and the formats' roundings are short; time grows with the calibration)."""
+    (model_name, method, n_bits, n_calibration, _n_eval, _seed), _cache = args
+    base = method if method == FLOOR_JOB else _variant(method)[0]
+    weight = {"magnitude_ls": 1.5 + (n_bits or 0) / 4, "gptq": 1.6, "sparsegpt": 1.5, FLOOR_JOB: 0.3}.get(base, 1.0)
+    if base == "magnitude_ls" and NETWORKS.get(model_name) == "text":
+        weight *= 2
+    return weight * n_calibration / 32
+
+
 def eval_size(model_name: str, crops_per_photo: int, n_paragraphs: int) -> int:
     """What ``n_eval`` means for a network: crops per held-out photo (vision) or held-out paragraphs (text)."""
     return n_paragraphs if NETWORKS[model_name] == "text" else crops_per_photo
@@ -279,7 +291,7 @@ def run_network_study(models, points, *, n_calibration: int, crops_per_photo: in
             for m in models for meth, b in [*points, *floors]]  # fmt: skip
     found = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
     got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="networks",
-                       progress=progress)  # fmt: skip
+                       progress=progress, cost=_expected_cost)  # fmt: skip
     return [r for (job, _), r in zip(jobs, got, strict=True) if job[1] != FLOOR_JOB]
 
 
@@ -399,7 +411,8 @@ def gptq_diagnosis(model_name: str, n_bits: int, *, n_calibration: int, n_paragr
     cache = None if cache_dir is None else str(cache_dir)
     jobs = [((model_name, method, n_bits, n_cal, n_eval, seed), cache) for _, method, n_cal in runs]
     found = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
-    got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="diagnosis")
+    got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="diagnosis",
+                       cost=_expected_cost)  # fmt: skip
     kind = NETWORKS[model_name]
     pick = LAYER_GROUPS["ffn_out"]
     rows = []
