@@ -69,29 +69,25 @@ def _start_worker(one_thread: bool) -> None:
 
 
 def map_uncached(func: Callable, jobs: Sequence, found: list, *, workers: int = 1, scheduler: str | None = None,
-                 desc: str = "jobs", progress: bool = False, cost: Callable | None = None) -> list:  # fmt: skip
+                 desc: str = "jobs", progress: bool = False) -> list:  # fmt: skip
     """``func(job)`` for every job whose entry of ``found`` is ``None`` (already known results are kept), in order.
 
     The missing jobs run on a process pool (:func:`make_executor`) when there are at least
     :data:`POOL_MIN_JOBS` of them per worker, on a Dask scheduler when one is named and there is
-    more than one, else in this process; ``func`` must then be picklable. With ``cost`` (a job's
-    expected time, any unit) they start longest first, so that no worker is left alone with a long
-    job at the end; the results still come back in the order of ``jobs``. The progress bar counts
+    more than one, else in this process; ``func`` must then be picklable. The progress bar counts
     the known results as done.
     """
     out = list(found)
-    missing = [i for i, got in enumerate(out) if got is None]
-    if cost is not None:
-        missing.sort(key=lambda i: -cost(jobs[i]))  # stable: equal costs keep their order
-    parallel = (workers > 1 and len(missing) >= POOL_MIN_JOBS * workers) or (bool(scheduler) and len(missing) > 1)
+    todo = [job for job, got in zip(jobs, out, strict=True) if got is None]
+    parallel = (workers > 1 and len(todo) >= POOL_MIN_JOBS * workers) or (bool(scheduler) and len(todo) > 1)
     pool = make_executor(scheduler or None, workers=workers) if parallel else None
-    todo = [jobs[i] for i in missing]
     try:
         solved = pool.map(func, todo) if pool is not None else map(func, todo)
         with tqdm(total=len(out), initial=len(out) - len(todo), desc=desc, disable=not progress) as bar:
-            for i in missing:
-                out[i] = next(solved)
-                bar.update()
+            for i, got in enumerate(out):
+                if got is None:
+                    out[i] = next(solved)
+                    bar.update()
     finally:
         if pool is not None:
             pool.shutdown()

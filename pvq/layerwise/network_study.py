@@ -38,6 +38,7 @@ __all__ = [
     "NETWORKS",
     "NETWORK_FORMATS",
     "PAIRED_METHODS",
+    "diagnosis_runs",
     "eval_size",
     "evaluate_point",
     "fidelity_table",
@@ -253,18 +254,6 @@ def _job(args) -> dict:
     return got
 
 
-def _expected_cost(args) -> float:
-    """A job's rough relative time, to start the longest first (from the full profile's job times: a least-squares
-    refit grows with the weights it keeps and is longest on MiniLM's wide layers; GPTQ and SparseGPT
-    come next; data-free methods and the formats' roundings are short; time grows with the calibration)."""
-    (model_name, method, n_bits, n_calibration, _n_eval, _seed), _cache = args
-    base = method if method == FLOOR_JOB else _variant(method)[0]
-    weight = {"magnitude_ls": 1.5 + (n_bits or 0) / 4, "gptq": 1.6, "sparsegpt": 1.5, FLOOR_JOB: 0.3}.get(base, 1.0)
-    if base == "magnitude_ls" and NETWORKS.get(model_name) == "text":
-        weight *= 2
-    return weight * n_calibration / 32
-
-
 def eval_size(model_name: str, crops_per_photo: int, n_paragraphs: int) -> int:
     """What ``n_eval`` means for a network: crops per held-out photo (vision) or held-out paragraphs (text)."""
     return n_paragraphs if NETWORKS[model_name] == "text" else crops_per_photo
@@ -272,7 +261,7 @@ def eval_size(model_name: str, crops_per_photo: int, n_paragraphs: int) -> int:
 
 def run_network_study(models, points, *, n_calibration: int, crops_per_photo: int, n_paragraphs: int,
                       seed: int = 0, workers: int = 1, dask_scheduler: str | None = None,
-                      cache_dir: Path | None = None, progress: bool = False) -> list[dict]:  # fmt: skip
+                      cache_dir: Path | None = None, progress: bool = False, extra_runs=()) -> list[dict]:  # fmt: skip
     """:func:`evaluate_point` for every network of ``models`` at every ``(method, n_bits)`` of ``points``.
 
     Cached results are read here; the others run on ``workers`` local processes or the Dask
@@ -280,7 +269,9 @@ def run_network_study(models, points, *, n_calibration: int, crops_per_photo: in
     network's data and FP32 outputs once), else in this process
     (:func:`pvq.common.executors.map_uncached`). Results come back in the order of ``models`` then
     ``points``. Each network's noise floor is measured among the jobs and cached beside them (read
-    back by :func:`noise_floor` with the same ``cache_dir``).
+    back by :func:`noise_floor` with the same ``cache_dir``), and so are ``extra_runs``,
+    ``(network, method, n_bits, n_calibration)`` each (:func:`diagnosis_runs`: read back by
+    :func:`gptq_diagnosis`), so that they share the workers instead of running after the study.
     """
     for m in models:
         if m not in NETWORKS:
@@ -289,10 +280,15 @@ def run_network_study(models, points, *, n_calibration: int, crops_per_photo: in
     floors = [] if cache_dir is None else [(FLOOR_JOB, None)]
     jobs = [((m, meth, b, n_calibration, eval_size(m, crops_per_photo, n_paragraphs), seed), cache)
             for m in models for meth, b in [*points, *floors]]  # fmt: skip
+    # the extra runs first: the 4x-calibration run is among the longest
+    extra = [((m, meth, b, n_cal, eval_size(m, crops_per_photo, n_paragraphs), seed), cache)
+             for m, meth, b, n_cal in (extra_runs if cache_dir is not None else ())]  # fmt: skip
+    jobs = extra + jobs
     found = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
     got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="networks",
-                       progress=progress, cost=_expected_cost)  # fmt: skip
-    return [r for (job, _), r in zip(jobs, got, strict=True) if job[1] != FLOOR_JOB]
+                       progress=progress)  # fmt: skip
+    study = zip(jobs[len(extra) :], got[len(extra) :], strict=True)
+    return [r for (job, _), r in study if job[1] != FLOOR_JOB]
 
 
 def _summary(kind: str, items: dict, idx: np.ndarray) -> dict:
@@ -380,6 +376,22 @@ def _primary(kind: str, items: dict, idx: np.ndarray | None):
         return 10 * np.log10(s[idx].sum(1) / e[idx].sum(1))
 
 
+def _diagnosis(n_calibration: int, more_calibration: int) -> list[tuple[str, str, int]]:
+    """``(what was done, method, n_calibration)`` of each run of :func:`gptq_diagnosis`."""
+    return [
+        ("round-to-nearest on every layer", "rtn", n_calibration),
+        ("GPTQ on every layer", "gptq", n_calibration),
+        ("GPTQ, round-to-nearest on the feed-forward output layers", "gptq+rtn@ffn_out", n_calibration),
+        ("round-to-nearest, GPTQ on the feed-forward output layers", "rtn+gptq@ffn_out", n_calibration),
+        (f"GPTQ on every layer, {more_calibration}x the calibration data", "gptq", more_calibration * n_calibration),
+    ]
+
+
+def diagnosis_runs(model_name: str, n_bits: int, n_calibration: int, more_calibration: int = 4) -> list[tuple]:
+    """The runs of :func:`gptq_diagnosis` as ``extra_runs`` of :func:`run_network_study`."""
+    return [(model_name, method, n_bits, n_cal) for _, method, n_cal in _diagnosis(n_calibration, more_calibration)]
+
+
 def gptq_diagnosis(model_name: str, n_bits: int, *, n_calibration: int, n_paragraphs: int, crops_per_photo: int,
                    seed: int = 0, n_boot: int = 1000, workers: int = 1, dask_scheduler: str | None = None,
                    cache_dir: Path | None = None, more_calibration: int = 4) -> pd.DataFrame:  # fmt: skip
@@ -400,19 +412,12 @@ def gptq_diagnosis(model_name: str, n_bits: int, *, n_calibration: int, n_paragr
         ``ci_low, ci_high`` (bootstrap), and ``group_layer_snr_db``, the mean SNR of the group's layers
         on their calibration inputs (NaN where no layer was measured: round-to-nearest alone needs no data).
     """
-    runs = [
-        ("round-to-nearest on every layer", "rtn", n_calibration),
-        ("GPTQ on every layer", "gptq", n_calibration),
-        ("GPTQ, round-to-nearest on the feed-forward output layers", "gptq+rtn@ffn_out", n_calibration),
-        ("round-to-nearest, GPTQ on the feed-forward output layers", "rtn+gptq@ffn_out", n_calibration),
-        (f"GPTQ on every layer, {more_calibration}x the calibration data", "gptq", more_calibration * n_calibration),
-    ]
+    runs = _diagnosis(n_calibration, more_calibration)
     n_eval = eval_size(model_name, crops_per_photo, n_paragraphs)
     cache = None if cache_dir is None else str(cache_dir)
     jobs = [((model_name, method, n_bits, n_cal, n_eval, seed), cache) for _, method, n_cal in runs]
     found = [_read(None if cache_dir is None else Path(cache_dir) / f"{_key(j)}.json") for j, _ in jobs]
-    got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="diagnosis",
-                       cost=_expected_cost)  # fmt: skip
+    got = map_uncached(_job, jobs, found, workers=workers, scheduler=dask_scheduler, desc="diagnosis")
     kind = NETWORKS[model_name]
     pick = LAYER_GROUPS["ffn_out"]
     rows = []

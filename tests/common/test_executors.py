@@ -123,33 +123,3 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as f:  # a zombie is not alive
         return f.read().split()[2] != "Z"
-
-
-def test_uncached_jobs_start_longest_first_and_come_back_in_order(monkeypatch):
-    """With a cost, the missing jobs are submitted in decreasing cost (a worker is never left alone with a long
-    job at the end); the known results stay; the answers follow the jobs' order."""
-    from pvq.common import executors
-    from pvq.common.executors import POOL_MIN_JOBS, map_uncached
-
-    submitted = []
-
-    class Recording:
-        def map(self, fn, jobs):
-            submitted.extend(jobs)
-            return map(fn, jobs)
-
-        def shutdown(self):
-            pass
-
-    monkeypatch.setattr(executors, "make_executor", lambda _scheduler=None, *, workers: Recording())
-    jobs = list(range(2 * POOL_MIN_JOBS + 2))
-    found = [None] * len(jobs)
-    found[3] = "known"
-    cost = {j: (j * 7) % 5 for j in jobs}.__getitem__
-    out = map_uncached(lambda j: j * 10, jobs, found, workers=2, cost=cost)
-    assert out == [j * 10 if j != 3 else "known" for j in jobs]
-    assert submitted == sorted([j for j in jobs if j != 3], key=lambda j: -cost(j))
-    assert [cost(j) for j in submitted] == sorted((cost(j) for j in submitted), reverse=True)
-    submitted.clear()
-    map_uncached(lambda j: j, jobs, [None] * len(jobs), workers=2)
-    assert submitted == jobs  # without a cost: in order

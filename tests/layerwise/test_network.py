@@ -334,6 +334,17 @@ def test_the_study_caches_each_job_and_resumes(tmp_path, monkeypatch):
     victim.write_text("{truncated")
     network_study.run_network_study(["mobilenet_v2"], points, **kw)
     assert len(calls) == 6  # only the corrupt entry is computed again
+    # extra runs (the diagnosis's) share the study's jobs and cache, and are not among its results
+    extra = network_study.diagnosis_runs("mobilenet_v2", 4, 8)
+    assert [r[1] for r in extra] == ["rtn", "gptq", "gptq+rtn@ffn_out", "rtn+gptq@ffn_out", "gptq"]
+    assert [r[3] for r in extra] == [8, 8, 8, 8, 32]
+    with_extra = network_study.run_network_study(["mobilenet_v2"], points, **kw, extra_runs=extra)
+    # four new jobs: the diagnosis's round-to-nearest at 4 bits is the study's own point, read back
+    assert [(r["method"], r["n_bits"]) for r in with_extra] == points and len(calls) == 6 + 4
+    diagnosis = network_study.gptq_diagnosis("mobilenet_v2", 4, n_calibration=8, n_paragraphs=8, crops_per_photo=2,
+                                             n_boot=200, cache_dir=tmp_path)  # fmt: skip
+    assert len(calls) == 10 and list(diagnosis.n_calibration) == [8, 8, 8, 8, 32]  # all read from the cache
+    assert diagnosis.logit_snr_db.notna().all() and diagnosis.group_layer_snr_db.isna().all()
     verdicts = network_study.network_verdicts(first, n_boot=200)
     assert list(verdicts.n_bits) == [3, 4] and set(verdicts.winner) <= {"quantization", "pruning", "tie"}
     with pytest.raises(ValueError, match="no runnable network"):
