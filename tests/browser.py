@@ -5,6 +5,7 @@
 sharpness, alt text, caption numbers).
 """
 
+import functools
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +18,10 @@ def _pages(html: Path):
     return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
 
 
-def _ids(page: Path) -> set[str]:
-    return set(re.findall(r'id="([^"]+)"', page.read_text(encoding="utf-8")))
+@functools.lru_cache(maxsize=256)
+def _ids(page: Path) -> frozenset[str]:
+    """The element ids of a built page (read once per check: pages link to the same targets hundreds of times)."""
+    return frozenset(re.findall(r'id="([^"]+)"', page.read_text(encoding="utf-8")))
 
 
 @contextmanager
@@ -42,6 +45,7 @@ def check_site(html: Path, screenshots: Path | None = None, shot_names: tuple[st
     anchors, redirects to missing pages.
     """
     outside, problems = [], []
+    _ids.cache_clear()  # a page may have been rebuilt since the last check
     with _browser_page({"width": 1280, "height": 1600}) as page:
         page.on(
             "request",

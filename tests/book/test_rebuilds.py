@@ -9,10 +9,15 @@ uninterrupted build (``conftest.book``) byte for byte (the timing files aside): 
 kill-safety and the determinism of the chapters the kills interrupt (chapter 4's per-layer sweep,
 the fine-tuning chain 5–7: processes, threads and caches, where nondeterminism would hide). The
 other chapters start executed, copied from the session's build (``_bystanders``): the runner
-reuses them, as it reuses any chapter whose inputs did not change. Then one sentence of prose is
-edited: only that page is rebuilt, without a kernel.
+reuses them, as it reuses any chapter whose inputs did not change. The caches start as a user's
+would after an earlier build with some work left to do (``_seed_caches``): the session's training
+runs and per-layer chunks are there, except the pretrained networks, the runs of one seed and one
+chunk of each layer, which are computed again here and must come out the same (the determinism
+of training is also checked directly, in a worker and in-process, by tests/finetune/test_cache.py).
+Then one sentence of prose is edited: only that page is rebuilt, without a kernel.
 """
 
+import json
 import os
 import re
 import shutil
@@ -94,6 +99,25 @@ def _bystanders(book) -> list[str]:
     return [nb.stem for nb in sorted((book["root"] / "book" / "chapters").glob("*.ipynb")) if nb.stem not in killed]
 
 
+def _seed_caches(book, root) -> tuple[int, int]:
+    """Copy the session's training cache and chunk cache, less what this test computes again; return
+    how many fine-tuning runs and chunks are left to compute."""
+    cache = root / "results" / "training-cache"
+    shutil.copytree(book["root"] / "results" / "training-cache", cache)
+    shutil.rmtree(cache / "pretrained")  # chapter 5 trains its FP32 networks first: the first kill lands there
+    runs = [p for p in (cache / "finetune").glob("*.json") if json.loads(p.read_text())["seed"] == 1]
+    for path in runs:
+        path.unlink()
+    chunks = root / "results" / "04_per_layer" / "cache"
+    shutil.copytree(book["root"] / "results" / "04_per_layer" / "cache", chunks)
+    by_layer = {}
+    for path in sorted(chunks.glob("*.json")):
+        by_layer.setdefault(json.loads(path.read_text())["rows"][0]["layer"], path)
+    for path in by_layer.values():
+        path.unlink()
+    return len(runs), len(by_layer)
+
+
 def test_a_killed_build_runs_again_to_the_same_results(request, tmp_path):
     book = request.getfixturevalue("book")
     root = copy_sources(tmp_path / "book")
@@ -101,8 +125,10 @@ def test_a_killed_build_runs_again_to_the_same_results(request, tmp_path):
     for stem in _bystanders(book):  # executed, with their results: reused by every run below
         shutil.copy2(book["root"] / "book" / "chapters" / f"{stem}.ipynb", root / "book" / "chapters" / f"{stem}.ipynb")
         shutil.copytree(book["root"] / "results" / stem, root / "results" / stem)
-    # 1. mid training run: chapter 5 trains its FP32 networks first
-    out = _killed_at(root, r"05_fine_tuning started", 20)
+    runs, chunks = _seed_caches(book, root)
+    assert runs >= 4 and chunks >= 2
+    # 1. mid training run: chapter 5 trains its FP32 networks first, then the runs of seed 1
+    out = _killed_at(root, r"05_fine_tuning started", 10)
     assert "05_fine_tuning done" not in out
     # 2. mid per-layer sweep
     out = _killed_at(root, r"04_per_layer started", 12)

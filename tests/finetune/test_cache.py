@@ -197,3 +197,36 @@ def test_a_run_trains_holding_a_core_slot_and_a_cached_run_needs_none(tmp_path, 
         reader.start()
         reader.join(timeout=60)
         assert done and done[0].accuracy.tolist() == [0.9] and len(seen) == 1  # from the cache, slot still held
+
+
+def _without_clock(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "seconds" and not k.endswith("_seconds")}
+
+
+def test_a_run_gives_the_same_result_in_a_worker_process_as_in_this_one(small_data, pretrained, tmp_path):
+    """Determinism of training, where the book's rebuilds rely on it: a cached run and a run trained again,
+    in a fresh spawned worker or in this process, are the same numbers (losses, accuracy, masks'
+    zeros, probes), so a rebuild that re-trains some runs reproduces the build that cached them."""
+    from pvq.common.executors import make_executor
+    from pvq.finetune.data import FASHION_MNIST_FILES
+
+    from .test_data import _write_idx
+
+    folder = tmp_path / "data"  # the small real subset as IDX files: a worker reads it like the real set
+    folder.mkdir()
+    arrays = {"train_images": small_data.x_train[:, 0], "train_labels": small_data.y_train,
+              "test_images": small_data.x_test[:, 0], "test_labels": small_data.y_test}  # fmt: skip
+    for name, array in arrays.items():
+        _write_idx(folder / FASHION_MNIST_FILES[name], array, compress=True)
+    base, state, info = pretrained
+    specs = [tiny_spec(base, "qat", n_bits=4), tiny_spec(base, "prune", sparsity=0.75)]
+    records = []
+    for where in ("here", "worker"):
+        _store_pretrained(tmp_path / where, base, state, info)
+        if where == "here":
+            records.append(run_grid(specs, cache_dir=tmp_path / where, data_folder=str(folder))[1])
+        else:
+            with make_executor(workers=1) as pool:
+                records.append(run_grid(specs, cache_dir=tmp_path / where, data_folder=str(folder), executor=pool)[1])
+    assert [r["status"] for r in records[0]] == ["ok", "ok"]
+    assert [_without_clock(r) for r in records[0]] == [_without_clock(r) for r in records[1]]
