@@ -13,7 +13,7 @@ def results_tmp(tmp_path, monkeypatch):
 
 
 #: The two ci book builds of the suite: the session's own (``book/conftest.py``, built by the first test
-#: that asks for it) and the one killed and resumed by ``test_rebuilds.py``. They run first, one per worker.
+#: that asks for it) and the one killed and resumed by ``test_rebuilds.py`` (:func:`run_order` places them).
 BUILDS = (
     "tests/book/test_chapters.py::test_every_chapter_ran",
     "tests/book/test_rebuilds.py::test_a_killed_build_runs_again_to_the_same_results",
@@ -21,23 +21,28 @@ BUILDS = (
 
 
 def run_order(items: list) -> list:
-    """The suite's order: the two book builds, then the ``slow`` tests, the ``process`` tests, the rest.
+    """The suite's order: the session's book build, the unit tests, the killed-build test, the ``slow`` tests,
+    the ``process`` tests.
 
-    Longest first, so that under pytest-xdist (``make test``: two workers, ``--maxschedchunk 2``) no
-    worker is left with a long test at the end, and the short unit tests fill the gaps. xdist hands
-    each worker two tests at the start, in this order, then two more whenever it runs low: the two
-    builds are placed first and third, so that they start at once on different workers. Otherwise
-    the order within each kind is pytest's.
+    Under pytest-xdist (``make test``: two workers, ``--maxschedchunk 2``) xdist hands each worker
+    two tests at the start, in this order, then two more whenever it runs low. One worker builds the
+    session's book (``book/conftest.py``, minutes of chapters on both cores, but with stretches on
+    one: a chapter alone at the end of its lane, the Claims page, the Sphinx build); the other runs
+    the unit tests beside it, on what the build leaves free, instead of waiting for the book. The
+    killed-build test comes next (it starts from the session's book: it waits for it, or finds it
+    built), then the ``slow`` tests that read the book, longest first, and the ``process`` tests fill
+    in to the end. Otherwise the order within each kind is pytest's.
     """
     builds = [i for name in BUILDS for i in items if i.nodeid == name]
     rest = [i for i in items if i not in builds]
-    rank = {"slow": 0, "process": 1}
-    rest.sort(key=lambda i: min([rank[m.name] for m in i.iter_markers() if m.name in rank], default=2))
-    if len(builds) == 2 and rest:
-        return [builds[0], rest[0], builds[1], *rest[1:]]
+    rank = {"slow": 1, "process": 2}
+    rest.sort(key=lambda i: min([rank[m.name] for m in i.iter_markers() if m.name in rank], default=0))
+    if len(builds) == 2:
+        units = [i for i in rest if not any(m.name in rank for m in i.iter_markers())]
+        others = [i for i in rest if i not in set(units)]
+        return [builds[0], *units, builds[1], *others]
     return builds + rest
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     items[:] = run_order(items)
