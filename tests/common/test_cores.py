@@ -66,6 +66,7 @@ def _most_at_once(holds):
     return most
 
 
+@pytest.mark.process  # starts worker processes
 def test_four_processes_share_two_slots_never_more_holders_than_slots(tmp_path):
     slots = CoreSlots(tmp_path / "slots", 2)
     procs = [_start(tmp_path, f"p{i}", slots, rounds=3, hold=0.3, stdout=subprocess.DEVNULL) for i in range(4)]
@@ -92,6 +93,7 @@ def _holds(log: Path) -> list[tuple[int, float, float]]:
     return [(int(s), float(t0), float(t1)) for s, t0, t1 in (ln.split() for ln in lines)]
 
 
+@pytest.mark.process  # starts worker processes
 def test_a_process_that_asks_again_queues_behind_one_already_waiting(tmp_path):
     """Many short jobs in a loop cannot keep a slot from a process that waits: it gets the next one."""
     slots = CoreSlots(tmp_path / "slots", 1)

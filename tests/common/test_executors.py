@@ -14,6 +14,7 @@ from pvq.common.cores import SLOTS_ENV
 from pvq.common.executors import DASK_ENV, make_executor
 
 
+@pytest.mark.process  # starts worker processes
 def test_local_pool_runs_a_picklable_function(monkeypatch):
     monkeypatch.delenv(DASK_ENV, raising=False)
     executor = make_executor(workers=2)
@@ -72,6 +73,7 @@ def _torch_threads(_):
     return torch.get_num_threads()
 
 
+@pytest.mark.process  # starts worker processes
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="torch starts with one thread on one core anyway")
 def test_under_a_core_budget_the_pool_workers_start_with_one_thread(tmp_path, monkeypatch):
     """Without a budget a worker's torch uses several threads; under one it starts with one, before any lease."""
@@ -90,6 +92,7 @@ def test_under_a_core_budget_the_pool_workers_start_with_one_thread(tmp_path, mo
     assert found[f"{tmp_path}:2"] == 1
 
 
+@pytest.mark.process  # starts worker processes
 def test_pool_workers_end_with_the_process_that_owns_the_pool(tmp_path):
     """A pool owner killed with SIGKILL (a stopped build, an exiting kernel) leaves no idle worker behind."""
     script = tmp_path / "owner.py"

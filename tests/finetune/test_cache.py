@@ -203,6 +203,7 @@ def _without_clock(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "seconds" and not k.endswith("_seconds")}
 
 
+@pytest.mark.process  # starts worker processes
 def test_a_run_gives_the_same_result_in_a_worker_process_as_in_this_one(small_data, pretrained, tmp_path):
     """Determinism of training, where the book's rebuilds rely on it: a cached run and a run trained again,
     in a fresh spawned worker or in this process, are the same numbers (losses, accuracy, masks'
