@@ -52,8 +52,9 @@
 # rounded to FP16 first; batch-norm statistics are re-estimated on the calibration batch after
 # compression, relative to the FP32 network's on the same batch. OBQ and OBS, the greedy
 # versions of GPTQ and SparseGPT, pick one weight at a time and downdate $H^{-1}$ after each: a
-# cost per row cubic in the layer's inputs (up to 1,536 here) against GPTQ's one factorisation per
-# layer; they are not run on whole networks here (chapter 4 runs them per chunk).
+# cost per row cubic in the layer's inputs (up to {glue:text}`max-layer-inputs:,` here) against
+# GPTQ's one factorisation per layer; they are not run on whole networks here (chapter 4 runs them
+# per chunk).
 #
 # **Fidelity, without labels** ({py:mod}`pvq.layerwise.fidelity`). Vision: crops of sixteen photos
 # held out of calibration (whole photos, never crops of a calibration photo: scikit-image's cat,
@@ -109,6 +110,7 @@ from pvq.layerwise.network_study import (
     fidelity_table,
     gptq_diagnosis,
     group_clipping,
+    largest_layer_inputs,
     network_points,
     network_verdicts,
     noise_floor,
@@ -155,7 +157,7 @@ floors = [noise_floor(m, n_calibration=P.n_calibration, n_eval=eval_size(m, P.cr
 table = out.table("fidelity", fidelity_table(results, floors, n_boot=P.n_boot, seed=P.seed))
 out.figure("fig-fidelity", plot_fidelity(table))
 verdicts = out.table("verdicts", network_verdicts(results, n_boot=P.n_boot, seed=P.seed))
-out.glue(network_headlines(table, verdicts))
+out.glue(network_headlines(table, verdicts), **{"max-layer-inputs": largest_layer_inputs(P.networks)})
 readable(verdict_display(verdicts), break_cells=True)
 
 # %% [markdown]

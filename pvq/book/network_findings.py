@@ -316,15 +316,16 @@ def diagnosis_headlines(diagnosis: pd.DataFrame | None, clipping: pd.DataFrame |
     helped = abs(more - gptq) >= abs(rtn - gptq) / 2
     n_more = int(diagnosis.n_calibration.iloc[4])
     snr_rtn, snr_gptq = diagnosis.group_layer_snr_db.iloc[2], diagnosis.group_layer_snr_db.iloc[3]
+    group = "the feed-forward output layers" if clipping is None else f"the {len(clipping)} feed-forward output layers"
     text = (f"At {n_bits} bits on MiniLM, GPTQ on every layer reaches an embedding cosine of {gptq:.3f} against "
-            f"round-to-nearest's {rtn:.3f}. With round-to-nearest on the six feed-forward output layers and GPTQ on "
-            f"the rest it reaches {gptq_but:.3f}; with GPTQ on those six layers alone, {rtn_but:.3f}: ")  # fmt: skip
+            f"round-to-nearest's {rtn:.3f}. With round-to-nearest on {group} and GPTQ on the rest it reaches "
+            f"{gptq_but:.3f}; with GPTQ on those layers alone, {rtn_but:.3f}: ")  # fmt: skip
     text += ("the loss comes from those layers. " if located else
              "swapping those layers does not move the result from one method's to the other's. ")  # fmt: skip
     text += (f"With {n_more} calibration passages instead of {int(diagnosis.n_calibration.iloc[1])} GPTQ reaches "
              f"{more:.3f}: " + ("more calibration data closes most of the gap" if helped else
                                 "a larger calibration set does not close the gap, so it is not a matter of too "
-                                "few calibration inputs for layers of 1,536 inputs") + ".")  # fmt: skip
+                                "few calibration inputs for the layers' size") + ".")  # fmt: skip
     if clipping is not None and len(clipping):
         top = clipping.loc[clipping.max_abs_weight.idxmax()]
         text += (f" Those layers hold a few very large weights: the largest, {top['max_abs_weight']:.2f} in "

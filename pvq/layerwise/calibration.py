@@ -12,6 +12,7 @@ convolution, one row per token for a linear layer).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,6 @@ _WALLPAPER_SIDE = 512
 
 def photos_folder() -> Path:
     """The folder of the wallpaper photographs: ``$PVQ_PHOTOS`` when set, else :data:`WALLPAPER_DIR`."""
-    import os
-
     return Path(os.environ.get(PHOTOS_ENV) or WALLPAPER_DIR)
 
 

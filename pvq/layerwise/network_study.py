@@ -27,6 +27,7 @@ from ..common.files import atomic_write
 from ..common.malloc import retain_freed_memory
 from ..formats.catalog import parse_format
 from ..tensors.checkpoints import resolve
+from ..tensors.clipping import SortedWeights, optimal_clip_tensor
 from ..tensors.pretrained import build_model
 from . import calibration, fidelity, network, network_methods
 from .network import compress_network
@@ -44,6 +45,7 @@ __all__ = [
     "fidelity_table",
     "gptq_diagnosis",
     "group_clipping",
+    "largest_layer_inputs",
     "network_points",
     "network_verdicts",
     "noise_floor",
@@ -271,7 +273,8 @@ def run_network_study(models, points, *, n_calibration: int, crops_per_photo: in
     ``points``. Each network's noise floor is measured among the jobs and cached beside them (read
     back by :func:`noise_floor` with the same ``cache_dir``), and so are ``extra_runs``,
     ``(network, method, n_bits, n_calibration)`` each (:func:`diagnosis_runs`: read back by
-    :func:`gptq_diagnosis`), so that they share the workers instead of running after the study.
+    :func:`gptq_diagnosis`), so that they share the workers instead of running after the study
+    (without a ``cache_dir`` there is nowhere to read them back from: they are not run).
     """
     for m in models:
         if m not in NETWORKS:
@@ -442,8 +445,6 @@ def group_clipping(model_name: str, n_bits: int, group: str = "ffn_out") -> pd.D
         ``layer, max_abs_weight, clip_at`` (the largest magnitude the grid represents),
         ``clipped_share`` (weights beyond it) and ``clipped_energy_share`` (their share of ``Σ w²``).
     """
-    from ..tensors.clipping import SortedWeights, optimal_clip_tensor
-
     pick = LAYER_GROUPS[group]
     rows = []
     for name, module in build_model(model_name).named_modules():
@@ -456,3 +457,14 @@ def group_clipping(model_name: str, n_bits: int, group: str = "ffn_out") -> pd.D
                      "clipped_share": float(beyond.mean()),
                      "clipped_energy_share": float(np.sum(w[beyond] ** 2) / np.sum(w**2))})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def largest_layer_inputs(models) -> int:
+    """The most inputs a convolution or linear layer of ``models`` has per output (``in/groups · kh · kw``, or
+    ``in_features``): the size of the largest ``H`` a layer's solve factorises."""
+    import torch.nn as nn
+
+    layers = [m for name in models for m in build_model(name).modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    sizes = [m.in_features if isinstance(m, nn.Linear) else m.in_channels // m.groups * math.prod(m.kernel_size)
+             for m in layers]  # fmt: skip
+    return max(sizes)

@@ -117,6 +117,7 @@ def test_the_diagnosis_says_what_its_runs_show():
                          "clipped_share": [1e-6, 4e-5], "clipped_energy_share": [0.05, 0.01]})  # fmt: skip
     located = diagnosis_headlines(_diagnosis([0.99, 0.27, 0.98, 0.40, 0.34]), clip, 8)["gptq-diagnosis-text"]
     assert "cosine of 0.270 against round-to-nearest's 0.990" in located
+    assert "round-to-nearest on the 2 feed-forward output layers and GPTQ on the rest it reaches 0.980" in located
     assert "the loss comes from those layers" in located and "does not close the gap" in located
     assert "the largest, 7.90 in a, against a clipping point of 2.00" in located and "0.0040%" in located
     assert "which fits those layers' calibration outputs better (26.5 dB against 11.0 dB" in located
@@ -124,7 +125,7 @@ def test_the_diagnosis_says_what_its_runs_show():
     # the swaps leave GPTQ where it was, and four times the data helps: the text says so
     other = diagnosis_headlines(_diagnosis([0.99, 0.27, 0.30, 0.97, 0.80]), None, 8)["gptq-diagnosis-text"]
     assert "does not move the result" in other and "more calibration data closes most of the gap" in other
-    assert "Those layers" not in other
+    assert "Those layers" not in other and "on the feed-forward output layers and GPTQ" in other
     assert "`diagnose_bits` is 0" in diagnosis_headlines(None, None, 0)["gptq-diagnosis-text"]
     shown = diagnosis_display(_diagnosis([0.99, 0.27, 0.98, 0.40, 0.34]))
     assert shown.iloc[1, 2] == "0.270 [0.260, 0.280]" and shown.iloc[0, 3] == "" and shown.iloc[2, 3] == "11.0"

@@ -193,6 +193,13 @@ def test_minilms_feed_forward_output_layers_hold_weights_the_8_bit_scale_clips()
     assert (group_clipping("minilm_l6", 4).clip_at < t.clip_at).all()  # fewer levels: an earlier clip
 
 
+def test_the_largest_layer_is_minilms_feed_forward_output():
+    from pvq.layerwise.network_study import largest_layer_inputs
+
+    assert largest_layer_inputs(["minilm_l6"]) == 1536  # its intermediate size, the input of output.dense
+    assert largest_layer_inputs(["mobilenet_v2"]) == 1280  # the classifier; a 3x3 depthwise layer has 9
+
+
 def _convnet():
     torch.manual_seed(0)
     return nn.Sequential(
